@@ -1,0 +1,1 @@
+"""culturalign: cultural alignment of language models on the Inglehart-Welzel map."""

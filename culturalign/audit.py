@@ -1,0 +1,231 @@
+"""The cultural audit: where a model sits on the cultural map, with and without cultural prompting.
+
+``run_audit`` elicits the survey under each condition, averages over descriptor variants (and
+samples), projects each condition's answers, and compares them with the target countries. Besides
+the papers' "share of countries improved" it reports steerability (do prompted points track the
+countries?) and specificity (is each country's prompted point nearest to that country?).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from . import cultmap, reference
+from .conditions import NO_PERSONA, Condition, resolve_condition
+from .elicit import Context, elicit
+from .errors import CulturalignError
+from .models.session import ModelSession
+from .survey import load_survey
+
+# One society per cultural region: a quick audit that still spans the map.
+DEFAULT_COUNTRIES = ("United States", "Sweden", "Spain", "Russia", "Japan", "Brazil", "Nigeria", "India")
+DEFAULT_CONDITIONS = ("no_persona", "cultural_prompt")
+
+
+@dataclass
+class AuditResult:
+    model: str
+    config: dict
+    answers: pd.DataFrame
+    values: pd.DataFrame
+    item_means: pd.DataFrame
+    points: pd.DataFrame
+    distances: pd.DataFrame
+    improved: pd.DataFrame
+    steerability: pd.DataFrame
+    specificity: pd.DataFrame
+    nearest_unprompted: pd.DataFrame
+    usage: dict
+    intervals: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def summary(self) -> dict:
+        """A JSON-ready summary: model, points, distances, improved_share, steerability, model_calls, ..."""
+        points = {}
+        for cond, sub in self.points.groupby("condition", sort=False):
+            entry = {"x": float(sub.x.mean()), "y": float(sub.y.mean())}
+            if (sub.country != "").any():
+                entry["countries"] = {r.country: {"x": float(r.x), "y": float(r.y)} for r in sub.itertuples()}
+            points[cond] = entry
+        distances = {cond: {r.country: float(r.distance) for r in sub.itertuples()}
+                     for cond, sub in self.distances.groupby("condition", sort=False)}
+        improved = {r.condition: _num(r.improved_share) for r in self.improved.itertuples()}
+        return {
+            "model": self.model,
+            "config": self.config,
+            "points": points,
+            "distances": distances,
+            "mean_distance": {c: float(sum(d.values()) / len(d)) for c, d in distances.items()},
+            "improved_share": improved.get("cultural_prompt", next(iter(improved.values()), None)),
+            "improved_share_by_condition": improved,
+            "steerability": {r.condition: {"x": _num(r.x), "y": _num(r.y)} for r in self.steerability.itertuples()},
+            "specificity": {c: {r.country: int(r.rank) for r in sub.itertuples()}
+                            for c, sub in self.specificity.groupby("condition", sort=False)},
+            "nearest_unprompted": [{"country": r.country, "distance": float(r.distance)}
+                                   for r in self.nearest_unprompted.itertuples()],
+            "model_calls": self.usage["calls"],
+            "usage": self.usage,
+        }
+
+    def save(self, out_dir: str | Path, *, plot: bool = True) -> Path:
+        """Write every table (CSV), summary.json and the map (PNG + interactive HTML) into ``out_dir``."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        tables = {"answers": self.answers, "item_values": self.values, "item_means": self.item_means,
+                  "points": self.points, "distances": self.distances, "improved": self.improved,
+                  "steerability": self.steerability, "specificity": self.specificity,
+                  "nearest_unprompted": self.nearest_unprompted, "intervals": self.intervals}
+        for name, table in tables.items():
+            if not table.empty:
+                atomic_write(out / f"{name}.csv", table.to_csv(index=False))
+        atomic_write(out / "summary.json", json.dumps(self.summary(), indent=2))
+        if plot:
+            from .plot import save_map
+
+            pts, arrows = self.map_layers()
+            for suffix in (".png", ".html"):
+                save_map(out / f"map{suffix}", points=pts, arrows=arrows, highlight=self.config["countries"],
+                         title=f"{self.model}: cultural map ({self.config['mode']} mode)")
+        return out
+
+    def map_layers(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Points to draw (the unprompted model; each prompted country) and arrows unprompted -> prompted."""
+        pts = self.points.assign(name=[f"{self.model} ({c})" if not k else f"{k} ({c})"
+                                       for c, k in zip(self.points.condition, self.points.country)],
+                                 group=self.points.condition)[["name", "x", "y", "group"]]
+        base = self.points[self.points.country == ""]
+        arrows = pd.DataFrame(columns=["x0", "y0", "x1", "y1", "group"])
+        if len(base) == 1:
+            b = base.iloc[0]
+            prompted = self.points[self.points.country != ""]
+            arrows = pd.DataFrame({"x0": b.x, "y0": b.y, "x1": prompted.x.values, "y1": prompted.y.values,
+                                   "group": prompted.condition.values})
+        return pts, arrows
+
+
+def _num(value):
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write a file so that readers see the old or the new content, never half of it."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _variants(condition: Condition, variants) -> tuple[str, ...]:
+    if variants in (None, "all"):
+        return condition.variants
+    n = int(variants)
+    if n < 1:
+        raise CulturalignError(f"variants must be a positive number or 'all', got {variants!r}")
+    return condition.variants[:n]
+
+
+def build_contexts(conditions, countries, variants=None) -> list[Context]:
+    contexts = []
+    for cond in conditions:
+        for country in (countries if cond.needs_country else [""]):
+            contexts += [Context(cond, country, v) for v in _variants(cond, variants)]
+    return contexts
+
+
+def run_audit(model: str | None = None, *, countries=DEFAULT_COUNTRIES, conditions=DEFAULT_CONDITIONS,
+              mode: str = "logprob", samples: int = 10, temperature: float = 1.0, variants=None,
+              survey: str = "ivs-iw10", progress: bool = True, session: ModelSession | None = None) -> AuditResult:
+    """Audit a model. ``countries``: names/ISO codes/regions or "all"; ``conditions``: names or templates
+    with {country}; ``variants``: how many of Tao et al.'s ten descriptors (default all)."""
+    target = reference.resolve_countries(countries)
+    conds = [c if isinstance(c, Condition) else resolve_condition(c) for c in conditions]
+    if len({c.name for c in conds}) != len(conds):
+        raise CulturalignError("two conditions share a name; name custom templates with 'name=template'")
+    if mode == "sample" and samples < 1:
+        raise CulturalignError(f"--samples must be at least 1, got {samples}")
+    inst = load_survey(survey)
+    own_session = session is None
+    session = session or ModelSession(model)
+    try:
+        contexts = build_contexts(conds, target, variants)
+        raw = elicit(session, inst, contexts, mode=mode, samples=samples, temperature=temperature, progress=progress)
+    finally:
+        if own_session:
+            session.close()
+    values = raw["values"]
+    ok = values[values.status == "ok"]
+    item_means = (ok.groupby(["condition", "country", "item"], sort=False)["value"].mean()
+                  .unstack("item").reindex(columns=inst.codes).reset_index())
+    missing = item_means[inst.codes].isna().any(axis=1)
+    if missing.any():
+        bad = item_means[missing].iloc[0]
+        raise CulturalignError(f"no valid answer for some item under condition {bad.condition!r} "
+                               f"{('for ' + bad.country) if bad.country else ''}: see the answers table; "
+                               "a sample-mode audit may need more --samples")
+    xy = cultmap.project(item_means[inst.codes])
+    points = pd.concat([item_means[["condition", "country"]], xy], axis=1)
+    order = {c.name: i for i, c in enumerate(conds)}
+    points = (points.assign(_order=points.condition.map(order)).sort_values(["_order", "country"])
+              .drop(columns="_order").reset_index(drop=True))
+
+    dist_rows = []
+    for r in points.itertuples():
+        for country in ([r.country] if r.country else target):
+            dist_rows.append({"condition": r.condition, "country": country,
+                              "distance": cultmap.distance_to(r.x, r.y, country)})
+    dists = pd.DataFrame(dist_rows).merge(reference.countries()[["country", "region"]], on="country")
+
+    improved, steer, spec = [], [], []
+    base_name = NO_PERSONA.name if NO_PERSONA.name in order else None
+    base_d = dists[dists.condition == base_name].set_index("country")["distance"] if base_name else None
+    for cond in conds:
+        if not cond.needs_country:
+            continue
+        sub = points[points.condition == cond.name]
+        d = dists[dists.condition == cond.name].set_index("country")["distance"]
+        improved.append({"condition": cond.name, "baseline": base_name,
+                         "improved_share": cultmap.improved_share(base_d, d) if base_d is not None else math.nan,
+                         "mean_distance": float(d.mean()),
+                         "baseline_mean_distance": float(base_d.mean()) if base_d is not None else math.nan})
+        steer.append({"condition": cond.name, **cultmap.steerability(sub)})
+        spec.append(cultmap.specificity(sub).assign(condition=cond.name))
+
+    unprompted = points[points.country == ""]
+    nearest = cultmap.nearest(unprompted.x.iloc[0], unprompted.y.iloc[0], 5) if len(unprompted) else pd.DataFrame()
+    intervals = _sample_intervals(values, inst.codes) if mode == "sample" else pd.DataFrame()
+    usage = {**session.usage.as_dict(), "seconds": round(raw["seconds"], 2), "contexts": len(contexts),
+             "answers": int(len(raw["answers"]))}
+    config = {"model": session.spec.name, "model_identity": session.identity, "endpoint": session.endpoint,
+              "mode": mode, "samples": samples if mode == "sample" else None,
+              "temperature": temperature if mode == "sample" else None, "survey": inst.name,
+              "survey_digest": inst.digest, "projection_digest": cultmap.load_projection().digest,
+              "countries": target, "conditions": {c.name: c.template for c in conds},
+              "variants": len(_variants(conds[0], variants)) if variants not in (None, "all") else "all"}
+    return AuditResult(model=session.spec.name, config=config, answers=raw["answers"], values=values,
+                       item_means=item_means, points=points, distances=dists, improved=pd.DataFrame(improved),
+                       steerability=pd.DataFrame(steer), specificity=pd.concat(spec) if spec else pd.DataFrame(),
+                       nearest_unprompted=nearest, usage=usage, intervals=intervals)
+
+
+def _sample_intervals(values: pd.DataFrame, items: list[str]) -> pd.DataFrame:
+    """Bootstrap 95% intervals of each condition's point from the repeated sampled answers."""
+    rows = []
+    for (cond, country), sub in values.groupby(["condition", "country"], sort=False):
+        wide = sub.pivot_table(index=["variant", "sample"], columns="item", values="value", aggfunc="first")
+        try:
+            ci = cultmap.bootstrap_point(wide.reindex(columns=items))
+        except CulturalignError:
+            continue
+        for axis in ("x", "y"):
+            rows.append({"condition": cond, "country": country, "axis": axis, **ci.loc[axis].to_dict()})
+    return pd.DataFrame(rows)

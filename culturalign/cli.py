@@ -1,0 +1,249 @@
+"""Command line: a thin layer over the Python API. Errors print one clear line and exit non-zero."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from . import cultmap, reference
+from .audit import DEFAULT_COUNTRIES
+from .errors import CulturalignError
+
+
+def _echo_json(obj) -> None:
+    click.echo(json.dumps(obj, indent=2, ensure_ascii=False))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="culturalign")
+def cli():
+    """Measure the cultural alignment of language models on the Inglehart-Welzel cultural map."""
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of objects.")
+@click.option("--region", help="Only countries of this cultural region.")
+def countries(as_json, region):
+    """List the 107 reference countries with ISO codes, regions and map positions."""
+    table = reference.countries()
+    if region:
+        match = [r for r in reference.REGIONS if r.lower() == region.lower()]
+        if not match:
+            raise CulturalignError(f"unknown region {region!r}; regions: {', '.join(reference.REGIONS)}")
+        table = table[table.region == match[0]]
+    cols = ["country", "iso2", "iso3", "region", "x", "y"]
+    if as_json:
+        _echo_json(table[cols].to_dict(orient="records"))
+    else:
+        click.echo(table[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+
+
+def _read_json(path: str, what: str):
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise CulturalignError(f"{what} file not found: {path}") from None
+    except json.JSONDecodeError as exc:
+        raise CulturalignError(f"{path} is not valid JSON: {exc}") from None
+
+
+def _answer_vectors(data, path: str) -> tuple[list[str], list[dict], bool]:
+    """Names and answer mappings from a JSON object or list of objects; checks item codes and values."""
+    single = isinstance(data, dict)
+    entries = [data] if single else data
+    if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
+        raise CulturalignError(f"{path}: expected an object mapping item codes to values, or a list of such objects")
+    items = set(cultmap.load_projection().items)
+    names, vectors = [], []
+    for i, entry in enumerate(entries):
+        where = f"{path}: entry {i + 1}" if not single else path
+        name = entry.get("name", f"answers {i + 1}")
+        vector = {k: v for k, v in entry.items() if k != "name"}
+        unknown = sorted(set(vector) - items)
+        if unknown:
+            raise CulturalignError(f"{where}: unknown item code(s) {', '.join(unknown)}; items: {', '.join(sorted(items))}")
+        for k, v in vector.items():
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise CulturalignError(f"{where}: value of {k} must be a number, got {v!r}")
+        names.append(str(name))
+        vectors.append(vector)
+    return names, vectors, single
+
+
+def _check_ranges(vectors, path):
+    from .survey import load_survey
+
+    survey = load_survey()
+    for i, vector in enumerate(vectors):
+        for code, value in vector.items():
+            lo, hi = survey.item(code).range
+            if not lo <= value <= hi:
+                raise CulturalignError(f"{path}: entry {i + 1}: {code} = {value} is outside its range [{lo}, {hi}]")
+
+
+@cli.command()
+@click.argument("answers", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: x, y and nearest countries per input.")
+@click.option("--nearest", "n_nearest", default=5, show_default=True, help="How many nearest countries.")
+@click.option("--fill-mean", is_flag=True, help="Hold missing items at the pooled IVS mean.")
+def project(answers, as_json, n_nearest, fill_mean):
+    """Project answers (JSON: item code -> value, or a list of such objects) onto the map."""
+    names, vectors, single = _answer_vectors(_read_json(answers, "answers"), answers)
+    _check_ranges(vectors, answers)
+    xy = cultmap.project(vectors, fill_mean=fill_mean)
+    results = []
+    for name, (x, y) in zip(names, xy.itertuples(index=False)):
+        near = cultmap.nearest(x, y, n_nearest)
+        results.append({"name": name, "x": float(x), "y": float(y),
+                        "nearest": [{"country": r.country, "distance": float(r.distance)} for r in near.itertuples()]})
+    if as_json:
+        _echo_json(results[0] if single else results)
+        return
+    for r in results:
+        click.echo(f"{r['name']}: x = {r['x']:.3f} (survival -> self-expression), "
+                   f"y = {r['y']:.3f} (traditional -> secular)")
+        for n in r["nearest"]:
+            click.echo(f"    {n['country']:<24} {n['distance']:.3f}")
+
+
+@cli.command("map")
+@click.option("--out", default="cultural_map.png", show_default=True, help="Output file: .png, .svg or .html.")
+@click.option("--points", "points_file", type=click.Path(dir_okay=False),
+              help="JSON list of extra points: {name, x, y} or {name, <item answers>}.")
+@click.option("--title", default="Inglehart-Welzel cultural map (IVS 2005-2022)", show_default=True)
+def map_cmd(out, points_file, title):
+    """Draw the cultural map of the 107 countries, optionally with extra named points."""
+    from .plot import save_map
+
+    points = None
+    if points_file:
+        data = _read_json(points_file, "points")
+        data = [data] if isinstance(data, dict) else data
+        rows = []
+        for i, entry in enumerate(data if isinstance(data, list) else []):
+            if not isinstance(entry, dict):
+                raise CulturalignError(f"{points_file}: entry {i + 1} must be an object")
+            if "x" in entry and "y" in entry:
+                rows.append({"name": str(entry.get("name", f"point {i + 1}")), "x": float(entry["x"]),
+                             "y": float(entry["y"])})
+            else:
+                names, vectors, _ = _answer_vectors(entry, f"{points_file}: entry {i + 1}")
+                x, y = cultmap.project(vectors).iloc[0]
+                rows.append({"name": names[0], "x": float(x), "y": float(y)})
+        if not rows:
+            raise CulturalignError(f"{points_file}: expected a list of points ({{name, x, y}} or item answers)")
+        points = pd.DataFrame(rows)
+    path = save_map(out, points=points, title=title)
+    click.echo(f"wrote {path}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+def models(as_json):
+    """List the registered models and whether each is ready to use."""
+    from .models.readiness import model_table
+
+    table = model_table()
+    if as_json:
+        _echo_json(table.to_dict(orient="records"))
+    else:
+        click.echo(table.to_string(index=False))
+
+
+@cli.command()
+@click.argument("model", required=False)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Bind address (loopback unless you ask).")
+@click.option("--port", type=int, default=8080, show_default=True)
+@click.option("--parallel", type=int, default=4, show_default=True, help="Parallel slots.")
+def serve(model, host, port, parallel):
+    """Serve an embedded model (OpenAI-compatible API) until Ctrl-C, for notebooks and other tools."""
+    import time
+
+    from .models import EmbeddedServer, get_spec
+
+    spec = get_spec(model)
+    if spec.provider != "embedded":
+        raise CulturalignError(f"model {spec.name!r} is served by {spec.provider}, not embedded; nothing to serve")
+    server = EmbeddedServer(spec, n_parallel=parallel, host=host, port=port).start()
+    click.echo(f"serving {spec.name} at {server.base_url}/v1 (model id {spec.name}); Ctrl-C to stop", err=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
+
+
+@cli.command()
+@click.option("--model", default=None, help="Registry name or path to a .gguf file (default: the default model).")
+@click.option("--countries", default=",".join(DEFAULT_COUNTRIES),
+              show_default=True, help="Comma-separated names, ISO codes or regions, or 'all'.")
+@click.option("--conditions", default="no_persona,cultural_prompt", show_default=True,
+              help="Comma-separated: no_persona, cultural_prompt. Add your own with --template.")
+@click.option("--template", "templates", multiple=True,
+              help="Extra condition, a template with {country} (and optionally {descriptor}); 'name=template' names it.")
+@click.option("--mode", type=click.Choice(["logprob", "sample"]), default="logprob", show_default=True)
+@click.option("--samples", type=int, default=10, show_default=True, help="Samples per question (sample mode).")
+@click.option("--temperature", type=float, default=1.0, show_default=True, help="Sampling temperature (sample mode).")
+@click.option("--variants", default="all", show_default=True,
+              help="How many of Tao et al.'s ten respondent descriptors to average over ('all' = 10).")
+@click.option("--out", default="audit", show_default=True, help="Output directory.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+def audit(model, countries, conditions, templates, mode, samples, temperature, variants, out, as_json, no_progress):
+    """Audit a model: its map position with and without cultural prompting, for the given countries."""
+    from .audit import run_audit
+
+    conds = [c.strip() for c in conditions.split(",") if c.strip()] + list(templates)
+    if variants != "all" and not variants.isdigit():
+        raise CulturalignError(f"--variants must be a number from 1 to 10 or 'all', got {variants!r}")
+    result = run_audit(model, countries=countries, conditions=conds, mode=mode, samples=samples,
+                       temperature=temperature, variants=variants, progress=not no_progress)
+    path = result.save(out)
+    summary = result.summary()
+    if as_json:
+        _echo_json(summary)
+        return
+    _print_audit(summary, path)
+
+
+def _print_audit(summary: dict, path: Path) -> None:
+    click.echo(f"\nmodel: {summary['model']}    mode: {summary['config']['mode']}")
+    for cond, point in summary["points"].items():
+        click.echo(f"  {cond:<18} mean point x = {point['x']:+.3f}  y = {point['y']:+.3f}   "
+                   f"mean distance to targets {summary['mean_distance'][cond]:.3f}")
+    for cond, share in summary["improved_share_by_condition"].items():
+        steer = summary["steerability"].get(cond, {})
+        fmt = lambda v: "n/a" if v is None else f"{v:+.2f}"  # noqa: E731
+        click.echo(f"  {cond}: closer than no persona for {share:.0%} of countries; "
+                   f"steerability r_x = {fmt(steer.get('x'))}, r_y = {fmt(steer.get('y'))}")
+    near = ", ".join(f"{n['country']} ({n['distance']:.2f})" for n in summary["nearest_unprompted"])
+    if near:
+        click.echo(f"  nearest to the unprompted model: {near}")
+    u = summary["usage"]
+    click.echo(f"  model calls: {u['calls']} (cached answers reused: {u['cache_hits']}), prompt tokens: "
+               f"{u['prompt_tokens']} ({u['cached_prompt_tokens']} from the prefix cache), {u['seconds']:.0f} s")
+    click.echo(f"results and map: {path}/ (map.png, map.html, summary.json, *.csv)")
+
+
+def main(argv=None) -> None:
+    try:
+        cli.main(args=argv, standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("interrupted: every answer so far is cached; run the same command again to resume.", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("interrupted: every answer so far is cached; run the same command again to resume.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except CulturalignError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

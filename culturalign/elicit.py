@@ -1,0 +1,285 @@
+"""Elicitation: ask a model the survey items under a condition and record its answers.
+
+Work is planned as *questions* (one model-facing question, e.g. the Y002 second choice given first
+choice 3), each asked in a *context* (condition, country, descriptor variant). Two modes:
+
+* ``logprob`` — the exact probability of every answer code from next-token log-probabilities. A code
+  such as "10" shares its first token with "1", so each proper prefix ("1") gets a second request with
+  the prefix as assistant prefill: P(10) = P("1") * P("0" | "1"), P(1) = P("1") * P(anything else | "1").
+  Mass on tokens that are no answer code is reported as ``valid_mass`` and the rest renormalised.
+  Every request is independent of every other, so all run concurrently.
+* ``sample`` — N sampled answers per question at a temperature, parsed; refusals and unparseable
+  answers are kept as such, never coerced.
+"""
+from __future__ import annotations
+
+import math
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .conditions import Condition
+from .models.clients import Prompt
+from .survey import Item, Survey
+
+ANSWER_INSTRUCTION = "Answer with the number of your choice only."
+MODES = ("logprob", "sample")
+TOP_K = 20
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who is answering: a condition, the target country (if the condition names one) and a descriptor."""
+
+    condition: Condition
+    country: str
+    variant: str
+
+    @property
+    def system(self) -> str:
+        return self.condition.system(self.country, self.variant)
+
+
+@dataclass(frozen=True)
+class Question:
+    item: str
+    part: str  # "" for a scale; the quality for a mention component; "first" or "second|<a>" for a ranked pair
+    turns: tuple[tuple[str, str], ...]
+    codes: tuple[int, ...]
+    labels: tuple[tuple[int, str], ...]
+
+
+def _options_block(item: Item, codes) -> str:
+    if item.type == "scale" and len(item.options) < len(codes):  # labelled endpoints only (1-10 scales)
+        ends = ", ".join(f"{c} = {item.options[c]}" for c in sorted(item.options))
+        return f"({ends})\nAnswer with a number from {codes[0]} to {codes[-1]} only."
+    lines = "\n".join(f"{c}. {item.options[c]}" for c in codes)
+    return f"{lines}\n{ANSWER_INSTRUCTION}"
+
+
+def questions_for(item: Item) -> list[Question]:
+    """The model-facing questions behind one item, in the order that shares prompt prefixes best."""
+    labels = tuple(sorted(item.options.items()))
+    if item.type == "scale":
+        codes = item.answer_codes
+        return [Question(item.code, "", (("user", f"{item.text}\n{_options_block(item, codes)}"),), codes, labels)]
+    if item.type == "mention_index":
+        listing = "\n".join(f"- {q}" for q in item.list)
+        out = []
+        for comp in item.components:
+            text = f"{item.text}\n{listing}\n{item.ask.format(quality=comp.quality)}\n" \
+                   f"{_options_block(item, item.answer_codes)}"
+            out.append(Question(item.code, comp.quality, (("user", text),), item.answer_codes, labels))
+        return out
+    codes = item.answer_codes
+    first_text = f"{item.text}\n{_options_block(item, codes)}"
+    out = [Question(item.code, "first", (("user", first_text),), codes, labels)]
+    for a in codes:
+        rest = tuple(c for c in codes if c != a)
+        # As in the interview, the list stays the same and only the question is new; a repeat of the
+        # first choice is not a valid second choice and is renormalised away.
+        turns = (("user", first_text), ("assistant", str(a)), ("user", f"{item.second_text} {ANSWER_INSTRUCTION}"))
+        out.append(Question(item.code, f"second|{a}", turns, rest, labels))
+    return out
+
+
+# ---------------------------------------------------------------- logprob mode
+
+def _prefixes(codes) -> list[str]:
+    strings = [str(c) for c in codes]
+    return sorted({s[:i] for s in strings for i in range(1, len(s))})
+
+
+def logprob_prompts(ctx: Context, q: Question) -> list[Prompt]:
+    """The requests one question needs: the question itself, plus one prefill per ambiguous prefix."""
+    base = Prompt(ctx.system, q.turns)
+    return [base] + [Prompt(ctx.system, q.turns, prefill=p) for p in _prefixes(q.codes)]
+
+
+_LEADING = re.compile(r"^\s*(\d+)(.*)$", re.S)
+
+
+def option_distribution(q: Question, tops: list[list[tuple[str, float]]]) -> tuple[dict[int, float], float]:
+    """Exact answer-code distribution from the replies of :func:`logprob_prompts`, and the valid mass."""
+    strings = {str(c): c for c in q.codes}
+    prefixes = _prefixes(q.codes)
+    continuation = dict(zip(prefixes, tops[1:]))
+    probs = {c: 0.0 for c in q.codes}
+    for token, logprob in tops[0]:
+        match = _LEADING.match(token)
+        if not match:
+            continue
+        digits, tail = match.groups()
+        p = math.exp(logprob)
+        if digits in continuation and not tail:  # "1" may be the answer 1 or the start of 10
+            extended = 0.0
+            for cont, clp in continuation[digits]:
+                if cont[:1].isdigit():  # a digit straight after: the answer goes on
+                    q_cont = math.exp(clp)
+                    extended += q_cont
+                    longer = digits + _LEADING.match(cont).group(1)
+                    if longer in strings:
+                        probs[strings[longer]] += p * q_cont
+            if digits in strings:
+                probs[strings[digits]] += p * max(0.0, 1.0 - extended)
+        elif digits in strings:
+            probs[strings[digits]] += p
+    valid = sum(probs.values())
+    if valid <= 0:
+        return {c: math.nan for c in q.codes}, 0.0
+    return {c: v / valid for c, v in probs.items()}, valid
+
+
+# ---------------------------------------------------------------- sample mode
+
+_REFUSAL = re.compile(r"\b(sorry|cannot|can't|unable|as an ai|language model|i don't have|i do not have|"
+                      r"not able to|prefer not|personal (opinions|beliefs))\b", re.I)
+
+
+def parse_answer(text: str, codes, labels) -> tuple[int | None, str]:
+    """Parse a sampled answer into a code. Status: ok, out_of_range, refusal or unparseable."""
+    stripped = text.strip()
+    lead = re.match(r"^\W*(\d+)", stripped)
+    if lead:
+        value = int(lead.group(1))
+        return (value, "ok") if value in codes else (None, "out_of_range")
+    if _REFUSAL.search(stripped):
+        return None, "refusal"
+    low = stripped.lower()
+    for code, label in labels:
+        if code in codes and low.startswith(label.lower()):
+            return code, "ok"
+    anywhere = re.search(r"\b(\d+)\b", stripped)
+    if anywhere and len(stripped) <= 60:
+        value = int(anywhere.group(1))
+        return (value, "ok") if value in codes else (None, "out_of_range")
+    return None, "unparseable"
+
+
+# ---------------------------------------------------------------- running
+
+def _run_chains(chains: list[list], parallel: int, progress: bool, desc: str) -> list[list]:
+    """Run chains of callables: chains concurrently (one per server slot), each chain's calls in order.
+
+    A chain holds the requests of one context, so consecutive requests share their prompt prefix
+    (system line, item text) and llama.cpp reuses the slot's KV cache instead of recomputing it.
+    """
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=sum(map(len, chains)), desc=desc, unit="answer", disable=not progress, smoothing=0.05)
+
+    def run_chain(chain):
+        out = []
+        for call in chain:
+            out.append(call())
+            bar.update(1)
+        return out
+
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+            return list(pool.map(run_chain, chains))
+    finally:
+        bar.close()
+
+
+def elicit(session, survey: Survey, contexts: list[Context], *, mode: str = "logprob", samples: int = 10,
+           temperature: float = 1.0, max_tokens: int = 8, progress: bool = True) -> dict[str, pd.DataFrame]:
+    """Ask every item in every context. Returns tidy tables ``answers`` and ``values`` (one row per
+    context x item: the expected value in logprob mode, one per sample in sample mode)."""
+    if mode not in MODES:
+        from .errors import CulturalignError
+
+        raise CulturalignError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
+    plan = [(ctx, item, questions_for(item)) for ctx in contexts for item in survey.items]
+    start = time.monotonic()
+    if mode == "logprob":
+        out = _elicit_logprob(session, plan, progress)
+    else:
+        out = _elicit_sample(session, plan, samples, temperature, max_tokens, progress)
+    out["seconds"] = time.monotonic() - start
+    return out
+
+
+def _ctx_columns(ctx: Context) -> dict:
+    return {"condition": ctx.condition.name, "country": ctx.country, "variant": ctx.variant}
+
+
+def _elicit_logprob(session, plan, progress) -> dict:
+    chains: dict[Context, list[Prompt]] = {}
+    for ctx, _, questions in plan:
+        chain = chains.setdefault(ctx, [])
+        chain += [p for q in questions for p in logprob_prompts(ctx, q) if p not in chain]
+    calls = [[lambda p=p: session.top_logprobs(p, TOP_K).top for p in chain] for chain in chains.values()]
+    results = _run_chains(calls, session.parallel, progress, "answers")
+    tops = {p: top for chain, res in zip(chains.values(), results) for p, top in zip(chain, res)}
+    answers, values = [], []
+    for ctx, item, questions in plan:
+        dists, masses = {}, []
+        for q in questions:
+            dist, mass = option_distribution(q, [tops[p] for p in logprob_prompts(ctx, q)])
+            dists[q.part] = dist
+            masses.append(mass)
+            answers += [{**_ctx_columns(ctx), "item": item.code, "question": q.part, "option": c,
+                         "probability": pr, "valid_mass": mass} for c, pr in dist.items()]
+        values.append({**_ctx_columns(ctx), "item": item.code, "sample": 0,
+                       "value": item.expected_value(_shape(item, dists)), "valid_mass": min(masses),
+                       "status": "ok" if min(masses) > 0 else "no_valid_option"})
+    return {"answers": pd.DataFrame(answers), "values": pd.DataFrame(values)}
+
+
+def _shape(item: Item, dists: dict):
+    """Arrange per-question distributions as :meth:`Item.expected_value` expects them."""
+    if item.type == "scale":
+        return dists[""]
+    if item.type == "mention_index":
+        return [dists[c.quality] for c in item.components]
+    return dists["first"], {int(part.split("|")[1]): d for part, d in dists.items() if part.startswith("second|")}
+
+
+def _elicit_sample(session, plan, samples, temperature, max_tokens, progress) -> dict:
+    def ask(ctx, q, turns, seed):
+        reply = session.generate(Prompt(ctx.system, turns), temperature=temperature, max_tokens=max_tokens, seed=seed)
+        code, status = parse_answer(reply.text, q.codes, q.labels)
+        return reply.text, code, status
+
+    def task(ctx, item, questions, seed):
+        if item.type == "ranked_pair":  # the second choice is asked after the sampled first one
+            first = questions[0]
+            text, a, status = ask(ctx, first, first.turns, seed)
+            rows = [(first.part, text, a, status)]
+            if a is not None:
+                second = next(q for q in questions if q.part == f"second|{a}")
+                rows.append(("second",) + ask(ctx, second, second.turns, seed))
+            return rows
+        return [(q.part,) + ask(ctx, q, q.turns, seed) for q in questions]
+
+    by_context: dict[Context, list] = {}
+    for ctx, item, questions in plan:  # one chain per context: its samples reuse the cached prompts
+        by_context.setdefault(ctx, []).extend((ctx, item, questions, seed) for seed in range(samples))
+    chains = list(by_context.values())
+    results = _run_chains([[lambda j=j: task(*j) for j in chain] for chain in chains], session.parallel,
+                          progress, "samples")
+    jobs = [job for chain in chains for job in chain]
+    results = [r for chain_results in results for r in chain_results]
+    answers, values = [], []
+    for (ctx, item, _, seed), rows in zip(jobs, results):
+        for part, text, code, status in rows:
+            answers.append({**_ctx_columns(ctx), "item": item.code, "question": part, "sample": seed,
+                            "text": text, "code": code, "status": status})
+        bad = [status for *_, status in rows if status != "ok"]
+        codes = [code for *_, code, _ in rows]
+        if bad or (item.type == "ranked_pair" and len(rows) < 2):
+            value, status = math.nan, bad[0] if bad else "unparseable"
+        elif item.type == "scale":
+            value, status = float(codes[0]), "ok"
+        elif item.type == "mention_index":
+            value = sum(c.weight * (code == item.mentioned) for c, code in zip(item.components, codes))
+            status = "ok"
+        else:
+            value, status = item.pair_value(codes[0], codes[1]), "ok"
+        values.append({**_ctx_columns(ctx), "item": item.code, "sample": seed, "value": value,
+                       "valid_mass": float(status == "ok"), "status": status})
+    return {"answers": pd.DataFrame(answers), "values": pd.DataFrame(values)}

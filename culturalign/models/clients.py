@@ -1,0 +1,206 @@
+"""Clients that ask a served model for next-token log-probabilities and for sampled text.
+
+Two wire protocols cover every provider: OpenAI-compatible HTTP (the embedded llama.cpp server, vLLM,
+SGLang, llama-server, gateways) and Ollama's native API. Both return plain Python data so the
+elicitation layer never sees provider differences.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import httpx
+
+from ..errors import ModelError
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A conversation to continue: system line, alternating turns, and an optional assistant prefill."""
+
+    system: str | None
+    turns: tuple[tuple[str, str], ...]
+    prefill: str = ""
+
+    def messages(self) -> list[dict]:
+        msgs = [{"role": "system", "content": self.system}] if self.system else []
+        msgs += [{"role": role, "content": text} for role, text in self.turns]
+        if self.prefill:
+            msgs.append({"role": "assistant", "content": self.prefill})
+        return msgs
+
+    def completion_text(self) -> str:
+        """Completion-style rendering for base models: Question/Answer lines after the system line.
+
+        It ends with "Answer: " (trailing space) because digit-splitting tokenizers emit the space as a
+        token of its own; ending on it puts the answer's first digit in the next position.
+        """
+        lines = [self.system.strip(), ""] if self.system else []
+        for role, text in self.turns:
+            lines.append(f"Question: {text}" if role == "user" else f"Answer: {text}")
+        lines.append("Answer: " + self.prefill)
+        return "\n".join(lines)
+
+    def key(self, style: str) -> str | list:
+        return self.completion_text() if style == "completion" else self.messages()
+
+
+@dataclass
+class Reply:
+    """One model response: the top next tokens with log-probabilities, or generated text, plus usage."""
+
+    top: list[tuple[str, float]] | None = None
+    text: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+
+    def to_json(self) -> dict:
+        return {"top": self.top, "text": self.text, "prompt_tokens": self.prompt_tokens,
+                "completion_tokens": self.completion_tokens, "cached_tokens": self.cached_tokens}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Reply":
+        top = [(t, lp) for t, lp in data["top"]] if data.get("top") is not None else None
+        return cls(top=top, text=data.get("text"), prompt_tokens=data.get("prompt_tokens", 0),
+                   completion_tokens=data.get("completion_tokens", 0), cached_tokens=data.get("cached_tokens", 0))
+
+
+def _top_from_openai(choice: dict) -> list[tuple[str, float]]:
+    logprobs = choice.get("logprobs") or {}
+    content = logprobs.get("content")
+    if content:  # chat format (and llama.cpp's completions)
+        return [(t["token"], float(t["logprob"])) for t in content[0].get("top_logprobs", [])]
+    legacy = logprobs.get("top_logprobs")  # legacy completions format: [{token: logprob}]
+    if legacy:
+        return [(tok, float(lp)) for tok, lp in legacy[0].items()]
+    raise ModelError("the server returned no log-probabilities; it must support 'logprobs'/'top_logprobs' "
+                     "(use --mode sample for servers that do not)")
+
+
+class OpenAICompatClient:
+    """Any server speaking the OpenAI HTTP API: ``/v1/chat/completions`` and ``/v1/completions``."""
+
+    def __init__(self, base_url: str, model: str, *, style: str = "chat", api_key: str | None = None,
+                 timeout: float = 600.0, continue_final_message: bool = False):
+        base = base_url.rstrip("/")
+        self.base_url = base if base.endswith("/v1") else base + "/v1"
+        self.model, self.style = model, style
+        # vLLM/SGLang need this flag to continue an assistant prefill; llama.cpp continues by default.
+        self.continue_final_message = continue_final_message
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._http = httpx.Client(timeout=timeout, headers=headers,
+                                  limits=httpx.Limits(max_connections=64, max_keepalive_connections=64))
+
+    def _post(self, path: str, body: dict) -> dict:
+        url = self.base_url + path
+        for attempt in range(4):
+            try:
+                resp = self._http.post(url, json=body)
+            except httpx.ConnectError:
+                raise ModelError(f"cannot reach the model server at {self.base_url}: connection refused. "
+                                 "Is it running, and is the URL right?") from None
+            except httpx.TimeoutException:
+                raise ModelError(f"the model server at {self.base_url} did not answer in time") from None
+            if resp.status_code in (429, 502, 503) and attempt < 3:
+                time.sleep(0.5 * 2**attempt)  # busy or loading: back off and retry
+                continue
+            if resp.status_code >= 400:
+                raise ModelError(f"{url} answered HTTP {resp.status_code}: {resp.text[:300]}")
+            return resp.json()
+        raise AssertionError("unreachable")
+
+    def _body(self, prompt: Prompt, **settings) -> tuple[str, dict]:
+        body = {"model": self.model, **settings}
+        if self.style == "completion":
+            return "/completions", {**body, "prompt": prompt.completion_text()}
+        body["messages"] = prompt.messages()
+        if prompt.prefill and self.continue_final_message:
+            body.update(continue_final_message=True, add_generation_prompt=False)
+        return "/chat/completions", body
+
+    @staticmethod
+    def _usage(data: dict) -> dict:
+        usage = data.get("usage") or {}
+        cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
+        if cached is None:
+            cached = (data.get("timings") or {}).get("cache_n", 0)
+        return {"prompt_tokens": usage.get("prompt_tokens", 0), "completion_tokens": usage.get("completion_tokens", 0),
+                "cached_tokens": cached or 0}
+
+    def top_logprobs(self, prompt: Prompt, k: int = 20) -> Reply:
+        path, body = self._body(prompt, max_tokens=1, temperature=0.0)
+        if path == "/completions":
+            body["logprobs"] = k
+        else:
+            body.update(logprobs=True, top_logprobs=k)
+        data = self._post(path, body)
+        return Reply(top=_top_from_openai(data["choices"][0]), **self._usage(data))
+
+    def generate(self, prompt: Prompt, *, temperature: float, max_tokens: int, seed: int) -> Reply:
+        path, body = self._body(prompt, max_tokens=max_tokens, temperature=temperature, seed=seed)
+        data = self._post(path, body)
+        choice = data["choices"][0]
+        text = choice.get("text") if path == "/completions" else (choice.get("message") or {}).get("content")
+        return Reply(text=text or "", **self._usage(data))
+
+    def model_ids(self) -> list[str]:
+        try:
+            resp = self._http.get(self.base_url + "/models", timeout=5)
+            resp.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise ModelError(f"cannot reach the model server at {self.base_url}: {exc.__class__.__name__}") from None
+        return [m.get("id") for m in resp.json().get("data", [])]
+
+
+class OllamaClient:
+    """A model on an Ollama server, through the official ``ollama`` client (logprobs need Ollama >= 0.12.11)."""
+
+    def __init__(self, url: str, model: str, *, style: str = "chat", timeout: float = 600.0):
+        import ollama
+
+        self.url, self.model, self.style = url.rstrip("/"), model, style
+        self._client = ollama.Client(host=self.url, timeout=timeout)
+
+    def _call(self, fn, **kwargs):
+        import ollama
+
+        try:
+            return fn(**kwargs)
+        except ConnectionError:
+            raise ModelError(f"cannot reach Ollama at {self.url}: is `ollama serve` running there?") from None
+        except ollama.ResponseError as exc:
+            raise ModelError(f"Ollama at {self.url} refused model {self.model!r}: {exc.error}") from None
+        except httpx.HTTPError as exc:
+            raise ModelError(f"cannot reach Ollama at {self.url}: {exc.__class__.__name__}") from None
+
+    def _request(self, prompt: Prompt, options: dict, **extra):
+        if self.style == "completion":
+            return self._call(self._client.generate, model=self.model, prompt=prompt.completion_text(), raw=True,
+                              options=options, **extra)
+        return self._call(self._client.chat, model=self.model, messages=prompt.messages(), options=options, **extra)
+
+    @staticmethod
+    def _usage(resp) -> dict:
+        return {"prompt_tokens": resp.get("prompt_eval_count") or 0, "completion_tokens": resp.get("eval_count") or 0}
+
+    def top_logprobs(self, prompt: Prompt, k: int = 20) -> Reply:
+        resp = self._request(prompt, {"temperature": 0, "num_predict": 1}, logprobs=True, top_logprobs=k)
+        first = (resp.get("logprobs") or [None])[0]
+        if not first:
+            raise ModelError(f"Ollama at {self.url} returned no log-probabilities (needs Ollama >= 0.12.11); "
+                             "use --mode sample")
+        top = [(t["token"], float(t["logprob"])) for t in first.get("top_logprobs") or []]
+        return Reply(top=top, **self._usage(resp))
+
+    def generate(self, prompt: Prompt, *, temperature: float, max_tokens: int, seed: int) -> Reply:
+        resp = self._request(prompt, {"temperature": temperature, "num_predict": max_tokens, "seed": seed})
+        text = resp.get("response") if self.style == "completion" else resp["message"]["content"]
+        return Reply(text=text or "", **self._usage(resp))
+
+    def digest(self) -> str:
+        listing = self._call(self._client.list)
+        for entry in listing.get("models", []):
+            if entry.get("model") in (self.model, f"{self.model}:latest"):
+                return entry.get("digest") or ""
+        raise ModelError(f"Ollama at {self.url} has no model {self.model!r}; run `ollama pull {self.model}`")

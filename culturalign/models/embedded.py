@@ -1,0 +1,188 @@
+"""Embedded models: GGUF weights installed from PyPI, assembled once, verified, and served in-process.
+
+The server is llama.cpp's own HTTP server (through ``xllamacpp``), bound to a free loopback port, so
+every client speaks the same OpenAI-compatible API to an embedded model as to a remote one.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import socket
+import time
+from pathlib import Path
+
+import httpx
+
+from ..errors import ModelError
+from .registry import ModelSpec
+
+
+def cache_dir() -> Path:
+    """Root of everything culturalign caches (models, answers). ``$CULTURALIGN_CACHE_DIR`` overrides it."""
+    env = os.environ.get("CULTURALIGN_CACHE_DIR")
+    base = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "culturalign"
+    base.mkdir(parents=True, exist_ok=True)
+    return base
+
+
+def _chunk_list(source: dict) -> list[tuple[str, str]]:
+    chunks = source["chunks"]
+    if isinstance(chunks, dict):  # a numbered pattern: {package_pattern, file_pattern, count}
+        return [(chunks["package_pattern"].format(n=n), chunks["file_pattern"].format(n=n))
+                for n in range(1, int(chunks["count"]) + 1)]
+    return [(c["package"], c["file"]) for c in chunks]
+
+
+def chunk_paths(spec: ModelSpec) -> list[Path]:
+    """Where the installed chunk files are; a clear error names the missing package and how to install it."""
+    source = spec.get("source")
+    paths, missing = [], []
+    for package, rel in _chunk_list(source):
+        found = importlib.util.find_spec(package)
+        path = Path(found.origin).parent / rel if found and found.origin else None
+        if path is None or not path.is_file():
+            missing.append(package)
+        else:
+            paths.append(path)
+    if missing:
+        install = source.get("install", "pip install " + " ".join(m.replace("_", "-") for m in missing))
+        raise ModelError(f"model {spec.name!r} is not installed: missing package(s) {', '.join(missing[:3])}"
+                         f"{' ...' if len(missing) > 3 else ''}. Install it with: {install}")
+    return paths
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _stamp(path: Path) -> str:
+    stat = path.stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def verified_digest(path: Path, expected: str | None) -> str:
+    """SHA-256 of ``path``, checked against ``expected``; remembered beside the file until it changes."""
+    stamp_file = path.with_name(path.name + ".sha256.json")
+    try:
+        known = json.loads(stamp_file.read_text())
+        if known.get("stamp") == _stamp(path) and (expected is None or known.get("sha256") == expected):
+            return known["sha256"]
+    except (OSError, ValueError, KeyError):
+        pass
+    actual = sha256_file(path)
+    if expected and actual != expected:
+        raise ModelError(f"GGUF file {path} is corrupted or not the expected model: its SHA-256 is {actual}, "
+                         f"expected {expected}. Delete it (it is rebuilt from the installed packages) or "
+                         f"reinstall the model package.")
+    try:
+        tmp = stamp_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"stamp": _stamp(path), "sha256": actual}))
+        os.replace(tmp, stamp_file)
+    except OSError:
+        pass  # read-only location: we simply hash again next time
+    return actual
+
+
+def gguf_path(spec: ModelSpec) -> tuple[Path, str]:
+    """The verified GGUF file of an embedded spec and its SHA-256, assembling it from chunks if needed."""
+    source = spec.get("source") or {}
+    expected = source.get("sha256")
+    if "path" in source:
+        path = Path(source["path"]).expanduser()
+        if not path.is_file():
+            raise ModelError(f"model {spec.name!r}: GGUF file not found: {path}")
+        return path, verified_digest(path, expected)
+    if not expected:
+        raise ModelError(f"model {spec.name!r}: a chunked source needs its 'sha256'")
+    target = cache_dir() / "models" / f"{spec.name}-{expected[:12]}.gguf"
+    if target.is_file():
+        return target, verified_digest(target, expected)
+    parts = chunk_paths(spec)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.part")
+    digest = hashlib.sha256()
+    try:
+        with open(tmp, "wb") as out:
+            for part in parts:
+                with open(part, "rb") as fh:
+                    for block in iter(lambda: fh.read(1 << 22), b""):
+                        digest.update(block)
+                        out.write(block)
+        if digest.hexdigest() != expected:
+            raise ModelError(f"model {spec.name!r}: the installed chunks assemble to SHA-256 {digest.hexdigest()}, "
+                             f"expected {expected}; reinstall them ({source.get('install', 'pip')}).")
+        os.replace(tmp, target)  # atomic: a crash never leaves a half-written model under the real name
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target, verified_digest(target, expected)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+class EmbeddedServer:
+    """llama.cpp serving one GGUF model in this process, on a loopback port unless ``host`` says otherwise."""
+
+    def __init__(self, spec: ModelSpec, *, n_parallel: int | None = None, n_ctx_per_slot: int | None = None,
+                 threads: int | None = None, host: str = "127.0.0.1", port: int | None = None):
+        self.spec = spec
+        self.n_parallel = int(n_parallel or spec.get("n_parallel", 4))
+        self.n_ctx_per_slot = int(n_ctx_per_slot or spec.get("n_ctx", 2048))
+        self.threads = int(threads or spec.get("threads", os.cpu_count() or 2))
+        self.host, self.port = host, port
+        self._server = None
+        self.path, self.digest = gguf_path(spec)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 120.0) -> "EmbeddedServer":
+        if self._server is not None:
+            return self
+        import xllamacpp
+
+        self.port = self.port or free_port(self.host)
+        params = xllamacpp.CommonParams()
+        params.model.path = str(self.path)
+        params.n_parallel = self.n_parallel
+        params.n_ctx = self.n_ctx_per_slot * self.n_parallel
+        params.cpuparams.n_threads = self.threads
+        params.cpuparams_batch.n_threads = self.threads
+        params.hostnames = [self.host]
+        params.port = self.port
+        params.verbosity = -1  # llama.cpp's own logging is very chatty; errors still surface as exceptions
+        params.cache_prompt = True
+        try:
+            self._server = xllamacpp.Server(params)
+        except Exception as exc:  # the C++ side reports load failures as generic exceptions
+            raise ModelError(f"llama.cpp could not load {self.path}: {exc}") from None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.base_url + "/health", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise ModelError(f"embedded server for {self.spec.name!r} did not become healthy on {self.base_url} "
+                         f"within {timeout:.0f} s")
+
+    def stop(self) -> None:
+        self._server = None  # dropping the object shuts llama.cpp's server down
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
