@@ -1,1 +1,14 @@
-"""culturalign: cultural alignment of language models on the Inglehart-Welzel map."""
+"""culturalign: measure and optimise the cultural alignment of language models on the Inglehart-Welzel map."""
+from .audit import AuditResult, run_audit
+from .conditions import CULTURAL_PROMPT, NO_PERSONA, custom_condition
+from .cultmap import (bootstrap_point, distances, improved_share, item_distances, load_projection, nearest, project,
+                      region_summary, specificity, steerability)
+from .errors import CulturalignError
+from .models import ModelSession, get_spec
+from .reference import countries, resolve_country
+from .survey import load_survey
+
+__all__ = ["AuditResult", "CULTURAL_PROMPT", "CulturalignError", "ModelSession", "NO_PERSONA", "bootstrap_point",
+           "countries", "custom_condition", "distances", "get_spec", "improved_share", "item_distances",
+           "load_projection", "load_survey", "nearest", "project", "region_summary", "resolve_country", "run_audit",
+           "specificity", "steerability"]

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from . import cultmap, reference
 from .conditions import NO_PERSONA, Condition, resolve_condition
 from .elicit import Context, elicit
 from .errors import CulturalignError
+from .fileio import atomic_write
 from .models.session import ModelSession
 from .survey import load_survey
 
@@ -110,19 +109,6 @@ class AuditResult:
 
 def _num(value):
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write a file so that readers see the old or the new content, never half of it."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _variants(condition: Condition, variants) -> tuple[str, ...]:

@@ -7,6 +7,7 @@ answers from token probabilities therefore project exactly.
 from __future__ import annotations
 
 import hashlib
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Mapping
@@ -149,7 +150,7 @@ def steerability(points: pd.DataFrame) -> dict[str, float]:
     country the same way scores ~0 here however many countries it "improves".
     """
     ref = reference.countries().set_index("country")
-    joined = points.join(ref[["x", "y"]], on="country", rsuffix="_ref")
+    joined = points.merge(ref[["x", "y"]], left_on="country", right_index=True, suffixes=("", "_ref"))
     if len(joined) < 3:
         return {"x": float("nan"), "y": float("nan")}
     return {axis: float(np.corrcoef(joined[axis], joined[f"{axis}_ref"])[0, 1]) for axis in ("x", "y")}
@@ -180,7 +181,8 @@ def bootstrap_point(samples: pd.DataFrame, *, n_boot: int = 2000, level: float =
         raise CulturalignError("bootstrap needs at least two repeated answer vectors")
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(values), size=(n_boot, len(values)))
-    with np.errstate(all="ignore"):
+    with warnings.catch_warnings():  # a resample may hold no valid answer for an item: filled below
+        warnings.simplefilter("ignore", RuntimeWarning)
         means = np.nanmean(values[idx], axis=1)  # n_boot x items
         estimate = np.nanmean(values, axis=0)
     if np.isnan(estimate).any():

@@ -145,13 +145,19 @@ def parse_answer(text: str, codes, labels) -> tuple[int | None, str]:
     lead = re.match(r"^\W*(\d+)", stripped)
     if lead:
         value = int(lead.group(1))
-        return (value, "ok") if value in codes else (None, "out_of_range")
+        if value not in codes:
+            return None, "out_of_range"
+        # "1. No, not mentioned": the number names one option and the words another; keep neither.
+        rest = stripped[lead.end():].lower()
+        named = {c for c, label in labels if c in codes and label.lower() in rest}
+        return (None, "ambiguous") if named and value not in named else (value, "ok")
     if _REFUSAL.search(stripped):
         return None, "refusal"
     low = stripped.lower()
     for code, label in labels:
         if code in codes and low.startswith(label.lower()):
-            return code, "ok"
+            number = re.search(r"\b(\d+)\b", stripped)
+            return (None, "ambiguous") if number and int(number.group(1)) != code else (code, "ok")
     anywhere = re.search(r"\b(\d+)\b", stripped)
     if anywhere and len(stripped) <= 60:
         value = int(anywhere.group(1))
@@ -166,22 +172,32 @@ def _run_chains(chains: list[list], parallel: int, progress: bool, desc: str) ->
 
     A chain holds the requests of one context, so consecutive requests share their prompt prefix
     (system line, item text) and llama.cpp reuses the slot's KV cache instead of recomputing it.
+    On Ctrl-C the chains stop after their current request; everything answered is already cached.
     """
+    import threading
+
     from tqdm.auto import tqdm
 
+    stop = threading.Event()
     bar = tqdm(total=sum(map(len, chains)), desc=desc, unit="answer", disable=not progress, smoothing=0.05)
 
     def run_chain(chain):
         out = []
         for call in chain:
+            if stop.is_set():
+                raise KeyboardInterrupt
             out.append(call())
             bar.update(1)
         return out
 
+    pool = ThreadPoolExecutor(max_workers=max(1, parallel))
     try:
-        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-            return list(pool.map(run_chain, chains))
+        return list(pool.map(run_chain, chains))
+    except BaseException:
+        stop.set()
+        raise
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)
         bar.close()
 
 

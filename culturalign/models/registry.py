@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -70,6 +71,9 @@ def _parse(name: str, raw, origin: str) -> ModelSpec:
         src = raw.get("source")
         if not isinstance(src, dict) or not ({"chunks", "path"} & set(src)):
             raise ModelError(f"{where}: 'source' needs 'path' (a local GGUF file) or 'chunks' (PyPI packages)")
+        sha = src.get("sha256")
+        if sha is not None and not (isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{64}", sha)):
+            raise ModelError(f"{where}: 'sha256' must be a quoted string of 64 lowercase hex digits, got {sha!r}")
     elif "model" not in raw:
         raise ModelError(f"{where}: missing 'model' (the model name on the {provider} server)")
     if provider == "openai" and "base_url" not in raw:

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..cache import AnswerCache, fingerprint
 from ..errors import ModelError
 from .clients import OllamaClient, OpenAICompatClient, Prompt, Reply
-from .embedded import EmbeddedServer, cache_dir, gguf_path
+from .embedded import DEFAULT_SLOTS, EmbeddedServer, cache_dir, gguf_path
 from .registry import OLLAMA_URL, ModelSpec, get_spec
 
 
@@ -36,7 +36,9 @@ class Usage:
 
 
 def default_cache_path() -> Path:
-    return cache_dir() / "answers.sqlite"
+    """The answer cache: ``$CULTURALIGN_ANSWER_CACHE`` or answers.sqlite in the cache directory."""
+    env = os.environ.get("CULTURALIGN_ANSWER_CACHE")
+    return Path(env) if env else cache_dir() / "answers.sqlite"
 
 
 class ModelSession:
@@ -76,7 +78,7 @@ class ModelSession:
         if self._n_parallel:
             return self._n_parallel
         if self.spec.provider == "embedded":
-            return int(self.spec.get("n_parallel", 4))
+            return int(self.spec.get("n_parallel", DEFAULT_SLOTS))
         return int(self.spec.get("parallel", 4 if self.spec.provider == "ollama" else 8))
 
     @property

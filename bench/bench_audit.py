@@ -1,0 +1,114 @@
+"""Benchmark: a logprob audit on the default model, against the same prompts sent by a plain HTTP client.
+
+Prints, from one run:
+  * culturalign's answers/s vs a plain httpx loop sending the same requests to the same server at the same
+    concurrency (the ratio is culturalign's overhead: caching, planning, parsing);
+  * the share of prompt tokens served from llama.cpp's prefix cache;
+  * logprob mode's model calls and generated tokens against sample mode with N samples (per context);
+  * the wall time of the whole audit (extrapolate: contexts x seconds per context).
+
+    python bench/bench_audit.py                      # 20 countries x 10 items, 1 descriptor variant
+    python bench/bench_audit.py --countries all      # all 107 countries
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+from culturalign import reference
+from culturalign.audit import build_contexts, run_audit
+from culturalign.cache import AnswerCache
+from culturalign.conditions import resolve_condition
+from culturalign.elicit import logprob_prompts, questions_for, TOP_K
+from culturalign.models import ModelSession
+from culturalign.survey import load_survey
+
+
+def raw_answers_per_second(base_url: str, model: str, chains, parallel: int) -> tuple[float, int]:
+    """Send the same requests with plain httpx, one chain per worker, and time them."""
+    http = httpx.Client(timeout=600)
+
+    def run_chain(prompts):
+        for p in prompts:
+            body = {"model": model, "messages": p.messages(), "max_tokens": 1, "temperature": 0.0,
+                    "logprobs": True, "top_logprobs": TOP_K}
+            http.post(base_url + "/chat/completions", json=body).raise_for_status()
+        return len(prompts)
+
+    start = time.monotonic()
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        n = sum(pool.map(run_chain, chains))
+    return n / (time.monotonic() - start), n
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--countries", default="20", help="a number (the first N, spread over regions) or 'all'")
+    ap.add_argument("--variants", type=int, default=1)
+    ap.add_argument("--samples", type=int, default=10)
+    ap.add_argument("--sample-countries", type=int, default=2, help="countries for the sample-mode comparison")
+    args = ap.parse_args()
+
+    table = reference.countries().sort_values(["region", "country"])
+    if args.countries == "all":
+        countries = table.country.tolist()
+    else:  # round-robin over regions so a small benchmark still spans the map
+        by_region = [g.country.tolist() for _, g in table.groupby("region")]
+        order = [c for i in range(max(map(len, by_region))) for g in by_region if i < len(g) for c in [g[i]]]
+        countries = order[: int(args.countries)]
+    survey = load_survey()
+    conditions = [resolve_condition("no_persona"), resolve_condition("cultural_prompt")]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        session = ModelSession(args.model, cache=AnswerCache(Path(tmp) / "answers.sqlite"))
+        with session:
+            result = run_audit(countries=countries, variants=args.variants, session=session, progress=True)
+            usage = result.usage
+            audit_rate = usage["calls"] / usage["seconds"]
+            # the same requests, same order, same concurrency, straight to the same server
+            contexts = build_contexts(conditions, countries, args.variants)
+            chains = []
+            for ctx in contexts:
+                chain = []
+                for item in survey.items:
+                    for q in questions_for(item):
+                        chain += [p for p in logprob_prompts(ctx, q) if p not in chain]
+                chains.append(chain)
+            raw_rate, raw_n = raw_answers_per_second(session.base_url, session.spec.name, chains, session.parallel)
+
+        sample_countries = countries[: args.sample_countries]
+        with ModelSession(args.model, cache=AnswerCache(Path(tmp) / "sample.sqlite")) as s2:
+            sampled = run_audit(countries=sample_countries, variants=args.variants, mode="sample",
+                                samples=args.samples, session=s2, progress=True)
+        with ModelSession(args.model, cache=AnswerCache(Path(tmp) / "lp.sqlite")) as s3:
+            lp = run_audit(countries=sample_countries, variants=args.variants, session=s3, progress=False)
+
+    n_ctx = usage["contexts"]
+    print(f"\nmodel {result.model}; {len(countries)} countries x {len(survey.items)} items, "
+          f"{args.variants} descriptor variant(s), {n_ctx} contexts, parallel slots {session.parallel}")
+    print(f"audit wall time            {usage['seconds']:.1f} s  ({usage['seconds'] / n_ctx:.2f} s per context; "
+          f"{usage['calls']} model calls)")
+    print(f"culturalign answers/s      {audit_rate:.3f}")
+    print(f"plain HTTP answers/s       {raw_rate:.3f}  ({raw_n} identical requests)")
+    print(f"ratio culturalign / plain  {audit_rate / raw_rate:.3f}")
+    print(f"prefix-cache share         {usage['cached_prompt_tokens'] / usage['prompt_tokens']:.3f} of "
+          f"{usage['prompt_tokens']} prompt tokens")
+    lu, su = lp.usage, sampled.usage
+    print(f"per context, {len(sample_countries)} countries: logprob {lu['calls'] / lu['contexts']:.1f} calls, "
+          f"{lu['completion_tokens'] / lu['contexts']:.1f} generated tokens, {lu['seconds'] / lu['contexts']:.1f} s | "
+          f"sample x{args.samples}: {su['calls'] / su['contexts']:.1f} calls, "
+          f"{su['completion_tokens'] / su['contexts']:.1f} generated tokens, {su['seconds'] / su['contexts']:.1f} s")
+    print(f"sample/logprob ratios      calls {su['calls'] / lu['calls']:.1f}x, generated tokens "
+          f"{su['completion_tokens'] / max(1, lu['completion_tokens']):.1f}x, time {su['seconds'] / lu['seconds']:.1f}x")
+    print(f"all 107 countries x 10 descriptors (Tao protocol) would take about "
+          f"{(107 + 1) * 10 * usage['seconds'] / n_ctx / 3600:.1f} h at this rate")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""End to end with the real embedded models (llama.cpp serving real GGUF weights from PyPI). No mocks."""
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from culturalign.audit import run_audit
+from culturalign.cache import AnswerCache
+from culturalign.conditions import NO_PERSONA
+from culturalign.elicit import Context, elicit
+from culturalign.models import ModelSession
+from culturalign.survey import load_survey
+
+pytestmark = pytest.mark.model
+COUNTRIES = ["Sweden", "Nigeria", "Japan"]
+SURVEY = load_survey()
+
+
+@pytest.fixture(scope="module")
+def logprob_audit(cache_root):
+    return run_audit(countries=COUNTRIES, variants=1, progress=False)
+
+
+def _in_range(values):
+    for item in SURVEY.items:
+        v = values[values["item"] == item.code]["value"].dropna()
+        assert ((v >= item.range[0] - 1e-9) & (v <= item.range[1] + 1e-9)).all(), item.code
+
+
+def test_logprob_audit_gives_exact_distributions(logprob_audit):
+    r = logprob_audit
+    assert r.usage["calls"] == 4 * 20  # fresh cache: 4 contexts x 20 requests, nothing else
+    assert (r.values.status == "ok").all()
+    _in_range(r.values)
+    sums = r.answers.groupby(["condition", "country", "variant", "item", "question"]).probability.sum()
+    assert np.allclose(sums, 1.0)
+    assert (r.answers.valid_mass > 0.3).all()  # the model mostly answers with an option code
+    assert set(r.points.condition) == {"no_persona", "cultural_prompt"}
+    assert np.isfinite(r.points[["x", "y"]].to_numpy()).all()
+    summary = json.loads(json.dumps(r.summary()))
+    assert set(summary["distances"]["cultural_prompt"]) == set(COUNTRIES)
+    assert 0 <= summary["improved_share"] <= 1
+    assert set(summary["steerability"]["cultural_prompt"]) == {"x", "y"}
+
+
+def test_cached_rerun_makes_no_model_call(logprob_audit):
+    again = run_audit(countries=COUNTRIES, variants=1, progress=False)
+    assert again.usage["calls"] == 0 and again.usage["cache_hits"] == 80
+    pd.testing.assert_frame_equal(again.points, logprob_audit.points)
+
+
+def test_sample_mode_parses_and_counts_every_answer(cache_root):
+    r = run_audit(countries=COUNTRIES, variants=1, mode="sample", samples=2, progress=False)
+    assert len(r.values) == 4 * 10 * 2  # contexts x items x samples: nothing dropped
+    assert set(r.answers.status) <= {"ok", "out_of_range", "refusal", "unparseable", "ambiguous"}
+    assert (r.answers.status == "ok").mean() > 0.5
+    ok = r.answers[r.answers.status == "ok"]
+    assert ok.code.notna().all() and r.answers[r.answers.status != "ok"].code.isna().all()
+    _in_range(r.values)
+    assert r.usage["calls"] > 0 and r.usage["completion_tokens"] > r.usage["calls"]
+
+
+def test_cli_audit_json_and_outputs(logprob_audit, tmp_path):
+    out = tmp_path / "audit"
+    proc = subprocess.run([sys.executable, "-m", "culturalign.cli", "audit", "--countries", ",".join(COUNTRIES),
+                           "--variants", "1", "--out", str(out), "--json", "--no-progress"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["model"] == "qwen2.5-coder-0.5b" and summary["model_calls"] == 0
+    assert set(summary["points"]) == {"no_persona", "cultural_prompt"}
+    assert summary["points"]["no_persona"]["x"] == pytest.approx(float(logprob_audit.points.x.iloc[0]))
+    assert set(summary["distances"]["cultural_prompt"]) == set(COUNTRIES)
+    assert {"improved_share", "steerability"} <= set(summary)
+    for name in ("map.png", "map.html", "answers.csv", "points.csv", "distances.csv", "summary.json"):
+        assert (out / name).stat().st_size > 0, name
+
+
+def test_killed_audit_resumes_without_lost_or_duplicated_answers(logprob_audit, tmp_path):
+    answers_db = tmp_path / "answers.sqlite"
+    env = {**os.environ, "CULTURALIGN_ANSWER_CACHE": str(answers_db)}
+    cmd = [sys.executable, "-m", "culturalign.cli", "audit", "--countries", "Sweden", "--variants", "1",
+           "--out", str(tmp_path / "out"), "--json", "--no-progress"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 300
+    done_before_kill = 0
+    while time.time() < deadline and done_before_kill < 12:
+        time.sleep(0.5)
+        if answers_db.exists():
+            with sqlite3.connect(answers_db) as db:
+                done_before_kill = db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert 12 <= done_before_kill < 40, "the audit should be killed mid-way"
+    with sqlite3.connect(answers_db) as db:
+        kept = db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+    resumed = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    summary = json.loads(resumed.stdout)
+    assert summary["model_calls"] == 40 - kept  # only the missing answers were asked
+    assert len(AnswerCache(answers_db)) == 40  # 2 contexts x 20 requests, none twice
+    # and the results are those of the uninterrupted audit (same prompts, asked earlier)
+    ref = logprob_audit.summary()
+    assert summary["points"]["no_persona"]["x"] == pytest.approx(ref["points"]["no_persona"]["x"], abs=0.02)
+    sweden = summary["points"]["cultural_prompt"]["countries"]["Sweden"]
+    assert sweden["y"] == pytest.approx(ref["points"]["cultural_prompt"]["countries"]["Sweden"]["y"], abs=0.02)
+
+
+def test_base_model_answers_completion_style_prompts(cache_root, tmp_path):
+    with ModelSession("gemma-3-270m", cache=AnswerCache(tmp_path / "g.sqlite")) as session:
+        assert session.style == "completion"
+        out = elicit(session, SURVEY, [Context(NO_PERSONA, "", "a person")], progress=False)
+    values = out["values"]
+    assert len(values) == 10 and values.value.notna().all()
+    _in_range(values)
+    assert np.allclose(out["answers"].groupby(["item", "question"]).probability.sum(), 1.0)
