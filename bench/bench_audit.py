@@ -53,6 +53,8 @@ def main() -> None:
     ap.add_argument("--variants", type=int, default=1)
     ap.add_argument("--samples", type=int, default=10)
     ap.add_argument("--sample-countries", type=int, default=2, help="countries for the sample-mode comparison")
+    ap.add_argument("--no-compare", action="store_true", help="time the audit only (no plain-HTTP or sample runs)")
+    ap.add_argument("--out", help="also save the audit's tables and map here")
     args = ap.parse_args()
 
     table = reference.countries().sort_values(["region", "country"])
@@ -71,6 +73,14 @@ def main() -> None:
             result = run_audit(countries=countries, variants=args.variants, session=session, progress=True)
             usage = result.usage
             audit_rate = usage["calls"] / usage["seconds"]
+            if args.out:
+                result.save(args.out)
+            if args.no_compare:
+                print(f"\n{len(countries)} countries, {usage['contexts']} contexts: audit wall time "
+                      f"{usage['seconds']:.1f} s ({usage['seconds'] / usage['contexts']:.2f} s per context), "
+                      f"{usage['calls']} model calls, {audit_rate:.3f} answers/s, prefix-cache share "
+                      f"{usage['cached_prompt_tokens'] / usage['prompt_tokens']:.3f}")
+                return
             # the same requests, same order, same concurrency, straight to the same server
             contexts = build_contexts(conditions, countries, args.variants)
             chains = []

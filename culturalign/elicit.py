@@ -42,6 +42,15 @@ class Context:
     def system(self) -> str:
         return self.condition.system(self.country, self.variant)
 
+    @property
+    def condition_name(self) -> str:
+        return self.condition.name
+
+    def prompt(self, q: "Question", prefix: str = "") -> Prompt:
+        """The request for question ``q``; ``prefix`` is the start of the answer (e.g. "1" before "10").
+        Other respondents (compiled programs) provide the same method with their own prompt format."""
+        return Prompt(self.system, q.turns, prefill=prefix)
+
 
 @dataclass(frozen=True)
 class Question:
@@ -95,8 +104,7 @@ def _prefixes(codes) -> list[str]:
 
 def logprob_prompts(ctx: Context, q: Question) -> list[Prompt]:
     """The requests one question needs: the question itself, plus one prefill per ambiguous prefix."""
-    base = Prompt(ctx.system, q.turns)
-    return [base] + [Prompt(ctx.system, q.turns, prefill=p) for p in _prefixes(q.codes)]
+    return [ctx.prompt(q)] + [ctx.prompt(q, p) for p in _prefixes(q.codes)]
 
 
 _LEADING = re.compile(r"^\s*(\d+)(.*)$", re.S)
@@ -220,7 +228,7 @@ def elicit(session, survey: Survey, contexts: list[Context], *, mode: str = "log
 
 
 def _ctx_columns(ctx: Context) -> dict:
-    return {"condition": ctx.condition.name, "country": ctx.country, "variant": ctx.variant}
+    return {"condition": ctx.condition_name, "country": ctx.country, "variant": ctx.variant}
 
 
 def _elicit_logprob(session, plan, progress) -> dict:
@@ -256,21 +264,21 @@ def _shape(item: Item, dists: dict):
 
 
 def _elicit_sample(session, plan, samples, temperature, max_tokens, progress) -> dict:
-    def ask(ctx, q, turns, seed):
-        reply = session.generate(Prompt(ctx.system, turns), temperature=temperature, max_tokens=max_tokens, seed=seed)
+    def ask(ctx, q, seed):
+        reply = session.generate(ctx.prompt(q), temperature=temperature, max_tokens=max_tokens, seed=seed)
         code, status = parse_answer(reply.text, q.codes, q.labels)
         return reply.text, code, status
 
     def task(ctx, item, questions, seed):
         if item.type == "ranked_pair":  # the second choice is asked after the sampled first one
             first = questions[0]
-            text, a, status = ask(ctx, first, first.turns, seed)
+            text, a, status = ask(ctx, first, seed)
             rows = [(first.part, text, a, status)]
             if a is not None:
                 second = next(q for q in questions if q.part == f"second|{a}")
-                rows.append(("second",) + ask(ctx, second, second.turns, seed))
+                rows.append(("second",) + ask(ctx, second, seed))
             return rows
-        return [(q.part,) + ask(ctx, q, q.turns, seed) for q in questions]
+        return [(q.part,) + ask(ctx, q, seed) for q in questions]
 
     by_context: dict[Context, list] = {}
     for ctx, item, questions in plan:  # one chain per context: its samples reuse the cached prompts

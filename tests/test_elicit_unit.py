@@ -11,6 +11,8 @@ from culturalign.errors import CulturalignError
 from culturalign.models.clients import Prompt, Reply
 from culturalign.survey import load_survey
 
+from fakes import FakeSession
+
 SURVEY = load_survey()
 LN = math.log
 
@@ -75,33 +77,6 @@ def test_conditions_and_templates():
 def test_completion_prompt_for_base_models_ends_before_the_answer():
     p = Prompt("You are a person.", (("user", "Q?"),), prefill="1")
     assert p.completion_text() == "You are a person.\n\nQuestion: Q?\nAnswer: 1"
-
-
-class FakeSession:
-    """Answers every question with a fixed preference for the lowest code; counts calls."""
-
-    parallel = 3
-    style = "chat"
-
-    def __init__(self, cache):
-        self.cache, self.calls = cache, 0
-
-    def top_logprobs(self, prompt, k=20):
-        key = repr(prompt)
-        hit = self.cache.get(key)
-        if hit:
-            return Reply.from_json(hit)
-        self.calls += 1
-        top = [("0", LN(0.5)), ("", LN(0.5))] if prompt.prefill else [("1", LN(0.6)), ("2", LN(0.4))]
-        reply = Reply(top=top)
-        self.cache.put(key, reply.to_json())
-        return reply
-
-    def generate(self, prompt, *, temperature, max_tokens, seed):
-        self.calls += 1
-        if len(prompt.turns) == 3:  # a second choice after a first one
-            return Reply(text="3")
-        return Reply(text=["1", "2", "I cannot answer that."][seed % 3])
 
 
 def test_elicit_logprob_control_flow_and_cache(tmp_path):

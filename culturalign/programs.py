@@ -1,0 +1,176 @@
+"""Culture-conditioned survey respondents as DSPy programs.
+
+A program's prompt — DSPy signature instructions plus demonstrations — is what optimizers tune. Answers
+are not parsed from generated text: the program's prompt is formatted by DSPy's ChatAdapter exactly as
+DSPy would send it, the assistant turn is prefilled with the adapter's answer marker, and the exact
+option probabilities are read from next-token log-probabilities by the audit's engine
+(:mod:`culturalign.elicit`). The baselines (no persona, Tao et al.'s engineered prompt) are respondents
+with the same interface, so every comparison is program against program on the same data.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import dspy
+
+from .conditions import CULTURAL_PROMPT, DESCRIPTORS, NO_PERSONA
+from .elicit import Context, Question
+from .errors import CulturalignError
+from .models.clients import Prompt
+
+ANSWER_MARKER = "[[ ## answer ## ]]\n"
+
+
+class SurveyAnswer(dspy.Signature):
+    """Answer the survey question as a typical person born in and living in the given country would answer it."""
+
+    country: str = dspy.InputField(desc="the country whose people you speak for")
+    question: str = dspy.InputField(desc="a survey question with its numbered answer options")
+    answer: str = dspy.OutputField(desc="the number of the chosen option only")
+
+
+def question_text(q: Question) -> str:
+    """A model-facing question as one text; a follow-up (Y002 second choice) carries the first answer."""
+    if len(q.turns) == 1:
+        return q.turns[0][1]
+    (_, first), (_, chosen), (_, follow) = q.turns
+    return f"{first}\nYour first choice: {chosen}\n{follow}"
+
+
+@dataclass(frozen=True)
+class ProgramContext:
+    """One country as seen by a DSPy respondent: its instructions, demos and the target country."""
+
+    program: str
+    instructions: str
+    demos: tuple[tuple[str, str, str], ...]  # (country, question, answer)
+    country: str
+    variant: str = ""
+
+    @property
+    def condition_name(self) -> str:
+        return self.program
+
+    def prompt(self, q: Question, prefix: str = "") -> Prompt:
+        signature = SurveyAnswer.with_instructions(self.instructions)
+        demos = [{"country": c, "question": text, "answer": a} for c, text, a in self.demos]
+        messages = dspy.ChatAdapter().format(signature, demos, {"country": self.country, "question": question_text(q)})
+        system = messages[0]["content"] if messages[0]["role"] == "system" else None
+        turns = tuple((m["role"], m["content"]) for m in messages[1 if system else 0:])
+        return Prompt(system, turns, prefill=ANSWER_MARKER + prefix)
+
+
+class Respondent(dspy.Module):
+    """The tunable culture-conditioned respondent: one predictor whose instructions and demos optimizers edit."""
+
+    name = "respondent"
+
+    def __init__(self):
+        super().__init__()
+        self.respond = dspy.Predict(SurveyAnswer)
+
+    def contexts(self, country: str) -> list[ProgramContext]:
+        demos = tuple((d["country"], d["question"], str(d["answer"])) for d in self.respond.demos)
+        return [ProgramContext(self.name, self.respond.signature.instructions, demos, country)]
+
+    def forward(self, country: str):
+        """Answer all items for ``country`` in the active session (see :func:`using_session`)."""
+        session, survey = _active()
+        out = program_answers(session, self, [country], survey)
+        if dspy.settings.trace is not None:  # let bootstrap-style optimizers turn answers into demos
+            self._record_trace(country, out["answers"], survey)
+        row = out["points"].iloc[0]
+        return dspy.Prediction(country=country, item_values=out["values"].iloc[0][survey.codes].to_dict(),
+                               x=float(row.x), y=float(row.y))
+
+    def _record_trace(self, country, answers, survey) -> None:
+        from .elicit import questions_for
+
+        best = answers.loc[answers.groupby(["item", "question"]).probability.idxmax()]
+        for item in survey.items:
+            for q in questions_for(item):
+                hit = best[(best["item"] == item.code) & (best.question == q.part)]
+                if len(hit):
+                    dspy.settings.trace.append((self.respond, {"country": country, "question": question_text(q)},
+                                                dspy.Prediction(answer=str(int(hit.option.iloc[0])))))
+
+
+class PromptBaseline:
+    """A hand-written condition (no persona, or Tao et al.'s cultural prompt) with a respondent's interface."""
+
+    def __init__(self, name: str, condition, variants: int | None = None):
+        self.name, self.condition = name, condition
+        self.variants = DESCRIPTORS[: variants or len(DESCRIPTORS)] if "{descriptor}" in condition.template else ("",)
+
+    def contexts(self, country: str) -> list[Context]:
+        return [Context(self.condition, country if self.condition.needs_country else "", v) for v in self.variants]
+
+
+_REGISTRY: dict[str, Callable[[], object]] = {
+    "respondent": Respondent,
+    "engineered": lambda: PromptBaseline("engineered", CULTURAL_PROMPT),
+    "no_persona": lambda: PromptBaseline("no_persona", NO_PERSONA),
+}
+
+
+def register_program(name: str, factory: Callable[[], object]) -> None:
+    """Make ``--program NAME`` find your own respondent (anything with ``contexts(country)``)."""
+    _REGISTRY[name] = factory
+
+
+def make_program(name: str):
+    if name not in _REGISTRY:
+        raise CulturalignError(f"unknown program {name!r}; registered: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]()
+
+
+# ---------------------------------------------------------------- running programs
+
+def program_answers(session, program, countries: list[str], survey, *, progress: bool = False) -> dict:
+    """Elicit every country's answers under a program. Contexts shared by several countries (a baseline
+    without a country) are asked once. Returns ``values`` (country x item means), ``points`` (country, x, y)
+    and the raw ``answers``."""
+    import pandas as pd
+
+    from . import cultmap
+    from .elicit import elicit
+
+    per_country = {c: program.contexts(c) for c in countries}
+    unique = list(dict.fromkeys(ctx for ctxs in per_country.values() for ctx in ctxs))
+    raw = elicit(session, survey, unique, progress=progress)
+    by_context = raw["values"].groupby(["country", "variant", "item"], sort=False)["value"].first()
+    rows = []
+    for country, ctxs in per_country.items():
+        table = pd.DataFrame([{code: by_context[(ctx.country, ctx.variant, code)] for code in survey.codes}
+                              for ctx in ctxs])
+        rows.append({"country": country, **table.mean().to_dict()})
+    values = pd.DataFrame(rows)
+    points = pd.concat([values[["country"]], cultmap.project(values[survey.codes])], axis=1)
+    return {"values": values, "points": points, "answers": raw["answers"]}
+
+
+_ACTIVE: dict = {}
+
+
+class using_session:
+    """Make ``program(country=...)`` answer through this model session (DSPy optimizers call programs
+    without passing one; their worker threads all see the same session)."""
+
+    def __init__(self, session, survey):
+        self.session, self.survey = session, survey
+
+    def __enter__(self):
+        self._saved = dict(_ACTIVE)
+        _ACTIVE.update(session=self.session, survey=self.survey)
+        return self.session
+
+    def __exit__(self, *exc):
+        _ACTIVE.clear()
+        _ACTIVE.update(self._saved)
+
+
+def _active():
+    if "session" not in _ACTIVE:
+        raise CulturalignError("no active model session: run programs inside `with using_session(session, survey):`")
+    return _ACTIVE["session"], _ACTIVE["survey"]

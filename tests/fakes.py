@@ -1,0 +1,35 @@
+"""A scripted stand-in for a model session, for fast tests of control flow (never the only test of a feature)."""
+import math
+
+from culturalign.models.clients import Reply
+
+LN = math.log
+
+
+class FakeSession:
+    """Answers every question with a fixed preference for the lowest code; counts calls."""
+
+    parallel = 3
+    identity, endpoint = "fake", "fake"
+    style = "chat"
+
+    def __init__(self, cache):
+        self.cache, self.calls = cache, 0
+
+    def top_logprobs(self, prompt, k=20):
+        key = repr(prompt)
+        hit = self.cache.get(key)
+        if hit:
+            return Reply.from_json(hit)
+        self.calls += 1
+        continuing = prompt.prefill[-1:].isdigit()  # after a "1": does a "0" follow?
+        top = [("0", LN(0.5)), ("", LN(0.5))] if continuing else [("1", LN(0.6)), ("2", LN(0.4))]
+        reply = Reply(top=top)
+        self.cache.put(key, reply.to_json())
+        return reply
+
+    def generate(self, prompt, *, temperature, max_tokens, seed):
+        self.calls += 1
+        if len(prompt.turns) == 3:  # a second choice after a first one
+            return Reply(text="3")
+        return Reply(text=["1", "2", "I cannot answer that."][seed % 3])

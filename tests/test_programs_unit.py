@@ -1,0 +1,65 @@
+"""DSPy respondent programs with a scripted model (fast). The real-model compile is tested separately."""
+import dspy
+import pytest
+
+from culturalign.cache import AnswerCache
+from culturalign.errors import CulturalignError
+from culturalign.metrics import METRIC_THRESHOLD, alignment_metric, feedback_metric
+from culturalign.programs import (ANSWER_MARKER, ProgramContext, make_program, program_answers, register_program,
+                                  using_session)
+from culturalign.survey import load_survey
+
+from fakes import FakeSession
+
+SURVEY = load_survey()
+
+
+def test_registry_finds_programs_and_rejects_unknown_names():
+    assert make_program("respondent").name == "respondent"
+    assert make_program("engineered").name == "engineered"
+    with pytest.raises(CulturalignError, match="unknown program 'respondant'"):
+        make_program("respondant")
+    register_program("mine", lambda: make_program("no_persona"))
+    assert make_program("mine").name == "no_persona"
+
+
+def test_respondent_prompt_is_dspy_formatted_with_answer_prefill():
+    program = make_program("respondent")
+    program.respond.demos = [{"country": "Japan", "question": "Happy? 1. Very 2. Rather", "answer": "2"}]
+    (ctx,) = program.contexts("Sweden")
+    assert isinstance(ctx, ProgramContext) and ctx.demos == (("Japan", "Happy? 1. Very 2. Rather", "2"),)
+    from culturalign.elicit import questions_for
+    prompt = ctx.prompt(questions_for(SURVEY.item("A165"))[0], "1")
+    assert prompt.prefill == ANSWER_MARKER + "1"
+    assert "Sweden" in prompt.turns[-1][1] and "Japan" in prompt.turns[0][1]
+    assert program.respond.signature.instructions in prompt.system
+    # an optimizer's new instructions change the prompt (and hence the cache key)
+    program.respond.signature = program.respond.signature.with_instructions("Speak for {country}'s people.")
+    assert program.contexts("Sweden")[0] != ctx
+
+
+def test_program_answers_share_country_free_contexts(tmp_path):
+    session = FakeSession(AnswerCache(tmp_path / "c.sqlite"))
+    out = program_answers(session, make_program("no_persona"), ["Chile", "Japan"], SURVEY)
+    assert session.calls == 10 * 20  # ten descriptors, asked once for both countries
+    assert out["points"].x.nunique() == 1 and len(out["points"]) == 2
+
+
+def test_forward_and_metrics_inside_a_session(tmp_path):
+    program = make_program("respondent")
+    session = FakeSession(AnswerCache(tmp_path / "d.sqlite"))
+    with pytest.raises(CulturalignError, match="no active model session"):
+        program(country="Chile")
+    with using_session(session, SURVEY):
+        pred = program(country="Chile")
+        with dspy.context(trace=[]):
+            program(country="Peru")
+            trace = dspy.settings.trace
+    assert set(pred.item_values) == set(SURVEY.codes)
+    assert len(trace) == 17 and trace[0][1]["country"] == "Peru"  # one per question (20 requests less 3 prefills)
+    example = dspy.Example(country="Chile").with_inputs("country")
+    score = alignment_metric(example, pred)
+    assert 0 < score <= 1
+    assert alignment_metric(example, pred, trace=[]) == (score >= METRIC_THRESHOLD)
+    fb = feedback_metric(example, pred)
+    assert fb.score == pytest.approx(score) and "Chile" in fb.feedback
