@@ -1,4 +1,10 @@
 """culturalign: measure and optimise the cultural alignment of language models on the Inglehart-Welzel map."""
+import os as _os
+
+# Offline by default: litellm (under DSPy) would fetch its model price map at import, and Hugging Face
+# libraries would look for updates. culturalign never needs the network at run time.
+_os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+_os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from .audit import AuditResult, run_audit
 from .conditions import CULTURAL_PROMPT, NO_PERSONA, custom_condition
 from .cultmap import (bootstrap_point, distances, improved_share, item_distances, load_projection, nearest, project,

@@ -128,11 +128,12 @@ def distribution_distance(survey: Survey, answers: pd.DataFrame, country: str) -
 
 # ---------------------------------------------------------------- DSPy metric adapters
 
-def alignment_metric(example, pred, trace=None) -> float | bool:
-    """DSPy metric: similarity of the program's point to the example country's point. With ``trace`` set
-    (bootstrap-style optimizers) it is pass/fail at :data:`METRIC_THRESHOLD`."""
-    score = score_country(pred.item_values, example.country).score
-    return score >= METRIC_THRESHOLD if trace is not None else score
+def alignment_metric(example, pred, trace=None) -> float:
+    """DSPy metric: similarity of the program's point to the example country's point, in (0, 1].
+
+    It stays a number when ``trace`` is set: bootstrap-style optimizers treat any truthy value as a pass,
+    so presets set ``metric_threshold`` (default :data:`METRIC_THRESHOLD`) to keep only close countries."""
+    return score_country(pred.item_values, example.country).score
 
 
 def feedback_metric(gold, pred, trace=None, pred_name=None, pred_trace=None):

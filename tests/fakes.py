@@ -33,3 +33,26 @@ class FakeSession:
         if len(prompt.turns) == 3:  # a second choice after a first one
             return Reply(text="3")
         return Reply(text=["1", "2", "I cannot answer that."][seed % 3])
+
+
+class FakeSpec:
+    name, provider, style = "fake", "openai", "chat"
+
+    def get(self, key, default=None):
+        return default
+
+
+class FakeUsage:
+    def __init__(self, session):
+        self._session = session
+
+    @property
+    def calls(self):
+        return self._session.calls
+
+
+def fake_model_session(cache):
+    """A FakeSession that also looks like a ModelSession to the compile layer."""
+    session = FakeSession(cache)
+    session.spec, session.base_url, session.usage = FakeSpec(), "http://127.0.0.1:9/v1", FakeUsage(session)
+    return session

@@ -1,0 +1,100 @@
+"""Compile a culture-conditioned program with a DSPy optimizer preset, and save it as JSON + manifest.
+
+One training example is one country; countries are split by region (train / val / test) and the test
+split is never shown to the optimizer. Task answers go through culturalign's exact, cached logprob
+engine; only the optimizer's own proposal and reflection calls go through ``dspy.LM``.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+import pandas as pd
+
+from .cache import fingerprint
+from .metrics import METRIC_THRESHOLD, alignment_metric, feedback_metric, score_country
+from .models.embedded import cache_dir
+from .models.session import ModelSession
+from .presets import Preset
+from .programs import program_answers, using_session
+from .splits import country_splits
+
+
+def dspy_lm(session: ModelSession, **settings):
+    """The one place a ``dspy.LM`` is built (DESIGN §4): explicit ``/v1`` base URL, a non-empty placeholder
+    key for local servers, an explicit chat engine, and DSPy's cache namespaced by model identity and
+    endpoint (DSPy's own cache key ignores ``api_base``)."""
+    import dspy
+
+    base = session.base_url
+    base = base if base.rstrip("/").endswith("/v1") else base.rstrip("/") + "/v1"
+    key_env = session.spec.get("api_key_env")
+    api_key = os.environ.get(key_env, "") if key_env else ""
+    model_id = session.spec.get("model") or session.spec.name
+    dspy.configure_cache(enable_disk_cache=True,
+                         disk_cache_dir=str(cache_dir() / "dspy" / fingerprint(session.identity, session.endpoint)[:16]))
+    return dspy.LM(f"openai/{model_id}", api_base=base, api_key=api_key or "local-no-key", model_type="chat",
+                   **{"temperature": 1.0, "max_tokens": 512, **settings})
+
+
+def build_optimizer(preset: Preset, prompt_lm, seed: int):
+    """Instantiate the preset's optimizer with culturalign's metric and the prompt/reflection model."""
+    import dspy
+
+    cls = getattr(dspy, preset.optimizer)
+    settings = dict(preset.settings)
+    if preset.optimizer == "GEPA":
+        return cls(metric=feedback_metric, reflection_lm=prompt_lm, seed=seed, **settings)
+    if preset.optimizer in ("MIPROv2", "COPRO", "SIMBA"):
+        settings["prompt_model"] = prompt_lm
+    if preset.optimizer == "LabeledFewShot":
+        return cls(**settings)
+    return cls(metric=alignment_metric, **settings)
+
+
+def _compile_kwargs(preset: Preset, seed: int) -> dict:
+    kwargs = dict(preset.compile)
+    if preset.optimizer in ("MIPROv2", "SIMBA"):
+        kwargs["seed"] = seed  # MIPROv2's constructor default (9) would otherwise win silently
+    return kwargs
+
+
+def score_split(session, program, countries: list[str], survey) -> pd.DataFrame:
+    """Per-country distance and score of a program on the given countries."""
+    out = program_answers(session, program, countries, survey)
+    rows = []
+    for row in out["values"].itertuples(index=False):
+        values = {code: getattr(row, code) for code in survey.codes}
+        s = score_country(values, row.country, survey=survey)
+        rows.append({"country": row.country, "x": s.x, "y": s.y, "distance": s.distance, "score": s.score})
+    return pd.DataFrame(rows)
+
+
+def compile_program(program, preset: Preset, session: ModelSession, survey, *, seed: int = 0,
+                    split_seed: int = 0, train: list[str] | None = None, val: list[str] | None = None,
+                    prompt_session: ModelSession | None = None) -> tuple[object, dict]:
+    """Run the preset's optimizer on ``program``; returns the compiled program and a record of the run
+    (split, settings, model calls, tokens, wall time). ``train``/``val`` default to the region split."""
+    import dspy
+
+    split = country_splits(split_seed)
+    train = train or split.loc[split.split == "train", "country"].tolist()
+    val = val or split.loc[split.split == "val", "country"].tolist()
+    trainset = [dspy.Example(country=c).with_inputs("country") for c in train]
+    valset = [dspy.Example(country=c).with_inputs("country") for c in val]
+    prompt_lm = dspy_lm(prompt_session or session)
+    optimizer = build_optimizer(preset, prompt_lm, seed)
+    calls_before = session.usage.calls
+    start = time.monotonic()
+    with using_session(session, survey), dspy.context(lm=prompt_lm):
+        kwargs = _compile_kwargs(preset, seed)
+        if preset.optimizer in ("COPRO", "LabeledFewShot", "SIMBA", "BootstrapFewShot"):
+            compiled = optimizer.compile(program, trainset=trainset, **kwargs)
+        else:
+            compiled = optimizer.compile(program, trainset=trainset, valset=valset, **kwargs)
+    record = {"optimizer": preset.optimizer, "preset": preset.name, "settings": preset.settings,
+              "compile_settings": kwargs, "seed": seed, "split_seed": split_seed, "train": train, "val": val,
+              "metric": {"name": "alignment_metric", "similarity": "exp(-distance / 1.0)",
+                         "metric_threshold": METRIC_THRESHOLD},
+              "model_calls": session.usage.calls - calls_before, "wall_seconds": round(time.monotonic() - start, 1)}
+    return compiled, record
