@@ -99,11 +99,16 @@ class AuditResult:
                                  group=self.points.condition)[["name", "x", "y", "group"]]
         base = self.points[self.points.country == ""]
         arrows = pd.DataFrame(columns=["x0", "y0", "x1", "y1", "group"])
+        prompted = self.points[self.points.country != ""]
         if len(base) == 1:
             b = base.iloc[0]
-            prompted = self.points[self.points.country != ""]
             arrows = pd.DataFrame({"x0": b.x, "y0": b.y, "x1": prompted.x.values, "y1": prompted.y.values,
                                    "group": prompted.condition.values})
+        if 0 < prompted.country.nunique() <= 20:  # with few targets, also show how far each one still is
+            ref = reference.countries().set_index("country").loc[prompted.country]
+            gaps = pd.DataFrame({"x0": prompted.x.values, "y0": prompted.y.values, "x1": ref.x.values,
+                                 "y1": ref.y.values, "group": "remaining gap to target"})
+            arrows = pd.concat([arrows, gaps], ignore_index=True) if len(arrows) else gaps
         return pts, arrows
 
 

@@ -210,6 +210,60 @@ def audit(model, countries, conditions, templates, mode, samples, temperature, v
     _print_audit(summary, path)
 
 
+def _country_list(value: str | None):
+    return [c.strip() for c in value.split(",") if c.strip()] if value else None
+
+
+@cli.command("compile")
+@click.option("--program", default="respondent", show_default=True, help="Registered program to compile.")
+@click.option("--optimizer", default="mipro-light", show_default=True, help="Preset name or path to a preset YAML.")
+@click.option("--model", default=None, help="Task model (registry name or .gguf path; default: the default model).")
+@click.option("--prompt-model", default=None, help="Model that writes instructions / reflects (default: the preset's, "
+                                                  "else the task model).")
+@click.option("--out", default=None, help="Output folder (default: programs/PROGRAM-PRESET-MODEL).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Optimizer seed.")
+@click.option("--split-seed", type=int, default=0, show_default=True, help="Seed of the region-stratified split.")
+@click.option("--train", default=None, help="Override: comma-separated training countries.")
+@click.option("--val", default=None, help="Override: comma-separated validation countries.")
+@click.option("--test", "test_", default=None, help="Override: comma-separated test countries.")
+def compile_cmd(program, optimizer, model, prompt_model, out, seed, split_seed, train, val, test_):
+    """Compile a culture-conditioned program with an optimizer preset and save it (JSON + manifest)."""
+    from .compile import run_compile
+
+    lists = {k: [reference.resolve_country(c) for c in v] for k, v in
+             (("train", _country_list(train)), ("val", _country_list(val)), ("test", _country_list(test_))) if v}
+    path, manifest = run_compile(program, optimizer, model, out=out, seed=seed, split_seed=split_seed,
+                                 prompt_model=prompt_model, countries=lists)
+    scores = ", ".join(f"{k} {v['mean_distance']:.3f}" for k, v in manifest["scores"].items() if v["mean_distance"] is not None)
+    click.echo(f"wrote {path}/program.json and manifest.json; mean distance: {scores}; "
+               f"{manifest['usage']['calls']} model calls, {manifest['wall_seconds']:.0f} s compiling")
+
+
+@cli.command("evaluate")
+@click.argument("program_dir", type=click.Path(file_okay=False))
+@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "val", "test"]))
+@click.option("--model", default=None, help="Evaluate on another model than the one in the manifest.")
+@click.option("--variants", type=click.IntRange(1, 10), default=None,
+              help="Descriptor variants for the baselines (default: all ten, as Tao et al.).")
+@click.option("--json", "as_json", is_flag=True)
+def evaluate_cmd(program_dir, split, model, variants, as_json):
+    """Evaluate a saved program against the engineered prompt and no persona on the same countries."""
+    from .evaluate import evaluate_saved
+
+    result = evaluate_saved(program_dir, split=split, model=model, variants=variants)
+    if as_json:
+        _echo_json(result.summary)
+        return
+    s = result.summary
+    click.echo(f"{s['program']} on the {split} split ({len(s['countries'])} countries)")
+    for cond in ("compiled", "engineered", "no_persona"):
+        c = s[cond]
+        click.echo(f"  {cond:<11} mean distance {c['mean_distance']:.3f} (95% CI {c['mean_distance_ci95'][0]:.3f}-"
+                   f"{c['mean_distance_ci95'][1]:.3f}), median {c['median_distance']:.3f}, steerability "
+                   f"r_x {c['steerability']['x']:+.2f} r_y {c['steerability']['y']:+.2f}")
+    click.echo(f"  compiled closer than engineered for {s['improved_share_vs_engineered']:.0%} of countries")
+
+
 def _print_audit(summary: dict, path: Path) -> None:
     click.echo(f"\nmodel: {summary['model']}    mode: {summary['config']['mode']}")
     for cond, point in summary["points"].items():

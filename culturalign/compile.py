@@ -98,3 +98,68 @@ def compile_program(program, preset: Preset, session: ModelSession, survey, *, s
                          "metric_threshold": METRIC_THRESHOLD},
               "model_calls": session.usage.calls - calls_before, "wall_seconds": round(time.monotonic() - start, 1)}
     return compiled, record
+
+
+def run_compile(program: str = "respondent", optimizer: str = "mipro-light", model: str | None = None, *,
+                out=None, seed: int = 0, split_seed: int = 0, prompt_model: str | None = None,
+                countries: dict | None = None, session: ModelSession | None = None):
+    """Compile ``program`` with an optimizer preset on ``model`` and save it (JSON + manifest) to ``out``.
+
+    ``countries`` may override the region split with explicit ``{"train": [...], "val": [...], "test": [...]}``
+    lists (small budgets); the test countries are only scored after compiling, never shown to the optimizer.
+    Returns the output folder and the manifest.
+    """
+    from .presets import load_preset
+    from .saved import data_hashes, save_program
+    from .survey import load_survey
+
+    survey = load_survey()
+    preset = load_preset(optimizer)
+    student = make_student(program)
+    split = country_splits(split_seed)
+    lists = {s: split.loc[split.split == s, "country"].tolist() for s in ("train", "val", "test")}
+    lists.update(countries or {})
+    own = session is None
+    session = session or ModelSession(model)
+    prompt_name = prompt_model or preset.prompt_model
+    prompt_session = ModelSession(prompt_name) if prompt_name else None
+    try:
+        compiled, record = compile_program(student, preset, session, survey, seed=seed, split_seed=split_seed,
+                                           train=lists["train"], val=lists["val"], prompt_session=prompt_session)
+        scores = {}
+        for name, countries_ in lists.items():
+            table = score_split(session, compiled, countries_, survey) if countries_ else pd.DataFrame()
+            scores[name] = {"countries": len(countries_),
+                            "mean_distance": float(table.distance.mean()) if len(table) else None,
+                            "mean_score": float(table.score.mean()) if len(table) else None}
+        manifest = {
+            "program": program, "model": session.spec.public(), "model_identity": session.identity,
+            "endpoint": session.endpoint, "prompt_model": prompt_name, "survey": survey.name,
+            "data_hashes": data_hashes(survey), "metric": record["metric"],
+            "optimizer": {k: record[k] for k in ("optimizer", "preset", "settings", "compile_settings")},
+            "seed": seed, "split": {"seed": split_seed, **lists},
+            "usage": {**session.usage.as_dict(), "compile_model_calls": record["model_calls"]},
+            "wall_seconds": record["wall_seconds"], "scores": scores,
+        }
+        out = out or f"programs/{program}-{preset.name}-{session.spec.name}"
+        save_program(compiled, out, manifest)
+    finally:
+        if own:
+            session.close()
+        if prompt_session is not None:
+            prompt_session.close()
+    return out, manifest
+
+
+def make_student(name: str):
+    """A program an optimizer can tune (a DSPy module); the fixed baselines cannot be compiled."""
+    import dspy
+
+    from .errors import CulturalignError
+    from .programs import make_program
+
+    program = make_program(name)
+    if not isinstance(program, dspy.Module):
+        raise CulturalignError(f"program {name!r} is a fixed baseline with nothing to tune; compile 'respondent' "
+                               "or a registered DSPy module")
+    return program

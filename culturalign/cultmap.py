@@ -151,9 +151,12 @@ def steerability(points: pd.DataFrame) -> dict[str, float]:
     """
     ref = reference.countries().set_index("country")
     joined = points.merge(ref[["x", "y"]], left_on="country", right_index=True, suffixes=("", "_ref"))
-    if len(joined) < 3:
-        return {"x": float("nan"), "y": float("nan")}
-    return {axis: float(np.corrcoef(joined[axis], joined[f"{axis}_ref"])[0, 1]) for axis in ("x", "y")}
+    out = {}
+    for axis in ("x", "y"):
+        a, b = joined[axis].to_numpy(float), joined[f"{axis}_ref"].to_numpy(float)
+        # undefined (NaN) for fewer than three countries or a prompt that puts every country on one spot
+        out[axis] = float(np.corrcoef(a, b)[0, 1]) if len(a) >= 3 and a.std() > 0 and b.std() > 0 else float("nan")
+    return out
 
 
 def specificity(points: pd.DataFrame) -> pd.DataFrame:
@@ -253,3 +256,15 @@ def item_distance_summary(per_question: pd.DataFrame) -> pd.DataFrame:
     by_item = per_question.groupby(["country", "item"])["js"].mean().unstack("item")
     by_item["mean_js"] = by_item.mean(axis=1)
     return by_item.reset_index()
+
+
+def mean_interval(values, *, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of ``values`` (e.g. distances over countries)."""
+    arr = np.asarray(list(values), dtype=float)
+    arr = arr[~np.isnan(arr)]
+    if len(arr) < 2:
+        return (float("nan"), float("nan"))
+    rng = np.random.default_rng(seed)
+    means = arr[rng.integers(0, len(arr), size=(n_boot, len(arr)))].mean(axis=1)
+    alpha = (1 - level) / 2
+    return float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha))

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .conditions import Condition
+from .errors import CulturalignError
 from .models.clients import Prompt
 from .survey import Item, Survey
 
@@ -214,8 +215,6 @@ def elicit(session, survey: Survey, contexts: list[Context], *, mode: str = "log
     """Ask every item in every context. Returns tidy tables ``answers`` and ``values`` (one row per
     context x item: the expected value in logprob mode, one per sample in sample mode)."""
     if mode not in MODES:
-        from .errors import CulturalignError
-
         raise CulturalignError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
     plan = [(ctx, item, questions_for(item)) for ctx in contexts for item in survey.items]
     start = time.monotonic()

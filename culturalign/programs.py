@@ -71,6 +71,10 @@ class Respondent(dspy.Module):
         self.respond = dspy.Predict(SurveyAnswer)
 
     def contexts(self, country: str) -> list[ProgramContext]:
+        bad = [d for d in self.respond.demos if not all(k in d for k in ("country", "question", "answer"))]
+        if bad:  # an optimizer copied a raw training example (a bare country) in as a demo
+            raise CulturalignError("a demo lacks question/answer (raw training examples are countries, not answered "
+                                   "questions); set max_labeled_demos: 0 in the optimizer preset")
         demos = tuple((d["country"], d["question"], str(d["answer"])) for d in self.respond.demos)
         return [ProgramContext(self.name, self.respond.signature.instructions, demos, country)]
 

@@ -41,6 +41,9 @@ class FakeSpec:
     def get(self, key, default=None):
         return default
 
+    def public(self):
+        return {"name": self.name, "provider": self.provider, "style": self.style}
+
 
 class FakeUsage:
     def __init__(self, session):
@@ -50,9 +53,13 @@ class FakeUsage:
     def calls(self):
         return self._session.calls
 
+    def as_dict(self):
+        return {"calls": self.calls}
+
 
 def fake_model_session(cache):
     """A FakeSession that also looks like a ModelSession to the compile layer."""
     session = FakeSession(cache)
     session.spec, session.base_url, session.usage = FakeSpec(), "http://127.0.0.1:9/v1", FakeUsage(session)
+    session.close = lambda: None
     return session

@@ -83,3 +83,43 @@ def test_compile_control_flow_with_bootstrap(tmp_path):
     assert {d["country"] for d in compiled.respond.demos} == {"Chile", "Peru"}
     assert record["optimizer"] == "BootstrapFewShot" and record["model_calls"] == session.calls > 0
     assert record["train"] == ["Chile", "Peru"]
+
+
+def test_save_reload_evaluate_roundtrip_and_bad_files(tmp_path):
+    """Control flow of compile -> save -> reload -> evaluate, with the scripted model."""
+    import json
+
+    from culturalign.compile import run_compile
+    from culturalign.evaluate import evaluate_saved
+    from culturalign.saved import load_program
+    from fakes import fake_model_session
+
+    preset_file = tmp_path / "boot.yaml"
+    preset_file.write_text("optimizer: BootstrapFewShot\nsettings: {max_bootstrapped_demos: 2, max_labeled_demos: 0,"
+                           " metric_threshold: 0.01}\n")
+    session = fake_model_session(AnswerCache(tmp_path / "f.sqlite"))
+    split = {"train": ["Chile", "Peru"], "val": ["Japan"], "test": ["Kenya", "Spain", "Canada"]}
+    out, manifest = run_compile("respondent", str(preset_file), out=tmp_path / "prog", countries=split,
+                                session=session)
+    assert json.loads((out / "program.json").read_text())  # DSPy JSON, no pickle
+    saved = json.loads((out / "manifest.json").read_text())
+    assert saved["split"]["test"] == split["test"] and saved["scores"]["test"]["countries"] == 3
+    assert {"survey", "reference"} <= set(saved["data_hashes"]) and saved["versions"]["dspy"]
+    program, _ = load_program(out, SURVEY)
+    assert len(program.respond.demos) == 2
+
+    result = evaluate_saved(out, split="val", session=session)
+    assert set(result.summary) >= {"program", "split", "countries", "compiled", "engineered", "no_persona",
+                                   "improved_share_vs_engineered"}
+    assert set(result.distances.condition) == {"compiled", "engineered", "no_persona"}
+
+    # a hand-edited program file and a changed data hash are refused with clear messages
+    (out / "program.json").write_text("{broken")
+    with pytest.raises(CulturalignError, match="program.json is not valid JSON"):
+        load_program(out, SURVEY)
+    saved["data_hashes"]["survey"] = "0" * 64
+    (out / "manifest.json").write_text(json.dumps(saved))
+    with pytest.raises(CulturalignError, match="compiled against other data \\(survey differ"):
+        load_program(out, SURVEY)
+    with pytest.raises(CulturalignError, match="fixed baseline"):
+        run_compile("engineered", str(preset_file), session=session)

@@ -1,0 +1,87 @@
+"""Saved programs: DSPy JSON state plus culturalign's manifest. Never a pickle.
+
+The manifest records everything needed to trust and re-run a program: model spec and digest, endpoint,
+hashes of the survey and reference data it was compiled against, optimizer settings, split, seed,
+versions and costs. Loading refuses a program whose data hashes no longer match.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from importlib import metadata
+from pathlib import Path
+
+from . import reference
+from .errors import CulturalignError
+from .fileio import atomic_write
+from .programs import make_program
+
+PROGRAM_FILE, MANIFEST_FILE = "program.json", "manifest.json"
+
+
+def data_hashes(survey) -> dict:
+    """SHA-256 of the survey and of every reference data file the map and metrics read."""
+    ref = {}
+    for name in ("countries.csv", "projection_ivs_2005_2022.yaml", "wvs7_distributions.csv"):
+        ref[name] = hashlib.sha256(reference.data_file(name).read_bytes()).hexdigest()
+    return {"survey": survey.digest, "reference": ref}
+
+
+def versions() -> dict:
+    out = {"python": platform.python_version()}
+    for pkg in ("culturalign", "dspy", "xllamacpp", "pandas", "numpy"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def save_program(program, out_dir, manifest: dict) -> Path:
+    """Write ``program.json`` (DSPy state, JSON) and ``manifest.json`` into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / f".{PROGRAM_FILE}.tmp.json"
+    program.save(str(tmp))  # DSPy writes JSON; we move it into place atomically
+    atomic_write(out / PROGRAM_FILE, tmp.read_bytes())
+    tmp.unlink(missing_ok=True)
+    atomic_write(out / MANIFEST_FILE, json.dumps({**manifest, "versions": versions()}, indent=2, default=str))
+    return out
+
+
+def load_manifest(path) -> dict:
+    path = Path(path)
+    file = path / MANIFEST_FILE if path.is_dir() else path
+    try:
+        return json.loads(file.read_text())
+    except FileNotFoundError:
+        raise CulturalignError(f"no saved program at {path}: {file.name} not found") from None
+    except json.JSONDecodeError as exc:
+        raise CulturalignError(f"{file} is not valid JSON ({exc}); was it edited by hand?") from None
+
+
+def load_program(path, survey) -> tuple[object, dict]:
+    """Reload a saved program; checks the manifest's data hashes against this installation."""
+    path = Path(path)
+    manifest = load_manifest(path)
+    expected, actual = manifest.get("data_hashes", {}), data_hashes(survey)
+    if expected != actual:
+        changed = [k for k in ("survey",) if expected.get("survey") != actual["survey"]]
+        changed += [k for k, v in actual["reference"].items() if expected.get("reference", {}).get(k) != v]
+        raise CulturalignError(f"{path / MANIFEST_FILE}: the program was compiled against other data "
+                               f"({', '.join(changed) or 'hashes missing'} differ); recompile it, or use the data "
+                               "it was compiled with")
+    program = make_program(manifest["program"])
+    state = path / PROGRAM_FILE
+    try:
+        json.loads(state.read_text())
+    except FileNotFoundError:
+        raise CulturalignError(f"{state} not found") from None
+    except json.JSONDecodeError as exc:
+        raise CulturalignError(f"{state} is not valid JSON ({exc}); was it edited by hand?") from None
+    try:
+        program.load(str(state))
+    except Exception as exc:  # DSPy reports a state that does not fit the program generically
+        raise CulturalignError(f"{state} does not fit program {manifest['program']!r}: {exc}") from None
+    return program, manifest

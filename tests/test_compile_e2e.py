@@ -1,0 +1,45 @@
+"""Compile, save, reload in a fresh process and evaluate, with the real embedded default model."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.model
+
+SMALL_PRESET = """optimizer: BootstrapFewShotWithRandomSearch
+description: a CI-sized random search over bootstrapped demo sets
+seed: 0
+settings: {max_bootstrapped_demos: 2, max_labeled_demos: 0, num_candidate_programs: 1, num_threads: 1,
+           metric_threshold: 0.05}
+"""
+
+
+def cli(*args, timeout=1500):
+    proc = subprocess.run([sys.executable, "-m", "culturalign.cli", *args], capture_output=True, text=True,
+                          timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_compile_save_reload_in_a_fresh_process_and_evaluate(cache_root, tmp_path):
+    preset = tmp_path / "small.yaml"
+    preset.write_text(SMALL_PRESET)
+    out = tmp_path / "prog"
+    cli("compile", "--program", "respondent", "--optimizer", str(preset), "--train", "Sweden,Nigeria",
+        "--val", "Japan", "--test", "Brazil", "--out", str(out))
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["model"]["name"] == "qwen2.5-coder-0.5b" and manifest["model_identity"].startswith("gguf-sha256:")
+    assert manifest["split"]["test"] == ["Brazil"] and "Brazil" not in manifest["split"]["train"]
+    assert manifest["optimizer"]["optimizer"] == "BootstrapFewShotWithRandomSearch"
+    assert manifest["usage"]["calls"] > 0 and manifest["wall_seconds"] > 0
+    state = json.loads((out / "program.json").read_text())
+    assert "respond" in state or "respond.predict" in state
+
+    # a fresh process reloads the program and gives the same answers (the test score is recomputed)
+    summary = json.loads(cli("evaluate", str(out), "--split", "test", "--variants", "1", "--json"))
+    assert summary["countries"] == ["Brazil"] and summary["split"] == "test"
+    assert summary["compiled"]["mean_distance"] == pytest.approx(manifest["scores"]["test"]["mean_distance"], abs=1e-9)
+    for cond in ("compiled", "engineered", "no_persona"):
+        assert summary[cond]["mean_distance"] > 0
+    assert summary["improved_share_vs_engineered"] in (0.0, 1.0)
