@@ -169,7 +169,7 @@ def models(as_json):
 @click.option("--host", default="127.0.0.1", show_default=True, help="Bind address (loopback unless you ask).")
 @click.option("--port", type=int, default=8080, show_default=True)
 @click.option("--parallel", type=int, default=1, show_default=True,
-              help="Parallel slots (more help on a GPU; one slot keeps answers bit-reproducible).")
+              help="Parallel slots (more help on a GPU; one slot keeps recomputed answers closest to reproducible).")
 def serve(model, host, port, parallel):
     """Serve an embedded model (OpenAI-compatible API) until Ctrl-C, for notebooks and other tools."""
     import time

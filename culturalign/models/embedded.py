@@ -123,9 +123,10 @@ def gguf_path(spec: ModelSpec) -> tuple[Path, str]:
 
 
 # One slot by default: llama.cpp batches concurrent slots together, and that changes the floating-point
-# path enough to move answer probabilities by ~1% (measured: up to 0.1 on a 10-point item), so a resumed
-# or re-ordered audit would not reproduce. On a CPU the batching buys no throughput anyway; on a GPU,
-# raise n_parallel in the model spec (or use --parallel) and accept run-to-run noise.
+# path enough to move answer probabilities by ~1% (measured: up to 0.1 on a 10-point item). With one slot
+# the same requests in the same order reproduce exactly; recomputing after a resume, where the prompt
+# cache is reused at other boundaries, still moved points by up to 0.04 (measured). On a CPU the batching
+# buys no throughput anyway; on a GPU, raise n_parallel in the model spec (or use --parallel).
 DEFAULT_SLOTS = 1
 
 
