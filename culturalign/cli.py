@@ -297,10 +297,7 @@ def _print_audit(summary: dict, path: Path) -> None:
 def main(argv=None) -> None:
     try:
         cli.main(args=argv, standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("interrupted: every answer so far is cached; run the same command again to resume.", err=True)
-        sys.exit(130)
-    except KeyboardInterrupt:
+    except (click.exceptions.Abort, KeyboardInterrupt):  # click turns Ctrl-C inside a command into Abort
         click.echo("interrupted: every answer so far is cached; run the same command again to resume.", err=True)
         sys.exit(130)
     except click.ClickException as exc:

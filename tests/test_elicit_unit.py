@@ -8,7 +8,7 @@ from culturalign.cache import AnswerCache
 from culturalign.conditions import CULTURAL_PROMPT, DESCRIPTORS, NO_PERSONA, custom_condition, resolve_condition
 from culturalign.elicit import Context, elicit, logprob_prompts, option_distribution, parse_answer, questions_for
 from culturalign.errors import CulturalignError
-from culturalign.models.clients import Prompt, Reply
+from culturalign.models.clients import Prompt
 from culturalign.survey import load_survey
 
 from fakes import FakeSession

@@ -1,5 +1,4 @@
 """Objectives for compiling programs, on hand-built cases; and the region-stratified country splits."""
-import math
 
 import pandas as pd
 import pytest
