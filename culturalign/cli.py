@@ -237,14 +237,19 @@ def _country_list(value: str | None):
 @click.option("--train", default=None, help="Override: comma-separated training countries.")
 @click.option("--val", default=None, help="Override: comma-separated validation countries.")
 @click.option("--test", "test_", default=None, help="Override: comma-separated test countries.")
-def compile_cmd(program, optimizer, model, prompt_model, out, seed, split_seed, train, val, test_):
+@click.option("--skip-train-score", is_flag=True,
+              help="Do not score the compiled program on every training country (saves one evaluation each).")
+@click.option("--no-progress", is_flag=True, help="Hide the progress lines.")
+def compile_cmd(program, optimizer, model, prompt_model, out, seed, split_seed, train, val, test_, skip_train_score,
+                no_progress):
     """Compile a culture-conditioned program with an optimizer preset and save it (JSON + manifest)."""
     from .compile import run_compile
 
     lists = {k: [reference.resolve_country(c) for c in v] for k, v in
              (("train", _country_list(train)), ("val", _country_list(val)), ("test", _country_list(test_))) if v}
     path, manifest = run_compile(program, optimizer, model, out=out, seed=seed, split_seed=split_seed,
-                                 prompt_model=prompt_model, countries=lists)
+                                 prompt_model=prompt_model, countries=lists, progress=not no_progress,
+                                 score_splits=("val", "test") if skip_train_score else ("train", "val", "test"))
     scores = ", ".join(f"{k} {v['mean_distance']:.3f}" for k, v in manifest["scores"].items() if v["mean_distance"] is not None)
     click.echo(f"wrote {path}/program.json and manifest.json; mean distance: {scores}; "
                f"{manifest['usage']['calls']} model calls, {manifest['wall_seconds']:.0f} s compiling")
@@ -256,23 +261,90 @@ def compile_cmd(program, optimizer, model, prompt_model, out, seed, split_seed, 
 @click.option("--model", default=None, help="Evaluate on another model than the one in the manifest.")
 @click.option("--variants", type=click.IntRange(1, 10), default=None,
               help="Descriptor variants for the baselines (default: all ten, as Tao et al.).")
+@click.option("--seeds", type=click.IntRange(1, 50), default=1, show_default=True,
+              help="Also compile the same recipe with this many optimizer seeds (the saved one first) and report "
+                   "the spread; recompiles are saved under PROGRAM_DIR/seeds/.")
 @click.option("--json", "as_json", is_flag=True)
-def evaluate_cmd(program_dir, split, model, variants, as_json):
+def evaluate_cmd(program_dir, split, model, variants, seeds, as_json):
     """Evaluate a saved program against the engineered prompt and no persona on the same countries."""
-    from .evaluate import evaluate_saved
+    from .evaluate import evaluate_saved, evaluate_seeds
 
-    result = evaluate_saved(program_dir, split=split, model=model, variants=variants)
+    if seeds > 1:
+        table, s = evaluate_seeds(program_dir, seeds, split=split, model=model, variants=variants)
+    else:
+        s = evaluate_saved(program_dir, split=split, model=model, variants=variants).summary
     if as_json:
-        _echo_json(result.summary)
+        _echo_json(s)
         return
-    s = result.summary
     click.echo(f"{s['program']} on the {split} split ({len(s['countries'])} countries)")
     for cond in ("compiled", "engineered", "no_persona"):
         c = s[cond]
         click.echo(f"  {cond:<11} mean distance {c['mean_distance']:.3f} (95% CI {c['mean_distance_ci95'][0]:.3f}-"
                    f"{c['mean_distance_ci95'][1]:.3f}), median {c['median_distance']:.3f}, steerability "
-                   f"r_x {c['steerability']['x']:+.2f} r_y {c['steerability']['y']:+.2f}")
+                   f"r_x {_signed(c['steerability']['x'])} r_y {_signed(c['steerability']['y'])}")
     click.echo(f"  compiled closer than engineered for {s['improved_share_vs_engineered']:.0%} of countries")
+    if seeds > 1:
+        click.echo("  across optimizer seeds:")
+        for r in s["seeds"]:
+            click.echo(f"    seed {r['seed']:<3} mean distance {r['mean_distance']:.3f}, closer than engineered for "
+                       f"{r['improved_share_vs_engineered']:.0%}  ({r['program_dir']})")
+        sp = s["seed_spread"]
+        click.echo(f"    spread: mean {sp['mean_distance_mean']:.3f}, SD {sp['mean_distance_sd']:.3f}, range "
+                   f"{sp['mean_distance_min']:.3f}-{sp['mean_distance_max']:.3f}")
+
+
+def _signed(value) -> str:
+    return "n/a" if value is None or value != value else f"{value:+.2f}"
+
+
+@cli.group("data")
+def data_group():
+    """Datasets for recommendation explanations."""
+
+
+@data_group.command("fetch")
+@click.argument("name", type=click.Choice(["movielens-100k"]))
+@click.option("--source", type=click.Choice(["auto", "grouplens", "recbole"]), default="auto", show_default=True,
+              help="auto: GroupLens when reachable, else the copy in the recbole==1.2.1 wheel on PyPI.")
+@click.option("--out", default=None, help="Folder for the tidy catalogue (default: the culturalign cache).")
+def data_fetch(name, source, out):
+    """Download, verify and store a dataset in culturalign's tidy catalogue form."""
+    from .recsys import movielens
+
+    folder = movielens.fetch(out, source=source, log=lambda m: click.echo(m, err=True))
+    info = json.loads((folder / "source.json").read_text())
+    c = info["counts"]
+    click.echo(f"{name}: {c['ratings']} ratings, {c['users']} users, {c['items']} items from {info['source']} "
+               f"(verified); countries known for {info['items_with_facts']['countries']} items -> {folder}")
+
+
+@cli.command("recommend")
+@click.option("--user", type=int, default=None, help="Show this user's top-k recommendations with item facts.")
+@click.option("--k", type=click.IntRange(1, 100), default=10, show_default=True)
+@click.option("--catalog", "catalog_dir", default=None, help="Catalogue folder (default: fetched MovieLens-100k).")
+@click.option("--json", "as_json", is_flag=True)
+def recommend_cmd(user, k, catalog_dir, as_json):
+    """Item-kNN recommendations; without --user, recall@k and NDCG@k against popularity on a temporal hold-out."""
+    from .recsys import movielens, recommender
+    from .recsys.catalog import load_catalog
+
+    catalog = load_catalog(catalog_dir) if catalog_dir else movielens.load()
+    if user is None:
+        table = recommender.benchmark(catalog, k=k)
+        if as_json:
+            _echo_json(table.to_dict(orient="records"))
+        else:
+            click.echo(table.to_string(index=False))
+        return
+    train, _ = recommender.temporal_split(catalog.ratings)
+    model = recommender.ItemKNN().fit(train, catalog.items["item"])
+    facts = [catalog.facts(i) for i in recommender.recommend(model, user, k)]
+    if as_json:
+        _echo_json(facts)
+        return
+    for f in facts:
+        click.echo(f"{f['item']:>5}  {f['title']} ({f['year']}); {', '.join(f['genres'])}; "
+                   f"{', '.join(f['countries']) or 'country unknown'}")
 
 
 def _print_audit(summary: dict, path: Path) -> None:
@@ -282,9 +354,8 @@ def _print_audit(summary: dict, path: Path) -> None:
                    f"mean distance to targets {summary['mean_distance'][cond]:.3f}")
     for cond, share in summary["improved_share_by_condition"].items():
         steer = summary["steerability"].get(cond, {})
-        fmt = lambda v: "n/a" if v is None else f"{v:+.2f}"  # noqa: E731
         click.echo(f"  {cond}: closer than no persona for {share:.0%} of countries; "
-                   f"steerability r_x = {fmt(steer.get('x'))}, r_y = {fmt(steer.get('y'))}")
+                   f"steerability r_x = {_signed(steer.get('x'))}, r_y = {_signed(steer.get('y'))}")
     near = ", ".join(f"{n['country']} ({n['distance']:.2f})" for n in summary["nearest_unprompted"])
     if near:
         click.echo(f"  nearest to the unprompted model: {near}")

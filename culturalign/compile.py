@@ -12,10 +12,12 @@ import time
 import pandas as pd
 
 from .cache import fingerprint
+from .demos import training_examples
 from .metrics import METRIC_THRESHOLD, alignment_metric, feedback_metric, score_country
 from .models.embedded import cache_dir
 from .models.session import ModelSession
 from .presets import Preset
+from .progress import CompileProgress
 from .programs import program_answers, using_session
 from .splits import country_splits
 
@@ -37,7 +39,21 @@ def dspy_lm(session: ModelSession, **settings):
                    **{"temperature": 1.0, "max_tokens": 512, **settings})
 
 
-def build_optimizer(preset: Preset, prompt_lm, seed: int):
+def _lm_call_counter():
+    """A DSPy callback counting the optimizer's own LM calls (proposals, reflections), also through the
+    copies of the prompt LM that optimizers make; DSPy cache hits count as calls."""
+    from dspy.utils.callback import BaseCallback
+
+    class LMCallCounter(BaseCallback):
+        calls = 0
+
+        def on_lm_start(self, call_id, instance, inputs):
+            self.calls += 1
+
+    return LMCallCounter()
+
+
+def build_optimizer(preset: Preset, prompt_lm, seed: int, task_lm=None):
     """Instantiate the preset's optimizer with culturalign's metric and the prompt/reflection model."""
     import dspy
 
@@ -47,6 +63,8 @@ def build_optimizer(preset: Preset, prompt_lm, seed: int):
         return cls(metric=feedback_metric, reflection_lm=prompt_lm, seed=seed, **settings)
     if preset.optimizer in ("MIPROv2", "COPRO", "SIMBA"):
         settings["prompt_model"] = prompt_lm
+    if preset.optimizer == "MIPROv2":  # answers come from culturalign's engine; MIPROv2 insists on an LM anyway
+        settings["task_model"] = task_lm or prompt_lm
     if preset.optimizer == "LabeledFewShot":
         return cls(**settings)
     return cls(metric=alignment_metric, **settings)
@@ -72,7 +90,7 @@ def score_split(session, program, countries: list[str], survey) -> pd.DataFrame:
 
 def compile_program(program, preset: Preset, session: ModelSession, survey, *, seed: int = 0,
                     split_seed: int = 0, train: list[str] | None = None, val: list[str] | None = None,
-                    prompt_session: ModelSession | None = None) -> tuple[object, dict]:
+                    prompt_session: ModelSession | None = None, progress: bool = False) -> tuple[object, dict]:
     """Run the preset's optimizer on ``program``; returns the compiled program and a record of the run
     (split, settings, model calls, tokens, wall time). ``train``/``val`` default to the region split."""
     import dspy
@@ -80,13 +98,14 @@ def compile_program(program, preset: Preset, session: ModelSession, survey, *, s
     split = country_splits(split_seed)
     train = train or split.loc[split.split == "train", "country"].tolist()
     val = val or split.loc[split.split == "val", "country"].tolist()
-    trainset = [dspy.Example(country=c).with_inputs("country") for c in train]
-    valset = [dspy.Example(country=c).with_inputs("country") for c in val]
+    trainset, valset = training_examples(train, survey), training_examples(val, survey)
     prompt_lm = dspy_lm(prompt_session or session)
-    optimizer = build_optimizer(preset, prompt_lm, seed)
+    optimizer = build_optimizer(preset, prompt_lm, seed, task_lm=dspy_lm(session) if prompt_session else prompt_lm)
     calls_before = session.usage.calls
     start = time.monotonic()
-    with using_session(session, survey), dspy.context(lm=prompt_lm):
+    on_country = CompileProgress(session) if progress else None
+    counter = _lm_call_counter()
+    with using_session(session, survey, on_country), dspy.context(lm=prompt_lm, callbacks=[counter]):
         kwargs = _compile_kwargs(preset, seed)
         if preset.optimizer in ("COPRO", "LabeledFewShot", "SIMBA", "BootstrapFewShot"):
             compiled = optimizer.compile(program, trainset=trainset, **kwargs)
@@ -96,25 +115,28 @@ def compile_program(program, preset: Preset, session: ModelSession, survey, *, s
               "compile_settings": kwargs, "seed": seed, "split_seed": split_seed, "train": train, "val": val,
               "metric": {"name": "alignment_metric", "similarity": "exp(-distance / 1.0)",
                          "metric_threshold": METRIC_THRESHOLD},
-              "model_calls": session.usage.calls - calls_before, "wall_seconds": round(time.monotonic() - start, 1)}
+              "model_calls": session.usage.calls - calls_before, "prompt_model_calls": counter.calls,
+              "wall_seconds": round(time.monotonic() - start, 1)}
     return compiled, record
 
 
-def run_compile(program: str = "respondent", optimizer: str = "mipro-light", model: str | None = None, *,
+def run_compile(program: str = "respondent", optimizer: str | Preset = "mipro-light", model: str | None = None, *,
                 out=None, seed: int = 0, split_seed: int = 0, prompt_model: str | None = None,
-                countries: dict | None = None, session: ModelSession | None = None):
+                countries: dict | None = None, session: ModelSession | None = None,
+                score_splits=("train", "val", "test"), progress: bool = False):
     """Compile ``program`` with an optimizer preset on ``model`` and save it (JSON + manifest) to ``out``.
 
     ``countries`` may override the region split with explicit ``{"train": [...], "val": [...], "test": [...]}``
     lists (small budgets); the test countries are only scored after compiling, never shown to the optimizer.
-    Returns the output folder and the manifest.
+    ``score_splits`` names the splits scored for the manifest (scoring the training split costs one
+    evaluation per training country; a skipped split is recorded as such). Returns the folder and manifest.
     """
     from .presets import load_preset
     from .saved import data_hashes, save_program
     from .survey import load_survey
 
     survey = load_survey()
-    preset = load_preset(optimizer)
+    preset = optimizer if isinstance(optimizer, Preset) else load_preset(optimizer)
     student = make_student(program)
     split = country_splits(split_seed)
     lists = {s: split.loc[split.split == s, "country"].tolist() for s in ("train", "val", "test")}
@@ -125,9 +147,14 @@ def run_compile(program: str = "respondent", optimizer: str = "mipro-light", mod
     prompt_session = ModelSession(prompt_name) if prompt_name else None
     try:
         compiled, record = compile_program(student, preset, session, survey, seed=seed, split_seed=split_seed,
-                                           train=lists["train"], val=lists["val"], prompt_session=prompt_session)
+                                           train=lists["train"], val=lists["val"], prompt_session=prompt_session,
+                                           progress=progress)
         scores = {}
         for name, countries_ in lists.items():
+            if name not in score_splits:
+                scores[name] = {"countries": len(countries_), "mean_distance": None, "mean_score": None,
+                                "skipped": True}
+                continue
             table = score_split(session, compiled, countries_, survey) if countries_ else pd.DataFrame()
             scores[name] = {"countries": len(countries_),
                             "mean_distance": float(table.distance.mean()) if len(table) else None,
@@ -138,7 +165,8 @@ def run_compile(program: str = "respondent", optimizer: str = "mipro-light", mod
             "data_hashes": data_hashes(survey), "metric": record["metric"],
             "optimizer": {k: record[k] for k in ("optimizer", "preset", "settings", "compile_settings")},
             "seed": seed, "split": {"seed": split_seed, **lists},
-            "usage": {**session.usage.as_dict(), "compile_model_calls": record["model_calls"]},
+            "usage": {**session.usage.as_dict(), "compile_model_calls": record["model_calls"],
+                      "prompt_model_calls": record["prompt_model_calls"]},
             "wall_seconds": record["wall_seconds"], "scores": scores,
         }
         out = out or f"programs/{program}-{preset.name}-{session.spec.name}"

@@ -8,6 +8,7 @@ compiled program beats the engineered prompt.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
@@ -17,8 +18,9 @@ from .errors import CulturalignError
 from .models.registry import ModelSpec, load_registry
 from .models.session import ModelSession
 from .conditions import CULTURAL_PROMPT, NO_PERSONA
+from .presets import Preset
 from .programs import PromptBaseline
-from .saved import load_program
+from .saved import MANIFEST_FILE, load_manifest, load_program
 from .splits import SPLITS
 from .survey import load_survey
 
@@ -80,3 +82,70 @@ def evaluate_saved(path, *, split: str = "test", model: str | None = None, varia
             session.close()
     table = pd.concat(tables, ignore_index=True)
     return Evaluation(manifest["program"], split, countries, table, summarize(manifest["program"], split, table))
+
+
+# ---------------------------------------------------------------- stability across optimizer seeds
+
+def preset_from_manifest(manifest: dict) -> Preset:
+    """The optimizer recipe a saved program was compiled with (its seed aside)."""
+    opt = manifest["optimizer"]
+    return Preset(name=opt["preset"], optimizer=opt["optimizer"], prompt_model=manifest.get("prompt_model"),
+                  settings=dict(opt["settings"]),
+                  compile={k: v for k, v in opt.get("compile_settings", {}).items() if k != "seed"})
+
+
+def _seed_program(path: Path, manifest: dict, seed: int, split: str, session: ModelSession) -> Path:
+    """The program compiled with ``seed`` by the saved recipe: the saved one itself, a matching earlier
+    recompile under ``path/seeds/``, or a new compile (model answers are cached, so a re-run is cheap)."""
+    from .compile import run_compile
+
+    if seed == manifest["seed"]:
+        return path
+    out = path / "seeds" / f"seed-{seed}"
+    if (out / MANIFEST_FILE).is_file():
+        old = load_manifest(out)
+        if (old["seed"], old["split"], old["optimizer"], old["model_identity"]) == \
+                (seed, manifest["split"], manifest["optimizer"], manifest["model_identity"]):
+            return out
+    lists = {k: manifest["split"][k] for k in SPLITS}
+    run_compile(manifest["program"], preset_from_manifest(manifest), out=out, seed=seed,
+                split_seed=manifest["split"]["seed"], prompt_model=manifest.get("prompt_model"), countries=lists,
+                session=session, score_splits=(split,))
+    return out
+
+
+def evaluate_seeds(path, seeds: int, *, split: str = "test", model: str | None = None,
+                   variants: int | None = None, session: ModelSession | None = None) -> tuple[pd.DataFrame, dict]:
+    """Compile the saved program's recipe with ``seeds`` optimizer seeds (the saved seed first, then the
+    next ones), evaluate each on ``split``, and report the spread: stability is part of the claim.
+
+    Returns a table (one row per seed) and a summary with the mean distance's mean, SD and range."""
+    if seeds < 1:
+        raise CulturalignError(f"--seeds must be at least 1, got {seeds}")
+    path = Path(path)
+    manifest = load_manifest(path)
+    own = session is None
+    session = session or session_for(manifest, model)
+    rows, evaluations = [], []
+    try:
+        for seed in range(manifest["seed"], manifest["seed"] + seeds):
+            where = _seed_program(path, manifest, seed, split, session)
+            ev = evaluate_saved(where, split=split, variants=variants, session=session)
+            c = ev.summary["compiled"]
+            rows.append({"seed": seed, "program_dir": str(where), "mean_distance": c["mean_distance"],
+                         "median_distance": c["median_distance"],
+                         "improved_share_vs_engineered": ev.summary["improved_share_vs_engineered"],
+                         "steerability_x": c["steerability"]["x"], "steerability_y": c["steerability"]["y"]})
+            evaluations.append(ev)
+    finally:
+        if own:
+            session.close()
+    table = pd.DataFrame(rows)
+    first = evaluations[0].summary
+    summary = {**first, "seeds": rows,
+               "seed_spread": {"mean_distance_mean": float(table.mean_distance.mean()),
+                               "mean_distance_sd": float(table.mean_distance.std()) if len(table) > 1 else None,
+                               "mean_distance_min": float(table.mean_distance.min()),
+                               "mean_distance_max": float(table.mean_distance.max()),
+                               "improved_share_mean": float(table.improved_share_vs_engineered.mean())}}
+    return table, summary

@@ -137,8 +137,9 @@ def alignment_metric(example, pred, trace=None) -> float:
 
 
 def feedback_metric(gold, pred, trace=None, pred_name=None, pred_trace=None):
-    """GEPA metric: the score plus feedback naming the axis and items that pulled the point away."""
+    """GEPA metric: the score, feedback naming the axis and items that pulled the point away, and one
+    objective score per map axis (GEPA keeps candidates that are best on either axis)."""
     import dspy
 
     s = score_country(pred.item_values, gold.country)
-    return dspy.Prediction(score=s.score, feedback=s.feedback)
+    return dspy.Prediction(score=s.score, feedback=s.feedback, objective_scores=s.objective_scores)

@@ -9,6 +9,7 @@ with the same interface, so every comparison is program against program on the s
 """
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from typing import Callable
 
@@ -71,17 +72,18 @@ class Respondent(dspy.Module):
         self.respond = dspy.Predict(SurveyAnswer)
 
     def contexts(self, country: str) -> list[ProgramContext]:
-        bad = [d for d in self.respond.demos if not all(k in d for k in ("country", "question", "answer"))]
-        if bad:  # an optimizer copied a raw training example (a bare country) in as a demo
-            raise CulturalignError("a demo lacks question/answer (raw training examples are countries, not answered "
-                                   "questions); set max_labeled_demos: 0 in the optimizer preset")
-        demos = tuple((d["country"], d["question"], str(d["answer"])) for d in self.respond.demos)
+        # A demo without an answered question (a training country WVS-7 did not survey, copied in as a
+        # "labelled" demo) carries no output field; DSPy's adapters drop such demos, and so do we.
+        demos = tuple((d["country"], d["question"], str(d["answer"])) for d in self.respond.demos
+                      if d.get("question") and d.get("answer") is not None)
         return [ProgramContext(self.name, self.respond.signature.instructions, demos, country)]
 
     def forward(self, country: str):
         """Answer all items for ``country`` in the active session (see :func:`using_session`)."""
         session, survey = _active()
         out = program_answers(session, self, [country], survey)
+        if "on_country" in _ACTIVE:
+            _ACTIVE["on_country"](country)
         if dspy.settings.trace is not None:  # let bootstrap-style optimizers turn answers into demos
             self._record_trace(country, out["answers"], survey)
         row = out["points"].iloc[0]
@@ -89,15 +91,18 @@ class Respondent(dspy.Module):
                                x=float(row.x), y=float(row.y))
 
     def _record_trace(self, country, answers, survey) -> None:
+        """One demo candidate per country (its most likely answer to one question, picked by a stable hash
+        of the country's name): a bootstrapped demo set then spans several countries and questions rather
+        than the first questions of the first country that passed."""
         from .elicit import questions_for
 
-        best = answers.loc[answers.groupby(["item", "question"]).probability.idxmax()]
-        for item in survey.items:
-            for q in questions_for(item):
-                hit = best[(best["item"] == item.code) & (best.question == q.part)]
-                if len(hit):
-                    dspy.settings.trace.append((self.respond, {"country": country, "question": question_text(q)},
-                                                dspy.Prediction(answer=str(int(hit.option.iloc[0])))))
+        questions = [q for item in survey.items for q in questions_for(item) if len(q.turns) == 1]
+        q = questions[zlib.crc32(country.encode()) % len(questions)]
+        hit = answers[(answers["item"] == q.item) & (answers.question == q.part)]
+        if len(hit):
+            best = hit.loc[hit.probability.idxmax()]
+            dspy.settings.trace.append((self.respond, {"country": country, "question": question_text(q)},
+                                        dspy.Prediction(answer=str(int(best.option)))))
 
 
 class PromptBaseline:
@@ -161,12 +166,14 @@ class using_session:
     """Make ``program(country=...)`` answer through this model session (DSPy optimizers call programs
     without passing one; their worker threads all see the same session)."""
 
-    def __init__(self, session, survey):
-        self.session, self.survey = session, survey
+    def __init__(self, session, survey, on_country=None):
+        self.session, self.survey, self.on_country = session, survey, on_country
 
     def __enter__(self):
         self._saved = dict(_ACTIVE)
         _ACTIVE.update(session=self.session, survey=self.survey)
+        if self.on_country is not None:  # called after each country a program answers (progress display)
+            _ACTIVE["on_country"] = self.on_country
         return self.session
 
     def __exit__(self, *exc):

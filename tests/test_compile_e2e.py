@@ -45,3 +45,10 @@ def test_compile_save_reload_in_a_fresh_process_and_evaluate(cache_root, tmp_pat
     for cond in ("compiled", "engineered", "no_persona"):
         assert summary[cond]["mean_distance"] > 0
     assert summary["improved_share_vs_engineered"] in (0.0, 1.0)
+
+    # stability: the same recipe compiled with a second optimizer seed, evaluated on the same countries
+    spread = json.loads(cli("evaluate", str(out), "--split", "test", "--variants", "1", "--seeds", "2", "--json"))
+    assert [r["seed"] for r in spread["seeds"]] == [0, 1]
+    assert spread["seeds"][0]["mean_distance"] == pytest.approx(summary["compiled"]["mean_distance"], abs=1e-9)
+    assert json.loads((out / "seeds" / "seed-1" / "manifest.json").read_text())["seed"] == 1
+    assert spread["seed_spread"]["mean_distance_sd"] >= 0

@@ -1,0 +1,75 @@
+"""Labelled demonstrations from real survey data: what a training country's people typically answer.
+
+One training example is one country. Where WVS wave 7 surveyed it, the example also carries one answered
+question: the question on which that country differs most from the average country, answered with the
+option nearest its people's mean (the majority for yes/no questions). Optimizers that use labelled demos
+(``max_labeled_demos`` in BootstrapFewShot, MIPROv2 and their relatives) can then show the model real
+answers of *training* countries; test countries never become examples, so none of their data leaks.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from . import reference
+from .elicit import Question, questions_for
+from .survey import Survey
+
+
+def _wvs7_question(item, q: Question) -> str | None:
+    """The WVS-7 question a model-facing question asks; None where the published shares cannot label it."""
+    if item.type == "scale":
+        return item.wvs7[0]
+    if item.type == "mention_index":
+        return next(c.wvs7 for c in item.components if c.quality == q.part)
+    return None  # ranked pairs: the second choice depends on the first, the shares do not say how
+
+
+_TABLES: dict[str, pd.DataFrame] = {}
+
+
+def _label_table(survey: Survey) -> pd.DataFrame:
+    """iso2 x question: the country's mean answer, how unusual it is (|z| across countries), its typical code."""
+    if survey.name in _TABLES:
+        return _TABLES[survey.name]
+    dist = reference.wvs7_distributions()
+    rows = []
+    for item in survey.items:
+        for q in questions_for(item):
+            wvs7 = _wvs7_question(item, q)
+            if wvs7 is None:
+                continue
+            sub = dist[dist.question == wvs7]
+            means = (sub.option * sub.share).groupby(sub.iso2).sum() / sub.share.groupby(sub.iso2).sum()
+            spread = means.std() or 1.0
+            for iso2, mean in means.items():
+                typical = min(q.codes, key=lambda c: (abs(c - mean), c))
+                rows.append({"iso2": iso2, "item": item.code, "part": q.part, "mean": float(mean),
+                             "z": float(abs(mean - means.mean()) / spread), "answer": typical})
+    _TABLES[survey.name] = pd.DataFrame(rows)
+    return _TABLES[survey.name]
+
+
+def labelled_demo(country: str, survey: Survey) -> dict | None:
+    """``{"question": text, "answer": code}`` for the country's most distinctive WVS-7 answer, or None
+    when WVS wave 7 did not survey the country."""
+    from .programs import question_text
+
+    iso2 = reference.countries().set_index("country").loc[reference.resolve_country(country), "iso2"]
+    table = _label_table(survey)
+    mine = table[table.iso2 == iso2]
+    if mine.empty:
+        return None
+    best = mine.loc[mine.z.idxmax()]
+    q = next(q for q in questions_for(survey.item(best["item"])) if q.part == best["part"])
+    return {"question": question_text(q), "answer": str(int(best["answer"]))}
+
+
+def training_examples(countries: list[str], survey: Survey) -> list:
+    """DSPy examples, one per country (input: ``country``), labelled where WVS-7 data exist."""
+    import dspy
+
+    out = []
+    for country in countries:
+        label = labelled_demo(country, survey) or {}
+        out.append(dspy.Example(country=country, **label).with_inputs("country"))
+    return out
