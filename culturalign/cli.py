@@ -234,9 +234,10 @@ def _country_list(value: str | None):
 @click.option("--out", default=None, help="Output folder (default: programs/PROGRAM-PRESET-MODEL).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Optimizer seed.")
 @click.option("--split-seed", type=int, default=0, show_default=True, help="Seed of the region-stratified split.")
-@click.option("--train", default=None, help="Override: comma-separated training countries.")
-@click.option("--val", default=None, help="Override: comma-separated validation countries.")
-@click.option("--test", "test_", default=None, help="Override: comma-separated test countries.")
+@click.option("--train", default=None, help="Override: comma-separated training countries (recexplain: a number "
+                                          "of tasks).")
+@click.option("--val", default=None, help="Override: comma-separated validation countries (recexplain: a number).")
+@click.option("--test", "test_", default=None, help="Override: comma-separated test countries (recexplain: a number).")
 @click.option("--skip-train-score", is_flag=True,
               help="Do not score the compiled program on every training country (saves one evaluation each).")
 @click.option("--no-progress", is_flag=True, help="Hide the progress lines.")
@@ -244,7 +245,12 @@ def compile_cmd(program, optimizer, model, prompt_model, out, seed, split_seed, 
                 no_progress):
     """Compile a culture-conditioned program with an optimizer preset and save it (JSON + manifest)."""
     from .compile import run_compile
+    from .programs import make_program
 
+    if getattr(make_program(program), "task", None) == "recexplain":
+        _compile_explainer(program, optimizer, model, prompt_model, out, seed, split_seed, train, val, test_,
+                           skip_train_score)
+        return
     lists = {k: [reference.resolve_country(c) for c in v] for k, v in
              (("train", _country_list(train)), ("val", _country_list(val)), ("test", _country_list(test_))) if v}
     path, manifest = run_compile(program, optimizer, model, out=out, seed=seed, split_seed=split_seed,
@@ -268,7 +274,11 @@ def compile_cmd(program, optimizer, model, prompt_model, out, seed, split_seed, 
 def evaluate_cmd(program_dir, split, model, variants, seeds, as_json):
     """Evaluate a saved program against the engineered prompt and no persona on the same countries."""
     from .evaluate import evaluate_saved, evaluate_seeds
+    from .saved import load_manifest
 
+    if load_manifest(program_dir).get("task") == "recexplain":
+        _evaluate_explainer(program_dir, split, model, as_json)
+        return
     if seeds > 1:
         table, s = evaluate_seeds(program_dir, seeds, split=split, model=model, variants=variants)
     else:
@@ -291,6 +301,45 @@ def evaluate_cmd(program_dir, split, model, variants, seeds, as_json):
         sp = s["seed_spread"]
         click.echo(f"    spread: mean {sp['mean_distance_mean']:.3f}, SD {sp['mean_distance_sd']:.3f}, range "
                    f"{sp['mean_distance_min']:.3f}-{sp['mean_distance_max']:.3f}")
+
+
+def _task_count(value, name):
+    if value is None:
+        return None
+    try:
+        n = int(value)
+    except ValueError:
+        raise CulturalignError(f"--{name} for recexplain is a number of tasks, got {value!r}") from None
+    if n < 1:
+        raise CulturalignError(f"--{name} must be at least 1, got {n}")
+    return n
+
+
+def _compile_explainer(program, optimizer, model, prompt_model, out, seed, split_seed, train, val, test_,
+                       skip_train_score):
+    from .recsys.compile_explainer import run_compile_explainer
+
+    sizes = {k: n for k, v in (("train", train), ("val", val), ("test", test_)) if (n := _task_count(v, k))}
+    path, manifest = run_compile_explainer(program, optimizer, model, out=out, seed=seed, split_seed=split_seed,
+                                           prompt_model=prompt_model, sizes=sizes,
+                                           score_splits=("val", "test") if skip_train_score else ("train", "val", "test"))
+    scores = ", ".join(f"{k} {v['mean_score']:.3f} (gate pass {v['faithfulness_pass_rate']:.0%})"
+                       for k, v in manifest["scores"].items() if not v.get("skipped"))
+    click.echo(f"wrote {path}/program.json and manifest.json; mean score: {scores}; "
+               f"{manifest['usage']['calls']} reader calls, {manifest['usage']['lm_calls']} LM calls, "
+               f"{manifest['wall_seconds']:.0f} s compiling")
+
+
+def _evaluate_explainer(program_dir, split, model, as_json):
+    from .recsys.compile_explainer import evaluate_explainer
+    from .saved import load_manifest
+
+    table, summary = evaluate_explainer(program_dir, split=split, model=model)
+    if as_json:
+        _echo_json({"program": load_manifest(program_dir)["program"], "split": split, "tasks": int(table.task.nunique()),
+                    "conditions": summary.to_dict(orient="records")})
+        return
+    click.echo(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
 def _signed(value) -> str:

@@ -7,7 +7,9 @@ engine; only the optimizer's own proposal and reflection calls go through ``dspy
 from __future__ import annotations
 
 import os
+import random
 import time
+from contextlib import contextmanager
 
 import pandas as pd
 
@@ -53,21 +55,23 @@ def _lm_call_counter():
     return LMCallCounter()
 
 
-def build_optimizer(preset: Preset, prompt_lm, seed: int, task_lm=None):
-    """Instantiate the preset's optimizer with culturalign's metric and the prompt/reflection model."""
+def build_optimizer(preset: Preset, prompt_lm, seed: int, task_lm=None, *, metric=alignment_metric,
+                    feedback=feedback_metric):
+    """Instantiate the preset's optimizer with a metric (GEPA: ``feedback``, which adds feedback text) and
+    the prompt/reflection model. The defaults are the survey respondent's objectives."""
     import dspy
 
     cls = getattr(dspy, preset.optimizer)
     settings = dict(preset.settings)
     if preset.optimizer == "GEPA":
-        return cls(metric=feedback_metric, reflection_lm=prompt_lm, seed=seed, **settings)
+        return cls(metric=feedback, reflection_lm=prompt_lm, seed=seed, **settings)
     if preset.optimizer in ("MIPROv2", "COPRO", "SIMBA"):
         settings["prompt_model"] = prompt_lm
     if preset.optimizer == "MIPROv2":  # answers come from culturalign's engine; MIPROv2 insists on an LM anyway
         settings["task_model"] = task_lm or prompt_lm
     if preset.optimizer == "LabeledFewShot":
         return cls(**settings)
-    return cls(metric=alignment_metric, **settings)
+    return cls(metric=metric, **settings)
 
 
 def _compile_kwargs(preset: Preset, seed: int) -> dict:
@@ -98,7 +102,11 @@ def compile_program(program, preset: Preset, session: ModelSession, survey, *, s
     split = country_splits(split_seed)
     train = train or split.loc[split.split == "train", "country"].tolist()
     val = val or split.loc[split.split == "val", "country"].tolist()
-    trainset, valset = training_examples(train, survey), training_examples(val, survey)
+    # The split lists are sorted by region; optimizers that walk the trainset in order (bootstrapping)
+    # would otherwise see one region first. A seeded shuffle keeps runs reproducible.
+    order = list(train)
+    random.Random(seed).shuffle(order)
+    trainset, valset = training_examples(order, survey), training_examples(val, survey)
     prompt_lm = dspy_lm(prompt_session or session)
     optimizer = build_optimizer(preset, prompt_lm, seed, task_lm=dspy_lm(session) if prompt_session else prompt_lm)
     calls_before = session.usage.calls
@@ -132,7 +140,7 @@ def run_compile(program: str = "respondent", optimizer: str | Preset = "mipro-li
     evaluation per training country; a skipped split is recorded as such). Returns the folder and manifest.
     """
     from .presets import load_preset
-    from .saved import data_hashes, save_program
+    from .saved import save_program
     from .survey import load_survey
 
     survey = load_survey()
@@ -141,11 +149,8 @@ def run_compile(program: str = "respondent", optimizer: str | Preset = "mipro-li
     split = country_splits(split_seed)
     lists = {s: split.loc[split.split == s, "country"].tolist() for s in ("train", "val", "test")}
     lists.update(countries or {})
-    own = session is None
-    session = session or ModelSession(model)
     prompt_name = prompt_model or preset.prompt_model
-    prompt_session = ModelSession(prompt_name) if prompt_name else None
-    try:
+    with compile_sessions(model, prompt_name, session) as (session, prompt_session):
         compiled, record = compile_program(student, preset, session, survey, seed=seed, split_seed=split_seed,
                                            train=lists["train"], val=lists["val"], prompt_session=prompt_session,
                                            progress=progress)
@@ -160,23 +165,44 @@ def run_compile(program: str = "respondent", optimizer: str | Preset = "mipro-li
                             "mean_distance": float(table.distance.mean()) if len(table) else None,
                             "mean_score": float(table.score.mean()) if len(table) else None}
         manifest = {
-            "program": program, "model": session.spec.public(), "model_identity": session.identity,
-            "endpoint": session.endpoint, "prompt_model": prompt_name, "survey": survey.name,
-            "data_hashes": data_hashes(survey), "metric": record["metric"],
-            "optimizer": {k: record[k] for k in ("optimizer", "preset", "settings", "compile_settings")},
-            "seed": seed, "split": {"seed": split_seed, **lists},
+            **manifest_head(program, session, prompt_name, survey, preset, record["compile_settings"], seed),
+            "metric": record["metric"], "split": {"seed": split_seed, **lists},
             "usage": {**session.usage.as_dict(), "compile_model_calls": record["model_calls"],
                       "prompt_model_calls": record["prompt_model_calls"]},
             "wall_seconds": record["wall_seconds"], "scores": scores,
         }
         out = out or f"programs/{program}-{preset.name}-{session.spec.name}"
         save_program(compiled, out, manifest)
+    return out, manifest
+
+
+@contextmanager
+def compile_sessions(model, prompt_name: str | None, session: ModelSession | None = None):
+    """The task model's session (``session`` if given, else a new one closed afterwards) and, when a
+    separate prompt/reflection model is named, its own session."""
+    own = session is None
+    session = session or ModelSession(model)
+    prompt_session = ModelSession(prompt_name) if prompt_name else None
+    try:
+        yield session, prompt_session
     finally:
         if own:
             session.close()
         if prompt_session is not None:
             prompt_session.close()
-    return out, manifest
+
+
+def manifest_head(program: str, session: ModelSession, prompt_name, survey, preset: Preset,
+                  compile_settings: dict, seed: int) -> dict:
+    """What every saved program's manifest starts with: program, models, data hashes, optimizer, seed."""
+    from .saved import data_hashes
+
+    return {"program": program, "model": session.spec.public(), "model_identity": session.identity,
+            "endpoint": session.endpoint, "prompt_model": prompt_name, "survey": survey.name,
+            "data_hashes": data_hashes(survey),
+            "optimizer": {"optimizer": preset.optimizer, "preset": preset.name, "settings": preset.settings,
+                          "compile_settings": compile_settings},
+            "seed": seed}
 
 
 def make_student(name: str):

@@ -116,10 +116,21 @@ class PromptBaseline:
         return [Context(self.condition, country if self.condition.needs_country else "", v) for v in self.variants]
 
 
+def _explainer(class_name: str) -> Callable[[], object]:
+    def make():
+        from .recsys import explain  # recommendation explainers (imported on first use)
+
+        return getattr(explain, class_name)()
+    return make
+
+
 _REGISTRY: dict[str, Callable[[], object]] = {
     "respondent": Respondent,
     "engineered": lambda: PromptBaseline("engineered", CULTURAL_PROMPT),
     "no_persona": lambda: PromptBaseline("no_persona", NO_PERSONA),
+    "recexplain": _explainer("RecExplainer"),
+    "recexplain_plain": _explainer("PlainExplainer"),
+    "recexplain_handwritten": _explainer("HandwrittenExplainer"),
 }
 
 

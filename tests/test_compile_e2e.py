@@ -1,9 +1,9 @@
 """Compile, save, reload in a fresh process and evaluate, with the real embedded default model."""
 import json
-import subprocess
-import sys
 
 import pytest
+
+from cli_runner import cli
 
 pytestmark = pytest.mark.model
 
@@ -13,13 +13,6 @@ seed: 0
 settings: {max_bootstrapped_demos: 2, max_labeled_demos: 0, num_candidate_programs: 1, num_threads: 1,
            metric_threshold: 0.01}
 """
-
-
-def cli(*args, timeout=1500):
-    proc = subprocess.run([sys.executable, "-m", "culturalign.cli", *args], capture_output=True, text=True,
-                          timeout=timeout)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc.stdout
 
 
 def test_compile_save_reload_in_a_fresh_process_and_evaluate(cache_root, tmp_path):

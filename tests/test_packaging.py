@@ -18,6 +18,7 @@ def test_wheel_ships_all_data_files(tmp_path):
                 "culturalign/surveys/reference/projection_ivs_2005_2022.yaml",
                 "culturalign/surveys/reference/wvs7_distributions.csv",
                 "culturalign/surveys/reference/wvs_official_2022_map.csv",
-                "culturalign/models/models.yaml", "culturalign/optimizers/mipro-light.yaml"}
+                "culturalign/models/models.yaml", "culturalign/optimizers/mipro-light.yaml",
+                "culturalign/recsys/freebase.yaml"}
     assert expected <= names, sorted(expected - names)
     assert not any(n.endswith((".pkl", ".pickle")) for n in names)

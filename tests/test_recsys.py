@@ -106,3 +106,22 @@ def test_bad_catalogues_get_clear_errors(tmp_path):
         movielens.fetch(tmp_path / "x", source="kaggle")
     with pytest.raises(CulturalignError, match="not fetched yet"):
         movielens.load(tmp_path / "x")
+
+
+def test_explanation_tasks_split_users_and_explain_real_recommendations(catalog):
+    from culturalign.recsys.examples import describe_history, describe_item, explanation_tasks
+
+    tasks = explanation_tasks(catalog, seed=0, sizes={"train": 5, "val": 3, "test": 4})
+    assert tasks.split.value_counts().to_dict() == {"train": 5, "test": 4, "val": 3}
+    users = {s: set(tasks.loc[tasks.split == s, "user"]) for s in ("train", "val", "test")}
+    assert not users["train"] & users["test"] and not users["val"] & users["test"]
+    train, _ = recommender.temporal_split(catalog.ratings)
+    for task in tasks.to_dict("records"):
+        seen = set(train.loc[train.user == task["user"], "item"])
+        assert task["item"] not in seen and len(task["history"]) >= 2
+        assert {h["item"] for h in task["history"]} <= seen
+        assert task["facts"]["countries"] == ()  # the graph's links are unreliable: left out by default
+    again = explanation_tasks(catalog, seed=0, sizes={"train": 5, "val": 3, "test": 4})
+    assert again[["user", "item", "country"]].equals(tasks[["user", "item", "country"]])
+    first = tasks.iloc[0]
+    assert "genres:" in describe_item(first.facts) and describe_history(first.history).count("\n- ") >= 1

@@ -175,3 +175,10 @@ def load(folder=None) -> Catalog:
         raise CulturalignError(f"MovieLens-100k is not fetched yet (looked in {folder}); run: "
                                "culturalign data fetch movielens-100k")
     return load_catalog(folder)
+
+
+def source_info(folder=None) -> dict:
+    """Where the fetched catalogue came from, with its digests and counts (source.json)."""
+    folder = Path(folder or default_folder())
+    load(folder)  # clear error when not fetched
+    return json.loads((folder / "source.json").read_text())

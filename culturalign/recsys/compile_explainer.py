@@ -1,0 +1,167 @@
+"""Compile and evaluate recommendation explainers with the same presets, manifest and commands as the
+survey respondent (``culturalign compile --program recexplain``).
+
+One example is one (user, item, target country) task; users are split train / val / test
+(:mod:`.examples`). The metric is the combined score of :mod:`.metric`: zero unless the faithfulness gate
+passes, else a logistic of the cultural gain over the plain explanation for the same task.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from ..compile import _compile_kwargs, _lm_call_counter, build_optimizer, compile_sessions, dspy_lm, manifest_head
+from ..models.session import ModelSession
+from ..presets import Preset, load_preset
+from ..programs import _active, make_program, using_session
+from ..survey import load_survey
+from . import movielens
+from .examples import explanation_tasks
+from .fit import reader_points
+from .gate import check
+from .metric import combined_score, generate, program_inputs, score_explanations, summarize
+
+GENERATION = {"temperature": 0.0, "max_tokens": 200}
+DEFAULT_SIZES = {"train": 12, "val": 6, "test": 12}
+
+
+def _titles() -> list[str]:
+    return movielens.load().items.title.tolist()
+
+
+def explanation_examples(tasks: pd.DataFrame, plain_distance: list[float]) -> list:
+    import dspy
+
+    return [dspy.Example(**program_inputs(t), facts=t["facts"], history_facts=t["history"],
+                         plain_distance=d).with_inputs("country", "history", "item")
+            for t, d in zip(tasks.to_dict("records"), plain_distance)]
+
+
+def _judge(example, pred):
+    from .. import cultmap
+
+    session, survey = _active()
+    gate = check(str(pred.explanation), example.facts, example.history_facts, example.country, _titles())
+    if not gate.passed:
+        return gate, None
+    point = reader_points(session, survey, [str(pred.explanation)]).iloc[0]
+    return gate, example.plain_distance - cultmap.distance_to(point.x, point.y, example.country)
+
+
+def explanation_metric(example, pred, trace=None) -> float:
+    """DSPy metric: 0 if the faithfulness gate fails, else the logistic of the cultural gain."""
+    gate, gain = _judge(example, pred)
+    return combined_score(gate.passed, gain if gain is not None else float("nan"))
+
+
+def explanation_feedback(gold, pred, trace=None, pred_name=None, pred_trace=None):
+    """GEPA metric: the score plus what failed the gate, or how far the reader moved."""
+    import dspy
+
+    gate, gain = _judge(gold, pred)
+    if not gate.passed:
+        return dspy.Prediction(score=0.0, feedback="Not faithful: " + "; ".join(gate.reasons))
+    direction = "closer to" if gain > 0 else "further from"
+    return dspy.Prediction(score=combined_score(True, gain),
+                           feedback=f"Faithful. A reader of this explanation answers the values survey {abs(gain):.2f} "
+                                    f"map units {direction} people in {gold.country} than after the plain explanation.")
+
+
+def _plain_distances(session, survey, tasks) -> tuple[list[str], list[float]]:
+    from .. import cultmap
+
+    plain = generate(make_program("recexplain_plain"), tasks)
+    points = reader_points(session, survey, plain).drop_duplicates("text").set_index("text")
+    return plain, [cultmap.distance_to(points.loc[t, "x"], points.loc[t, "y"], c)
+                   for t, c in zip(plain, tasks.country)]
+
+
+def run_compile_explainer(program: str, optimizer, model=None, *, out=None, seed: int = 0, split_seed: int = 0,
+                          prompt_model: str | None = None, sizes: dict | None = None,
+                          session: ModelSession | None = None, score_splits=("train", "val", "test")):
+    """Compile an explainer on MovieLens tasks and save it (JSON + manifest). Returns (folder, manifest)."""
+    import dspy
+
+    from ..saved import save_program
+
+    survey = load_survey()
+    preset = optimizer if isinstance(optimizer, Preset) else load_preset(optimizer)
+    sizes = {**DEFAULT_SIZES, **(sizes or {})}
+    tasks = explanation_tasks(movielens.load(), seed=split_seed, sizes=sizes)
+    student = make_program(program)
+    prompt_name = prompt_model or preset.prompt_model
+    with compile_sessions(model, prompt_name, session) as (session, prompt_session):
+        task_lm = dspy_lm(session, **GENERATION)
+        prompt_lm = dspy_lm(prompt_session or session)
+        counter = _lm_call_counter()
+        start = time.monotonic()
+        with using_session(session, survey), dspy.context(lm=task_lm, callbacks=[counter]):
+            data = {}
+            for split in ("train", "val", "test"):
+                sub = tasks[tasks.split == split].reset_index(drop=True)
+                plain, dist = _plain_distances(session, survey, sub)
+                data[split] = (sub, plain, explanation_examples(sub, dist))
+            opt = build_optimizer(preset, prompt_lm, seed, task_lm, metric=explanation_metric,
+                                  feedback=explanation_feedback)
+            kwargs = _compile_kwargs(preset, seed)
+            trainset, valset = data["train"][2], data["val"][2]
+            if preset.optimizer in ("COPRO", "LabeledFewShot", "SIMBA", "BootstrapFewShot"):
+                compiled = opt.compile(student, trainset=trainset, **kwargs)
+            else:
+                compiled = opt.compile(student, trainset=trainset, valset=valset, **kwargs)
+            wall = round(time.monotonic() - start, 1)
+            scores = {}
+            for split, (sub, plain, _) in data.items():
+                if split not in score_splits:
+                    scores[split] = {"tasks": len(sub), "skipped": True}
+                    continue
+                texts = {"plain": plain, "compiled": generate(compiled, sub)}
+                table = score_explanations(session, survey, sub, texts, _titles())
+                row = summarize(table, texts, sub).set_index("condition").loc["compiled"]
+                scores[split] = {"tasks": len(sub), **{k: float(v) for k, v in row.items() if k != "n"}}
+        manifest = {
+            **manifest_head(program, session, prompt_name, survey, preset, kwargs, seed), "task": "recexplain",
+            "dataset": movielens.source_info(),
+            "metric": {"name": "explanation_metric", "gate": "culturalign.recsys.gate.check",
+                       "score": "0 if the gate fails, else 1 / (1 + exp(-gain / 0.25))"},
+            "split": {"seed": split_seed, "sizes": sizes,
+                                    **{s: tasks.loc[tasks.split == s, ["user", "item", "country"]]
+                                       .to_dict("records") for s in ("train", "val", "test")}},
+            "generation": GENERATION,
+            "usage": {**session.usage.as_dict(), "lm_calls": counter.calls},
+            "wall_seconds": wall, "scores": scores,
+        }
+        out = Path(out or f"programs/{program}-{preset.name}-{session.spec.name}")
+        save_program(compiled, out, manifest)
+    return out, manifest
+
+
+def evaluate_explainer(path, *, split: str = "test", model: str | None = None,
+                       session: ModelSession | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Plain vs hand-written vs compiled explanations on the saved program's held-out tasks.
+
+    Returns the per-task table and the per-condition summary (faithfulness pass rate, cultural gain,
+    shuffled-country control, corpus checks)."""
+    import dspy
+
+    from ..evaluate import session_for
+    from ..saved import load_program
+
+    survey = load_survey()
+    program, manifest = load_program(path, survey)
+    tasks = explanation_tasks(movielens.load(), seed=manifest["split"]["seed"], sizes=manifest["split"]["sizes"])
+    sub = tasks[tasks.split == split].reset_index(drop=True)
+    own = session is None
+    session = session or session_for(manifest, model)
+    try:
+        with using_session(session, survey), dspy.context(lm=dspy_lm(session, **manifest.get("generation", GENERATION))):
+            texts = {"plain": generate(make_program("recexplain_plain"), sub),
+                     "handwritten": generate(make_program("recexplain_handwritten"), sub),
+                     "compiled": generate(program, sub)}
+            table = score_explanations(session, survey, sub, texts, _titles())
+    finally:
+        if own:
+            session.close()
+    return table, summarize(table, texts, sub)

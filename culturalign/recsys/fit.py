@@ -1,0 +1,77 @@
+"""Cultural fit of an explanation, measured by a frozen reader model on the cultural map.
+
+The reader answers the survey's items with the explanation as context, as the person it was written for;
+expected answers come from token probabilities (the audit's engine, cached) and are projected onto the
+map. Country names, nationalities and the survey's own topics are masked first, so that an explanation
+cannot move the reader by naming the country or quoting the questionnaire. The gain of an explanation is
+how much closer to the target country's point it moves the reader than the plain explanation does.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .. import cultmap, reference
+from ..elicit import Question, elicit
+from ..models.clients import Prompt
+from .gate import NATIONALITIES
+
+SURVEY_TOPICS = (
+    "god", "gods", "religion", "religions", "religious", "faith", "church", "churches", "pray", "prayer", "worship",
+    "abortion", "abortions", "homosexual", "homosexuality", "gay", "gays", "lesbian", "authority", "authorities",
+    "obedience", "obedient", "obey", "independence", "independent", "determination", "perseverance", "petition",
+    "petitions", "happy", "happiness", "unhappy", "trust", "trusted", "trusting", "proud", "pride", "nationality",
+    "patriotic", "patriotism", "materialist", "materialism", "imagination", "tolerance", "thrift", "unselfish",
+)
+READER_SYSTEM = ("You have just been sent this message, written for you:\n\n\"{text}\"\n\n"
+                 "Answer the survey questions that follow as the person this message was written for.")
+
+
+def _mask_words() -> list[str]:
+    names = []
+    for row in reference.countries().itertuples():
+        names += [row.country, *[a for a in str(row.aliases).split(";") if a]]
+    return sorted({n.lower() for n in names} | set(NATIONALITIES), key=len, reverse=True)
+
+
+def mask(text: str) -> str:
+    """Country names and nationalities -> [country]; the survey's topic words -> [topic]."""
+    for word in _mask_words():
+        text = re.sub(rf"(?<![\w]){re.escape(word)}(?![\w])", "[country]", text, flags=re.I)
+    topics = "|".join(SURVEY_TOPICS)
+    return re.sub(rf"(?<![\w])({topics})(?![\w])", "[topic]", text, flags=re.I)
+
+
+@dataclass(frozen=True)
+class ReaderContext:
+    """One explanation as the reader's context (an elicitation context like the audit's)."""
+
+    text: str  # already masked
+    country: str = ""  # bookkeeping only: the reader never sees it
+    variant: str = ""
+
+    @property
+    def condition_name(self) -> str:
+        return "reader"
+
+    def prompt(self, q: Question, prefix: str = "") -> Prompt:
+        return Prompt(READER_SYSTEM.format(text=self.text), q.turns, prefill=prefix)
+
+
+def _key(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def reader_points(session, survey, texts: list[str], *, progress: bool = False) -> pd.DataFrame:
+    """The reader's map point for each explanation text (masked here): columns text, x, y."""
+    contexts = {t: ReaderContext(mask(t), variant=_key(t)) for t in dict.fromkeys(texts)}
+    out = elicit(session, survey, list(contexts.values()), progress=progress)
+    values = out["values"].pivot_table(index="variant", columns="item", values="value")
+    points = cultmap.project(values[survey.codes])
+    rows = [{"text": t, "x": float(points.loc[c.variant, "x"]), "y": float(points.loc[c.variant, "y"])}
+            for t, c in contexts.items()]
+    return pd.DataFrame(rows)
+
