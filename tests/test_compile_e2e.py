@@ -5,7 +5,7 @@ import pytest
 
 from cli_runner import cli
 
-pytestmark = pytest.mark.model
+pytestmark = [pytest.mark.model, pytest.mark.timeout(3000)]
 
 SMALL_PRESET = """optimizer: BootstrapFewShotWithRandomSearch
 description: a CI-sized random search over bootstrapped demo sets

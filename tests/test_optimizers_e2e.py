@@ -10,7 +10,7 @@ import pytest
 
 from culturalign.cache import AnswerCache
 
-pytestmark = pytest.mark.model
+pytestmark = [pytest.mark.model, pytest.mark.timeout(3000)]
 
 TINY = {
     "mipro": """optimizer: MIPROv2
