@@ -6,8 +6,10 @@ engine; only the optimizer's own proposal and reflection calls go through ``dspy
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+import sys
 import time
 from contextlib import contextmanager
 
@@ -113,7 +115,9 @@ def compile_program(program, preset: Preset, session: ModelSession, survey, *, s
     start = time.monotonic()
     on_country = CompileProgress(session) if progress else None
     counter = _lm_call_counter()
-    with using_session(session, survey, on_country), dspy.context(lm=prompt_lm, callbacks=[counter]):
+    # DSPy's optimizers print progress on stdout; it goes to stderr so that stdout stays ours (--json)
+    with using_session(session, survey, on_country), dspy.context(lm=prompt_lm, callbacks=[counter]), \
+            contextlib.redirect_stdout(sys.stderr):
         kwargs = _compile_kwargs(preset, seed)
         if preset.optimizer in ("COPRO", "LabeledFewShot", "SIMBA", "BootstrapFewShot"):
             compiled = optimizer.compile(program, trainset=trainset, **kwargs)

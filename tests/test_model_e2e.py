@@ -104,7 +104,7 @@ def _stop_after(cmd, env, db, n_answers, sig):
     while time.time() < deadline and _answers_in(db) < n_answers and proc.poll() is None:
         time.sleep(0.3)
     proc.send_signal(sig)
-    _, err = proc.communicate(timeout=120)
+    _, err = proc.communicate(timeout=300)
     return proc.returncode, err
 
 

@@ -7,6 +7,8 @@ passes, else a logistic of the cultural gain over the plain explanation for the 
 """
 from __future__ import annotations
 
+import contextlib
+import sys
 import time
 from pathlib import Path
 
@@ -97,7 +99,8 @@ def run_compile_explainer(program: str, optimizer, model=None, *, out=None, seed
         prompt_lm = dspy_lm(prompt_session or session)
         counter = _lm_call_counter()
         start = time.monotonic()
-        with using_session(session, survey), dspy.context(lm=task_lm, callbacks=[counter]):
+        with using_session(session, survey), dspy.context(lm=task_lm, callbacks=[counter]), \
+                contextlib.redirect_stdout(sys.stderr):  # DSPy's progress prints stay off our stdout
             data = {}
             for split in ("train", "val", "test"):
                 sub = tasks[tasks.split == split].reset_index(drop=True)
