@@ -110,14 +110,16 @@ def compile_program(program, preset: Preset, session: ModelSession, survey, *, s
     random.Random(seed).shuffle(order)
     trainset, valset = training_examples(order, survey), training_examples(val, survey)
     prompt_lm = dspy_lm(prompt_session or session)
-    optimizer = build_optimizer(preset, prompt_lm, seed, task_lm=dspy_lm(session) if prompt_session else prompt_lm)
     calls_before = session.usage.calls
     start = time.monotonic()
     on_country = CompileProgress(session) if progress else None
     counter = _lm_call_counter()
-    # DSPy's optimizers print progress on stdout; it goes to stderr so that stdout stays ours (--json)
+    # DSPy's optimizers print progress on stdout (some in their constructors); it goes to stderr so that
+    # stdout stays ours (--json)
     with using_session(session, survey, on_country), dspy.context(lm=prompt_lm, callbacks=[counter]), \
             contextlib.redirect_stdout(sys.stderr):
+        optimizer = build_optimizer(preset, prompt_lm, seed,
+                                    task_lm=dspy_lm(session) if prompt_session else prompt_lm)
         kwargs = _compile_kwargs(preset, seed)
         if preset.optimizer in ("COPRO", "LabeledFewShot", "SIMBA", "BootstrapFewShot"):
             compiled = optimizer.compile(program, trainset=trainset, **kwargs)
