@@ -11,7 +11,6 @@ import os
 import random
 import sys
 import time
-from contextlib import contextmanager
 
 import pandas as pd
 
@@ -76,6 +75,13 @@ def build_optimizer(preset: Preset, prompt_lm, seed: int, task_lm=None, *, metri
     return cls(metric=metric, **settings)
 
 
+def run_optimizer(optimizer, preset: Preset, student, trainset: list, valset: list, kwargs: dict):
+    """``optimizer.compile``, with the validation set only for the optimizers that take one."""
+    if preset.optimizer in ("COPRO", "LabeledFewShot", "SIMBA", "BootstrapFewShot"):
+        return optimizer.compile(student, trainset=trainset, **kwargs)
+    return optimizer.compile(student, trainset=trainset, valset=valset, **kwargs)
+
+
 def _compile_kwargs(preset: Preset, seed: int) -> dict:
     kwargs = dict(preset.compile)
     if preset.optimizer in ("MIPROv2", "SIMBA"):
@@ -121,10 +127,7 @@ def compile_program(program, preset: Preset, session: ModelSession, survey, *, s
         optimizer = build_optimizer(preset, prompt_lm, seed,
                                     task_lm=dspy_lm(session) if prompt_session else prompt_lm)
         kwargs = _compile_kwargs(preset, seed)
-        if preset.optimizer in ("COPRO", "LabeledFewShot", "SIMBA", "BootstrapFewShot"):
-            compiled = optimizer.compile(program, trainset=trainset, **kwargs)
-        else:
-            compiled = optimizer.compile(program, trainset=trainset, valset=valset, **kwargs)
+        compiled = run_optimizer(optimizer, preset, program, trainset, valset, kwargs)
     record = {"optimizer": preset.optimizer, "preset": preset.name, "settings": preset.settings,
               "compile_settings": kwargs, "seed": seed, "split_seed": split_seed, "train": train, "val": val,
               "metric": {"name": "alignment_metric", "similarity": "exp(-distance / 1.0)",
@@ -182,7 +185,7 @@ def run_compile(program: str = "respondent", optimizer: str | Preset = "mipro-li
     return out, manifest
 
 
-@contextmanager
+@contextlib.contextmanager
 def compile_sessions(model, prompt_name: str | None, session: ModelSession | None = None):
     """The task model's session (``session`` if given, else a new one closed afterwards) and, when a
     separate prompt/reflection model is named, its own session."""

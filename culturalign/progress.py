@@ -1,7 +1,7 @@
 """Progress of long, open-ended runs (compiles): countries answered, rate, model calls, cache reuse.
 
 An optimizer decides as it goes how many programs it tries, so there is no honest ETA for a compile; the
-line shows what is known (elapsed time, countries answered, seconds per uncached country, calls).
+line shows what is known (elapsed time, countries answered and their rate, model calls, cache reuse).
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from culturalign.cache import AnswerCache
-from culturalign.programs import make_program, using_session
+from culturalign.programs import make_program
 from culturalign.recsys.fit import mask
 from culturalign.recsys.gate import check, display_title
 from culturalign.recsys.metric import combined_score, corpus_checks, score_explanations, summarize

@@ -12,7 +12,7 @@ import pytest
 
 from culturalign.errors import CulturalignError
 from culturalign.recsys import movielens, recommender
-from culturalign.recsys.catalog import Catalog, load_catalog, save_catalog
+from culturalign.recsys.catalog import load_catalog, save_catalog
 
 
 @pytest.fixture(scope="module")

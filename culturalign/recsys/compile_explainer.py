@@ -10,11 +10,13 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
 
-from ..compile import _compile_kwargs, _lm_call_counter, build_optimizer, compile_sessions, dspy_lm, manifest_head
+from ..compile import (_compile_kwargs, _lm_call_counter, build_optimizer, compile_sessions, dspy_lm, manifest_head,
+                       run_optimizer)
 from ..models.session import ModelSession
 from ..presets import Preset, load_preset
 from ..programs import _active, make_program, using_session
@@ -29,8 +31,14 @@ GENERATION = {"temperature": 0.0, "max_tokens": 200}
 DEFAULT_SIZES = {"train": 12, "val": 6, "test": 12}
 
 
-def _titles() -> list[str]:
-    return movielens.load().items.title.tolist()
+def _titles() -> tuple[str, ...]:
+    """The catalogue's titles, for the gate's check of films named (read once, not per metric call)."""
+    return _catalogue_titles(str(movielens.default_folder()))
+
+
+@lru_cache(maxsize=4)
+def _catalogue_titles(folder: str) -> tuple[str, ...]:
+    return tuple(movielens.load(folder).items.title)
 
 
 def explanation_examples(tasks: pd.DataFrame, plain_distance: list[float]) -> list:
@@ -109,11 +117,7 @@ def run_compile_explainer(program: str, optimizer, model=None, *, out=None, seed
             opt = build_optimizer(preset, prompt_lm, seed, task_lm, metric=explanation_metric,
                                   feedback=explanation_feedback)
             kwargs = _compile_kwargs(preset, seed)
-            trainset, valset = data["train"][2], data["val"][2]
-            if preset.optimizer in ("COPRO", "LabeledFewShot", "SIMBA", "BootstrapFewShot"):
-                compiled = opt.compile(student, trainset=trainset, **kwargs)
-            else:
-                compiled = opt.compile(student, trainset=trainset, valset=valset, **kwargs)
+            compiled = run_optimizer(opt, preset, student, data["train"][2], data["val"][2], kwargs)
             wall = round(time.monotonic() - start, 1)
             scores = {}
             for split, (sub, plain, _) in data.items():

@@ -14,6 +14,7 @@ from .. import reference
 from ..errors import CulturalignError
 from . import recommender
 from .catalog import Catalog
+from .gate import display_title
 
 HISTORY_SIZE = 4
 LIKED = 4  # a rating of 4 or 5 counts as liked
@@ -65,8 +66,6 @@ def explanation_tasks(catalog: Catalog, *, seed: int = 0, sizes: dict | None = N
 
 def describe_item(facts: dict) -> str:
     """The item as the explainer sees it."""
-    from .gate import display_title
-
     parts = [f"{display_title(facts['title'])} ({facts['year']})" if facts.get("year") else display_title(facts["title"]),
              f"genres: {', '.join(facts['genres']) or 'unknown'}"]
     if facts.get("countries"):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import pandas as pd
 
@@ -30,11 +31,12 @@ READER_SYSTEM = ("You have just been sent this message, written for you:\n\n\"{t
                  "Answer the survey questions that follow as the person this message was written for.")
 
 
-def _mask_words() -> list[str]:
+@lru_cache(maxsize=None)  # masking runs for every explanation the reader scores
+def _mask_words() -> tuple[str, ...]:
     names = []
     for row in reference.countries().itertuples():
         names += [row.country, *[a for a in str(row.aliases).split(";") if a]]
-    return sorted({n.lower() for n in names} | set(NATIONALITIES), key=len, reverse=True)
+    return tuple(sorted({n.lower() for n in names} | set(NATIONALITIES), key=len, reverse=True))
 
 
 def mask(text: str) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from .. import reference
 
@@ -71,18 +72,19 @@ def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"[^\w'\- ]", " ", text.lower())).strip()
 
 
-def title_keys(title: str) -> set[str]:
+@lru_cache(maxsize=None)  # the gate checks every catalogue title for every explanation
+def title_keys(title: str) -> frozenset[str]:
     """Ways a text may name a film: with or without its leading article."""
     shown = _norm(display_title(title))
     bare = re.sub(r"^(the|a|an|il|la|le|les|das|der|die|el|los) ", "", shown)
-    return {k for k in (shown, bare) if len(k) >= 4}
+    return frozenset(k for k in (shown, bare) if len(k) >= 4)
 
 
 def _contains(text: str, phrase: str) -> bool:
     return re.search(rf"(?<![\w]){re.escape(phrase)}(?![\w])", text) is not None
 
 
-def _sentences(text: str) -> list[str]:
+def sentences(text: str) -> list[str]:
     return [s for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s]
 
 
@@ -106,8 +108,9 @@ def check(explanation: str, item: dict, history: list[dict], target_country: str
     if not named:
         reasons.append("names no film from the user's history (no grounded link)")
     own = _country_words(target_country)
+    country_names = reference.countries().country.tolist()
 
-    for sentence in _sentences(explanation):
+    for sentence in sentences(explanation):
         s = _norm(sentence)
         in_sentence = [h for h in named if any(_contains(s, k) for k in title_keys(h["title"]))]
         allowed = [item, *in_sentence]
@@ -146,7 +149,7 @@ def check(explanation: str, item: dict, history: list[dict], target_country: str
                 used.append("country")
             else:
                 reasons.append(f"'{word}' attributes a country or language the facts do not give")
-        for name in reference.countries().country:
+        for name in country_names:
             key = name.lower()
             if _contains(s, key) and key not in own and name not in countries:
                 reasons.append(f"names {name}, which is neither the film's country nor the viewer's")

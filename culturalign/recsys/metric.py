@@ -19,7 +19,7 @@ import pandas as pd
 from .. import cultmap
 from .examples import describe_history, describe_item
 from .fit import mask, reader_points
-from .gate import title_keys, check
+from .gate import check, sentences, title_keys
 
 GAIN_SCALE = 0.25  # map units: a gain of 0.25 scores 0.73, a loss of 0.25 scores 0.27
 
@@ -87,10 +87,6 @@ def _derangement(values: list, rng) -> list:
     return [None] * len(values)
 
 
-def _sentences(text: str) -> list[str]:
-    return [s.strip() for s in re.split(r"(?<=[.!?])\s+", text) if s.strip()]
-
-
 def corpus_checks(texts: list[str], tasks: pd.DataFrame, table: pd.DataFrame | None = None) -> dict:
     """Template-collapse checks over one condition's explanations."""
     masked = []
@@ -100,9 +96,9 @@ def corpus_checks(texts: list[str], tasks: pd.DataFrame, table: pd.DataFrame | N
             for k in sorted(title_keys(f["title"]), key=len, reverse=True):
                 t = re.sub(rf"(?<![\w]){re.escape(k)}(?![\w])", "[title]", t)
         masked.append(t)
-    sentences = [s for t in masked for s in _sentences(t)]
+    all_sentences = [s for t in masked for s in sentences(t)]
     bigrams = [tuple(w[i:i + 2]) for t in masked for w in [t.split()] for i in range(len(w) - 1)]
-    out = {"unique_sentence_ratio": len(set(sentences)) / len(sentences) if sentences else math.nan,
+    out = {"unique_sentence_ratio": len(set(all_sentences)) / len(all_sentences) if all_sentences else math.nan,
            "distinct_2": len(set(bigrams)) / len(bigrams) if bigrams else math.nan}
     if table is not None:
         used = table.facts_used.fillna("").str.split(",")
