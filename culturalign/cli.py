@@ -249,7 +249,7 @@ def compile_cmd(program, optimizer, model, prompt_model, out, seed, split_seed, 
 
     if getattr(make_program(program), "task", None) == "recexplain":
         _compile_explainer(program, optimizer, model, prompt_model, out, seed, split_seed, train, val, test_,
-                           skip_train_score)
+                           skip_train_score, not no_progress)
         return
     lists = {k: [reference.resolve_country(c) for c in v] for k, v in
              (("train", _country_list(train)), ("val", _country_list(val)), ("test", _country_list(test_))) if v}
@@ -316,12 +316,12 @@ def _task_count(value, name):
 
 
 def _compile_explainer(program, optimizer, model, prompt_model, out, seed, split_seed, train, val, test_,
-                       skip_train_score):
+                       skip_train_score, progress):
     from .recsys.compile_explainer import run_compile_explainer
 
     sizes = {k: n for k, v in (("train", train), ("val", val), ("test", test_)) if (n := _task_count(v, k))}
     path, manifest = run_compile_explainer(program, optimizer, model, out=out, seed=seed, split_seed=split_seed,
-                                           prompt_model=prompt_model, sizes=sizes,
+                                           prompt_model=prompt_model, sizes=sizes, progress=progress,
                                            score_splits=("val", "test") if skip_train_score else ("train", "val", "test"))
     scores = ", ".join(f"{k} {v['mean_score']:.3f} (gate pass {v['faithfulness_pass_rate']:.0%})"
                        for k, v in manifest["scores"].items() if not v.get("skipped"))

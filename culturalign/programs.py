@@ -82,8 +82,7 @@ class Respondent(dspy.Module):
         """Answer all items for ``country`` in the active session (see :func:`using_session`)."""
         session, survey = _active()
         out = program_answers(session, self, [country], survey)
-        if "on_country" in _ACTIVE:
-            _ACTIVE["on_country"](country)
+        report_progress(country)
         if dspy.settings.trace is not None:  # let bootstrap-style optimizers turn answers into demos
             self._record_trace(country, out["answers"], survey)
         row = out["points"].iloc[0]
@@ -190,6 +189,12 @@ class using_session:
     def __exit__(self, *exc):
         _ACTIVE.clear()
         _ACTIVE.update(self._saved)
+
+
+def report_progress(label: str) -> None:
+    """Tell the running compile's progress display that one more country (or example) is done."""
+    if "on_country" in _ACTIVE:
+        _ACTIVE["on_country"](label)
 
 
 def _active():

@@ -11,8 +11,8 @@ import time
 
 
 class CompileProgress:
-    def __init__(self, session, stream=None, every: float = 5.0):
-        self.session, self.stream, self.every = session, stream or sys.stderr, every
+    def __init__(self, session, stream=None, every: float = 5.0, unit: str = "countries answered"):
+        self.session, self.stream, self.every, self.unit = session, stream or sys.stderr, every, unit
         self.start = time.monotonic()
         self.countries = 0
         self._last = 0.0
@@ -31,5 +31,5 @@ class CompileProgress:
         u = self.session.usage
         elapsed = time.monotonic() - self.start
         rate = self.countries / elapsed * 60 if elapsed else 0.0
-        return (f"[compile {elapsed / 60:5.1f} min] {self.countries} countries answered ({rate:.1f}/min, last: "
+        return (f"[compile {elapsed / 60:5.1f} min] {self.countries} {self.unit} ({rate:.1f}/min, last: "
                 f"{country}); {u.calls} model calls, {u.cache_hits} answers reused from the cache")

@@ -101,3 +101,22 @@ def test_explainers_are_registered_programs_with_one_interface():
         assert program.name == name and getattr(program, "task") == "recexplain"
     assert "without naming the country" in make_program("recexplain_handwritten").explain.signature.instructions
     assert "country" not in make_program("recexplain_plain").explain.signature.input_fields
+
+
+def test_titles_are_not_read_as_claims():
+    patient = {"title": "English Patient, The (1996)", "year": 1996, "genres": ("Drama", "Romance", "War"),
+               "countries": (), "languages": ()}
+    odyssey = {"title": "2001: A Space Odyssey (1968)", "year": 1968, "genres": ("Drama", "Mystery", "Sci-Fi"),
+               "countries": (), "languages": ()}
+    text = "You liked The English Patient, so try 2001: A Space Odyssey, a 1968 sci-fi mystery."
+    assert check(text, odyssey, [patient], "Japan").passed, check(text, odyssey, [patient], "Japan").reasons
+    # the same words outside a title are still claims
+    assert not check(text + " It is an English comedy.", odyssey, [patient], "Japan").passed
+
+
+def test_a_claim_is_about_the_film_named_just_before_it():
+    # Musical is Aladdin's genre, not Toy Story's: after "Toy Story" the claim is about Toy Story.
+    wrong = gate("Because Aladdin stayed with you, try Toy Story, a musical comedy from 1995.")
+    assert not wrong.passed and any("Musical" in r for r in wrong.reasons)
+    assert gate("Aladdin, a 1992 musical, stayed with you, so try Toy Story, a 1995 comedy.").passed
+    assert not gate("Aladdin stayed with you, so try Toy Story, from 1992.").passed

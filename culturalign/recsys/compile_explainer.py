@@ -19,10 +19,11 @@ from ..compile import (_compile_kwargs, _lm_call_counter, build_optimizer, compi
                        run_optimizer)
 from ..models.session import ModelSession
 from ..presets import Preset, load_preset
-from ..programs import _active, make_program, using_session
+from ..progress import CompileProgress
+from ..programs import _active, make_program, report_progress, using_session
 from ..survey import load_survey
 from . import movielens
-from .examples import explanation_tasks
+from .examples import explanation_tasks, reference_explanation
 from .fit import reader_points
 from .gate import check
 from .metric import combined_score, generate, program_inputs, score_explanations, summarize
@@ -41,11 +42,14 @@ def _catalogue_titles(folder: str) -> tuple[str, ...]:
     return tuple(movielens.load(folder).items.title)
 
 
-def explanation_examples(tasks: pd.DataFrame, plain_distance: list[float]) -> list:
+def explanation_examples(tasks: pd.DataFrame, plain_distance: list[float], *, labelled: bool = False) -> list:
+    """DSPy examples; ``labelled`` adds the fact-only reference explanation (training tasks only), which
+    optimizers may show as a labelled demo."""
     import dspy
 
-    return [dspy.Example(**program_inputs(t), facts=t["facts"], history_facts=t["history"],
-                         plain_distance=d).with_inputs("country", "history", "item")
+    return [dspy.Example(**program_inputs(t), facts=t["facts"], history_facts=t["history"], plain_distance=d,
+                         **({"explanation": reference_explanation(t)} if labelled else {}))
+            .with_inputs("country", "history", "item")
             for t, d in zip(tasks.to_dict("records"), plain_distance)]
 
 
@@ -53,6 +57,7 @@ def _judge(example, pred):
     from .. import cultmap
 
     session, survey = _active()
+    report_progress(example.country)
     gate = check(str(pred.explanation), example.facts, example.history_facts, example.country, _titles())
     if not gate.passed:
         return gate, None
@@ -79,18 +84,19 @@ def explanation_feedback(gold, pred, trace=None, pred_name=None, pred_trace=None
                                     f"map units {direction} people in {gold.country} than after the plain explanation.")
 
 
-def _plain_distances(session, survey, tasks) -> tuple[list[str], list[float]]:
+def _plain_distances(session, survey, tasks, progress: bool = False) -> tuple[list[str], list[float]]:
     from .. import cultmap
 
     plain = generate(make_program("recexplain_plain"), tasks)
-    points = reader_points(session, survey, plain).drop_duplicates("text").set_index("text")
+    points = reader_points(session, survey, plain, progress=progress).drop_duplicates("text").set_index("text")
     return plain, [cultmap.distance_to(points.loc[t, "x"], points.loc[t, "y"], c)
                    for t, c in zip(plain, tasks.country)]
 
 
 def run_compile_explainer(program: str, optimizer, model=None, *, out=None, seed: int = 0, split_seed: int = 0,
                           prompt_model: str | None = None, sizes: dict | None = None,
-                          session: ModelSession | None = None, score_splits=("train", "val", "test")):
+                          session: ModelSession | None = None, score_splits=("train", "val", "test"),
+                          progress: bool = True):
     """Compile an explainer on MovieLens tasks and save it (JSON + manifest). Returns (folder, manifest)."""
     import dspy
 
@@ -107,13 +113,14 @@ def run_compile_explainer(program: str, optimizer, model=None, *, out=None, seed
         prompt_lm = dspy_lm(prompt_session or session)
         counter = _lm_call_counter()
         start = time.monotonic()
-        with using_session(session, survey), dspy.context(lm=task_lm, callbacks=[counter]), \
+        judged = CompileProgress(session, unit="explanations judged") if progress else None
+        with using_session(session, survey, judged), dspy.context(lm=task_lm, callbacks=[counter]), \
                 contextlib.redirect_stdout(sys.stderr):  # DSPy's progress prints stay off our stdout
             data = {}
             for split in ("train", "val", "test"):
                 sub = tasks[tasks.split == split].reset_index(drop=True)
-                plain, dist = _plain_distances(session, survey, sub)
-                data[split] = (sub, plain, explanation_examples(sub, dist))
+                plain, dist = _plain_distances(session, survey, sub, progress)
+                data[split] = (sub, plain, explanation_examples(sub, dist, labelled=split == "train"))
             opt = build_optimizer(preset, prompt_lm, seed, task_lm, metric=explanation_metric,
                                   feedback=explanation_feedback)
             kwargs = _compile_kwargs(preset, seed)

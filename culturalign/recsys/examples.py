@@ -7,6 +7,8 @@ test user's history or recommendation is ever shown to an optimizer.
 """
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pandas as pd
 
@@ -77,3 +79,31 @@ def describe_item(facts: dict) -> str:
 
 def describe_history(history: list[dict]) -> str:
     return "\n".join(f"- {describe_item(h)}" for h in history)
+
+
+# How each genre reads in a sentence; the gate's first synonym, so the gate recognises what it checks.
+GENRE_PHRASE = {"Film-Noir": "noir", "War": "war", "Children's": "children's", "Sci-Fi": "sci-fi"}
+REFERENCE_FORMS = (
+    "You enjoyed {liked}. {item} ({year}) is {article} {genres} film, so it should suit you too.",
+    "Because {liked} stayed with you, try {item}, {article} {genres} film from {year}.",
+    "{item} ({year}) is {article} {genres} film for a viewer who liked {liked}.",
+)
+
+
+def _genre_phrase(genres) -> str:
+    words = [GENRE_PHRASE.get(g, g.lower()) for g in genres[:2]]
+    return " and ".join(words) if words else "feature"
+
+
+def reference_explanation(task: dict) -> str:
+    """A plain explanation built only from the task's facts: the labelled demo for training tasks.
+
+    It names one or two history films and states the item's own year and genres, so it passes the
+    faithfulness gate by construction; optimizers may show it as a demo (``max_labeled_demos``), which
+    teaches a small model the grounded form. It says nothing cultural: that part is the program's to learn."""
+    facts = task["facts"]
+    liked = " and ".join(display_title(h["title"]) for h in task["history"][:2])
+    genres = _genre_phrase(facts.get("genres", ()))
+    form = REFERENCE_FORMS[zlib.crc32(f"{task['user']}-{facts['item']}".encode()) % len(REFERENCE_FORMS)]
+    return form.format(liked=liked, item=display_title(facts["title"]), year=facts.get("year") or "an unknown year",
+                       article="an" if genres[0] in "aeiou" else "a", genres=genres)

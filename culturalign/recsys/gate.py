@@ -69,7 +69,7 @@ def display_title(title: str) -> str:
 
 
 def _norm(text: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"[^\w'\- ]", " ", text.lower())).strip()
+    return re.sub(r"\s+", " ", re.sub(r"[^\w'’\- ]", " ", text.lower())).strip()
 
 
 @lru_cache(maxsize=None)  # the gate checks every catalogue title for every explanation
@@ -82,6 +82,10 @@ def title_keys(title: str) -> frozenset[str]:
 
 def _contains(text: str, phrase: str) -> bool:
     return re.search(rf"(?<![\w]){re.escape(phrase)}(?![\w])", text) is not None
+
+
+def _matches(text: str, phrase: str) -> list[re.Match]:
+    return list(re.finditer(rf"(?<![\w]){re.escape(phrase)}(?![\w])", text))
 
 
 def sentences(text: str) -> list[str]:
@@ -110,49 +114,62 @@ def check(explanation: str, item: dict, history: list[dict], target_country: str
     own = _country_words(target_country)
     country_names = reference.countries().country.tolist()
 
+    # Titles are replaced by a marker per film: a title's own words claim nothing ("The English Patient"),
+    # and a claim is about the film named just before it ("try Air Force One, a comedy" is about Air Force
+    # One, however many comedies the sentence named earlier).
+    films = [item, *history]
+    marker_of = {}
+    for i, f in enumerate(films):
+        for k in title_keys(f["title"]):
+            marker_of.setdefault(k, f" _f{i}_ ")
+    keys = sorted(marker_of, key=len, reverse=True)
     for sentence in sentences(explanation):
         s = _norm(sentence)
         in_sentence = [h for h in named if any(_contains(s, k) for k in title_keys(h["title"]))]
-        allowed = [item, *in_sentence]
-        years = {f["year"] for f in allowed if f.get("year")}
-        for y in re.findall(r"(?<!\d)(19\d\d|20[0-2]\d)(?!\d)", sentence):
-            if re.search(rf"{y}s", sentence):
+        for key in keys:
+            s = re.sub(rf"(?<![\w]){re.escape(key)}(?![\w])", marker_of[key], s)
+
+        def about(pos: int) -> list[dict]:
+            """The films a claim at ``pos`` may be about: the item, and the film named just before it
+            (or, with no film before it, any film the sentence names)."""
+            before = re.findall(r"_f(\d+)_", s[:pos])
+            return [item, films[int(before[-1])]] if before else [item, *in_sentence]
+
+        for m in re.finditer(r"(?<!\d)(19\d\d|20[0-2]\d)(?!\d)", s):
+            if s[m.end():m.end() + 1] == "s":
                 continue  # a decade, checked below
-            if int(y) not in years:
-                reasons.append(f"year {y} is not the film's ({item.get('year')})")
-            elif int(y) == item.get("year"):
+            if int(m.group(1)) not in {f.get("year") for f in about(m.start())}:
+                reasons.append(f"year {m.group(1)} is not the film's ({item.get('year')})")
+            elif int(m.group(1)) == item.get("year"):
                 used.append("year")
-        decades = {y // 10 * 10 for y in years}
-        said = [int(d) for d in re.findall(r"(?<!\d)(19\d0|20[0-2]0)s", sentence)]
-        said += [1900 + int(d) for d in re.findall(r"(?<![\w\d])['’](\d0)s", sentence)]
-        said += [v for w, v in DECADE_WORDS.items() if _contains(s, w)]
-        for d in said:
-            if d in decades:
+        said = [(m.start(), int(m.group(1))) for m in re.finditer(r"(?<!\d)(19\d0|20[0-2]0)s", s)]
+        said += [(m.start(), 1900 + int(m.group(1))) for m in re.finditer(r"(?<![\w\d])['’](\d0)s", s)]
+        said += [(m.start(), v) for w, v in DECADE_WORDS.items() for m in _matches(s, w)]
+        for pos, d in said:
+            if d in {f["year"] // 10 * 10 for f in about(pos) if f.get("year")}:
                 used.append("decade")
             else:
                 reasons.append(f"the {d}s is not the film's decade ({item.get('year')})")
-        genres = {g for f in allowed for g in f.get("genres", ())}
         for genre, synonyms in GENRE_WORDS.items():
-            if any(_contains(s, w) for w in synonyms):
-                if genre not in genres:
+            for m in (m for w in synonyms for m in _matches(s, w)):
+                if genre not in {g for f in about(m.start()) for g in f.get("genres", ())}:
                     reasons.append(f"calls it {genre}, which is not among its genres "
                                    f"({', '.join(item.get('genres', ()))})")
                 elif genre in item.get("genres", ()):
                     used.append("genre")
-        countries = {c for f in allowed for c in f.get("countries", ())}
-        languages = {lang for f in allowed for lang in f.get("languages", ())}
         for word, country in NATIONALITIES.items():
-            if not _contains(s, word) or word in own:
-                continue
-            as_language = LANGUAGE_OF.get(word)
-            if country in countries or (as_language and as_language in languages):
-                used.append("country")
-            else:
-                reasons.append(f"'{word}' attributes a country or language the facts do not give")
+            for m in ([] if word in own else _matches(s, word)):
+                films_here = about(m.start())
+                as_language = LANGUAGE_OF.get(word)
+                if country in {c for f in films_here for c in f.get("countries", ())} or (
+                        as_language and as_language in {x for f in films_here for x in f.get("languages", ())}):
+                    used.append("country")
+                else:
+                    reasons.append(f"'{word}' attributes a country or language the facts do not give")
         for name in country_names:
-            key = name.lower()
-            if _contains(s, key) and key not in own and name not in countries:
-                reasons.append(f"names {name}, which is neither the film's country nor the viewer's")
+            for m in ([] if name.lower() in own else _matches(s, name.lower())):
+                if name not in {c for f in about(m.start()) for c in f.get("countries", ())}:
+                    reasons.append(f"names {name}, which is neither the film's country nor the viewer's")
 
     if any(_contains(text, k) for k in title_keys(item["title"])):
         used.append("title")
