@@ -414,6 +414,37 @@ def _print_audit(summary: dict, path: Path) -> None:
     click.echo(f"results and map: {path}/ (map.png, map.html, summary.json, *.csv)")
 
 
+@cli.command("compare")
+@click.argument("experiment", type=click.Path(dir_okay=False))
+@click.option("--out", default=None, help="Results folder (default: the file's 'out', or results/NAME).")
+@click.option("--check", is_flag=True, help="Only validate the experiment file and show its grid.")
+def compare_cmd(experiment, out, check):
+    """Run an experiment file: models x conditions x countries x seeds, then tables, figures and a report."""
+    from .compare import plan, run_compare
+    from .experiment import load_experiment
+
+    exp = load_experiment(experiment)  # every error is reported here, before any model starts
+    cells = plan(exp)
+    click.echo(f"{exp.name}: {len(exp.models)} model(s) x {len(exp.conditions)} condition(s) = {len(cells)} cells; "
+               f"{len(exp.countries)} countries for the baselines, {len(exp.held_out)} held-out countries for "
+               f"compiled programs", err=True)
+    if check:
+        return
+    folder = run_compare(exp, out=out)
+    summary = pd.read_csv(folder / "held_out.csv")
+    click.echo(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    click.echo(f"report: {folder / 'report.html'}  (tables, figures/ and the data beside it)")
+
+
+@cli.command("report")
+@click.argument("results", type=click.Path(file_okay=False))
+def report_cmd(results):
+    """Rebuild a comparison's tables, figures and report.html from its saved results (no model)."""
+    from .report import write_report
+
+    click.echo(f"wrote {write_report(results)}")
+
+
 def main(argv=None) -> None:
     try:
         cli.main(args=argv, standalone_mode=False)

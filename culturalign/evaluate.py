@@ -20,7 +20,7 @@ from .models.session import ModelSession
 from .conditions import CULTURAL_PROMPT, NO_PERSONA
 from .presets import Preset
 from .programs import PromptBaseline
-from .saved import MANIFEST_FILE, load_manifest, load_program
+from .saved import load_manifest, load_program, manifest_matches
 from .splits import SPLITS
 from .survey import load_survey
 
@@ -102,11 +102,9 @@ def _seed_program(path: Path, manifest: dict, seed: int, split: str, session: Mo
     if seed == manifest["seed"]:
         return path
     out = path / "seeds" / f"seed-{seed}"
-    if (out / MANIFEST_FILE).is_file():
-        old = load_manifest(out)
-        if (old["seed"], old["split"], old["optimizer"], old["model_identity"]) == \
-                (seed, manifest["split"], manifest["optimizer"], manifest["model_identity"]):
-            return out
+    if manifest_matches(out, {"seed": seed, "split": manifest["split"], "optimizer": manifest["optimizer"],
+                              "model_identity": manifest["model_identity"]}):
+        return out
     lists = {k: manifest["split"][k] for k in SPLITS}
     run_compile(manifest["program"], preset_from_manifest(manifest), out=out, seed=seed,
                 split_seed=manifest["split"]["seed"], prompt_model=manifest.get("prompt_model"), countries=lists,

@@ -146,7 +146,8 @@ def make_program(name: str):
 
 # ---------------------------------------------------------------- running programs
 
-def program_answers(session, program, countries: list[str], survey, *, progress: bool = False) -> dict:
+def program_answers(session, program, countries: list[str], survey, *, progress: bool = False,
+                    mode: str = "logprob", samples: int = 10) -> dict:
     """Elicit every country's answers under a program. Contexts shared by several countries (a baseline
     without a country) are asked once. Returns ``values`` (country x item means), ``points`` (country, x, y)
     and the raw ``answers``."""
@@ -157,8 +158,9 @@ def program_answers(session, program, countries: list[str], survey, *, progress:
 
     per_country = {c: program.contexts(c) for c in countries}
     unique = list(dict.fromkeys(ctx for ctxs in per_country.values() for ctx in ctxs))
-    raw = elicit(session, survey, unique, progress=progress)
-    by_context = raw["values"].groupby(["country", "variant", "item"], sort=False)["value"].first()
+    raw = elicit(session, survey, unique, progress=progress, mode=mode, samples=samples)
+    # one value per context and item in logprob mode; the mean of the samples in sample mode
+    by_context = raw["values"].groupby(["country", "variant", "item"], sort=False)["value"].mean()
     rows = []
     for country, ctxs in per_country.items():
         table = pd.DataFrame([{code: by_context[(ctx.country, ctx.variant, code)] for code in survey.codes}

@@ -52,6 +52,8 @@ def save_program(program, out_dir, manifest: dict) -> Path:
 
 def load_manifest(path) -> dict:
     path = Path(path)
+    if not path.exists():
+        raise CulturalignError(f"no saved program at {path}: no such folder")
     file = path / MANIFEST_FILE if path.is_dir() else path
     try:
         return json.loads(file.read_text())
@@ -59,6 +61,22 @@ def load_manifest(path) -> dict:
         raise CulturalignError(f"no saved program at {path}: {file.name} not found") from None
     except json.JSONDecodeError as exc:
         raise CulturalignError(f"{file} is not valid JSON ({exc}); was it edited by hand?") from None
+
+
+def manifest_matches(folder, expected: dict) -> bool:
+    """Whether ``folder`` holds a saved program whose manifest has these values (dotted keys reach into
+    nested fields: ``split.seed``); used to reuse a compile instead of repeating it."""
+    file = Path(folder) / MANIFEST_FILE
+    if not file.is_file() or not (Path(folder) / PROGRAM_FILE).is_file():
+        return False
+    manifest = load_manifest(folder)
+    for key, value in expected.items():
+        here = manifest
+        for part in key.split("."):
+            here = here.get(part) if isinstance(here, dict) else None
+        if here != value:
+            return False
+    return True
 
 
 def load_program(path, survey) -> tuple[object, dict]:

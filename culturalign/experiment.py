@@ -1,0 +1,197 @@
+"""Experiment files: a comparison study (models x conditions x countries x seeds) as one YAML file.
+
+Everything is validated before any model is called: unknown or misspelt keys, unknown models, conditions,
+presets or saved programs, and countries all fail with a message that says where and what is allowed.
+
+    name: local-models              # required
+    models: [qwen2.5-coder-0.5b, gemma-3-270m]   # required: registry names
+    conditions:                     # required: baselines, saved programs, presets compiled per model
+      - no_persona
+      - engineered
+      - program: programs/respondent-mipro-light-qwen2.5-coder-0.5b
+      - compile: bootstrap-rs       # compiled per model and seed during the run
+    countries: all                  # all | train | val | test | [Japan, Nigeria, ...]
+    split_seed: 0                   # the train/val/test split; compiled programs are scored on its test split
+    mode: logprob                   # logprob | sample
+    samples: 10                     # sample mode only
+    variants: 1                     # Tao et al.'s descriptors averaged by the engineered prompt (1-10)
+    seeds: 1                        # optimizer seeds for compiled conditions: a count or a list
+    parallel: 1                     # models run at once (worth raising for remote endpoints)
+    out: results/local-models       # default results/NAME
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from . import reference
+from .errors import CulturalignError
+from .splits import SPLITS, country_splits
+
+BASELINES = ("no_persona", "engineered")
+MODES = ("logprob", "sample")
+_KEYS = {"name", "models", "conditions", "countries", "split_seed", "mode", "samples", "variants", "seeds",
+         "parallel", "out", "description"}
+_REQUIRED = ("name", "models", "conditions")
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One column of the grid: a baseline prompt, a saved program, or a preset compiled per model."""
+
+    name: str  # as shown in tables: no_persona, engineered, program:DIR, compiled:PRESET
+    kind: str  # baseline | program | compile
+    source: str = ""  # the program folder or the preset name/path
+
+    @property
+    def held_out_only(self) -> bool:
+        """Compiled programs are judged on countries no optimizer saw."""
+        return self.kind != "baseline"
+
+
+@dataclass
+class Experiment:
+    name: str
+    models: list[str]
+    conditions: list[Condition]
+    countries: list[str]  # for the baselines
+    held_out: list[str]  # the test split: the countries compiled programs are judged on
+    split_seed: int = 0
+    mode: str = "logprob"
+    samples: int = 10
+    variants: int = 10
+    seeds: list[int] = field(default_factory=lambda: [0])
+    parallel: int = 1
+    out: Path = Path("results")
+    raw: dict = field(default_factory=dict)  # the file as written, kept in the report
+
+
+def _fail(where: str, message: str):
+    raise CulturalignError(f"{where}: {message}")
+
+
+def _suggest(word: str, allowed) -> str:
+    close = difflib.get_close_matches(str(word), list(allowed), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _int(raw: dict, key: str, default: int, low: int, high: int, where: str) -> int:
+    value = raw.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        _fail(where, f"'{key}' must be a whole number from {low} to {high}, got {value!r}")
+    return value
+
+
+def _condition(entry, i: int, where: str) -> Condition:
+    from .presets import load_preset
+    from .saved import load_manifest
+
+    here = f"{where}: conditions[{i}]"
+    if isinstance(entry, str):
+        if entry not in BASELINES:
+            _fail(here, f"unknown condition {entry!r}{_suggest(entry, BASELINES)}; a condition is one of "
+                        f"{', '.join(BASELINES)}, or a mapping 'program: FOLDER' or 'compile: PRESET'")
+        return Condition(entry, "baseline")
+    if not isinstance(entry, dict) or len(entry) != 1:
+        _fail(here, f"expected a baseline name or a one-key mapping (program: FOLDER, compile: PRESET), got {entry!r}")
+    (key, value), = entry.items()
+    if key == "program":
+        try:
+            manifest = load_manifest(value)
+        except CulturalignError as exc:
+            _fail(here, str(exc))
+        if manifest.get("task") == "recexplain":
+            _fail(here, f"{value} is a {manifest.get('program')!r} program; comparisons run survey respondents")
+        return Condition(f"program:{Path(value).name}", "program", str(value))
+    if key == "compile":
+        try:
+            preset = load_preset(str(value))
+        except CulturalignError as exc:
+            _fail(here, str(exc))
+        return Condition(f"compiled:{preset.name}", "compile", str(value))
+    _fail(here, f"unknown key {key!r}{_suggest(key, ('program', 'compile'))}; use 'program' or 'compile'")
+
+
+def _countries(value, split_seed: int, where: str) -> list[str]:
+    if value is None or value == "all":
+        return reference.countries().country.tolist()
+    if value in SPLITS:
+        table = country_splits(split_seed)
+        return table.loc[table.split == value, "country"].tolist()
+    if not isinstance(value, list) or not value:
+        _fail(where, f"'countries' must be all, {', '.join(SPLITS)}, or a non-empty list of countries; got {value!r}")
+    out = []
+    for name in value:
+        try:
+            out.append(reference.resolve_country(str(name)))
+        except CulturalignError as exc:
+            _fail(where, f"countries: {exc}")
+    return list(dict.fromkeys(out))
+
+
+def parse_experiment(raw, where: str = "experiment") -> Experiment:
+    """Validate an experiment mapping (as loaded from YAML); raises CulturalignError on the first problem."""
+    from .models.registry import load_registry
+
+    if not isinstance(raw, dict):
+        _fail(where, f"an experiment file is a mapping with keys {', '.join(sorted(_KEYS))}")
+    unknown = sorted(set(raw) - _KEYS)
+    if unknown:
+        _fail(where, "unknown key(s) " + ", ".join(f"{k!r}{_suggest(k, _KEYS)}" for k in unknown)
+              + f"; allowed: {', '.join(sorted(_KEYS))}")
+    missing = [k for k in _REQUIRED if k not in raw]
+    if missing:
+        _fail(where, f"missing required key(s): {', '.join(missing)}")
+    name = raw["name"]
+    if not isinstance(name, str) or not name.strip() or "/" in name:
+        _fail(where, f"'name' must be a non-empty string without '/', got {name!r}")
+    specs, _ = load_registry()
+    models = raw["models"]
+    if isinstance(models, str):
+        models = [models]
+    if not isinstance(models, list) or not models:
+        _fail(where, "'models' must be a non-empty list of registry model names")
+    for m in models:
+        if m not in specs:
+            _fail(where, f"unknown model {m!r}{_suggest(m, specs)}; registered: {', '.join(sorted(specs))} "
+                         "(add your own in ~/.config/culturalign/models.yaml)")
+    if len(set(models)) != len(models):
+        _fail(where, "'models' lists a model twice")
+    entries = raw["conditions"]
+    if not isinstance(entries, list) or not entries:
+        _fail(where, "'conditions' must be a non-empty list")
+    conditions = [_condition(c, i, where) for i, c in enumerate(entries)]
+    if len({c.name for c in conditions}) != len(conditions):
+        _fail(where, "'conditions' lists a condition twice")
+    split_seed = _int(raw, "split_seed", 0, 0, 2**31 - 1, where)
+    mode = raw.get("mode", "logprob")
+    if mode not in MODES:
+        _fail(where, f"'mode' must be one of {', '.join(MODES)}, got {mode!r}")
+    seeds = raw.get("seeds", 1)
+    if isinstance(seeds, int) and not isinstance(seeds, bool) and 1 <= seeds <= 50:
+        seeds = list(range(seeds))
+    elif not (isinstance(seeds, list) and seeds and all(isinstance(s, int) and s >= 0 for s in seeds)
+              and len(set(seeds)) == len(seeds)):
+        _fail(where, f"'seeds' must be a count (1-50) or a list of distinct non-negative integers, got {seeds!r}")
+    table = country_splits(split_seed)
+    return Experiment(
+        name=name, models=list(models), conditions=conditions,
+        countries=_countries(raw.get("countries", "all"), split_seed, where),
+        held_out=table.loc[table.split == "test", "country"].tolist(), split_seed=split_seed, mode=mode,
+        samples=_int(raw, "samples", 10, 1, 100, where), variants=_int(raw, "variants", 10, 1, 10, where),
+        seeds=seeds, parallel=_int(raw, "parallel", 1, 1, 64, where),
+        out=Path(raw.get("out") or Path("results") / name), raw=raw)
+
+
+def load_experiment(path) -> Experiment:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise CulturalignError(f"experiment file {path} not found") from None
+    except yaml.YAMLError as exc:
+        raise CulturalignError(f"{path}: not valid YAML: {exc}") from None
+    return parse_experiment(raw, str(path))

@@ -1,0 +1,133 @@
+"""Experiment files, the comparison grid and its report: validation with real files, control flow with the
+scripted model (the real-model run is tests/test_compare_e2e.py)."""
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from culturalign.cache import AnswerCache
+from culturalign.errors import CulturalignError
+from culturalign.experiment import load_experiment, parse_experiment
+
+from fakes import fake_model_session
+
+GOOD = {"name": "tiny", "models": ["qwen2.5-coder-0.5b"], "conditions": ["no_persona", "engineered"],
+        "countries": ["Japan", "Nigeria", "Sweden"], "variants": 1}
+
+
+def test_a_valid_file_parses_with_defaults(tmp_path):
+    path = tmp_path / "exp.yaml"
+    path.write_text("name: tiny\nmodels: [qwen2.5-coder-0.5b, gemma-3-270m]\n"
+                    "conditions: [no_persona, engineered, {compile: bootstrap-rs}]\ncountries: test\nseeds: 2\n")
+    exp = load_experiment(path)
+    assert exp.models == ["qwen2.5-coder-0.5b", "gemma-3-270m"] and exp.seeds == [0, 1]
+    assert [c.name for c in exp.conditions] == ["no_persona", "engineered", "compiled:bootstrap-rs"]
+    assert exp.countries == exp.held_out and len(exp.held_out) == 21
+    assert str(exp.out) == "results/tiny" and exp.mode == "logprob" and exp.variants == 10
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"models": ["qwen-9000"]}, "unknown model 'qwen-9000'"),
+    ({"conditions": ["no_persona", {"compile": "mipro-heavy"}]}, "conditions[1]: unknown optimizer preset 'mipro-heavy'"),
+    ({"conditons": ["no_persona"]}, "unknown key(s) 'conditons' (did you mean 'conditions'?)"),
+    ({"name": None}, "'name' must be a non-empty string"),
+    ({"conditions": ["engineerd"]}, "unknown condition 'engineerd' (did you mean 'engineered'?)"),
+    ({"conditions": [{"program": "no/such/folder"}]}, "no saved program at no/such/folder"),
+    ({"countries": ["Atlantis"]}, "Atlantis"),
+    ({"seeds": [0, 0]}, "'seeds' must be a count"),
+    ({"mode": "vibes"}, "'mode' must be one of logprob, sample"),
+    ({"variants": 11}, "'variants' must be a whole number from 1 to 10"),
+])
+def test_invalid_experiments_fail_with_a_clear_message(change, message):
+    raw = {**GOOD, **change}
+    if "conditons" in change:
+        del raw["conditions"]
+    with pytest.raises(CulturalignError) as err:
+        parse_experiment(raw, "exp.yaml")
+    assert message in str(err.value) and str(err.value).startswith("exp.yaml")
+
+
+def test_missing_fields_and_broken_files(tmp_path):
+    with pytest.raises(CulturalignError, match="missing required key.*models"):
+        parse_experiment({"name": "x", "conditions": ["no_persona"]})
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [unclosed\n")
+    with pytest.raises(CulturalignError, match="not valid YAML"):
+        load_experiment(bad)
+    with pytest.raises(CulturalignError, match="not found"):
+        load_experiment(tmp_path / "none.yaml")
+
+
+def test_cli_reports_the_error_before_any_model_starts(tmp_path):
+    path = tmp_path / "exp.yaml"
+    path.write_text("name: tiny\nmodels: [qwen2.5-coder-0.5b]\nconditions: [no_persona]\ncountres: all\n")
+    proc = subprocess.run([sys.executable, "-m", "culturalign.cli", "compare", str(path)], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2 and "did you mean 'countries'" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "results").exists()
+
+
+def test_grid_runs_resumes_and_rerenders_without_a_model(tmp_path, monkeypatch):
+    from culturalign import compare
+    from culturalign.models import session as session_module
+
+    started = []
+
+    def fake(name):
+        started.append(name)
+        s = fake_model_session(AnswerCache(tmp_path / "answers.sqlite"))
+        return s
+
+    monkeypatch.setattr(session_module, "ModelSession", fake)
+    preset = tmp_path / "boot.yaml"
+    preset.write_text("optimizer: BootstrapFewShot\nsettings: {max_bootstrapped_demos: 1, max_labeled_demos: 0,"
+                      " metric_threshold: 0.0}\n")
+    exp = parse_experiment({**GOOD, "conditions": ["no_persona", "engineered", {"compile": str(preset)}],
+                            "seeds": 2, "out": str(tmp_path / "res")})
+    assert len(compare.plan(exp)) == 4  # two baselines, and the preset once per seed
+    folder = compare.run_compare(exp)
+    d = pd.read_parquet(folder / "distances.parquet")
+    assert set(d.condition) == {"no_persona", "engineered", "compiled:boot"}
+    assert set(d[d.condition == "engineered"].country) == {"Japan", "Nigeria", "Sweden"}
+    held = set(d[d.condition == "compiled:boot"].country)
+    assert held == set(exp.held_out) and d[d.condition == "compiled:boot"].seed.nunique() == 2
+    answers = pd.read_csv(folder / "answers.csv")
+    assert len(answers) == len(d) * 10 and set(answers.item) >= {"A008", "Y003"}
+    for name in ("summary.csv", "held_out.csv", "by_region.csv", "stability.csv", "report.html",
+                 "figures/distances.png", "figures/regions.png", "figures/map_qwen2.5-coder-0.5b.png"):
+        assert (folder / name).is_file(), name
+    held_out = pd.read_csv(folder / "held_out.csv").set_index("condition")
+    # held-out rows only: of the baselines' countries only Sweden is in the test split
+    assert held_out.countries.to_dict() == {"no_persona": 1, "engineered": 1, "compiled:boot": 21}
+    assert held_out.loc["compiled:boot", "improved_vs_engineered"] in (0.0, 1.0)  # judged on Sweden alone
+    assert (folder / "programs" / "fake" / "boot" / "seed-1" / "manifest.json").is_file()
+
+    # resume: nothing is recomputed; after losing one cell only that cell runs
+    calls_before = len(started)
+    compare.run_compare(exp)
+    assert len(started) == calls_before  # no model session was even opened
+    next((folder / "cells").glob("*.csv")).unlink()
+    compare.run_compare(exp)
+    assert len(started) == calls_before + 1
+
+    # re-render in a fresh process that could not start a model
+    (folder / "report.html").unlink()
+    (folder / "figures" / "regions.png").unlink()
+    env_python = [sys.executable, "-m", "culturalign.cli", "report", str(folder)]
+    proc = subprocess.run(env_python, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    page = (folder / "report.html").read_text()
+    assert (folder / "figures" / "regions.png").is_file()
+    assert "data:image/png;base64," in page and "http://" not in page and "https://" not in page
+    assert "Held-out countries" in page and "compiled:boot" in page and "name: tiny" in page
+    meta = json.loads((folder / "meta.json").read_text())
+    assert meta["models"]["qwen2.5-coder-0.5b"]["identity"] == "fake"
+
+
+def test_report_needs_results(tmp_path):
+    from culturalign.report import write_report
+
+    with pytest.raises(CulturalignError, match="no comparison results"):
+        write_report(tmp_path)
