@@ -89,9 +89,9 @@ def _compile_kwargs(preset: Preset, seed: int) -> dict:
     return kwargs
 
 
-def score_split(session, program, countries: list[str], survey) -> pd.DataFrame:
+def score_split(session, program, countries: list[str], survey, *, progress: bool = False) -> pd.DataFrame:
     """Per-country distance and score of a program on the given countries."""
-    out = program_answers(session, program, countries, survey)
+    out = program_answers(session, program, countries, survey, progress=progress)
     rows = []
     for row in out["values"].itertuples(index=False):
         values = {code: getattr(row, code) for code in survey.codes}
@@ -169,7 +169,7 @@ def run_compile(program: str = "respondent", optimizer: str | Preset = "mipro-li
                 scores[name] = {"countries": len(countries_), "mean_distance": None, "mean_score": None,
                                 "skipped": True}
                 continue
-            table = score_split(session, compiled, countries_, survey) if countries_ else pd.DataFrame()
+            table = score_split(session, compiled, countries_, survey, progress=progress) if countries_ else pd.DataFrame()
             scores[name] = {"countries": len(countries_),
                             "mean_distance": float(table.distance.mean()) if len(table) else None,
                             "mean_score": float(table.score.mean()) if len(table) else None}

@@ -120,3 +120,10 @@ def test_a_claim_is_about_the_film_named_just_before_it():
     assert not wrong.passed and any("Musical" in r for r in wrong.reasons)
     assert gate("Aladdin, a 1992 musical, stayed with you, so try Toy Story, a 1995 comedy.").passed
     assert not gate("Aladdin stayed with you, so try Toy Story, from 1992.").passed
+
+
+def test_a_title_without_its_article_must_still_be_distinctive():
+    from culturalign.recsys.gate import title_keys
+
+    assert title_keys("Die Hard (1988)") == {"die hard"}  # not every "hard"
+    assert title_keys("Godfather, The (1972)") == {"the godfather", "godfather"}

@@ -74,10 +74,11 @@ def _norm(text: str) -> str:
 
 @lru_cache(maxsize=None)  # the gate checks every catalogue title for every explanation
 def title_keys(title: str) -> frozenset[str]:
-    """Ways a text may name a film: with or without its leading article."""
+    """Ways a text may name a film: with or without its leading article (without it only when what is left
+    is distinctive: "Die Hard" without "Die" would be any "hard")."""
     shown = _norm(display_title(title))
     bare = re.sub(r"^(the|a|an|il|la|le|les|das|der|die|el|los) ", "", shown)
-    return frozenset(k for k in (shown, bare) if len(k) >= 4)
+    return frozenset(k for k in (shown, bare) if len(k) >= 4 and (k == shown or " " in k or len(k) >= 6))
 
 
 def _contains(text: str, phrase: str) -> bool:
