@@ -20,3 +20,37 @@ def test_committed_respondent_reproduces_its_validation_distance(cache_root):
     # same model file, same prompts, answers read from logprobs: only float noise across machines
     assert summary["compiled"]["mean_distance"] == pytest.approx(manifest["scores"]["val"]["mean_distance"], abs=0.02)
     assert {"engineered", "no_persona"} <= set(summary)
+
+
+EXPLAINER = PROGRAMS / "recexplain-bootstrap-rs-small-qwen2.5-coder-0.5b"
+
+
+def test_committed_explainer_reloads_and_passes_the_gate_as_often_as_saved(cache_root):
+    """Reload the committed recexplain program, write its held-out explanations with the real model and
+    check them with the gate (no reader: that part is covered by tests/test_recexplain_e2e.py)."""
+    import dspy
+
+    from culturalign.compile import dspy_lm
+    from culturalign.evaluate import session_for
+    from culturalign.recsys import movielens
+    from culturalign.recsys.compile_explainer import _titles
+    from culturalign.recsys.examples import explanation_tasks
+    from culturalign.recsys.gate import check
+    from culturalign.recsys.metric import generate
+    from culturalign.saved import load_program
+    from culturalign.survey import load_survey
+
+    cli("data", "fetch", "movielens-100k")
+    program, manifest = load_program(EXPLAINER, load_survey())
+    tasks = explanation_tasks(movielens.load(), seed=manifest["split"]["seed"], sizes=manifest["split"]["sizes"])
+    test = tasks[tasks.split == "test"].reset_index(drop=True)
+    assert test[["user", "item", "country"]].to_dict("records") == manifest["split"]["test"]
+    session = session_for(manifest, None)
+    try:
+        with dspy.context(lm=dspy_lm(session, **manifest["generation"])):
+            texts = generate(program, test)
+    finally:
+        session.close()
+    passed = [check(t, r["facts"], r["history"], r["country"], _titles()).passed
+              for t, r in zip(texts, test.to_dict("records"))]
+    assert sum(passed) / len(passed) == pytest.approx(manifest["scores"]["test"]["faithfulness_pass_rate"])
