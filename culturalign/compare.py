@@ -115,6 +115,22 @@ def _run_model(exp: Experiment, model: str, cells, progress: GridProgress, surve
         session.close()
 
 
+def write_tables(exp: Experiment, cells) -> pd.DataFrame:
+    """Gather the finished cells into the tidy tables (distances with each item's value; answers long)."""
+    tables = [pd.read_csv(exp.out / CELLS / f"{_cell_id(*c)}.csv") for c in cells]
+    distances = pd.concat(tables, ignore_index=True)
+    region = reference.countries().set_index("country").region
+    distances.insert(distances.columns.get_loc("country") + 1, "region", distances.country.map(region))
+    atomic_write(exp.out / "distances.csv", distances.to_csv(index=False))
+    atomic_write(exp.out / "distances.parquet", lambda fh: distances.to_parquet(fh, index=False))
+    items = [c for c in distances.columns if c.startswith("item_")]
+    answers = distances.melt(id_vars=["model", "condition", "seed", "country"], value_vars=items, var_name="item",
+                             value_name="value").assign(item=lambda d: d.item.str.removeprefix("item_"))
+    atomic_write(exp.out / "answers.csv", answers.to_csv(index=False))
+    atomic_write(exp.out / "answers.parquet", lambda fh: answers.to_parquet(fh, index=False))
+    return distances
+
+
 def run_compare(exp: Experiment, *, out: str | Path | None = None) -> Path:
     """Run every missing cell of the grid, then write the tables, figures and report. Returns the folder."""
     from .report import write_report
@@ -141,17 +157,7 @@ def run_compare(exp: Experiment, *, out: str | Path | None = None) -> Path:
             meta["models"][m] = fut.result()  # re-raises the first failure, after the others finish
     meta.update({"name": exp.name, "versions": versions(), "survey": survey.name, "mode": exp.mode,
                  "wall_seconds": round(meta["wall_seconds"] + time.monotonic() - start, 1)})
-    tables = [pd.read_csv(exp.out / CELLS / f"{_cell_id(*c)}.csv") for c in cells]
-    distances = pd.concat(tables, ignore_index=True)
-    region = reference.countries().set_index("country").region
-    distances.insert(distances.columns.get_loc("country") + 1, "region", distances.country.map(region))
-    atomic_write(exp.out / "distances.csv", distances.to_csv(index=False))
-    atomic_write(exp.out / "distances.parquet", lambda fh: distances.to_parquet(fh, index=False))
-    items = [c for c in distances.columns if c.startswith("item_")]
-    answers = distances.melt(id_vars=["model", "condition", "seed", "country"], value_vars=items, var_name="item",
-                             value_name="value").assign(item=lambda d: d.item.str.removeprefix("item_"))
-    atomic_write(exp.out / "answers.csv", answers.to_csv(index=False))
-    atomic_write(exp.out / "answers.parquet", lambda fh: answers.to_parquet(fh, index=False))
+    write_tables(exp, cells)
     atomic_write(meta_path, json.dumps(meta, indent=2, default=str))
     write_report(exp.out)
     return exp.out
