@@ -34,6 +34,10 @@ def _cell_id(model: str, condition: Condition, seed: int | None) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
+def _cell_file(exp: Experiment, model: str, condition: Condition, seed: int | None) -> Path:
+    return exp.out / CELLS / f"{_cell_id(model, condition, seed)}.csv"
+
+
 def plan(exp: Experiment) -> list[tuple[str, Condition, int | None]]:
     """Every cell of the grid: baselines and saved programs once per model, presets once per model and seed."""
     return [(m, c, s) for m in exp.models for c in exp.conditions
@@ -107,8 +111,7 @@ def _run_model(exp: Experiment, model: str, cells, progress: GridProgress, surve
     try:
         for _, condition, seed in cells:
             table = _run_cell(exp, model, condition, seed, session, survey)
-            path = exp.out / CELLS / f"{_cell_id(model, condition, seed)}.csv"
-            atomic_write(path, table.to_csv(index=False))
+            atomic_write(_cell_file(exp, model, condition, seed), table.to_csv(index=False))
             progress.cell_done(f"{model} · {condition.name}" + ("" if seed is None else f" · seed {seed}"))
         return {"identity": session.identity, "endpoint": session.endpoint, "usage": session.usage.as_dict()}
     finally:
@@ -117,7 +120,7 @@ def _run_model(exp: Experiment, model: str, cells, progress: GridProgress, surve
 
 def write_tables(exp: Experiment, cells) -> pd.DataFrame:
     """Gather the finished cells into the tidy tables (distances with each item's value; answers long)."""
-    tables = [pd.read_csv(exp.out / CELLS / f"{_cell_id(*c)}.csv") for c in cells]
+    tables = [pd.read_csv(_cell_file(exp, *c)) for c in cells]
     distances = pd.concat(tables, ignore_index=True)
     region = reference.countries().set_index("country").region
     distances.insert(distances.columns.get_loc("country") + 1, "region", distances.country.map(region))
@@ -143,7 +146,7 @@ def run_compare(exp: Experiment, *, out: str | Path | None = None) -> Path:
     atomic_write(exp.out / "experiment.yaml", yaml.safe_dump(exp.raw, sort_keys=False))
     survey = load_survey()
     cells = plan(exp)
-    todo = [c for c in cells if not (exp.out / CELLS / f"{_cell_id(*c)}.csv").is_file()]
+    todo = [c for c in cells if not _cell_file(exp, *c).is_file()]
     progress = GridProgress(len(cells), len(cells) - len(todo))
     if len(todo) < len(cells):
         sys.stderr.write(f"[compare] resuming: {len(cells) - len(todo)} of {len(cells)} cells already done\n")
