@@ -155,7 +155,9 @@ def steerability(points: pd.DataFrame) -> dict[str, float]:
     for axis in ("x", "y"):
         a, b = joined[axis].to_numpy(float), joined[f"{axis}_ref"].to_numpy(float)
         # undefined (NaN) for fewer than three countries or a prompt that puts every country on one spot
-        out[axis] = float(np.corrcoef(a, b)[0, 1]) if len(a) >= 3 and a.std() > 0 and b.std() > 0 else float("nan")
+        # (ptp, not std: the std of n equal floats can come out as 1e-17 and give a meaningless r)
+        spread = len(a) >= 3 and np.ptp(a) > 1e-12 and np.ptp(b) > 1e-12
+        out[axis] = float(np.corrcoef(a, b)[0, 1]) if spread else float("nan")
     return out
 
 

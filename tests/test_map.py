@@ -88,6 +88,10 @@ def test_steerability_and_specificity():
     assert cultmap.steerability(exact) == pytest.approx({"x": 1.0, "y": 1.0})
     assert cultmap.specificity(exact)["rank"].tolist() == [1, 1, 1, 1]
     shifted = exact.assign(x=0.3, y=0.2)  # every country lands on the same point
+    # no correlation is defined for one point, even when float rounding gives its values a tiny std
+    six = ref.loc[["Sweden", "Nigeria", "Japan", "Brazil", "India", "Germany"], ["x", "y"]].reset_index()
+    same = six.assign(x=0.13072309275417643, y=1.3303546565860311)  # np.std of six copies of y is 4e-16
+    assert np.isnan(list(cultmap.steerability(same).values())).all()
     ranks = cultmap.specificity(shifted)["rank"]
     assert ranks.max() > 10
 
