@@ -29,13 +29,17 @@ from .metrics import score_country
 CELLS = "cells"
 
 
-def _cell_id(model: str, condition: Condition, seed: int | None) -> str:
-    key = f"{model}|{condition.name}|{condition.source}|{seed}"
+def _cell_id(exp: Experiment, model: str, condition: Condition, seed: int | None) -> str:
+    """Names a cell by everything that changes its answers, so editing the experiment never reuses a stale cell."""
+    countries = exp.countries if condition.kind == "baseline" else []  # the others use their program's test split
+    samples = exp.samples if exp.mode == "sample" else None
+    key = json.dumps([model, condition.name, condition.source, seed, exp.mode, samples, exp.variants,
+                      exp.split_seed, countries])
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 def _cell_file(exp: Experiment, model: str, condition: Condition, seed: int | None) -> Path:
-    return exp.out / CELLS / f"{_cell_id(model, condition, seed)}.csv"
+    return exp.out / CELLS / f"{_cell_id(exp, model, condition, seed)}.csv"
 
 
 def plan(exp: Experiment) -> list[tuple[str, Condition, int | None]]:

@@ -111,6 +111,13 @@ def test_grid_runs_resumes_and_rerenders_without_a_model(tmp_path, monkeypatch):
     next((folder / "cells").glob("*.csv")).unlink()
     compare.run_compare(exp)
     assert len(started) == calls_before + 1
+    # editing the experiment never reuses a stale cell: more countries rerun the baselines, not the programs
+    wider = parse_experiment({**exp.raw, "countries": ["Japan", "Nigeria", "Sweden", "Brazil"]})
+    compare.run_compare(wider)
+    assert len(started) == calls_before + 2
+    d = pd.read_csv(folder / "distances.csv")
+    assert set(d[d.condition == "engineered"].country) == {"Japan", "Nigeria", "Sweden", "Brazil"}
+    assert len(d[d.condition == "compiled:boot"]) == 2 * len(exp.held_out)
 
     # re-render in a fresh process that could not start a model
     (folder / "report.html").unlink()
