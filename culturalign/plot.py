@@ -10,6 +10,7 @@ import html
 import io
 import json
 import re
+import textwrap
 from functools import lru_cache
 from pathlib import Path
 
@@ -57,6 +58,7 @@ _SVG_SHAPES = {"*": "star", "D": "diamond", "P": "plus", "X": "cross", "^": "tri
 FIGSIZE = (14.0, 10.0)  # inches; at 150 dpi the 7.5-pt country labels stay legible
 AXES_RECT = (0.055, 0.065, 0.765, 0.885)  # left, bottom, width, height; the legends live in the right margin
 PNG_DPI = 150
+LEGEND_WIDTH = 26  # characters per line of a legend entry in the right margin
 COUNTRY_FONT, POINT_FONT = 7.5, 9.5  # points
 DOT_SIZE = 30  # pt^2
 RING_SIZE = 190  # pt^2, the highlight ring around a country dot
@@ -332,7 +334,9 @@ def _figure(points, arrows, *, title: str, highlight, halo: bool) -> Figure:
     leg._legend_box.align = "left"
     if extra_handles:
         ax.add_artist(leg)
-        extra = ax.legend(handles=[h for h, _ in extra_handles], labels=[lab for _, lab in extra_handles],
+        # the right margin is ~25 characters wide: long names (program folders) wrap instead of being cut off
+        labels = [textwrap.fill(lab, LEGEND_WIDTH) for _, lab in extra_handles]
+        extra = ax.legend(handles=[h for h, _ in extra_handles], labels=labels,
                           loc="lower left", bbox_to_anchor=(1.01, 0.0), fontsize=9, frameon=False,
                           borderaxespad=0.0, handler_map={FancyArrow: HandlerPatch(patch_func=_arrow_handle)})
         extra._legend_box.align = "left"

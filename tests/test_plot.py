@@ -80,6 +80,17 @@ def test_limits_cover_far_extra_points():
     assert ax.get_xlim()[1] > 4.5 and ax.get_ylim()[0] < -3.0
 
 
+def test_long_group_names_wrap_inside_the_figure():
+    long = "program:respondent-mipro-light-qwen2.5-coder-0.5b"
+    points = pd.DataFrame({"name": ["A", "B"], "x": [0.1, 0.2], "y": [0.3, 0.4], "group": [long, long]})
+    arrows = pd.DataFrame({"x0": [0.0], "y0": [0.0], "x1": [0.1], "y1": [0.3], "group": [long]})
+    fig = plot.map_figure(points, arrows)
+    fig.canvas.draw()
+    legend = fig.axes[0].get_legend()  # the legend of the added points and arrows
+    assert any("mipro" in t.get_text() for t in legend.get_texts())
+    assert legend.get_window_extent().x1 <= fig.bbox.x1  # nothing runs off the right edge
+
+
 def test_unknown_suffix_names_the_allowed_ones(tmp_path):
     with pytest.raises(CulturalignError, match=r"\.png.*\.svg.*\.html"):
         plot.save_map(tmp_path / "map.jpg")
