@@ -12,6 +12,7 @@ import base64
 import html
 import io
 import json
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -69,8 +70,26 @@ def held_out_summary(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def region_table(table: pd.DataFrame) -> pd.DataFrame:
-    return (table.groupby(["model", "condition", "region"], sort=False).distance
-            .agg(mean_distance="mean", countries="size").reset_index())
+    """Mean distance per model, condition and cultural region, twice: over every country each condition
+    ran on (scope "all run") and over the held-out countries that every condition shares ("held out")."""
+    parts = [(scope, sub) for scope, sub in (("all run", table), ("held out", table[table.held_out])) if len(sub)]
+    return pd.concat([sub.groupby(["model", "condition", "region"], sort=False).distance
+                      .agg(mean_distance="mean", countries="size").reset_index().assign(scope=scope)
+                      for scope, sub in parts], ignore_index=True)
+
+
+def _comparable_regions(regions: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The scope to show: held-out countries when some condition only ran there, so cells compare alike."""
+    run_on = regions[regions.scope == "all run"].groupby(["model", "condition"]).countries.sum()
+    scope = "held out" if run_on.nunique() > 1 and (regions.scope == "held out").any() else "all run"
+    return regions[regions.scope == scope], scope
+
+
+def region_grid(regions: pd.DataFrame) -> pd.DataFrame:
+    """The region table as one row per region and one column per model and condition (for reading)."""
+    grid = regions.pivot_table(index="region", columns=["model", "condition"], values="mean_distance", sort=False)
+    grid.columns = [f"{m} · {c}" for m, c in grid.columns]
+    return grid.reset_index()
 
 
 def stability_table(distances: pd.DataFrame) -> pd.DataFrame:
@@ -132,12 +151,15 @@ def distance_figure(table: pd.DataFrame) -> bytes:
     import matplotlib.pyplot as plt
 
     models = list(dict.fromkeys(table.model))
-    fig, axes = plt.subplots(1, len(models), figsize=(4.5 * len(models) + 1, 4.2), squeeze=False, sharey=True)
+    panel = max(4.5, 1.7 * table.groupby("model").condition.nunique().max())  # room for wrapped labels
+    fig, axes = plt.subplots(1, len(models), figsize=(panel * len(models) + 1, 4.2), squeeze=False, sharey=True)
     for ax, model in zip(axes[0], models):
         sub = table[table.model == model]
         conds = list(dict.fromkeys(sub.condition))
         ax.boxplot([sub[sub.condition == c].distance for c in conds], showmeans=True)
-        ax.set_xticks(range(1, len(conds) + 1), [c.replace(":", ":\n") for c in conds], fontsize=8)
+        counts = sub.condition.value_counts()  # baselines may cover more countries than compiled programs
+        ax.set_xticks(range(1, len(conds) + 1), [textwrap.fill(c.replace(":", ": "), 22) + f"\n(n={counts[c]})"
+                                                 for c in conds], fontsize=8)
         ax.set_title(model, fontsize=10)
         ax.grid(axis="y", alpha=0.3)
     axes[0][0].set_ylabel("distance to the country's reference point (map units)")
@@ -145,24 +167,26 @@ def distance_figure(table: pd.DataFrame) -> bytes:
     return _png(fig)
 
 
-def region_figure(regions: pd.DataFrame) -> bytes:
+def region_figure(regions: pd.DataFrame, scope: str = "all run") -> bytes:
     """Region x (model, condition) heat map of mean distance."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    grid = regions.pivot_table(index="region", columns=["model", "condition"], values="mean_distance", sort=False)
+    grid = region_grid(regions).set_index("region")
     fig, ax = plt.subplots(figsize=(1.3 * grid.shape[1] + 3.5, 0.45 * grid.shape[0] + 2.2))
     im = ax.imshow(grid.to_numpy(float), cmap="viridis_r", aspect="auto")
     ax.set_yticks(range(grid.shape[0]), grid.index, fontsize=8)
-    ax.set_xticks(range(grid.shape[1]), [f"{m}\n{c}" for m, c in grid.columns], fontsize=7, rotation=30, ha="right")
+    # "model · condition", wrapped: program names are long
+    ticks = ["\n".join(textwrap.fill(part, 24) for part in c.split(" · ")) for c in grid.columns]
+    ax.set_xticks(range(grid.shape[1]), ticks, fontsize=7, rotation=30, ha="right")
     for (i, j), v in np.ndenumerate(grid.to_numpy(float)):
         if not np.isnan(v):
             ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7,
                     color="white" if v > np.nanmean(grid.to_numpy(float)) else "black")
     fig.colorbar(im, ax=ax, label="mean distance (lower is closer)")
-    ax.set_title("Mean distance by cultural region", fontsize=11)
+    ax.set_title(f"Mean distance by cultural region ({scope} countries)", fontsize=11)
     return _png(fig)
 
 
@@ -197,7 +221,8 @@ def write_report(folder) -> Path:
               "by_region": region_table(table), "stability": stability_table(distances)}
     for name, df in tables.items():
         atomic_write(folder / f"{name}.csv", df.to_csv(index=False))
-    figures = {"distances": distance_figure(table), "regions": region_figure(tables["by_region"])}
+    regions, scope = _comparable_regions(tables["by_region"])
+    figures = {"distances": distance_figure(table), "regions": region_figure(regions, scope)}
     for model in dict.fromkeys(table.model):
         points, arrows = map_layers(table, model)
         if points is not None:
@@ -219,8 +244,9 @@ def write_report(folder) -> Path:
              "<h2>All countries run, per model and condition</h2>", _table_html(tables["summary"]),
              "<h2>Held-out countries (every condition on the same countries)</h2>", _table_html(tables["held_out"]),
              "<h2>Distance distributions</h2>", _img(figures["distances"], "distance distributions"),
-             "<h2>By cultural region</h2>", _img(figures["regions"], "region heat map"),
-             _table_html(tables["by_region"])]
+             f"<h2>By cultural region ({scope} countries)</h2>", _img(figures["regions"], "region heat map"),
+             _table_html(region_grid(regions)),
+             "<p class=note>by_region.csv holds both scopes: every country run, and the held-out countries.</p>"]
     for name, png in figures.items():
         if name.startswith("map_"):
             parts += [f"<h2>Cultural map: {html.escape(name[4:])}</h2>", _img(png, name)]

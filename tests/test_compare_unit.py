@@ -102,6 +102,12 @@ def test_grid_runs_resumes_and_rerenders_without_a_model(tmp_path, monkeypatch):
     # held-out rows only: of the baselines' countries only Sweden is in the test split
     assert held_out.countries.to_dict() == {"no_persona": 1, "engineered": 1, "compiled:boot": 21}
     assert held_out.loc["compiled:boot", "improved_vs_engineered"] in (0.0, 1.0)  # judged on Sweden alone
+    regions = pd.read_csv(folder / "by_region.csv")
+    assert set(regions.scope) == {"all run", "held out"}
+    assert regions[regions.scope == "held out"].groupby("condition").countries.sum().to_dict() == \
+        held_out.countries.to_dict()
+    # the compiled condition ran on other countries than the baselines: the heat map compares held-out ones
+    assert "By cultural region (held out countries)" in (folder / "report.html").read_text()
     assert (folder / "programs" / "fake" / "boot" / "seed-1" / "manifest.json").is_file()
 
     # resume: nothing is recomputed; after losing one cell only that cell runs
