@@ -190,6 +190,38 @@ def region_figure(regions: pd.DataFrame, scope: str = "all run") -> bytes:
     return _png(fig)
 
 
+def steering_figure(table: pd.DataFrame) -> bytes:
+    """Per model and map axis: each country's point under each condition against its reference point.
+    A prompt that steers puts the points on the diagonal; one that shifts every country alike draws a flat line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ref = reference.countries().set_index("country")
+    models = list(dict.fromkeys(table.model))
+    colour = {c: f"C{i}" for i, c in enumerate(dict.fromkeys(table.condition))}  # one colour per condition
+    fig, axes = plt.subplots(len(models), 2, figsize=(11, 4.6 * len(models)), squeeze=False)
+    fig.subplots_adjust(hspace=0.35)
+    for row, model in zip(axes, models):
+        sub = table[(table.model == model) & (table.condition != "no_persona")]  # no persona: one point
+        for ax, axis in zip(row, ("x", "y")):
+            for cond, rows in sub.groupby("condition", sort=False):
+                r = cultmap.steerability(rows[["country", "x", "y"]])[axis]
+                ax.scatter(ref.loc[rows.country, axis], rows[axis], s=14, alpha=0.7, color=colour[cond],
+                           label=f"{textwrap.fill(cond, 30)} (n={len(rows)}, r={r:.2f})")
+            lims = [min(ax.get_xlim()[0], ax.get_ylim()[0]), max(ax.get_xlim()[1], ax.get_ylim()[1])]
+            ax.plot(lims, lims, color="#999", lw=1, ls="--", zorder=0)  # perfect steering
+            ax.set_xlabel(f"reference {axis} of the target country")
+            ax.set_ylabel(f"model's {axis} when asked as that country")
+            ax.set_title(f"{model}: {'survival/self-expression' if axis == 'x' else 'traditional/secular'} axis",
+                         fontsize=10)
+            ax.legend(fontsize=7, loc="best")
+            ax.grid(alpha=0.3)
+    fig.suptitle("Does the prompt track the country? (dashed: perfect steering)", fontsize=11)
+    return _png(fig)
+
+
 # ---------------------------------------------------------------------------------------------- report
 
 def _table_html(df: pd.DataFrame) -> str:
@@ -222,7 +254,8 @@ def write_report(folder) -> Path:
     for name, df in tables.items():
         atomic_write(folder / f"{name}.csv", df.to_csv(index=False))
     regions, scope = _comparable_regions(tables["by_region"])
-    figures = {"distances": distance_figure(table), "regions": region_figure(regions, scope)}
+    figures = {"distances": distance_figure(table), "regions": region_figure(regions, scope),
+               "steering": steering_figure(table)}
     for model in dict.fromkeys(table.model):
         points, arrows = map_layers(table, model)
         if points is not None:
@@ -244,6 +277,8 @@ def write_report(folder) -> Path:
              "<h2>All countries run, per model and condition</h2>", _table_html(tables["summary"]),
              "<h2>Held-out countries (every condition on the same countries)</h2>", _table_html(tables["held_out"]),
              "<h2>Distance distributions</h2>", _img(figures["distances"], "distance distributions"),
+             "<h2>Steering: does each country's point follow its reference point?</h2>",
+             _img(figures["steering"], "model point against reference point, per axis"),
              f"<h2>By cultural region ({scope} countries)</h2>", _img(figures["regions"], "region heat map"),
              _table_html(region_grid(regions)),
              "<p class=note>by_region.csv holds both scopes: every country run, and the held-out countries.</p>"]

@@ -96,7 +96,8 @@ def test_grid_runs_resumes_and_rerenders_without_a_model(tmp_path, monkeypatch):
     answers = pd.read_csv(folder / "answers.csv")
     assert len(answers) == len(d) * 10 and set(answers.item) >= {"A008", "Y003"}
     for name in ("summary.csv", "held_out.csv", "by_region.csv", "stability.csv", "report.html",
-                 "figures/distances.png", "figures/regions.png", "figures/map_qwen2.5-coder-0.5b.png"):
+                 "figures/distances.png", "figures/regions.png", "figures/steering.png",
+                 "figures/map_qwen2.5-coder-0.5b.png"):
         assert (folder / name).is_file(), name
     held_out = pd.read_csv(folder / "held_out.csv").set_index("condition")
     # held-out rows only: of the baselines' countries only Sweden is in the test split
