@@ -24,7 +24,6 @@ import yaml
 from . import reference
 from .experiment import Condition, Experiment
 from .fileio import atomic_write
-from .metrics import score_country
 
 CELLS = "cells"
 
@@ -71,14 +70,12 @@ class GridProgress:
 def _program_for(exp: Experiment, condition: Condition, seed: int | None, session, survey):
     """The respondent a cell runs, and the countries it is judged on."""
     from .compile import run_compile
-    from .programs import PromptBaseline
-    from .conditions import CULTURAL_PROMPT, NO_PERSONA
+    from .programs import baseline
     from .presets import load_preset
     from .saved import load_program, manifest_matches
 
     if condition.kind == "baseline":
-        template = CULTURAL_PROMPT if condition.name == "engineered" else NO_PERSONA
-        return PromptBaseline(condition.name, template, exp.variants), exp.countries
+        return baseline(condition.name, exp.variants), exp.countries
     if condition.kind == "program":
         program, manifest = load_program(condition.source, survey)
         return program, manifest["split"]["test"]
@@ -93,19 +90,17 @@ def _program_for(exp: Experiment, condition: Condition, seed: int | None, sessio
 
 
 def _run_cell(exp: Experiment, model: str, condition: Condition, seed: int | None, session, survey) -> pd.DataFrame:
-    from .programs import program_answers
+    from .compile import score_split
 
     program, countries = _program_for(exp, condition, seed, session, survey)
-    out = program_answers(session, program, countries, survey, progress=True, mode=exp.mode, samples=exp.samples)
-    held_out = set(exp.held_out)
-    rows = []
-    for row in out["values"].to_dict("records"):
-        s = score_country({c: row[c] for c in survey.codes}, row["country"], survey=survey)
-        rows.append({"model": model, "condition": condition.name, "kind": condition.kind,
-                     "seed": -1 if seed is None else seed, "country": row["country"],
-                     "held_out": row["country"] in held_out, "x": s.x, "y": s.y, "distance": s.distance,
-                     **{f"item_{c}": row[c] for c in survey.codes}})
-    return pd.DataFrame(rows)
+    table = score_split(session, program, countries, survey, progress=True, mode=exp.mode, samples=exp.samples,
+                        items=True).drop(columns="score")
+    table.insert(0, "model", model)
+    table.insert(1, "condition", condition.name)
+    table.insert(2, "kind", condition.kind)
+    table.insert(3, "seed", -1 if seed is None else seed)
+    table.insert(5, "held_out", table.country.isin(exp.held_out))
+    return table
 
 
 def _run_model(exp: Experiment, model: str, cells, progress: GridProgress, survey) -> dict:

@@ -89,14 +89,17 @@ def _compile_kwargs(preset: Preset, seed: int) -> dict:
     return kwargs
 
 
-def score_split(session, program, countries: list[str], survey, *, progress: bool = False) -> pd.DataFrame:
-    """Per-country distance and score of a program on the given countries."""
-    out = program_answers(session, program, countries, survey, progress=progress)
+def score_split(session, program, countries: list[str], survey, *, progress: bool = False, mode: str = "logprob",
+                samples: int = 10, items: bool = False) -> pd.DataFrame:
+    """Per-country map point, distance and score of a program on the given countries (with ``items``,
+    also each item's value as ``item_<code>``)."""
+    out = program_answers(session, program, countries, survey, progress=progress, mode=mode, samples=samples)
     rows = []
-    for row in out["values"].itertuples(index=False):
-        values = {code: getattr(row, code) for code in survey.codes}
-        s = score_country(values, row.country, survey=survey)
-        rows.append({"country": row.country, "x": s.x, "y": s.y, "distance": s.distance, "score": s.score})
+    for row in out["values"].to_dict("records"):
+        values = {code: row[code] for code in survey.codes}
+        s = score_country(values, row["country"], survey=survey)
+        rows.append({"country": row["country"], "x": s.x, "y": s.y, "distance": s.distance, "score": s.score,
+                     **({f"item_{c}": v for c, v in values.items()} if items else {})})
     return pd.DataFrame(rows)
 
 

@@ -17,9 +17,8 @@ from .compile import score_split
 from .errors import CulturalignError
 from .models.registry import ModelSpec, load_registry
 from .models.session import ModelSession
-from .conditions import CULTURAL_PROMPT, NO_PERSONA
 from .presets import Preset
-from .programs import PromptBaseline
+from .programs import baseline
 from .saved import load_manifest, load_program, manifest_matches
 from .splits import SPLITS
 from .survey import load_survey
@@ -74,9 +73,8 @@ def evaluate_saved(path, *, split: str = "test", model: str | None = None, varia
     session = session or session_for(manifest, model)
     try:
         tables = [score_split(session, prog, countries, survey).assign(condition=name)
-                  for name, prog in (("compiled", program),
-                                     ("engineered", PromptBaseline("engineered", CULTURAL_PROMPT, variants)),
-                                     ("no_persona", PromptBaseline("no_persona", NO_PERSONA, variants)))]
+                  for name, prog in (("compiled", program), ("engineered", baseline("engineered", variants)),
+                                     ("no_persona", baseline("no_persona", variants)))]
     finally:
         if own:
             session.close()

@@ -115,6 +115,14 @@ class PromptBaseline:
         return [Context(self.condition, country if self.condition.needs_country else "", v) for v in self.variants]
 
 
+BASELINE_PROMPTS = {"no_persona": NO_PERSONA, "engineered": CULTURAL_PROMPT}
+
+
+def baseline(name: str, variants: int | None = None) -> PromptBaseline:
+    """A hand-written baseline by name: ``no_persona`` or ``engineered`` (Tao et al.'s cultural prompt)."""
+    return PromptBaseline(name, BASELINE_PROMPTS[name], variants)
+
+
 def _explainer(class_name: str) -> Callable[[], object]:
     def make():
         from .recsys import explain  # recommendation explainers (imported on first use)
@@ -125,8 +133,8 @@ def _explainer(class_name: str) -> Callable[[], object]:
 
 _REGISTRY: dict[str, Callable[[], object]] = {
     "respondent": Respondent,
-    "engineered": lambda: PromptBaseline("engineered", CULTURAL_PROMPT),
-    "no_persona": lambda: PromptBaseline("no_persona", NO_PERSONA),
+    "engineered": lambda: baseline("engineered"),
+    "no_persona": lambda: baseline("no_persona"),
     "recexplain": _explainer("RecExplainer"),
     "recexplain_plain": _explainer("PlainExplainer"),
     "recexplain_handwritten": _explainer("HandwrittenExplainer"),
