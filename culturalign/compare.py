@@ -48,22 +48,29 @@ def plan(exp: Experiment) -> list[tuple[str, Condition, int | None]]:
 
 
 class GridProgress:
-    """One line per finished cell: cells done, elapsed, rate and an ETA from the mean cell time so far."""
+    """One line per finished cell: cells done, elapsed, and an ETA from the mean time of the cells that did
+    work. Cells answered from the answer cache finish at once and would make the ETA meaningless, so the
+    ETA assumes the remaining cells need the model (an upper bound when some are cached too)."""
+
+    QUICK = 5.0  # seconds: a cell this fast was served from the cache
 
     def __init__(self, total: int, done: int, stream=None):
-        self.total, self.done, self.new = total, done, 0
+        self.total, self.done = total, done
+        self.worked: list[float] = []  # durations of the cells that called a model
         self.stream = stream or sys.stderr
         self.start = time.monotonic()
         self._lock = threading.Lock()
 
-    def cell_done(self, label: str) -> None:
+    def cell_done(self, label: str, seconds: float) -> None:
         with self._lock:
             self.done += 1
-            self.new += 1
-            elapsed = time.monotonic() - self.start
-            left = (self.total - self.done) * elapsed / self.new
-            self.stream.write(f"[compare] {self.done}/{self.total} cells ({label}) in {elapsed / 60:.1f} min; "
-                              f"ETA {left / 60:.1f} min\n")
+            if seconds >= self.QUICK:
+                self.worked.append(seconds)
+            left = self.total - self.done
+            eta = (f"ETA {left * sum(self.worked) / len(self.worked) / 60:.1f} min" if self.worked and left
+                   else "ETA -" if left else "done")
+            self.stream.write(f"[compare] {self.done}/{self.total} cells ({label}, {seconds / 60:.1f} min); "
+                              f"{(time.monotonic() - self.start) / 60:.1f} min so far; {eta}\n")
             self.stream.flush()
 
 
@@ -109,9 +116,11 @@ def _run_model(exp: Experiment, model: str, cells, progress: GridProgress, surve
     session = ModelSession(model)
     try:
         for _, condition, seed in cells:
+            began = time.monotonic()
             table = _run_cell(exp, model, condition, seed, session, survey)
             atomic_write(_cell_file(exp, model, condition, seed), table.to_csv(index=False))
-            progress.cell_done(f"{model} · {condition.name}" + ("" if seed is None else f" · seed {seed}"))
+            progress.cell_done(f"{model} · {condition.name}" + ("" if seed is None else f" · seed {seed}"),
+                               time.monotonic() - began)
         return {"identity": session.identity, "endpoint": session.endpoint, "usage": session.usage.as_dict()}
     finally:
         session.close()

@@ -145,3 +145,20 @@ def test_report_needs_results(tmp_path):
 
     with pytest.raises(CulturalignError, match="no comparison results"):
         write_report(tmp_path)
+
+
+def test_grid_progress_eta_ignores_cells_served_from_the_cache():
+    import io
+
+    from culturalign.compare import GridProgress
+
+    out = io.StringIO()
+    progress = GridProgress(total=4, done=0, stream=out)
+    progress.cell_done("a", 0.2)  # from the cache: no basis for an ETA yet
+    progress.cell_done("b", 120.0)  # a real cell: two left at two minutes each
+    progress.cell_done("c", 0.1)
+    progress.cell_done("d", 60.0)
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("[compare] 1/4 cells (a,") and lines[0].endswith("ETA -")
+    assert lines[1].endswith("ETA 4.0 min") and lines[2].endswith("ETA 2.0 min")
+    assert lines[3].endswith("done")
