@@ -159,7 +159,7 @@ def run_compare(exp: Experiment, *, out: str | Path | None = None) -> Path:
     if len(todo) < len(cells):
         sys.stderr.write(f"[compare] resuming: {len(cells) - len(todo)} of {len(cells)} cells already done\n")
     meta_path = exp.out / "meta.json"
-    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {"models": {}, "wall_seconds": 0.0}
+    meta = {"models": {}, "wall_seconds": 0.0, **(json.loads(meta_path.read_text()) if meta_path.is_file() else {})}
     start = time.monotonic()
     by_model = {m: [c for c in todo if c[0] == m] for m in exp.models}
     with ThreadPoolExecutor(max_workers=exp.parallel) as pool:
