@@ -177,7 +177,10 @@ def region_figure(regions: pd.DataFrame, scope: str = "all run") -> bytes:
     grid = region_grid(regions).set_index("region")
     fig, ax = plt.subplots(figsize=(1.3 * grid.shape[1] + 3.5, 0.45 * grid.shape[0] + 2.2))
     im = ax.imshow(grid.to_numpy(float), cmap="viridis_r", aspect="auto")
-    ax.set_yticks(range(grid.shape[0]), grid.index, fontsize=8)
+    n = regions.groupby("region").countries.agg(["min", "max"])  # small regions deserve a caveat
+    ax.set_yticks(range(grid.shape[0]), [f"{r} (n={n.at[r, 'min']})" if n.at[r, "min"] == n.at[r, "max"]
+                                         else f"{r} (n={n.at[r, 'min']}-{n.at[r, 'max']})" for r in grid.index],
+                  fontsize=8)
     # "model · condition", wrapped: program names are long
     ticks = ["\n".join(textwrap.fill(part, 24) for part in c.split(" · ")) for c in grid.columns]
     ax.set_xticks(range(grid.shape[1]), ticks, fontsize=7, rotation=30, ha="right")
