@@ -269,7 +269,7 @@ def write_report(folder) -> Path:
         atomic_write(folder / "figures" / f"{name}.png", png)
     models = meta.get("models", {})
     digest_rows = pd.DataFrame([{"model": m, "identity": v.get("identity"), "endpoint": v.get("endpoint"),
-                                 "model calls": v.get("usage", {}).get("calls")} for m, v in models.items()])
+                                 "model calls": v.get("usage", {}).get("calls", np.nan)} for m, v in models.items()])
     parts = [f"<h1>{html.escape(meta.get('name', folder.name))}: cultural alignment comparison</h1>",
              f"<p class=note>{distances.country.nunique()} countries, {distances.model.nunique()} model(s), "
              f"{distances.condition.nunique()} condition(s); mode {html.escape(str(meta.get('mode', '?')))}. "
