@@ -15,7 +15,6 @@ import json
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -110,20 +109,72 @@ def _run_cell(exp: Experiment, model: str, condition: Condition, seed: int | Non
     return table
 
 
-def _run_model(exp: Experiment, model: str, cells, progress: GridProgress, survey) -> dict:
+class RunRecord:
+    """``meta.json``: each model's identity, endpoint and this run's usage, the versions and the run time.
+    Rewritten after every cell, so a killed run still says which model digests made its cells."""
+
+    def __init__(self, path: Path, exp: Experiment, survey):
+        from .saved import versions
+
+        self.path = path
+        self.meta = {"models": {}, "wall_seconds": 0.0, **(json.loads(path.read_text()) if path.is_file() else {})}
+        self.meta.update({"name": exp.name, "versions": versions(), "survey": survey.name, "mode": exp.mode})
+        self.before, self.start = self.meta["wall_seconds"], time.monotonic()
+        self._lock = threading.Lock()
+
+    def update(self, model: str | None = None, session=None) -> None:
+        with self._lock:
+            if model is not None:
+                self.meta["models"][model] = {"identity": session.identity, "endpoint": session.endpoint,
+                                              "usage": session.usage.as_dict()}
+            self.meta["wall_seconds"] = round(self.before + time.monotonic() - self.start, 1)
+            atomic_write(self.path, json.dumps(self.meta, indent=2, default=str))
+
+
+def _run_model(exp: Experiment, model: str, cells, progress: GridProgress, survey, record: RunRecord) -> None:
     from .models.session import ModelSession
 
     session = ModelSession(model)
     try:
+        record.update(model, session)
         for _, condition, seed in cells:
             began = time.monotonic()
             table = _run_cell(exp, model, condition, seed, session, survey)
             atomic_write(_cell_file(exp, model, condition, seed), table.to_csv(index=False))
+            record.update(model, session)
             progress.cell_done(f"{model} · {condition.name}" + ("" if seed is None else f" · seed {seed}"),
                                time.monotonic() - began)
-        return {"identity": session.identity, "endpoint": session.endpoint, "usage": session.usage.as_dict()}
     finally:
         session.close()
+
+
+def _run_models(exp: Experiment, by_model: dict, progress: GridProgress, survey, record: RunRecord) -> None:
+    """Every model with cells to run. One at a time in this thread (Ctrl-C stops it at once and closes the
+    session); with ``parallel`` > 1, in daemon threads, ``parallel`` at a time. Not an executor: its worker
+    threads keep the process alive after Ctrl-C until they finish all their cells. Stopping mid-cell loses
+    nothing: every answer is already in the cache and every finished cell on disk."""
+    work = [(m, cs) for m, cs in by_model.items() if cs]
+    if exp.parallel == 1:
+        for model, cells in work:
+            _run_model(exp, model, cells, progress, survey, record)
+        return
+    slots, errors = threading.Semaphore(exp.parallel), []
+
+    def run(model, cells):
+        with slots:
+            try:
+                _run_model(exp, model, cells, progress, survey, record)
+            except BaseException as exc:  # reported by the main thread once every model has stopped
+                errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=w, daemon=True, name=f"compare-{w[0]}") for w in work]
+    for t in threads:
+        t.start()
+    for t in threads:
+        while t.is_alive():
+            t.join(0.5)  # a bounded join, so Ctrl-C reaches this thread
+    if errors:
+        raise errors[0]
 
 
 def write_tables(exp: Experiment, cells) -> pd.DataFrame:
@@ -145,7 +196,6 @@ def write_tables(exp: Experiment, cells) -> pd.DataFrame:
 def run_compare(exp: Experiment, *, out: str | Path | None = None) -> Path:
     """Run every missing cell of the grid, then write the tables, figures and report. Returns the folder."""
     from .report import write_report
-    from .saved import versions
     from .survey import load_survey
 
     if out is not None:
@@ -158,17 +208,9 @@ def run_compare(exp: Experiment, *, out: str | Path | None = None) -> Path:
     progress = GridProgress(len(cells), len(cells) - len(todo))
     if len(todo) < len(cells):
         sys.stderr.write(f"[compare] resuming: {len(cells) - len(todo)} of {len(cells)} cells already done\n")
-    meta_path = exp.out / "meta.json"
-    meta = {"models": {}, "wall_seconds": 0.0, **(json.loads(meta_path.read_text()) if meta_path.is_file() else {})}
-    start = time.monotonic()
-    by_model = {m: [c for c in todo if c[0] == m] for m in exp.models}
-    with ThreadPoolExecutor(max_workers=exp.parallel) as pool:
-        futures = {m: pool.submit(_run_model, exp, m, cs, progress, survey) for m, cs in by_model.items() if cs}
-        for m, fut in futures.items():
-            meta["models"][m] = fut.result()  # re-raises the first failure, after the others finish
-    meta.update({"name": exp.name, "versions": versions(), "survey": survey.name, "mode": exp.mode,
-                 "wall_seconds": round(meta["wall_seconds"] + time.monotonic() - start, 1)})
+    record = RunRecord(exp.out / "meta.json", exp, survey)
+    _run_models(exp, {m: [c for c in todo if c[0] == m] for m in exp.models}, progress, survey, record)
     write_tables(exp, cells)
-    atomic_write(meta_path, json.dumps(meta, indent=2, default=str))
+    record.update()
     write_report(exp.out)
     return exp.out

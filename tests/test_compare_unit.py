@@ -164,3 +164,52 @@ def test_grid_progress_eta_ignores_cells_served_from_the_cache():
     assert lines[0].startswith("[compare] 1/4 cells (a,") and lines[0].endswith("ETA -")
     assert lines[1].endswith("ETA 4.0 min") and lines[2].endswith("ETA 2.0 min")
     assert lines[3].endswith("done")
+
+
+def _fake_sessions(tmp_path, monkeypatch):
+    from culturalign.models import session as session_module
+
+    monkeypatch.setattr(session_module, "ModelSession",
+                        lambda name: fake_model_session(AnswerCache(tmp_path / "answers.sqlite")))
+
+
+def test_ctrl_c_stops_the_grid_keeps_finished_cells_and_resumes(tmp_path, monkeypatch):
+    from culturalign import compare
+
+    _fake_sessions(tmp_path, monkeypatch)
+    exp = parse_experiment({**GOOD, "out": str(tmp_path / "res")})
+    real, calls = compare._run_cell, []
+
+    def interrupted_second_cell(*args):
+        calls.append(args[2].name)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(compare, "_run_cell", interrupted_second_cell)
+    with pytest.raises(KeyboardInterrupt):
+        compare.run_compare(exp)
+    assert len(list((tmp_path / "res" / "cells").glob("*.csv"))) == 1
+    assert json.loads((tmp_path / "res" / "meta.json").read_text())["models"]["qwen2.5-coder-0.5b"]["identity"]
+    monkeypatch.setattr(compare, "_run_cell", real)
+    calls.clear()
+    compare.run_compare(exp)
+    assert len(list((tmp_path / "res" / "cells").glob("*.csv"))) == 2
+
+
+def test_ctrl_c_is_not_held_up_by_models_running_in_parallel(tmp_path, monkeypatch):
+    import _thread
+    import threading
+    import time
+
+    from culturalign import compare
+
+    _fake_sessions(tmp_path, monkeypatch)
+    exp = parse_experiment({**GOOD, "models": ["qwen2.5-coder-0.5b", "gemma-3-270m"], "parallel": 2,
+                            "out": str(tmp_path / "res")})
+    monkeypatch.setattr(compare, "_run_cell", lambda *a: time.sleep(60))  # two long cells in flight
+    threading.Timer(1.0, _thread.interrupt_main).start()  # Ctrl-C after a second
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        compare.run_compare(exp)
+    assert time.monotonic() - start < 15  # not the 60 s the cells would take
