@@ -134,9 +134,18 @@ def map_layers(table: pd.DataFrame, model: str) -> tuple[pd.DataFrame, pd.DataFr
     return points, (pd.DataFrame(arrows) if arrows else None)
 
 
-def _png(fig, tight: bool = True) -> bytes:
+def _pyplot():
+    """pyplot on the Agg backend (no window can open), imported only when a figure is drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _png(fig, tight: bool = True) -> bytes:
+    plt = _pyplot()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight" if tight else None, facecolor="white")
     plt.close(fig)
@@ -145,11 +154,7 @@ def _png(fig, tight: bool = True) -> bytes:
 
 def distance_figure(table: pd.DataFrame) -> bytes:
     """Distance distributions per condition, one panel per model."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     models = list(dict.fromkeys(table.model))
     panel = max(4.5, 1.7 * table.groupby("model").condition.nunique().max())  # room for wrapped labels
     fig, axes = plt.subplots(1, len(models), figsize=(panel * len(models) + 1, 4.2), squeeze=False, sharey=True)
@@ -169,11 +174,7 @@ def distance_figure(table: pd.DataFrame) -> bytes:
 
 def region_figure(regions: pd.DataFrame, scope: str = "all run") -> bytes:
     """Region x (model, condition) heat map of mean distance."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     grid = region_grid(regions).set_index("region")
     fig, ax = plt.subplots(figsize=(1.3 * grid.shape[1] + 3.5, 0.45 * grid.shape[0] + 2.2))
     im = ax.imshow(grid.to_numpy(float), cmap="viridis_r", aspect="auto")
@@ -196,11 +197,7 @@ def region_figure(regions: pd.DataFrame, scope: str = "all run") -> bytes:
 def steering_figure(table: pd.DataFrame) -> bytes:
     """Per model and map axis: each country's point under each condition against its reference point.
     A prompt that steers puts the points on the diagonal; one that shifts every country alike draws a flat line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     ref = reference.countries().set_index("country")
     models = list(dict.fromkeys(table.model))
     colour = {c: f"C{i}" for i, c in enumerate(dict.fromkeys(table.condition))}  # one colour per condition
