@@ -105,7 +105,7 @@ def _run_cell(exp: Experiment, model: str, condition: Condition, seed: int | Non
     table.insert(1, "condition", condition.name)
     table.insert(2, "kind", condition.kind)
     table.insert(3, "seed", -1 if seed is None else seed)
-    table.insert(5, "held_out", table.country.isin(exp.held_out))
+    table.insert(table.columns.get_loc("country") + 1, "held_out", table.country.isin(exp.held_out))
     return table
 
 
