@@ -427,7 +427,7 @@ def compare_cmd(experiment, out, check):
     cells = plan(exp)
     click.echo(f"{exp.name}: {len(exp.models)} model(s) x {len(exp.conditions)} condition(s) = {len(cells)} cells; "
                f"{len(exp.countries)} countries for the baselines, {len(exp.held_out)} held-out countries for "
-               f"compiled programs", err=True)
+               f"compiled programs; results in {Path(out or exp.out).resolve()}", err=True)
     if check:
         return
     folder = run_compare(exp, out=out)

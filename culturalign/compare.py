@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sys
 import threading
 import time
@@ -38,6 +39,11 @@ def _cell_id(exp: Experiment, model: str, condition: Condition, seed: int | None
 
 def _cell_file(exp: Experiment, model: str, condition: Condition, seed: int | None) -> Path:
     return exp.out / CELLS / f"{_cell_id(exp, model, condition, seed)}.csv"
+
+
+def _folder(name: str) -> str:
+    """A model or preset name as one folder name that stays inside the results folder ('..', '/' removed)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).lstrip(".") or "_"
 
 
 def plan(exp: Experiment) -> list[tuple[str, Condition, int | None]]:
@@ -85,7 +91,7 @@ def _program_for(exp: Experiment, condition: Condition, seed: int | None, sessio
     if condition.kind == "program":
         program, manifest = load_program(condition.source, survey)
         return program, manifest["split"]["test"]
-    out = exp.out / "programs" / session.spec.name / Path(condition.source).stem / f"seed-{seed}"
+    out = exp.out / "programs" / _folder(session.spec.name) / _folder(Path(condition.source).stem) / f"seed-{seed}"
     preset = load_preset(condition.source)
     if not manifest_matches(out, {"seed": seed, "model_identity": session.identity, "split.seed": exp.split_seed,
                                   "optimizer.settings": preset.settings}):

