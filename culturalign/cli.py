@@ -270,9 +270,14 @@ def compile_cmd(program, optimizer, model, prompt_model, out, seed, split_seed, 
 @click.option("--seeds", type=click.IntRange(1, 50), default=1, show_default=True,
               help="Also compile the same recipe with this many optimizer seeds (the saved one first) and report "
                    "the spread; recompiles are saved under PROGRAM_DIR/seeds/.")
+@click.option("--shuffled-control", is_flag=True,
+              help="Also ask the compiled program and the engineered prompt about a seeded derangement of the "
+                   "countries (scored against the true ones): a condition no closer than its control carries no "
+                   "country information.")
 @click.option("--json", "as_json", is_flag=True)
-def evaluate_cmd(program_dir, split, model, variants, seeds, as_json):
-    """Evaluate a saved program against the engineered prompt and no persona on the same countries."""
+def evaluate_cmd(program_dir, split, model, variants, seeds, shuffled_control, as_json):
+    """Evaluate a saved program against the engineered prompt, no persona and the model-free reference
+    predictors (centroid, region lookup) on the same countries."""
     from .evaluate import evaluate_saved, evaluate_seeds
     from .saved import load_manifest
 
@@ -280,27 +285,44 @@ def evaluate_cmd(program_dir, split, model, variants, seeds, as_json):
         _evaluate_explainer(program_dir, split, model, as_json)
         return
     if seeds > 1:
+        if shuffled_control:
+            raise CulturalignError("--shuffled-control works with one seed; run it on the seed you report")
         table, s = evaluate_seeds(program_dir, seeds, split=split, model=model, variants=variants)
     else:
-        s = evaluate_saved(program_dir, split=split, model=model, variants=variants).summary
+        s = evaluate_saved(program_dir, split=split, model=model, variants=variants,
+                           shuffled_control=shuffled_control).summary
     if as_json:
         _echo_json(s)
         return
-    click.echo(f"{s['program']} on the {split} split ({len(s['countries'])} countries)")
-    for cond in ("compiled", "engineered", "no_persona"):
+    click.echo(f"{s['program']} on the {split} split ({len(s['countries'])} countries); skill is against the "
+               "training centroid (0 = no better than one constant point, below 0 worse)")
+    for cond in ("compiled", "engineered", "no_persona", "centroid", "region_centroid"):
         c = s[cond]
-        click.echo(f"  {cond:<11} mean distance {c['mean_distance']:.3f} (95% CI {c['mean_distance_ci95'][0]:.3f}-"
-                   f"{c['mean_distance_ci95'][1]:.3f}), median {c['median_distance']:.3f}, steerability "
-                   f"r_x {_signed(c['steerability']['x'])} r_y {_signed(c['steerability']['y'])}")
+        label = {"centroid": "centroid*", "region_centroid": "region*"}.get(cond, cond)
+        click.echo(f"  {label:<11} mean distance {c['mean_distance']:.3f} (95% CI {c['mean_distance_ci95'][0]:.3f}-"
+                   f"{c['mean_distance_ci95'][1]:.3f}), skill {_signed(c['skill'])} "
+                   f"({_signed(c['skill_ci95'][0])} to {_signed(c['skill_ci95'][1])}), closer than the centroid for "
+                   f"{c['closer_than_centroid']:.0%}, steerability r_x {_signed(c['steerability']['x'])} "
+                   f"r_y {_signed(c['steerability']['y'])}")
+        if "shuffled_control" in c:
+            sc = c["shuffled_control"]
+            click.echo(f"  {'':<11} shuffled countries: mean distance {sc['shuffled_mean_distance']:.3f}; true "
+                       f"countries closer by {_signed(sc['gap'])} ({_signed(sc['gap_ci95'][0])} to "
+                       f"{_signed(sc['gap_ci95'][1])}): "
+                       + ("carries country information" if sc["carries_country_information"]
+                          else "no evidence of country information"))
+    click.echo("  * model-free: the training countries' mean point, and the mean of the target's region's "
+               "training countries (a lookup that knows the region)")
     click.echo(f"  compiled closer than engineered for {s['improved_share_vs_engineered']:.0%} of countries")
     if seeds > 1:
         click.echo("  across optimizer seeds:")
         for r in s["seeds"]:
-            click.echo(f"    seed {r['seed']:<3} mean distance {r['mean_distance']:.3f}, closer than engineered for "
-                       f"{r['improved_share_vs_engineered']:.0%}  ({r['program_dir']})")
+            click.echo(f"    seed {r['seed']:<3} mean distance {r['mean_distance']:.3f}, skill {_signed(r['skill'])}, "
+                       f"closer than engineered for {r['improved_share_vs_engineered']:.0%}  ({r['program_dir']})")
         sp = s["seed_spread"]
         click.echo(f"    spread: mean {sp['mean_distance_mean']:.3f}, SD {sp['mean_distance_sd']:.3f}, range "
-                   f"{sp['mean_distance_min']:.3f}-{sp['mean_distance_max']:.3f}")
+                   f"{sp['mean_distance_min']:.3f}-{sp['mean_distance_max']:.3f}; skill mean "
+                   f"{_signed(sp['skill_mean'])}, range {_signed(sp['skill_min'])} to {_signed(sp['skill_max'])}")
 
 
 def _task_count(value, name):

@@ -1,9 +1,11 @@
 """Evaluate a saved program against both baselines on the same countries (held-out test split by default).
 
-Every condition is a program answering the same items for the same countries: the compiled program, Tao et
-al.'s engineered cultural prompt, and no persona. Reported per condition: per-country distances, mean and
-median with a bootstrap interval, steerability and specificity; and the share of countries on which the
-compiled program beats the engineered prompt.
+Every condition is a respondent answering the same items for the same countries: the compiled program, Tao
+et al.'s engineered cultural prompt, and no persona; beside them the model-free reference predictors
+(centroid, region_centroid) and, when asked, each country-conditioned condition's shuffled-country control.
+Reported per condition (:mod:`culturalign.yardsticks`): per-country distances, mean and median with a
+bootstrap interval, skill against the centroid, steerability and specificity; and the share of countries on
+which the compiled program beats the engineered prompt.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from .programs import baseline
 from .saved import load_manifest, load_program, manifest_matches
 from .splits import SPLITS
 from .survey import load_survey
+from .yardsticks import SHUFFLED_SUFFIX, ShuffledCountries, reference_predictions, summarize_conditions
 
 CONDITIONS = ("compiled", "engineered", "no_persona")
 
@@ -32,7 +35,7 @@ class Evaluation:
     program: str
     split: str
     countries: list[str]
-    distances: pd.DataFrame  # condition, country, x, y, distance, score
+    distances: pd.DataFrame  # condition, kind, country, x, y, distance (score for model conditions)
     summary: dict
 
 
@@ -62,13 +65,12 @@ def session_for(manifest: dict, model: str | None) -> ModelSession:
 
 
 def summarize(program_name: str, split: str, table: pd.DataFrame) -> dict:
-    out = {"program": program_name, "split": split, "countries": sorted(table.country.unique())}
-    for cond, sub in table.groupby("condition", sort=False):
-        low, high = cultmap.mean_interval(sub.distance)
-        out[cond] = {"mean_distance": float(sub.distance.mean()), "median_distance": float(sub.distance.median()),
-                     "mean_distance_ci95": [low, high],
-                     "steerability": cultmap.steerability(sub[["country", "x", "y"]]),
-                     "specificity": {r.country: int(r.rank) for r in cultmap.specificity(sub).itertuples()}}
+    """Every condition of ``table`` (see :func:`yardsticks.summarize_conditions`), with each model
+    condition's specificity and the share of countries the compiled program beats the engineered prompt on."""
+    out = {"program": program_name, "split": split, "countries": sorted(table.country.unique()),
+           **summarize_conditions(table)}
+    for cond, sub in table[table.kind.isin(["program", "baseline"])].groupby("condition", sort=False):
+        out[cond]["specificity"] = {r.country: int(r.rank) for r in cultmap.specificity(sub).itertuples()}
     if {"compiled", "engineered"} <= set(table.condition):
         d = table.pivot(index="country", columns="condition", values="distance")
         out["improved_share_vs_engineered"] = cultmap.improved_share(d["engineered"], d["compiled"])
@@ -76,22 +78,30 @@ def summarize(program_name: str, split: str, table: pd.DataFrame) -> dict:
 
 
 def evaluate_saved(path, *, split: str = "test", model: str | None = None, variants: int | None = None,
-                   session: ModelSession | None = None) -> Evaluation:
-    """``variants``: how many of Tao et al.'s ten descriptors the baselines average over (default all)."""
+                   session: ModelSession | None = None, shuffled_control: bool = False) -> Evaluation:
+    """The saved program, the engineered prompt and no persona on the program's ``split`` countries, beside
+    the reference predictors (which know the program's training countries only). ``variants``: how many of
+    Tao et al.'s ten descriptors the baselines average over (default all). ``shuffled_control``: also ask
+    the compiled program and the engineered prompt about a seeded derangement of the countries."""
     if split not in SPLITS:
         raise CulturalignError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
     survey = load_survey()
     program, manifest = load_program(path, survey)
     countries = manifest["split"][split]  # the lists the program was compiled with (test never seen)
+    respondents = [("compiled", "program", program), ("engineered", "baseline", baseline("engineered", variants)),
+                   ("no_persona", "baseline", baseline("no_persona", variants))]
+    if shuffled_control:
+        respondents += [(name + SHUFFLED_SUFFIX, "shuffled", ShuffledCountries(prog, countries))
+                        for name, _, prog in respondents[:2]]
     own = session is None
     session = session or session_for(manifest, model)
     try:
-        tables = [score_split(session, prog, countries, survey).assign(condition=name)
-                  for name, prog in (("compiled", program), ("engineered", baseline("engineered", variants)),
-                                     ("no_persona", baseline("no_persona", variants)))]
+        tables = [score_split(session, prog, countries, survey).assign(condition=name, kind=kind)
+                  for name, kind, prog in respondents]
     finally:
         if own:
             session.close()
+    tables.append(reference_predictions(countries, known=manifest["split"]["train"]))
     table = pd.concat(tables, ignore_index=True)
     return Evaluation(manifest["program"], split, countries, table, summarize(manifest["program"], split, table))
 
@@ -143,7 +153,7 @@ def evaluate_seeds(path, seeds: int, *, split: str = "test", model: str | None =
             ev = evaluate_saved(where, split=split, variants=variants, session=session)
             c = ev.summary["compiled"]
             rows.append({"seed": seed, "program_dir": str(where), "mean_distance": c["mean_distance"],
-                         "median_distance": c["median_distance"],
+                         "median_distance": c["median_distance"], "skill": c["skill"],
                          "improved_share_vs_engineered": ev.summary["improved_share_vs_engineered"],
                          "steerability_x": c["steerability"]["x"], "steerability_y": c["steerability"]["y"]})
             evaluations.append(ev)
@@ -157,5 +167,8 @@ def evaluate_seeds(path, seeds: int, *, split: str = "test", model: str | None =
                                "mean_distance_sd": float(table.mean_distance.std()) if len(table) > 1 else None,
                                "mean_distance_min": float(table.mean_distance.min()),
                                "mean_distance_max": float(table.mean_distance.max()),
+                               "skill_mean": float(table.skill.mean()),
+                               "skill_sd": float(table.skill.std()) if len(table) > 1 else None,
+                               "skill_min": float(table.skill.min()), "skill_max": float(table.skill.max()),
                                "improved_share_mean": float(table.improved_share_vs_engineered.mean())}}
     return table, summary

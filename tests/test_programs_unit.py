@@ -90,6 +90,7 @@ def test_save_reload_evaluate_roundtrip_and_bad_files(tmp_path):
     """Control flow of compile -> save -> reload -> evaluate, with the scripted model."""
     import json
 
+    from culturalign import reference
     from culturalign.compile import run_compile
     from culturalign.evaluate import evaluate_saved, evaluate_seeds
     from culturalign.saved import load_program
@@ -121,10 +122,24 @@ def test_save_reload_evaluate_roundtrip_and_bad_files(tmp_path):
     with pytest.raises(CulturalignError, match="at least 1"):
         evaluate_seeds(out, 0, session=session)
 
-    result = evaluate_saved(out, split="val", session=session)
+    assert "skill_mean" in summary["seed_spread"] and "skill" in table
+
+    result = evaluate_saved(out, split="test", session=session, shuffled_control=True)
     assert set(result.summary) >= {"program", "split", "countries", "compiled", "engineered", "no_persona",
-                                   "improved_share_vs_engineered"}
-    assert set(result.distances.condition) == {"compiled", "engineered", "no_persona"}
+                                   "centroid", "region_centroid", "improved_share_vs_engineered"}
+    assert set(result.distances.condition) == {"compiled", "engineered", "no_persona", "centroid", "region_centroid",
+                                               "compiled:shuffled", "engineered:shuffled"}
+    # the reference predictors know the training countries only; the centroid's skill is 0 by definition
+    s = result.summary
+    assert s["centroid"]["skill"] == 0 and {"skill", "skill_ci95", "skill_x", "skill_y", "closer_than_centroid"} <= set(s["compiled"])
+    centroid = result.distances.query("condition == 'centroid'")
+    assert centroid.x.iloc[0] == pytest.approx(reference.countries().set_index("country").loc[split["train"]].x.mean())
+    # no persona ignores the country: its shuffled control would be itself, so only country conditions get one
+    assert "shuffled_control" in s["engineered"] and "shuffled_control" not in s["no_persona"]
+    # the scripted model ignores the prompt: asked about other countries it answers the same, so no information
+    assert s["engineered"]["shuffled_control"]["gap"] == 0
+    assert not s["compiled"]["shuffled_control"]["carries_country_information"]
+    assert "compiled:shuffled" not in s
 
     # a hand-edited program file and a changed data hash are refused with clear messages
     (out / "program.json").write_text("{broken")

@@ -1,0 +1,162 @@
+"""Model-free yardsticks that make a distance interpretable, and the one summary of a condition built on them.
+
+* **Reference predictors** (no model call): ``centroid``, the mean reference point of the countries the
+  predictor may know (the training split under a split, else every other reference country), and
+  ``region_centroid``, the same restricted to the target's cultural region — a lookup that knows the region
+  (falling back to ``centroid`` where the region has no known country).
+* **Skill against the constant**: ``1 - Σd² / Σd²(centroid)`` over the same countries (per axis from the
+  squared error on that axis). 0 is no better than one constant point for every country; below 0 is worse.
+* **The shuffled-country control**: the same condition asked about a fixed, seeded derangement of its target
+  countries and scored against the true targets. A condition that is not clearly closer to the true targets
+  than its shuffled control carries no country information, however close it is.
+"""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pandas as pd
+
+from . import cultmap, reference
+from .errors import CulturalignError
+
+REFERENCE_PREDICTORS = ("centroid", "region_centroid")
+SHUFFLED_SUFFIX = ":shuffled"
+N_BOOT, LEVEL, BOOT_SEED = 2000, 0.95, 0
+
+
+# ---------------------------------------------------------------- reference predictors
+
+def reference_predictions(countries, known=None) -> pd.DataFrame:
+    """Both reference predictors for each target: condition, kind ("reference"), country, x, y, distance and
+    ``region_fallback`` (region_centroid had no known country of the region and used the centroid).
+
+    ``known``: the countries a predictor may know (the training split); ``None`` means every other reference
+    country (leave-one-out). The target itself is never used."""
+    ref = reference.countries().set_index("country")
+    pool = ref if known is None else ref.loc[[reference.resolve_country(c) for c in known]]
+    rows = []
+    for country in countries:
+        others = pool.drop(index=country, errors="ignore")
+        if others.empty:
+            raise CulturalignError(f"no known country to predict {country!r} from")
+        cx, cy = others.x.mean(), others.y.mean()
+        same = others[others.region == ref.at[country, "region"]]
+        rx, ry = (same.x.mean(), same.y.mean()) if len(same) else (cx, cy)
+        rows += [{"condition": "centroid", "country": country, "x": cx, "y": cy, "region_fallback": False},
+                 {"condition": "region_centroid", "country": country, "x": rx, "y": ry,
+                  "region_fallback": same.empty}]
+    out = pd.DataFrame(rows, columns=["condition", "country", "x", "y", "region_fallback"])
+    target = ref.loc[out.country]
+    out["distance"] = np.hypot(out.x.to_numpy() - target.x.to_numpy(), out.y.to_numpy() - target.y.to_numpy())
+    out.insert(1, "kind", "reference")
+    return out
+
+
+# ---------------------------------------------------------------- the shuffled-country control
+
+def derangement(countries, seed: int = 0) -> dict[str, str]:
+    """target -> the country asked about instead: a seeded cyclic shuffle (Sattolo), so no target is asked
+    about itself. Depends on the set of countries, not their order."""
+    order = sorted(dict.fromkeys(countries))
+    if len(order) < 2:
+        raise CulturalignError("the shuffled-country control needs at least two target countries")
+    asked = list(order)
+    rng = random.Random(seed)
+    for i in range(len(asked) - 1, 0, -1):
+        j = rng.randrange(i)
+        asked[i], asked[j] = asked[j], asked[i]
+    return dict(zip(order, asked))
+
+
+class ShuffledCountries:
+    """A respondent asked about another country than the one it is scored against (see :func:`derangement`)."""
+
+    def __init__(self, respondent, countries, seed: int = 0):
+        self.respondent, self.asked = respondent, derangement(countries, seed)
+        self.name = f"{getattr(respondent, 'name', 'respondent')}{SHUFFLED_SUFFIX}"
+
+    def contexts(self, country: str):
+        return self.respondent.contexts(self.asked[country])
+
+
+# ---------------------------------------------------------------- statistics
+
+def _errors(table: pd.DataFrame) -> pd.DataFrame:
+    """Squared error per country and axis against the reference point (index: country, sorted)."""
+    ref = reference.countries().set_index("country")
+    t = table.drop_duplicates("country").set_index("country").sort_index()
+    dx2 = (t.x - ref.x.reindex(t.index)) ** 2
+    dy2 = (t.y - ref.y.reindex(t.index)) ** 2
+    return pd.DataFrame({"dx2": dx2, "dy2": dy2, "d2": dx2 + dy2, "distance": t.distance})
+
+
+def _boot_index(n: int) -> np.ndarray:
+    return np.random.default_rng(BOOT_SEED).integers(0, n, size=(N_BOOT, n))
+
+
+def _interval(values: np.ndarray) -> list[float]:
+    alpha = (1 - LEVEL) / 2
+    return [float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))]
+
+
+def skill(table: pd.DataFrame, centroid: pd.DataFrame) -> dict:
+    """Skill against the centroid over the countries both cover, with a paired bootstrap interval over
+    countries; per axis; and ``closer_than_centroid``, the share of countries on which the condition is closer."""
+    mine, base = _errors(table), _errors(centroid)
+    shared = mine.index.intersection(base.index)
+    if shared.empty:
+        raise CulturalignError("skill needs the centroid on the same countries as the condition")
+    mine, base = mine.loc[shared], base.loc[shared]
+
+    def one(num, den):
+        return float(1 - num.sum() / den.sum()) if den.sum() > 0 else float("nan")
+
+    out = {"skill": one(mine.d2, base.d2), "skill_x": one(mine.dx2, base.dx2), "skill_y": one(mine.dy2, base.dy2),
+           "closer_than_centroid": float((mine.distance < base.distance).mean())}
+    if len(shared) >= 2:
+        idx = _boot_index(len(shared))
+        out["skill_ci95"] = _interval(1 - mine.d2.to_numpy()[idx].sum(1) / base.d2.to_numpy()[idx].sum(1))
+    else:
+        out["skill_ci95"] = [float("nan"), float("nan")]
+    return out
+
+
+def shuffled_gap(true: pd.DataFrame, shuffled: pd.DataFrame) -> dict:
+    """How much closer a condition is to its true targets than its shuffled control: the mean of
+    d(shuffled) - d(true) over the countries both cover, with a paired bootstrap interval. An interval above
+    0 says the condition carries country information."""
+    a, b = _errors(true).distance, _errors(shuffled).distance
+    shared = a.index.intersection(b.index)
+    gap = (b.loc[shared] - a.loc[shared]).to_numpy()
+    ci = _interval(gap[_boot_index(len(gap))].mean(1)) if len(gap) >= 2 else [float("nan")] * 2
+    return {"shuffled_mean_distance": float(b.loc[shared].mean()), "gap": float(gap.mean()), "gap_ci95": ci,
+            "carries_country_information": bool(ci[0] > 0)}
+
+
+def condition_stats(table: pd.DataFrame, centroid: pd.DataFrame | None = None,
+                    shuffled: pd.DataFrame | None = None) -> dict:
+    """The one summary of a condition on its countries (columns country, x, y, distance): mean and median
+    distance with a bootstrap interval, steerability, and — given the centroid on the same countries, and the
+    condition's shuffled control — skill and the control gap."""
+    t = table.sort_values("country")
+    low, high = cultmap.mean_interval(t.distance)
+    out = {"countries": int(t.country.nunique()), "mean_distance": float(t.distance.mean()),
+           "median_distance": float(t.distance.median()), "mean_distance_ci95": [low, high],
+           "steerability": cultmap.steerability(t[["country", "x", "y"]])}
+    if centroid is not None:
+        out.update(skill(t, centroid))
+    if shuffled is not None and len(shuffled):
+        out["shuffled_control"] = {**shuffled_gap(t, shuffled), "skill": skill(shuffled, centroid)["skill"]
+                                   if centroid is not None else float("nan")}
+    return out
+
+
+def summarize_conditions(table: pd.DataFrame) -> dict[str, dict]:
+    """:func:`condition_stats` for every condition of a tidy table (one model; columns condition, country, x,
+    y, distance), each against the table's ``centroid`` rows and, where present, its ``NAME:shuffled`` rows.
+    Shuffled controls are reported inside the condition they control, not as conditions of their own."""
+    by = {c: sub for c, sub in table.groupby("condition", sort=False)}
+    centroid = by.get("centroid")
+    return {cond: condition_stats(sub, centroid, by.get(cond + SHUFFLED_SUFFIX))
+            for cond, sub in by.items() if not cond.endswith(SHUFFLED_SUFFIX)}
