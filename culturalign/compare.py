@@ -1,6 +1,8 @@
 """Run an experiment's grid (models x conditions x seeds) and write its results folder.
 
-One cell is one model under one condition (and one optimizer seed for compiled conditions). Each finished
+One cell is one model under one condition (and one optimizer seed for compiled conditions); with
+``shuffled_control``, each country-conditioned condition also runs on shuffled countries. The model-free
+reference predictors join the tables without a cell (they cost no model call). Each finished
 cell is written to ``cells/`` at once (atomically), so a crash or Ctrl-C loses at most the cell in flight,
 and its model answers are in the answer cache anyway: re-running the same command resumes. Programs
 compiled during the run are saved under ``programs/`` and reused while their manifest matches.
@@ -24,6 +26,7 @@ import yaml
 from . import reference
 from .experiment import Condition, Experiment
 from .fileio import atomic_write
+from .yardsticks import SHUFFLED_SUFFIX, ShuffledCountries, with_reference_rows
 
 CELLS = "cells"
 
@@ -46,9 +49,15 @@ def _folder(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).lstrip(".") or "_"
 
 
+def grid_conditions(exp: Experiment) -> list[Condition]:
+    """The grid's columns: each condition, followed by its shuffled-country control when the experiment asks."""
+    return [c for cond in exp.conditions
+            for c in ([cond, cond.shuffled_control()] if exp.shuffled_control and cond.names_the_country else [cond])]
+
+
 def plan(exp: Experiment) -> list[tuple[str, Condition, int | None]]:
     """Every cell of the grid: baselines and saved programs once per model, presets once per model and seed."""
-    return [(m, c, s) for m in exp.models for c in exp.conditions
+    return [(m, c, s) for m in exp.models for c in grid_conditions(exp)
             for s in (exp.seeds if c.kind == "compile" else [None])]
 
 
@@ -87,7 +96,7 @@ def _program_for(exp: Experiment, condition: Condition, seed: int | None, sessio
     from .saved import load_program, manifest_matches
 
     if condition.kind == "baseline":
-        return baseline(condition.name, exp.variants), exp.countries
+        return baseline(condition.name.removesuffix(SHUFFLED_SUFFIX), exp.variants), exp.countries
     if condition.kind == "program":
         program, manifest = load_program(condition.source, survey)
         return program, manifest["split"]["test"]
@@ -105,11 +114,13 @@ def _run_cell(exp: Experiment, model: str, condition: Condition, seed: int | Non
     from .compile import score_split
 
     program, countries = _program_for(exp, condition, seed, session, survey)
+    if condition.shuffled:
+        program = ShuffledCountries(program, countries)
     table = score_split(session, program, countries, survey, progress=True, mode=exp.mode, samples=exp.samples,
                         items=True).drop(columns="score")
     table.insert(0, "model", model)
     table.insert(1, "condition", condition.name)
-    table.insert(2, "kind", condition.kind)
+    table.insert(2, "kind", "shuffled" if condition.shuffled else condition.kind)
     table.insert(3, "seed", -1 if seed is None else seed)
     table.insert(table.columns.get_loc("country") + 1, "held_out", table.country.isin(exp.held_out))
     return table
@@ -186,7 +197,7 @@ def _run_models(exp: Experiment, by_model: dict, progress: GridProgress, survey,
 def write_tables(exp: Experiment, cells) -> pd.DataFrame:
     """Gather the finished cells into the tidy tables (distances with each item's value; answers long)."""
     tables = [pd.read_csv(_cell_file(exp, *c)) for c in cells]
-    distances = pd.concat(tables, ignore_index=True)
+    distances = with_reference_rows(pd.concat(tables, ignore_index=True), exp.split_seed)
     region = reference.countries().set_index("country").region
     distances.insert(distances.columns.get_loc("country") + 1, "region", distances.country.map(region))
     atomic_write(exp.out / "distances.csv", distances.to_csv(index=False))

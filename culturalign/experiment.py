@@ -17,6 +17,7 @@ presets or saved programs, and countries all fail with a message that says where
     variants: 1                     # Tao et al.'s descriptors averaged by the engineered prompt (1-10)
     seeds: 1                        # optimizer seeds for compiled conditions: a count or a list
     parallel: 1                     # models run at once (worth raising for remote endpoints)
+    shuffled_control: false         # also ask each country-conditioned condition about shuffled countries
     out: results/local-models       # default results/NAME
 """
 from __future__ import annotations
@@ -24,7 +25,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -32,11 +33,12 @@ import yaml
 from . import reference
 from .errors import CulturalignError
 from .splits import SPLITS, country_splits
+from .yardsticks import SHUFFLED_SUFFIX
 
 BASELINES = ("no_persona", "engineered")
 MODES = ("logprob", "sample")
 _KEYS = {"name", "models", "conditions", "countries", "split_seed", "mode", "samples", "variants", "seeds",
-         "parallel", "out", "description"}
+         "parallel", "out", "description", "shuffled_control"}
 _REQUIRED = ("name", "models", "conditions")
 _NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._ -]{0,99}")
 
@@ -45,14 +47,18 @@ _NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._ -]{0,99}")
 class Condition:
     """One column of the grid: a baseline prompt, a saved program, or a preset compiled per model."""
 
-    name: str  # as shown in tables: no_persona, engineered, program:DIR, compiled:PRESET
+    name: str  # as shown in tables: no_persona, engineered, program:DIR, compiled:PRESET (NAME:shuffled)
     kind: str  # baseline | program | compile
     source: str = ""  # the program folder or the preset name/path
+    shuffled: bool = False  # the condition's shuffled-country control (see culturalign.yardsticks)
 
     @property
-    def held_out_only(self) -> bool:
-        """Compiled programs are judged on countries no optimizer saw."""
-        return self.kind != "baseline"
+    def names_the_country(self) -> bool:
+        """Whether the condition conditions on the target country (no persona does not)."""
+        return self.kind != "baseline" or self.name == "engineered"
+
+    def shuffled_control(self) -> "Condition":
+        return replace(self, name=self.name + SHUFFLED_SUFFIX, shuffled=True)
 
 
 @dataclass
@@ -68,6 +74,7 @@ class Experiment:
     variants: int = 10
     seeds: list[int] = field(default_factory=lambda: [0])
     parallel: int = 1
+    shuffled_control: bool = False  # also run each country-conditioned condition on shuffled countries
     out: Path = Path("results")
     raw: dict = field(default_factory=dict)  # the file as written, kept in the report
 
@@ -180,13 +187,16 @@ def parse_experiment(raw, where: str = "experiment") -> Experiment:
     elif not (isinstance(seeds, list) and seeds and all(isinstance(s, int) and s >= 0 for s in seeds)
               and len(set(seeds)) == len(seeds)):
         _fail(where, f"'seeds' must be a count (1-50) or a list of distinct non-negative integers, got {seeds!r}")
+    shuffled = raw.get("shuffled_control", False)
+    if not isinstance(shuffled, bool):
+        _fail(where, f"'shuffled_control' must be true or false, got {shuffled!r}")
     table = country_splits(split_seed)
     return Experiment(
         name=name, models=list(models), conditions=conditions,
         countries=_countries(raw.get("countries", "all"), split_seed, where),
         held_out=table.loc[table.split == "test", "country"].tolist(), split_seed=split_seed, mode=mode,
         samples=_int(raw, "samples", 10, 1, 100, where), variants=_int(raw, "variants", 10, 1, 10, where),
-        seeds=seeds, parallel=_int(raw, "parallel", 1, 1, 64, where),
+        seeds=seeds, parallel=_int(raw, "parallel", 1, 1, 64, where), shuffled_control=shuffled,
         out=output_folder(raw.get("out"), name, where), raw=raw)
 
 

@@ -4,7 +4,8 @@
 and never starts a model, so ``culturalign report results/NAME`` re-renders a finished study anywhere.
 
 Compiled programs are judged on held-out countries only; every comparison between two conditions uses the
-countries both were run on, and the held-out table puts every condition on those countries.
+countries both were run on, and the held-out table puts every condition on those countries. Every table and
+figure carries the model-free reference predictors and skill against the centroid (:mod:`culturalign.yardsticks`).
 """
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from . import cultmap, reference
 from .errors import CulturalignError
 from .fileio import atomic_write
+from .yardsticks import REFERENCE_PREDICTORS, skill, summarize_conditions, with_reference_rows
 
 BASELINES = ("no_persona", "engineered")
 
@@ -36,31 +39,39 @@ def load_distances(folder) -> pd.DataFrame:
 
 def per_country(distances: pd.DataFrame) -> pd.DataFrame:
     """One row per model, condition and country: compiled conditions averaged over their seeds."""
-    return (distances.groupby(["model", "condition", "country", "region", "held_out"], sort=False)
+    return (distances.groupby(["model", "condition", "kind", "country", "region", "held_out"], sort=False)
             [["x", "y", "distance"]].mean().reset_index())
 
 
-def _num(v):
-    return None if v is None or (isinstance(v, float) and np.isnan(v)) else v
-
-
 def condition_summary(table: pd.DataFrame) -> pd.DataFrame:
-    """Per model and condition: distances (mean, median, bootstrap CI), share of countries improved over
-    each baseline (on the countries both share), and steerability."""
+    """Per model and condition (:func:`yardsticks.summarize_conditions`): distances (mean, median, bootstrap
+    CI), skill against the centroid (with CI, per axis), the share of countries closer than the centroid and
+    than each baseline (on the countries both share), steerability, and the lead over the shuffled control."""
     rows = []
-    for (model, cond), sub in table.groupby(["model", "condition"], sort=False):
-        low, high = cultmap.mean_interval(sub.distance)
-        steer = cultmap.steerability(sub[["country", "x", "y"]])
-        row = {"model": model, "condition": cond, "countries": len(sub), "mean_distance": sub.distance.mean(),
-               "median_distance": sub.distance.median(), "ci95_low": low, "ci95_high": high,
-               "steerability_x": steer["x"], "steerability_y": steer["y"]}
-        mine = sub.set_index("country").distance
-        for base in BASELINES:
-            other = table[(table.model == model) & (table.condition == base)].set_index("country").distance
-            shared = mine.index.intersection(other.index)
-            row[f"improved_vs_{base}"] = (cultmap.improved_share(other[shared], mine[shared])
-                                          if cond != base and len(shared) else np.nan)
-        rows.append(row)
+    for model, sub in table.groupby("model", sort=False):
+        kinds = sub.groupby("condition", sort=False).kind.first()
+        for cond, st in summarize_conditions(sub).items():
+            nan2 = [np.nan, np.nan]
+            control = st.get("shuffled_control", {})
+            row = {"model": model, "condition": cond, "kind": kinds[cond], "countries": st["countries"],
+                   "mean_distance": st["mean_distance"], "median_distance": st["median_distance"],
+                   "ci95_low": st["mean_distance_ci95"][0], "ci95_high": st["mean_distance_ci95"][1],
+                   "skill": st.get("skill", np.nan), "skill_ci95_low": st.get("skill_ci95", nan2)[0],
+                   "skill_ci95_high": st.get("skill_ci95", nan2)[1], "skill_x": st.get("skill_x", np.nan),
+                   "skill_y": st.get("skill_y", np.nan), "closer_than_centroid": st.get("closer_than_centroid", np.nan),
+                   "steerability_x": st["steerability"]["x"], "steerability_y": st["steerability"]["y"]}
+            mine = sub[sub.condition == cond].set_index("country").distance
+            for base in BASELINES:
+                other = sub[sub.condition == base].set_index("country").distance
+                shared = mine.index.intersection(other.index)
+                row[f"improved_vs_{base}"] = (cultmap.improved_share(other[shared], mine[shared])
+                                              if cond != base and len(shared) else np.nan)
+            row.update({"shuffled_mean_distance": control.get("shuffled_mean_distance", np.nan),
+                        "shuffled_skill": control.get("skill", np.nan),
+                        "lead_over_shuffled": control.get("gap", np.nan),
+                        "lead_ci95_low": control.get("gap_ci95", nan2)[0],
+                        "lead_ci95_high": control.get("gap_ci95", nan2)[1]})
+            rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -93,14 +104,25 @@ def region_grid(regions: pd.DataFrame) -> pd.DataFrame:
 
 
 def stability_table(distances: pd.DataFrame) -> pd.DataFrame:
-    """Compiled conditions: the mean distance of each optimizer seed, and the spread across seeds."""
-    compiled = distances[distances.seed >= 0]
+    """Compiled conditions: the mean distance and skill of each optimizer seed, and their spread across seeds
+    (mean, SD, min, max)."""
+    compiled = distances[(distances.seed >= 0) & (distances.kind == "compile")]
+    stats = ["mean_distance", "skill"]
+    columns = ["model", "condition", "seed", *stats, "seeds"] + [f"{v}_{a}" for v in stats for a in
+                                                                   ("mean", "sd", "min", "max")]
     if compiled.empty:
-        return pd.DataFrame(columns=["model", "condition", "seed", "mean_distance", "seeds", "sd_across_seeds"])
-    per_seed = compiled.groupby(["model", "condition", "seed"], sort=False).distance.mean().rename("mean_distance")
-    per_seed = per_seed.reset_index()
-    spread = per_seed.groupby(["model", "condition"]).mean_distance.agg(seeds="size", sd_across_seeds="std")
-    return per_seed.merge(spread.reset_index(), on=["model", "condition"])
+        return pd.DataFrame(columns=columns)
+    rows = []
+    for (model, cond, seed), sub in compiled.groupby(["model", "condition", "seed"], sort=False):
+        centroid = distances[(distances.model == model) & (distances.condition == "centroid")
+                             & distances.country.isin(sub.country)]
+        rows.append({"model": model, "condition": cond, "seed": seed, "mean_distance": sub.distance.mean(),
+                     "skill": skill(sub, centroid)["skill"] if len(centroid) else np.nan})
+    per_seed = pd.DataFrame(rows)
+    spread = per_seed.groupby(["model", "condition"], sort=False)[stats].agg(["mean", "std", "min", "max"])
+    spread.columns = [f"{v}_{a.replace('std', 'sd')}" for v, a in spread.columns]
+    spread["seeds"] = per_seed.groupby(["model", "condition"], sort=False).size()
+    return per_seed.merge(spread.reset_index(), on=["model", "condition"])[columns]
 
 
 # ---------------------------------------------------------------------------------------------- figures
@@ -125,13 +147,31 @@ def map_layers(table: pd.DataFrame, model: str) -> tuple[pd.DataFrame, pd.DataFr
             arrows += [{"x0": start[r.country][0], "y0": start[r.country][1], "x1": r.x, "y1": r.y,
                         "group": "engineered"} for r in rows.itertuples() if r.country in start]
             start = {r.country: (r.x, r.y) for r in rows.itertuples()}
-    for cond in [c for c in sub.condition.unique() if c not in BASELINES]:
+    models_own = sub[~sub.kind.isin(["reference", "shuffled"])]
+    for cond in [c for c in models_own.condition.unique() if c not in BASELINES]:
         rows = sub[sub.condition == cond]
         pts.append(pd.DataFrame({"name": rows.country.map(code), "x": rows.x, "y": rows.y, "group": cond}))
         arrows += [{"x0": start[r.country][0], "y0": start[r.country][1], "x1": r.x, "y1": r.y, "group": cond}
                    for r in rows.itertuples() if r.country in start]
+    pts += reference_marks(sub)
     points = pd.concat(pts, ignore_index=True) if pts else None
     return points, (pd.DataFrame(arrows) if arrows else None)
+
+
+REFERENCE_LABELS = {"centroid": "centroid (model-free)", "region_centroid": "region lookup (model-free)"}
+
+
+def reference_marks(table: pd.DataFrame) -> list[pd.DataFrame]:
+    """The reference predictors' distinct points (the centroid is one point under a split; the region lookup
+    one per region) as map marks, labelled by what they know."""
+    marks = []
+    for cond, label in REFERENCE_LABELS.items():
+        rows = table[table.condition == cond].round({"x": 9, "y": 9}).drop_duplicates(["x", "y"])
+        if len(rows):
+            names = (["centroid"] if cond == "centroid" and len(rows) == 1
+                     else rows.region.fillna("") if cond == "region_centroid" else rows.country)
+            marks.append(pd.DataFrame({"name": list(names), "x": rows.x.values, "y": rows.y.values, "group": label}))
+    return marks
 
 
 def _pyplot():
@@ -204,12 +244,16 @@ def steering_figure(table: pd.DataFrame) -> bytes:
     fig, axes = plt.subplots(len(models), 2, figsize=(11, 4.6 * len(models)), squeeze=False)
     fig.subplots_adjust(hspace=0.35)
     for row, model in zip(axes, models):
-        sub = table[(table.model == model) & (table.condition != "no_persona")]  # no persona: one point
+        sub = table[(table.model == model) & (table.condition != "no_persona")  # no persona: one point
+                    & (table.kind != "shuffled")]
         for ax, axis in zip(row, ("x", "y")):
             for cond, rows in sub.groupby("condition", sort=False):
                 r = cultmap.steerability(rows[["country", "x", "y"]])[axis]
-                ax.scatter(ref.loc[rows.country, axis], rows[axis], s=14, alpha=0.7, color=colour[cond],
-                           label=f"{textwrap.fill(cond, 30)} (n={len(rows)}, r={r:.2f})")
+                model_free = cond in REFERENCE_PREDICTORS  # hollow marks: what a lookup without a model gives
+                ax.scatter(ref.loc[rows.country, axis], rows[axis], s=18 if model_free else 14, alpha=0.7,
+                           color="none" if model_free else colour[cond], edgecolors=colour[cond],
+                           marker="s" if model_free else "o",
+                           label=f"{textwrap.fill(REFERENCE_LABELS.get(cond, cond), 30)} (n={len(rows)}, r={r:.2f})")
             lims = [min(ax.get_xlim()[0], ax.get_ylim()[0]), max(ax.get_xlim()[1], ax.get_ylim()[1])]
             ax.plot(lims, lims, color="#999", lw=1, ls="--", zorder=0)  # perfect steering
             ax.set_xlabel(f"reference {axis} of the target country")
@@ -219,6 +263,36 @@ def steering_figure(table: pd.DataFrame) -> bytes:
             ax.legend(fontsize=7, loc="best")
             ax.grid(alpha=0.3)
     fig.suptitle("Does the prompt track the country? (dashed: perfect steering)", fontsize=11)
+    return _png(fig)
+
+
+def skill_figure(summary: pd.DataFrame) -> bytes:
+    """Skill against the centroid per model and condition, with its 95% bootstrap interval (shuffled
+    controls beside the condition they control)."""
+    plt = _pyplot()
+    models = list(dict.fromkeys(summary.model))
+    width = max(5.0, 0.9 * (summary.groupby("model").size().max() + summary.shuffled_skill.notna().sum()) + 2)
+    fig, axes = plt.subplots(1, len(models), figsize=(width * len(models), 4.8), squeeze=False, sharey=True)
+    for ax, model in zip(axes[0], models):
+        bars = []  # (label, skill, low, high, colour)
+        for r in summary[summary.model == model].itertuples():
+            bars.append((REFERENCE_LABELS.get(r.condition, r.condition), r.skill, r.skill_ci95_low,
+                         r.skill_ci95_high, "#bbb" if r.kind == "reference" else "C0"))
+            if not np.isnan(r.shuffled_skill):
+                bars.append((f"{r.condition} (shuffled countries)", r.shuffled_skill, np.nan, np.nan, "#d62728"))
+        values = np.array([b[1] for b in bars], dtype=float)
+        err = np.nan_to_num(np.array([values - [b[2] for b in bars], np.array([b[3] for b in bars]) - values],
+                                     dtype=float).clip(min=0))
+        ax.bar(range(len(bars)), values, color=[b[4] for b in bars], yerr=err, capsize=3)
+        ax.axhline(0, color="#333", lw=1)
+        ax.set_xticks(range(len(bars)), [textwrap.fill(b[0].replace(":", ": "), 20) for b in bars], fontsize=7,
+                      rotation=30, ha="right")
+        sub = summary[summary.model == model]
+        ax.set_title(f"{model} (n={int(sub.countries.max())})", fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].set_ylabel("skill = 1 − Σd² / Σd²(centroid)")
+    fig.suptitle("Skill against the model-free centroid (0: no better than one constant point; grey: model-free;"
+                 " red: shuffled countries)", fontsize=10)
     return _png(fig)
 
 
@@ -245,17 +319,18 @@ def write_report(folder) -> Path:
     from .plot import map_figure
 
     folder = Path(folder)
-    distances = load_distances(folder)
     meta = json.loads((folder / "meta.json").read_text()) if (folder / "meta.json").is_file() else {}
     config = (folder / "experiment.yaml").read_text() if (folder / "experiment.yaml").is_file() else ""
+    split_seed = (yaml.safe_load(config) or {}).get("split_seed", 0) if config else 0
+    distances = with_reference_rows(load_distances(folder), split_seed)  # results written before they existed
     table = per_country(distances)
     tables = {"summary": condition_summary(table), "held_out": held_out_summary(table),
               "by_region": region_table(table), "stability": stability_table(distances)}
     for name, df in tables.items():
         atomic_write(folder / f"{name}.csv", df.to_csv(index=False))
     regions, scope = _comparable_regions(tables["by_region"])
-    figures = {"distances": distance_figure(table), "regions": region_figure(regions, scope),
-               "steering": steering_figure(table)}
+    figures = {"skill": skill_figure(tables["held_out"]), "distances": distance_figure(table),
+               "regions": region_figure(regions, scope), "steering": steering_figure(table)}
     for model in dict.fromkeys(table.model):
         points, arrows = map_layers(table, model)
         if points is not None:
@@ -271,11 +346,19 @@ def write_report(folder) -> Path:
              f"<p class=note>{distances.country.nunique()} countries, {distances.model.nunique()} model(s), "
              f"{distances.condition.nunique()} condition(s); mode {html.escape(str(meta.get('mode', '?')))}. "
              "Distance is to the country's reference point on the Inglehart–Welzel map (lower is closer). "
-             "Steerability is the correlation across countries between the model's points and the reference "
-             "points: a prompt that moves every country the same way scores near zero however many countries "
-             "it 'improves'. Compiled programs are scored on held-out countries only.</p>",
-             "<h2>All countries run, per model and condition</h2>", _table_html(tables["summary"]),
+             "Every condition stands beside two model-free yardsticks: <b>centroid</b>, the mean reference point "
+             "of the countries it may know (the training split for held-out countries, every other country "
+             "otherwise), and <b>region_centroid</b>, the same within the target's cultural region — a lookup "
+             "that knows the region. <b>Skill</b> = 1 − Σd²/Σd²(centroid) over the same countries: 0 is no better "
+             "than one constant point for every country, below 0 is worse. A <b>:shuffled</b> condition asks "
+             "the same prompt about other countries (a seeded derangement) and is scored against the true ones; "
+             "the lead over it (with its 95% interval) says whether the condition carries country information "
+             "at all. Steerability is the correlation across countries between the model's points and the "
+             "reference points: a prompt that moves every country the same way scores near zero however many "
+             "countries it 'improves'. Compiled programs are scored on held-out countries only.</p>",
              "<h2>Held-out countries (every condition on the same countries)</h2>", _table_html(tables["held_out"]),
+             "<h2>Skill against the centroid (held-out countries)</h2>", _img(figures["skill"], "skill bar chart"),
+             "<h2>All countries run, per model and condition</h2>", _table_html(tables["summary"]),
              "<h2>Distance distributions</h2>", _img(figures["distances"], "distance distributions"),
              "<h2>Steering: does each country's point follow its reference point?</h2>",
              _img(figures["steering"], "model point against reference point, per axis"),

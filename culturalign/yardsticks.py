@@ -53,6 +53,29 @@ def reference_predictions(countries, known=None) -> pd.DataFrame:
     return out
 
 
+def with_reference_rows(distances: pd.DataFrame, split_seed: int) -> pd.DataFrame:
+    """A comparison's tidy table (model, condition, kind, seed, country, held_out, x, y, distance, ...) with
+    both reference predictors for every model and country it covers, replacing any already there. Held-out
+    countries are predicted from the training split only; the others leave-one-out from every other country."""
+    from .splits import country_splits
+
+    split = country_splits(split_seed)
+    train = split.loc[split.split == "train", "country"].tolist()
+    runs = distances[distances.kind != "reference"]
+    held = runs.groupby("country").held_out.first()
+    parts = [runs]
+    for model in dict.fromkeys(runs.model):
+        countries = sorted(runs.loc[runs.model == model, "country"].unique())
+        for known, chosen in ((train, [c for c in countries if held[c]]), (None, [c for c in countries if not held[c]])):
+            if chosen:
+                parts.append(reference_predictions(chosen, known).drop(columns="region_fallback")
+                             .assign(model=model, seed=-1, held_out=known is not None))
+    out = pd.concat(parts, ignore_index=True)[list(runs.columns)]
+    if "region" in out:
+        out["region"] = out.country.map(reference.countries().set_index("country").region)
+    return out
+
+
 # ---------------------------------------------------------------- the shuffled-country control
 
 def derangement(countries, seed: int = 0) -> dict[str, str]:

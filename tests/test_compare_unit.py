@@ -87,28 +87,36 @@ def test_grid_runs_resumes_and_rerenders_without_a_model(tmp_path, monkeypatch):
     preset.write_text("optimizer: BootstrapFewShot\nsettings: {max_bootstrapped_demos: 1, max_labeled_demos: 0,"
                       " metric_threshold: 0.0}\n")
     exp = parse_experiment({**GOOD, "conditions": ["no_persona", "engineered", {"compile": str(preset)}],
-                            "seeds": 2, "out": str(tmp_path / "res")})
-    assert len(compare.plan(exp)) == 4  # two baselines, and the preset once per seed
+                            "seeds": 2, "out": str(tmp_path / "res"), "shuffled_control": True})
+    # two baselines, the preset once per seed, and a shuffled control of each condition that names the country
+    assert len(compare.plan(exp)) == 7
     folder = compare.run_compare(exp)
     d = pd.read_parquet(folder / "distances.parquet")
-    assert set(d.condition) == {"no_persona", "engineered", "compiled:boot"}
+    assert set(d.condition) == {"no_persona", "engineered", "compiled:boot", "engineered:shuffled",
+                                "compiled:boot:shuffled", "centroid", "region_centroid"}
+    assert set(d[d.kind == "reference"].country) == set(d[d.kind != "reference"].country)  # no model call
+    assert set(d[d.condition == "engineered:shuffled"].country) == {"Japan", "Nigeria", "Sweden"}
     assert set(d[d.condition == "engineered"].country) == {"Japan", "Nigeria", "Sweden"}
     held = set(d[d.condition == "compiled:boot"].country)
     assert held == set(exp.held_out) and d[d.condition == "compiled:boot"].seed.nunique() == 2
     answers = pd.read_csv(folder / "answers.csv")
     assert len(answers) == len(d) * 10 and set(answers.item) >= {"A008", "Y003"}
     for name in ("summary.csv", "held_out.csv", "by_region.csv", "stability.csv", "report.html",
-                 "figures/distances.png", "figures/regions.png", "figures/steering.png",
+                 "figures/skill.png", "figures/distances.png", "figures/regions.png", "figures/steering.png",
                  "figures/map_qwen2.5-coder-0.5b.png"):
         assert (folder / name).is_file(), name
     held_out = pd.read_csv(folder / "held_out.csv").set_index("condition")
     # held-out rows only: of the baselines' countries only Sweden is in the test split
-    assert held_out.countries.to_dict() == {"no_persona": 1, "engineered": 1, "compiled:boot": 21}
+    assert held_out.countries.to_dict() == {"no_persona": 1, "engineered": 1, "compiled:boot": 21, "centroid": 21,
+                                            "region_centroid": 21}
+    assert held_out.loc["centroid", "skill"] == 0 and held_out.loc["compiled:boot", "lead_over_shuffled"] == 0
+    assert pd.read_csv(folder / "summary.csv").set_index("condition").loc["engineered", "countries"] == 3
+    assert set(pd.read_csv(folder / "stability.csv").seed) == {0, 1}
     assert held_out.loc["compiled:boot", "improved_vs_engineered"] in (0.0, 1.0)  # judged on Sweden alone
     regions = pd.read_csv(folder / "by_region.csv")
     assert set(regions.scope) == {"all run", "held out"}
-    assert regions[regions.scope == "held out"].groupby("condition").countries.sum().to_dict() == \
-        held_out.countries.to_dict()
+    held_regions = regions[(regions.scope == "held out") & ~regions.condition.str.endswith(":shuffled")]
+    assert held_regions.groupby("condition").countries.sum().to_dict() == held_out.countries.to_dict()
     # the compiled condition ran on other countries than the baselines: the heat map compares held-out ones
     assert "By cultural region (held out countries)" in (folder / "report.html").read_text()
     assert (folder / "programs" / "fake" / "boot" / "seed-1" / "manifest.json").is_file()
@@ -126,7 +134,7 @@ def test_grid_runs_resumes_and_rerenders_without_a_model(tmp_path, monkeypatch):
     wider = parse_experiment({**exp.raw, "countries": ["Japan", "Nigeria", "Sweden", "Brazil"]})
     compare.run_compare(wider)
     assert len(started) == calls_before + 2
-    d = pd.read_csv(folder / "distances.csv")
+    d = pd.read_csv(folder / "distances.csv").query("kind != 'reference'")
     assert set(d[d.condition == "engineered"].country) == {"Japan", "Nigeria", "Sweden", "Brazil"}
     assert len(d[d.condition == "compiled:boot"]) == 2 * len(exp.held_out)
 
