@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +21,7 @@ from .errors import CulturalignError
 from .fileio import atomic_write
 from .models.session import ModelSession
 from .survey import load_survey
+from .yardsticks import SHUFFLED_SUFFIX, derangement, reference_predictions, summarize_conditions
 
 # One society per cultural region: a quick audit that still spans the map.
 DEFAULT_COUNTRIES = ("United States", "Sweden", "Spain", "Russia", "Japan", "Brazil", "Nigeria", "India")
@@ -41,6 +42,7 @@ class AuditResult:
     specificity: pd.DataFrame
     nearest_unprompted: pd.DataFrame
     usage: dict
+    model_free: pd.DataFrame = field(default_factory=pd.DataFrame)  # reference predictors: condition, country, x, y
     intervals: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def summary(self) -> dict:
@@ -65,11 +67,28 @@ class AuditResult:
             "steerability": {r.condition: {"x": _num(r.x), "y": _num(r.y)} for r in self.steerability.itertuples()},
             "specificity": {c: {r.country: int(r.rank) for r in sub.itertuples()}
                             for c, sub in self.specificity.groupby("condition", sort=False)},
+            "yardsticks": self.yardsticks(),
             "nearest_unprompted": [{"country": r.country, "distance": float(r.distance)}
                                    for r in self.nearest_unprompted.itertuples()],
             "model_calls": self.usage["calls"],
             "usage": self.usage,
         }
+
+    def per_target(self) -> pd.DataFrame:
+        """One row per condition and target country: the point the condition gives it (no persona's single
+        point for every country) and its distance; the reference predictors included."""
+        pts = pd.concat([self.points, self.model_free.assign(kind="reference")], ignore_index=True)
+        own = self.distances.merge(pts[pts.country != ""][["condition", "country", "x", "y"]], on=["condition", "country"])
+        shared = self.distances.merge(pts[pts.country == ""][["condition", "x", "y"]], on="condition")
+        return pd.concat([own, shared], ignore_index=True)
+
+    def yardsticks(self) -> dict:
+        """Per condition: mean distance, skill against the leave-one-out centroid (with CI, per axis),
+        closer_than_centroid and, for shuffled controls, the lead over them (:mod:`culturalign.yardsticks`)."""
+        stats = summarize_conditions(self.per_target())
+        keys = ("mean_distance", "skill", "skill_ci95", "skill_x", "skill_y", "closer_than_centroid",
+                "shuffled_control")
+        return {cond: {k: _json_num(v[k]) for k in keys if k in v} for cond, v in stats.items()}
 
     def save(self, out_dir: str | Path, *, plot: bool = True) -> Path:
         """Write every table (CSV), summary.json and the map (PNG + interactive HTML) into ``out_dir``."""
@@ -93,13 +112,19 @@ class AuditResult:
         return out
 
     def map_layers(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Points to draw (the unprompted model; each prompted country) and arrows unprompted -> prompted."""
-        pts = self.points.assign(name=[f"{self.model} ({c})" if not k else f"{k} ({c})"
-                                       for c, k in zip(self.points.condition, self.points.country)],
-                                 group=self.points.condition)[["name", "x", "y", "group"]]
-        base = self.points[self.points.country == ""]
+        """Points to draw (the unprompted model; each prompted country; with few targets the model-free
+        predictions) and arrows unprompted -> prompted. Shuffled controls are tables, not map layers."""
+        from .plot import model_free_marks
+
+        shown = self.points[~self.points.condition.str.endswith(SHUFFLED_SUFFIX)]
+        pts = shown.assign(name=[f"{self.model} ({c})" if not k else f"{k} ({c})"
+                                 for c, k in zip(shown.condition, shown.country)],
+                           group=shown.condition)[["name", "x", "y", "group"]]
+        base = shown[shown.country == ""]
         arrows = pd.DataFrame(columns=["x0", "y0", "x1", "y1", "group"])
-        prompted = self.points[self.points.country != ""]
+        prompted = shown[shown.country != ""]
+        if 0 < prompted.country.nunique() <= 20:
+            pts = pd.concat([pts, *model_free_marks(self.model_free)], ignore_index=True)
         if len(base) == 1:
             b = base.iloc[0]
             arrows = pd.DataFrame({"x0": b.x, "y0": b.y, "x1": prompted.x.values, "y1": prompted.y.values,
@@ -114,6 +139,15 @@ class AuditResult:
 
 def _num(value):
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
+def _json_num(value):
+    """NaN -> None, through dicts and lists (strict JSON)."""
+    if isinstance(value, dict):
+        return {k: _json_num(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_num(v) for v in value]
+    return value if isinstance(value, (bool, str)) else _num(value)
 
 
 def _variants(condition: Condition, variants) -> tuple[str, ...]:
@@ -135,20 +169,25 @@ def build_contexts(conditions, countries, variants=None) -> list[Context]:
 
 def run_audit(model: str | None = None, *, countries=DEFAULT_COUNTRIES, conditions=DEFAULT_CONDITIONS,
               mode: str = "logprob", samples: int = 10, temperature: float = 1.0, variants=None,
-              survey: str = "ivs-iw10", progress: bool = True, session: ModelSession | None = None) -> AuditResult:
+              survey: str = "ivs-iw10", progress: bool = True, session: ModelSession | None = None,
+              shuffled_control: bool = False) -> AuditResult:
     """Audit a model. ``countries``: names/ISO codes/regions or "all"; ``conditions``: names or templates
-    with {country}; ``variants``: how many of Tao et al.'s ten descriptors (default all)."""
+    with {country}; ``variants``: how many of Tao et al.'s ten descriptors (default all);
+    ``shuffled_control``: also ask each country condition about a seeded derangement of the countries."""
     target = reference.resolve_countries(countries)
     conds = [c if isinstance(c, Condition) else resolve_condition(c) for c in conditions]
     if len({c.name for c in conds}) != len(conds):
         raise CulturalignError("two conditions share a name; name custom templates with 'name=template'")
     if mode == "sample" and samples < 1:
         raise CulturalignError(f"--samples must be at least 1, got {samples}")
+    asked = derangement(target) if shuffled_control else {}
+    controls = [replace(c, name=c.name + SHUFFLED_SUFFIX) for c in conds if c.needs_country] if asked else []
     inst = load_survey(survey)
     own_session = session is None
     session = session or ModelSession(model)
     try:
         contexts = build_contexts(conds, target, variants)
+        contexts += [replace(ctx, country=asked[ctx.country]) for ctx in build_contexts(controls, target, variants)]
         raw = elicit(session, inst, contexts, mode=mode, samples=samples, temperature=temperature, progress=progress)
     finally:
         if own_session:
@@ -157,6 +196,8 @@ def run_audit(model: str | None = None, *, countries=DEFAULT_COUNTRIES, conditio
     ok = values[values.status == "ok"]
     item_means = (ok.groupby(["condition", "country", "item"], sort=False)["value"].mean()
                   .unstack("item").reindex(columns=inst.codes).reset_index())
+    shuffled = item_means.condition.str.endswith(SHUFFLED_SUFFIX)  # asked about another country: relabel
+    item_means.loc[shuffled, "country"] = item_means.loc[shuffled, "country"].map({v: k for k, v in asked.items()})
     missing = item_means[inst.codes].isna().any(axis=1)
     if missing.any():
         bad = item_means[missing].iloc[0]
@@ -165,7 +206,7 @@ def run_audit(model: str | None = None, *, countries=DEFAULT_COUNTRIES, conditio
                                "a sample-mode audit may need more --samples")
     xy = cultmap.project(item_means[inst.codes])
     points = pd.concat([item_means[["condition", "country"]], xy], axis=1)
-    order = {c.name: i for i, c in enumerate(conds)}
+    order = {c.name: i for i, c in enumerate(conds + controls)}
     points = (points.assign(_order=points.condition.map(order)).sort_values(["_order", "country"])
               .drop(columns="_order").reset_index(drop=True))
 
@@ -174,7 +215,11 @@ def run_audit(model: str | None = None, *, countries=DEFAULT_COUNTRIES, conditio
         for country in ([r.country] if r.country else target):
             dist_rows.append({"condition": r.condition, "country": country,
                               "distance": cultmap.distance_to(r.x, r.y, country)})
-    dists = pd.DataFrame(dist_rows).merge(reference.countries()[["country", "region"]], on="country")
+    model_free = reference_predictions(target)  # leave-one-out: no split is in force in an audit
+    dists = pd.concat([pd.DataFrame(dist_rows).assign(kind=["shuffled" if c.endswith(SHUFFLED_SUFFIX) else "prompt"
+                                                             for c in (r["condition"] for r in dist_rows)]),
+                       model_free[["condition", "kind", "country", "distance"]]], ignore_index=True)
+    dists = dists.merge(reference.countries()[["country", "region"]], on="country")
 
     improved, steer, spec = [], [], []
     base_name = NO_PERSONA.name if NO_PERSONA.name in order else None
@@ -202,8 +247,10 @@ def run_audit(model: str | None = None, *, countries=DEFAULT_COUNTRIES, conditio
               "survey_digest": inst.digest, "projection_digest": cultmap.load_projection().digest,
               "countries": target, "conditions": {c.name: c.template for c in conds},
               "variants": len(_variants(conds[0], variants)) if variants not in (None, "all") else "all"}
+    config["shuffled_control"] = asked or None
     return AuditResult(model=session.spec.name, config=config, answers=raw["answers"], values=values,
-                       item_means=item_means, points=points, distances=dists, improved=pd.DataFrame(improved),
+                       item_means=item_means, points=points, model_free=model_free[["condition", "country", "x", "y"]],
+                       distances=dists, improved=pd.DataFrame(improved),
                        steerability=pd.DataFrame(steer), specificity=pd.concat(spec) if spec else pd.DataFrame(),
                        nearest_unprompted=nearest, usage=usage, intervals=intervals)
 

@@ -203,8 +203,12 @@ def serve(model, host, port, parallel):
               help="How many of Tao et al.'s ten respondent descriptors to average over ('all' = 10).")
 @click.option("--out", default="audit", show_default=True, help="Output directory.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@click.option("--shuffled-control", is_flag=True,
+              help="Also ask each country condition about a seeded derangement of the countries (scored against "
+                   "the true ones): a condition no closer than its control carries no country information.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
-def audit(model, countries, conditions, templates, mode, samples, temperature, variants, out, as_json, no_progress):
+def audit(model, countries, conditions, templates, mode, samples, temperature, variants, out, as_json,
+          shuffled_control, no_progress):
     """Audit a model: its map position with and without cultural prompting, for the given countries."""
     from .audit import run_audit
 
@@ -212,7 +216,8 @@ def audit(model, countries, conditions, templates, mode, samples, temperature, v
     if variants != "all" and not variants.isdigit():
         raise CulturalignError(f"--variants must be a number from 1 to 10 or 'all', got {variants!r}")
     result = run_audit(model, countries=countries, conditions=conds, mode=mode, samples=samples,
-                       temperature=temperature, variants=variants, progress=not no_progress)
+                       temperature=temperature, variants=variants, progress=not no_progress,
+                       shuffled_control=shuffled_control)
     path = result.save(out)
     summary = result.summary()
     if as_json:
@@ -427,6 +432,16 @@ def _print_audit(summary: dict, path: Path) -> None:
         steer = summary["steerability"].get(cond, {})
         click.echo(f"  {cond}: closer than no persona for {share:.0%} of countries; "
                    f"steerability r_x = {_signed(steer.get('x'))}, r_y = {_signed(steer.get('y'))}")
+    click.echo("  against the model-free leave-one-out centroid (skill 0 = no better than one constant point):")
+    for cond, y in summary["yardsticks"].items():
+        line = (f"    {cond:<22} mean distance {y['mean_distance']:.3f}, skill {_signed(y['skill'])} "
+                f"({_signed(y['skill_ci95'][0])} to {_signed(y['skill_ci95'][1])}), closer than the centroid for "
+                f"{y['closer_than_centroid']:.0%}")
+        if "shuffled_control" in y:
+            sc = y["shuffled_control"]
+            line += (f"; closer than its shuffled-country control by {_signed(sc['gap'])} "
+                     f"({_signed(sc['gap_ci95'][0])} to {_signed(sc['gap_ci95'][1])})")
+        click.echo(line)
     near = ", ".join(f"{n['country']} ({n['distance']:.2f})" for n in summary["nearest_unprompted"])
     if near:
         click.echo(f"  nearest to the unprompted model: {near}")
@@ -442,12 +457,13 @@ def _print_audit(summary: dict, path: Path) -> None:
 @click.option("--check", is_flag=True, help="Only validate the experiment file and show its grid.")
 def compare_cmd(experiment, out, check):
     """Run an experiment file: models x conditions x countries x seeds, then tables, figures and a report."""
-    from .compare import plan, run_compare
+    from .compare import grid_conditions, plan, run_compare
     from .experiment import load_experiment
 
     exp = load_experiment(experiment)  # every error is reported here, before any model starts
     cells = plan(exp)
-    click.echo(f"{exp.name}: {len(exp.models)} model(s) x {len(exp.conditions)} condition(s) = {len(cells)} cells; "
+    click.echo(f"{exp.name}: {len(exp.models)} model(s) x {len(grid_conditions(exp))} condition(s)"
+               f"{' (with shuffled controls)' if exp.shuffled_control else ''} = {len(cells)} cells; "
                f"{len(exp.countries)} countries for the baselines, {len(exp.held_out)} held-out countries for "
                f"compiled programs; results in {Path(out or exp.out).resolve()}", err=True)
     if check:

@@ -65,6 +65,31 @@ RING_SIZE = 190  # pt^2, the highlight ring around a country dot
 HALO = 2.2  # pt, white outline behind labels
 
 
+REFERENCE_LABELS = {"centroid": "centroid (model-free)", "region_centroid": "region lookup (model-free)"}
+
+
+def model_free_marks(table: pd.DataFrame) -> list[pd.DataFrame]:
+    """Map layers for the reference predictors in ``table`` (condition, country, x, y): their distinct points,
+    grouped by what they know. A point shared by one region's targets is named after the region, one point
+    for every target "centroid", any other after its target's ISO code."""
+    ref = reference.countries().set_index("country")
+    marks = []
+    for cond, label in REFERENCE_LABELS.items():
+        rows = table[table.condition == cond].assign(region=lambda d: d.country.map(ref.region),
+                                                     iso3=lambda d: d.country.map(ref.iso3))
+        distinct = rows.round({"x": 9, "y": 9}).drop_duplicates(["x", "y"])
+        if distinct.empty:
+            continue
+        if len(distinct) == 1 and rows.country.nunique() > 1:
+            names = [cond.replace("_", " ")]
+        elif len(distinct) < len(rows) and distinct.region.is_unique:
+            names = distinct.region.tolist()
+        else:
+            names = distinct.iso3.tolist()
+        marks.append(pd.DataFrame({"name": names, "x": distinct.x.values, "y": distinct.y.values, "group": label}))
+    return marks
+
+
 # ---------------------------------------------------------------------------------------------- inputs
 
 @lru_cache(maxsize=None)

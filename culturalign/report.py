@@ -23,6 +23,7 @@ import yaml
 from . import cultmap, reference
 from .errors import CulturalignError
 from .fileio import atomic_write
+from .plot import REFERENCE_LABELS, model_free_marks
 from .yardsticks import REFERENCE_PREDICTORS, skill, summarize_conditions, with_reference_rows
 
 BASELINES = ("no_persona", "engineered")
@@ -153,25 +154,9 @@ def map_layers(table: pd.DataFrame, model: str) -> tuple[pd.DataFrame, pd.DataFr
         pts.append(pd.DataFrame({"name": rows.country.map(code), "x": rows.x, "y": rows.y, "group": cond}))
         arrows += [{"x0": start[r.country][0], "y0": start[r.country][1], "x1": r.x, "y1": r.y, "group": cond}
                    for r in rows.itertuples() if r.country in start]
-    pts += reference_marks(sub)
+    pts += model_free_marks(sub)
     points = pd.concat(pts, ignore_index=True) if pts else None
     return points, (pd.DataFrame(arrows) if arrows else None)
-
-
-REFERENCE_LABELS = {"centroid": "centroid (model-free)", "region_centroid": "region lookup (model-free)"}
-
-
-def reference_marks(table: pd.DataFrame) -> list[pd.DataFrame]:
-    """The reference predictors' distinct points (the centroid is one point under a split; the region lookup
-    one per region) as map marks, labelled by what they know."""
-    marks = []
-    for cond, label in REFERENCE_LABELS.items():
-        rows = table[table.condition == cond].round({"x": 9, "y": 9}).drop_duplicates(["x", "y"])
-        if len(rows):
-            names = (["centroid"] if cond == "centroid" and len(rows) == 1
-                     else rows.region.fillna("") if cond == "region_centroid" else rows.country)
-            marks.append(pd.DataFrame({"name": list(names), "x": rows.x.values, "y": rows.y.values, "group": label}))
-    return marks
 
 
 def _pyplot():

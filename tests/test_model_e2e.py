@@ -56,6 +56,10 @@ def test_logprob_audit_gives_exact_distributions(logprob_audit):
     assert set(summary["distances"]["cultural_prompt"]) == set(COUNTRIES)
     assert 0 <= summary["improved_share"] <= 1
     assert set(summary["steerability"]["cultural_prompt"]) == {"x", "y"}
+    # every claim stands beside the model-free yardsticks (they cost no model call: calls counted above)
+    y = summary["yardsticks"]
+    assert y["centroid"]["skill"] == 0 and np.isfinite(y["cultural_prompt"]["skill"])
+    assert y["cultural_prompt"]["mean_distance"] == pytest.approx(np.mean(list(summary["distances"]["cultural_prompt"].values())))
 
 
 def test_cached_rerun_makes_no_model_call(logprob_audit):

@@ -125,3 +125,34 @@ def test_the_shuffled_respondent_asks_about_another_country_but_is_labelled_with
     assert asked == derangement(countries) and all(asked[c] != c for c in countries)
     out = program_answers(session, shuffled, countries, survey)
     assert out["values"].country.tolist() == countries
+
+
+def test_the_audit_reports_skill_the_reference_predictors_and_the_shuffled_control(tmp_path):
+    """Control flow with the scripted model (its answers ignore the prompt, so the control changes nothing);
+    the real model runs it in tests/test_model_e2e.py."""
+    import json
+
+    from culturalign.audit import run_audit
+    from fakes import fake_model_session
+
+    session = fake_model_session(AnswerCache(tmp_path / "a.sqlite"))
+    result = run_audit(countries=["Japan", "Sweden", "Nigeria"], variants=1, progress=False, session=session,
+                       shuffled_control=True)
+    y = result.summary()["yardsticks"]
+    assert set(y) == {"no_persona", "cultural_prompt", "centroid", "region_centroid"}
+    assert y["centroid"]["skill"] == 0 and y["cultural_prompt"]["shuffled_control"]["gap"] == 0
+    assert "shuffled_control" not in y["no_persona"]
+    asked = result.config["shuffled_control"]
+    shuffled_contexts = result.answers[result.answers.condition == "cultural_prompt:shuffled"]
+    assert set(shuffled_contexts.country) == set(asked.values())  # asked about the other countries ...
+    relabelled = result.points[result.points.condition == "cultural_prompt:shuffled"]
+    assert set(relabelled.country) == set(asked)  # ... and scored against the true ones
+    # the leave-one-out centroid of Japan is the mean of the 106 other countries
+    centroid = result.model_free.set_index(["condition", "country"]).loc[("centroid", "Japan")]
+    assert centroid.x == pytest.approx(np.mean([REF[c][0] for c in REF if c != "Japan"]))
+    out = result.save(tmp_path / "audit")
+    saved = json.loads((out / "summary.json").read_text())
+    assert saved["yardsticks"]["region_centroid"]["skill"] > 0
+    points, _ = result.map_layers()
+    assert {"centroid (model-free)", "region lookup (model-free)"} <= set(points.group)
+    assert not points.group.str.endswith(":shuffled").any()
