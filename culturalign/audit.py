@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 
 from . import cultmap, reference
-from .conditions import NO_PERSONA, Condition, resolve_condition
-from .elicit import Context, elicit
+from .conditions import DESCRIPTORS, NO_PERSONA, Condition, resolve_condition
+from .elicit import MODES, Context, elicit
 from .errors import CulturalignError
 from .fileio import atomic_write
 from .models.session import ModelSession
@@ -66,7 +66,8 @@ class AuditResult:
             "improved_share_by_condition": improved,
             "steerability": {r.condition: {"x": _num(r.x), "y": _num(r.y)} for r in self.steerability.itertuples()},
             "specificity": {c: {r.country: int(r.rank) for r in sub.itertuples()}
-                            for c, sub in self.specificity.groupby("condition", sort=False)},
+                            for c, sub in self.specificity.groupby("condition", sort=False)}
+            if len(self.specificity) else {},
             "yardsticks": self.yardsticks(),
             "nearest_unprompted": [{"country": r.country, "distance": float(r.distance)}
                                    for r in self.nearest_unprompted.itertuples()],
@@ -150,12 +151,29 @@ def _json_num(value):
     return value if isinstance(value, (bool, str)) else _num(value)
 
 
+MAX_SAMPLES = 1000
+
+
+def _check_settings(conds, mode: str, samples, temperature, variants) -> None:
+    """Every setting checked before the first model call: a bad one must not cost an audit's worth of answers."""
+    if not conds:
+        raise CulturalignError("no conditions given; use no_persona, cultural_prompt and/or --template")
+    if mode not in MODES:
+        raise CulturalignError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if mode == "sample":
+        if isinstance(samples, bool) or not isinstance(samples, int) or not 1 <= samples <= MAX_SAMPLES:
+            raise CulturalignError(f"--samples must be a whole number from 1 to {MAX_SAMPLES}, got {samples!r}")
+        if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and 0 <= temperature <= 5):
+            raise CulturalignError(f"--temperature must be a number from 0 to 5, got {temperature!r}")
+    _variants(conds[0], variants)
+
+
 def _variants(condition: Condition, variants) -> tuple[str, ...]:
     if variants in (None, "all"):
         return condition.variants
-    n = int(variants)
-    if n < 1:
-        raise CulturalignError(f"variants must be a positive number or 'all', got {variants!r}")
+    n = int(variants) if str(variants).isdigit() else 0
+    if not 1 <= n <= len(DESCRIPTORS):
+        raise CulturalignError(f"variants must be a number from 1 to {len(DESCRIPTORS)} or 'all', got {variants!r}")
     return condition.variants[:n]
 
 
@@ -178,8 +196,7 @@ def run_audit(model: str | None = None, *, countries=DEFAULT_COUNTRIES, conditio
     conds = [c if isinstance(c, Condition) else resolve_condition(c) for c in conditions]
     if len({c.name for c in conds}) != len(conds):
         raise CulturalignError("two conditions share a name; name custom templates with 'name=template'")
-    if mode == "sample" and samples < 1:
-        raise CulturalignError(f"--samples must be at least 1, got {samples}")
+    _check_settings(conds, mode, samples, temperature, variants)
     asked = derangement(target) if shuffled_control else {}
     controls = [replace(c, name=c.name + SHUFFLED_SUFFIX) for c in conds if c.needs_country] if asked else []
     inst = load_survey(survey)

@@ -11,6 +11,7 @@ import pandas as pd
 from . import cultmap, reference
 from .audit import DEFAULT_COUNTRIES
 from .errors import CulturalignError
+from .fileio import writable_folder
 
 
 def _json_safe(obj):
@@ -53,12 +54,9 @@ def countries(as_json, region):
 
 
 def _read_json(path: str, what: str):
-    try:
-        return json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise CulturalignError(f"{what} file not found: {path}") from None
-    except json.JSONDecodeError as exc:
-        raise CulturalignError(f"{path} is not valid JSON: {exc}") from None
+    from .fileio import read_json
+
+    return read_json(path, f"{what} file")
 
 
 def _answer_vectors(data, path: str) -> tuple[list[str], list[dict], bool]:
@@ -167,8 +165,8 @@ def models(as_json):
 @cli.command()
 @click.argument("model", required=False)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Bind address (loopback unless you ask).")
-@click.option("--port", type=int, default=8080, show_default=True)
-@click.option("--parallel", type=int, default=1, show_default=True,
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@click.option("--parallel", type=click.IntRange(1, 256), default=1, show_default=True,
               help="Parallel slots (more help on a GPU; one slot keeps recomputed answers closest to reproducible).")
 def serve(model, host, port, parallel):
     """Serve an embedded model (OpenAI-compatible API) until Ctrl-C, for notebooks and other tools."""
@@ -213,8 +211,9 @@ def audit(model, countries, conditions, templates, mode, samples, temperature, v
     from .audit import run_audit
 
     conds = [c.strip() for c in conditions.split(",") if c.strip()] + list(templates)
-    if variants != "all" and not variants.isdigit():
+    if variants != "all" and not (variants.isdigit() and 1 <= int(variants) <= 10):
         raise CulturalignError(f"--variants must be a number from 1 to 10 or 'all', got {variants!r}")
+    writable_folder(out, "--out")
     result = run_audit(model, countries=countries, conditions=conds, mode=mode, samples=samples,
                        temperature=temperature, variants=variants, progress=not no_progress,
                        shuffled_control=shuffled_control)
@@ -468,6 +467,7 @@ def compare_cmd(experiment, out, check):
                f"compiled programs; results in {Path(out or exp.out).resolve()}", err=True)
     if check:
         return
+    writable_folder(out or exp.out, "--out" if out else f"{experiment}: 'out'")
     folder = run_compare(exp, out=out)
     summary = pd.read_csv(folder / "held_out.csv")
     click.echo(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))

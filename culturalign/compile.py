@@ -16,6 +16,8 @@ import pandas as pd
 
 from .cache import fingerprint
 from .demos import training_examples
+from .errors import CulturalignError
+from .fileio import writable_folder
 from .metrics import METRIC_THRESHOLD, alignment_metric, feedback_metric, score_country
 from .models.embedded import cache_dir
 from .models.session import ModelSession
@@ -161,6 +163,13 @@ def run_compile(program: str = "respondent", optimizer: str | Preset = "mipro-li
     split = country_splits(split_seed)
     lists = {s: split.loc[split.split == s, "country"].tolist() for s in ("train", "val", "test")}
     lists.update(countries or {})
+    for a, b in (("test", "train"), ("test", "val"), ("val", "train")):
+        both = sorted(set(lists[a]) & set(lists[b]))
+        if both:  # the test split must never reach an optimizer; validation countries must not be trained on
+            raise CulturalignError(f"{', '.join(both[:5])} {'is' if len(both) == 1 else 'are'} in both the {a} and "
+                                   f"the {b} countries; the splits must not overlap")
+    if out is not None:
+        writable_folder(out, "--out")
     prompt_name = prompt_model or preset.prompt_model
     with compile_sessions(model, prompt_name, session) as (session, prompt_session):
         compiled, record = compile_program(student, preset, session, survey, seed=seed, split_seed=split_seed,
@@ -221,7 +230,6 @@ def make_student(name: str):
     """A program an optimizer can tune (a DSPy module); the fixed baselines cannot be compiled."""
     import dspy
 
-    from .errors import CulturalignError
     from .programs import make_program
 
     program = make_program(name)

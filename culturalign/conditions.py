@@ -44,9 +44,13 @@ BUILTIN = {c.name: c for c in (NO_PERSONA, CULTURAL_PROMPT)}
 def custom_condition(template: str, name: str = "custom") -> Condition:
     """A user template; it must name the country with ``{country}`` (``{descriptor}`` is optional)."""
     try:
-        fields = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+        parsed = [(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(template) if f is not None]
     except ValueError as exc:
         raise CulturalignError(f"template {template!r} is not a valid format string: {exc}") from None
+    fields = {f for f, _, _ in parsed}
+    if any(spec or conv for _, spec, conv in parsed):  # {country:d} or {country!r} would fail on every prompt
+        raise CulturalignError(f"template {template!r}: write fields plainly, as {{country}} and {{descriptor}}, "
+                               "without a format spec or conversion")
     if "country" not in fields:
         raise CulturalignError(f"template {template!r} must contain {{country}}, e.g. "
                                "'You are a person living in {country}.'")

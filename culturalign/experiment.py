@@ -28,10 +28,9 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import yaml
-
 from . import reference
 from .errors import CulturalignError
+from .fileio import read_yaml
 from .splits import SPLITS, country_splits
 from .yardsticks import SHUFFLED_SUFFIX
 
@@ -216,11 +215,4 @@ def output_folder(out, name: str, where: str = "experiment") -> Path:
 
 
 def load_experiment(path) -> Experiment:
-    path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise CulturalignError(f"experiment file {path} not found") from None
-    except yaml.YAMLError as exc:
-        raise CulturalignError(f"{path}: not valid YAML: {exc}") from None
-    return parse_experiment(raw, str(path))
+    return parse_experiment(read_yaml(path, "experiment file"), str(path))

@@ -1,10 +1,16 @@
-"""Atomic file writes: a reader sees the old file or the new one, never half of it."""
+"""Files: atomic writes (a reader sees the old file or the new one, never half of it), and reading the user's
+YAML and JSON files with clear errors for every way they can be wrong."""
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Callable, Union
+
+import yaml
+
+from .errors import CulturalignError
 
 Payload = Union[str, bytes, Callable]
 
@@ -27,3 +33,89 @@ def atomic_write(path, data: Payload, mode: int = 0o644) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def writable_folder(path, option: str) -> Path:
+    """Check, before any work, that results can be written to folder ``path`` (created if missing); the error
+    names the option. Writing a probe file is the only test that covers permissions, read-only mounts and
+    full disks alike."""
+    if path is None or not str(path).strip():
+        raise CulturalignError(f"{option} must name a folder, got {str(path)!r}")
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise CulturalignError(f"{option} {folder} is a file; give a folder to write the results into")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-", delete=True)
+        probe.close()
+    except OSError as exc:
+        raise CulturalignError(f"{option} {folder} is not writable: {exc.strerror}") from None
+    return folder
+
+
+# ---------------------------------------------------------------- reading user files
+
+MAX_INPUT_BYTES = 20 * 1024 * 1024  # no experiment, registry, preset, survey or manifest comes near this
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """Safe YAML that refuses a key written twice in one mapping (PyYAML keeps the last one silently)."""
+
+
+def _no_duplicates(loader, node, deep=False):
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if isinstance(key, (str, int, float, bool)) and key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"key {key!r} appears twice in one mapping",
+                                                    key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicates)
+
+
+def read_text(path, what: str) -> str:
+    """A user file's text, or a CulturalignError saying what is wrong with it (missing, a folder, too large,
+    not UTF-8)."""
+    path = Path(path)
+    if path.is_dir():
+        raise CulturalignError(f"{what} {path} is a folder, not a file")
+    try:
+        size = path.stat().st_size
+        if size > MAX_INPUT_BYTES:
+            raise CulturalignError(f"{what} {path} is {size / 2**20:.0f} MiB; at most {MAX_INPUT_BYTES // 2**20} MiB "
+                                   "is read")
+        return path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise CulturalignError(f"{what} {path} not found") from None
+    except UnicodeDecodeError as exc:
+        raise CulturalignError(f"{what} {path} is not UTF-8 text (byte {exc.start}); is it the right file?") from None
+    except OSError as exc:
+        raise CulturalignError(f"{what} {path} cannot be read: {exc.strerror}") from None
+
+
+def parse_yaml(text: str, origin: str):
+    """Strict safe YAML: a duplicate key, bad syntax or absurd nesting is a CulturalignError naming ``origin``."""
+    try:
+        return yaml.load(text, Loader=_StrictLoader)
+    except yaml.YAMLError as exc:
+        raise CulturalignError(f"{origin}: not valid YAML: {exc}") from None
+    except RecursionError:
+        raise CulturalignError(f"{origin}: nested too deeply to be a culturalign file") from None
+
+
+def read_yaml(path, what: str):
+    return parse_yaml(read_text(path, what), str(path))
+
+
+def read_json(path, what: str):
+    """A JSON file, or a CulturalignError (missing, a folder, too large, not UTF-8, not JSON, nested absurdly)."""
+    text = read_text(path, what)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CulturalignError(f"{path} is not valid JSON ({exc}); was it edited by hand?") from None
+    except RecursionError:
+        raise CulturalignError(f"{path}: nested too deeply to be a culturalign file") from None

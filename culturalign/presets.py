@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-import yaml
 
 from .errors import CulturalignError
+from .fileio import read_yaml
 
 OPTIMIZERS = ("BootstrapFewShotWithRandomSearch", "MIPROv2", "COPRO", "SIMBA", "GEPA", "BootstrapFewShot",
               "LabeledFewShot")
@@ -55,10 +55,7 @@ def load_preset(name_or_path: str) -> Preset:
             raise CulturalignError(f"unknown optimizer preset {name_or_path!r}: not a file, and not one of "
                                    f"{', '.join(sorted(shipped))}")
         path = shipped[name_or_path]
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise CulturalignError(f"{path}: not valid YAML: {exc}") from None
+    raw = read_yaml(path, "optimizer preset") or {}
     if not isinstance(raw, dict):
         raise CulturalignError(f"{path}: a preset is a mapping with keys {', '.join(sorted(_TOP_KEYS))}")
     unknown = sorted(set(raw) - _TOP_KEYS)

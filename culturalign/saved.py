@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import reference
 from .errors import CulturalignError
-from .fileio import atomic_write
+from .fileio import atomic_write, read_json
 from .programs import make_program
 
 PROGRAM_FILE, MANIFEST_FILE = "program.json", "manifest.json"
@@ -65,12 +65,9 @@ def load_manifest(path) -> dict:
     if not path.exists():
         raise CulturalignError(f"no saved program at {path}: no such folder")
     file = path / MANIFEST_FILE if path.is_dir() else path
-    try:
-        manifest = json.loads(file.read_text())
-    except FileNotFoundError:
-        raise CulturalignError(f"no saved program at {path}: {file.name} not found") from None
-    except json.JSONDecodeError as exc:
-        raise CulturalignError(f"{file} is not valid JSON ({exc}); was it edited by hand?") from None
+    if not file.exists():
+        raise CulturalignError(f"no saved program at {path}: {file.name} not found")
+    manifest = read_json(file, "manifest")
     if not isinstance(manifest, dict):
         raise CulturalignError(f"{file}: a manifest is a JSON object, got {type(manifest).__name__}")
     secrets = _secret_keys(manifest)
@@ -109,12 +106,7 @@ def load_program(path, survey) -> tuple[object, dict]:
                                "it was compiled with")
     program = make_program(manifest["program"])
     state = path / PROGRAM_FILE
-    try:
-        json.loads(state.read_text())
-    except FileNotFoundError:
-        raise CulturalignError(f"{state} not found") from None
-    except json.JSONDecodeError as exc:
-        raise CulturalignError(f"{state} is not valid JSON ({exc}); was it edited by hand?") from None
+    read_json(state, "program state")
     try:
         program.load(str(state))
     except Exception as exc:  # DSPy reports a state that does not fit the program generically

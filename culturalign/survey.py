@@ -16,6 +16,7 @@ from typing import Mapping
 import yaml
 
 from .errors import SurveyError
+from .fileio import read_yaml
 
 ITEM_TYPES = ("scale", "mention_index", "ranked_pair")
 DEFAULT_SURVEY = "ivs-iw10"
@@ -247,8 +248,4 @@ def load_survey(name_or_path: str | Path = DEFAULT_SURVEY) -> Survey:
             raise SurveyError(f"unknown survey {str(name_or_path)!r}: not a file, and not one of the shipped "
                               f"surveys ({', '.join(sorted(builtin))})")
         path = builtin[str(name_or_path)]
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise SurveyError(f"{path}: not valid YAML: {exc}") from None
-    return parse_survey(data, path)
+    return parse_survey(read_yaml(path, "survey file"), path)

@@ -104,6 +104,10 @@ def gguf_path(spec: ModelSpec) -> tuple[Path, str]:
         path = Path(source["path"]).expanduser()
         if not path.is_file():
             raise ModelError(f"model {spec.name!r}: GGUF file not found: {path}")
+        with open(path, "rb") as fh:
+            if fh.read(4) != b"GGUF":  # llama.cpp would only say "Failed to init server"
+                raise ModelError(f"model {spec.name!r}: {path} is not a GGUF model file (it does not start with "
+                                 "the GGUF magic bytes)")
         return path, verified_digest(path, expected)
     if not expected:
         raise ModelError(f"model {spec.name!r}: a chunked source needs its 'sha256'")
@@ -166,6 +170,13 @@ class EmbeddedServer:
             return self
         import xllamacpp
 
+        if self.port:  # llama.cpp reports a taken port only as a failed load: say what is wrong
+            with socket.socket() as sock:
+                try:
+                    sock.bind((self.host, self.port))
+                except OSError as exc:
+                    raise ModelError(f"cannot serve on {self.host}:{self.port}: {exc.strerror}; choose another "
+                                     "--port") from None
         self.port = self.port or free_port(self.host)
         params = xllamacpp.CommonParams()
         params.model.path = str(self.path)

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-import yaml
 
 from ..errors import ModelError
+from ..fileio import parse_yaml, read_text
 
 PROVIDERS = ("embedded", "ollama", "openai")
 STYLES = ("chat", "completion")
@@ -84,10 +84,7 @@ def _parse(name: str, raw, origin: str) -> ModelSpec:
 
 
 def _load_file(text: str, origin: str) -> tuple[dict[str, ModelSpec], str | None]:
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise ModelError(f"{origin}: not valid YAML: {exc}") from None
+    data = parse_yaml(text, origin) or {}
     models = data.get("models", {}) if isinstance(data, dict) else None
     if not isinstance(models, dict):
         raise ModelError(f"{origin}: expected a top-level 'models:' mapping of name -> spec")
@@ -100,7 +97,7 @@ def load_registry() -> tuple[dict[str, ModelSpec], str]:
     specs, default = _load_file(shipped.read_text(), "shipped models.yaml")
     user = user_models_file()
     if user.exists():
-        extra, user_default = _load_file(user.read_text(), str(user))
+        extra, user_default = _load_file(read_text(user, "models file"), str(user))
         specs.update(extra)
         default = user_default or default
     return specs, default
