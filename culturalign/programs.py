@@ -179,35 +179,46 @@ def program_answers(session, program, countries: list[str], survey, *, progress:
     return {"values": values, "points": points, "answers": raw["answers"]}
 
 
-_ACTIVE: dict = {}
+_RUN = "culturalign_run"  # the key under which a run's session lives in DSPy's thread-local settings
 
 
 class using_session:
-    """Make ``program(country=...)`` answer through this model session (DSPy optimizers call programs
-    without passing one; their worker threads all see the same session)."""
+    """Make ``program(country=...)`` answer through this model session. DSPy optimizers call programs without
+    passing one, so the session travels in DSPy's own thread-local context (``dspy.context``): it reaches
+    the worker threads of DSPy's parallel executor, and two runs in two threads never see each other's."""
 
     def __init__(self, session, survey, on_country=None):
         self.session, self.survey, self.on_country = session, survey, on_country
 
     def __enter__(self):
-        self._saved = dict(_ACTIVE)
-        _ACTIVE.update(session=self.session, survey=self.survey)
+        outer = _run_state() or {}
+        state = {**outer, "session": self.session, "survey": self.survey}
         if self.on_country is not None:  # called after each country a program answers (progress display)
-            _ACTIVE["on_country"] = self.on_country
+            state["on_country"] = self.on_country
+        self._context = dspy.context(**{_RUN: state})
+        self._context.__enter__()
         return self.session
 
     def __exit__(self, *exc):
-        _ACTIVE.clear()
-        _ACTIVE.update(self._saved)
+        return self._context.__exit__(*exc)
+
+
+def _run_state() -> dict | None:
+    try:
+        return dspy.settings[_RUN]
+    except AttributeError:
+        return None
 
 
 def report_progress(label: str) -> None:
     """Tell the running compile's progress display that one more country (or example) is done."""
-    if "on_country" in _ACTIVE:
-        _ACTIVE["on_country"](label)
+    state = _run_state()
+    if state and "on_country" in state:
+        state["on_country"](label)
 
 
 def _active():
-    if "session" not in _ACTIVE:
+    state = _run_state()
+    if not state:
         raise CulturalignError("no active model session: run programs inside `with using_session(session, survey):`")
-    return _ACTIVE["session"], _ACTIVE["survey"]
+    return state["session"], state["survey"]

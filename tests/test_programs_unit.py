@@ -180,3 +180,41 @@ def test_labelled_demos_come_from_wave7_data_of_training_countries():
     assert ctx.demos == (("Nigeria", nigeria["question"], "1"),)
     prompt = ctx.prompt(questions_for(SURVEY.items[0])[0])
     assert "Nigeria" in prompt.turns[0][1] and "Sweden" not in str(prompt)
+
+
+def test_two_runs_in_two_threads_each_answer_through_their_own_session(tmp_path):
+    """The model session travels in DSPy's thread-local context: two compiles in two threads (as compare runs
+    models with parallel > 1), each fanning out to DSPy's own worker threads, never borrow each other's."""
+    import threading
+
+    from culturalign.programs import _active
+    from dspy.utils.parallelizer import ParallelExecutor
+
+    sessions = [FakeSession(AnswerCache(tmp_path / f"{i}.sqlite")) for i in range(2)]
+    seen, errors, barrier = {0: set(), 1: set()}, [], threading.Barrier(2)
+
+    def run(i):
+        try:
+            with using_session(sessions[i], SURVEY):
+                barrier.wait()  # both sessions are active at once
+                program = make_program("respondent")
+                countries = ["Chile", "Peru", "Japan", "Kenya"]
+
+                def answer(country):
+                    seen[i].add(id(_active()[0]))
+                    return program(country=country)
+
+                ParallelExecutor(num_threads=3, disable_progress_bar=True).execute(answer, countries)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert seen == {0: {id(sessions[0])}, 1: {id(sessions[1])}}
+    assert sessions[0].calls == sessions[1].calls > 0  # each answered its own four countries
+    with pytest.raises(CulturalignError, match="no active model session"):
+        _active()  # nothing leaks out of the runs
