@@ -18,9 +18,11 @@ from .models import ModelSession, get_spec
 from .reference import countries, resolve_country
 from .report import write_report
 from .survey import load_survey
+from .yardsticks import ShuffledCountries, condition_stats, derangement, reference_predictions, skill
 
 __all__ = ["AuditResult", "CULTURAL_PROMPT", "CulturalignError", "ModelSession", "NO_PERSONA", "bootstrap_point",
            "countries", "custom_condition", "distances", "evaluate_saved", "evaluate_seeds", "get_spec",
            "improved_share", "item_distances", "load_experiment", "load_projection", "load_survey", "nearest",
            "parse_experiment", "project", "region_summary", "resolve_country", "run_audit", "run_compare",
-           "run_compile", "specificity", "steerability", "write_report"]
+           "run_compile", "specificity", "steerability", "write_report", "ShuffledCountries", "condition_stats",
+           "derangement", "reference_predictions", "skill"]

@@ -15,7 +15,7 @@ from typing import Mapping
 
 import yaml
 
-from .errors import SurveyError
+from .errors import CulturalignError, SurveyError
 from .fileio import read_yaml
 
 ITEM_TYPES = ("scale", "mention_index", "ranked_pair")
@@ -248,4 +248,8 @@ def load_survey(name_or_path: str | Path = DEFAULT_SURVEY) -> Survey:
             raise SurveyError(f"unknown survey {str(name_or_path)!r}: not a file, and not one of the shipped "
                               f"surveys ({', '.join(sorted(builtin))})")
         path = builtin[str(name_or_path)]
-    return parse_survey(read_yaml(path, "survey file"), path)
+    try:
+        data = read_yaml(path, "survey file")
+    except CulturalignError as exc:  # callers catch survey problems as SurveyError
+        raise SurveyError(str(exc)) from None
+    return parse_survey(data, path)
