@@ -44,4 +44,25 @@ def test_report_rerenders_to_the_committed_numbers(name, tmp_path):
     quoted = study.joinpath("README.md").read_text()  # the study's own reading quotes every held-out mean
     for value in held:
         assert f"{value:.3f}" in quoted
+    # ... and every claim stands against the constant: each held-out skill is quoted too
+    skill = pd.read_csv(tmp_path / "held_out.csv").query("condition != 'centroid'").skill
+    for value in skill:
+        assert f"{value:+.2f}".replace("-", "−") in quoted
     assert (tmp_path / "report.html").stat().st_size > 100_000  # figures embedded
+
+
+def test_the_main_study_carries_every_yardstick():
+    """Reference predictors for every model and country, a shuffled control for every condition that names the
+    country, and three optimizer seeds for the compiled condition."""
+    d = pd.read_parquet(STUDY / "distances.parquet")
+    ran = d[d.kind != "reference"]
+    for model, sub in d.groupby("model"):
+        refs = sub[sub.kind == "reference"]
+        assert set(refs.condition) == {"centroid", "region_centroid"}
+        assert set(refs.country) == set(ran[ran.model == model].country)
+    controlled = {c.removesuffix(":shuffled") for c in d[d.kind == "shuffled"].condition}
+    assert controlled == {"engineered", "program:respondent-mipro-light-qwen2.5-coder-0.5b", "compiled:labeled-fewshot"}
+    assert set(d[d.kind == "compile"].seed) == {0, 1, 2}
+    held = pd.read_csv(STUDY / "held_out.csv").set_index(["model", "condition"])
+    assert (held.xs("centroid", level="condition").skill == 0).all()
+    assert held.lead_over_shuffled.notna().sum() == 6
