@@ -86,7 +86,8 @@ class AuditResult:
     def yardsticks(self) -> dict:
         """Per condition: mean distance, skill against the leave-one-out centroid (with CI, per axis),
         closer_than_centroid and, for shuffled controls, the lead over them (:mod:`culturalign.yardsticks`)."""
-        stats = summarize_conditions(self.per_target())
+        found = summarize_conditions(self.per_target())
+        stats = {c: found[c] for c in dict.fromkeys(self.distances.condition) if c in found}  # the audit's order
         keys = ("mean_distance", "skill", "skill_ci95", "skill_x", "skill_y", "closer_than_centroid",
                 "shuffled_control")
         return {cond: {k: _json_num(v[k]) for k in keys if k in v} for cond, v in stats.items()}
