@@ -20,7 +20,9 @@ def test_compare_two_conditions_then_rerender_without_a_model(cache_root, tmp_pa
     printed = cli("compare", str(exp), "--out", str(out))
     assert "engineered" in printed and "report.html" in printed
     d = pd.read_parquet(out / "distances.parquet")
-    assert len(d) == 6 and set(d.country) == {"Japan", "Nigeria", "Sweden"}
+    # two conditions answered by the model, two model-free yardsticks beside them
+    assert len(d) == 12 and set(d.country) == {"Japan", "Nigeria", "Sweden"}
+    assert d.groupby("kind").size().to_dict() == {"baseline": 6, "reference": 6}
     no_persona = d[d.condition == "no_persona"]
     assert no_persona[["x", "y"]].nunique().max() == 1  # no persona: one point whatever the target
     engineered = d[d.condition == "engineered"]
@@ -30,6 +32,7 @@ def test_compare_two_conditions_then_rerender_without_a_model(cache_root, tmp_pa
     assert summary.loc["engineered", "countries"] == 3
     assert summary.loc["engineered", "mean_distance"] == pytest.approx(engineered.distance.mean())
     assert 0 <= summary.loc["engineered", "improved_vs_no_persona"] <= 1
+    assert summary.loc["centroid", "skill"] == 0 and summary.loc["engineered", "skill"] < 1
 
     # the report is rebuilt from the tables alone: a broken model registry cannot matter
     before = (out / "summary.csv").read_text()
