@@ -314,7 +314,9 @@ def write_report(folder) -> Path:
     for name, df in tables.items():
         atomic_write(folder / f"{name}.csv", df.to_csv(index=False))
     regions, scope = _comparable_regions(tables["by_region"])
-    figures = {"skill": skill_figure(tables["held_out"]), "distances": distance_figure(table),
+    skill_scope = "held-out" if len(tables["held_out"]) else "all run"  # a study may hold no test country
+    figures = {"skill": skill_figure(tables["held_out"] if len(tables["held_out"]) else tables["summary"]),
+               "distances": distance_figure(table),
                "regions": region_figure(regions, scope), "steering": steering_figure(table)}
     for model in dict.fromkeys(table.model):
         points, arrows = map_layers(table, model)
@@ -342,7 +344,7 @@ def write_report(folder) -> Path:
              "reference points: a prompt that moves every country the same way scores near zero however many "
              "countries it 'improves'. Compiled programs are scored on held-out countries only.</p>",
              "<h2>Held-out countries (every condition on the same countries)</h2>", _table_html(tables["held_out"]),
-             "<h2>Skill against the centroid (held-out countries)</h2>", _img(figures["skill"], "skill bar chart"),
+             f"<h2>Skill against the centroid ({skill_scope} countries)</h2>", _img(figures["skill"], "skill bar chart"),
              "<h2>All countries run, per model and condition</h2>", _table_html(tables["summary"]),
              "<h2>Distance distributions</h2>", _img(figures["distances"], "distance distributions"),
              "<h2>Steering: does each country's point follow its reference point?</h2>",

@@ -238,3 +238,15 @@ def test_ctrl_c_is_not_held_up_by_models_running_in_parallel(tmp_path):
     assert proc.returncode == 0 and "interrupted after" in proc.stdout, proc.stderr[-2000:]
     assert time.monotonic() - start < 30  # not the 60 s the cells would take
     assert float(proc.stdout.split()[-2]) < 15
+
+
+def test_a_study_without_held_out_countries_still_reports_skill(tmp_path, monkeypatch):
+    from culturalign import compare
+    from culturalign.models import session as session_module
+
+    monkeypatch.setattr(session_module, "ModelSession", lambda name: fake_model_session(AnswerCache(tmp_path / "a.sqlite")))
+    exp = parse_experiment({**GOOD, "countries": ["Japan", "Nigeria"], "out": str(tmp_path / "res")})
+    folder = compare.run_compare(exp)
+    assert (folder / "figures" / "skill.png").is_file()
+    assert "Skill against the centroid (all run countries)" in (folder / "report.html").read_text()
+    assert pd.read_csv(folder / "summary.csv").set_index("condition").loc["centroid", "skill"] == 0
