@@ -18,7 +18,7 @@ from . import cultmap, reference
 from .conditions import DESCRIPTORS, NO_PERSONA, Condition, resolve_condition
 from .elicit import MODES, Context, elicit
 from .errors import CulturalignError
-from .fileio import atomic_write
+from .fileio import atomic_write, json_safe
 from .models.session import ModelSession
 from .survey import load_survey
 from .yardsticks import SHUFFLED_SUFFIX, derangement, reference_predictions, summarize_conditions
@@ -90,7 +90,7 @@ class AuditResult:
         stats = {c: found[c] for c in dict.fromkeys(self.distances.condition) if c in found}  # the audit's order
         keys = ("mean_distance", "skill", "skill_ci95", "skill_x", "skill_y", "closer_than_centroid",
                 "shuffled_control")
-        return {cond: {k: _json_num(v[k]) for k in keys if k in v} for cond, v in stats.items()}
+        return {cond: {k: json_safe(v[k]) for k in keys if k in v} for cond, v in stats.items()}
 
     def save(self, out_dir: str | Path, *, plot: bool = True) -> Path:
         """Write every table (CSV), summary.json and the map (PNG + interactive HTML) into ``out_dir``."""
@@ -141,15 +141,6 @@ class AuditResult:
 
 def _num(value):
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
-
-
-def _json_num(value):
-    """NaN -> None, through dicts and lists (strict JSON)."""
-    if isinstance(value, dict):
-        return {k: _json_num(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_num(v) for v in value]
-    return value if isinstance(value, (bool, str)) else _num(value)
 
 
 MAX_SAMPLES = 1000

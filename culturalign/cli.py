@@ -11,22 +11,11 @@ import pandas as pd
 from . import cultmap, reference
 from .audit import DEFAULT_COUNTRIES
 from .errors import CulturalignError
-from .fileio import writable_folder
-
-
-def _json_safe(obj):
-    """NaN (undefined statistics, e.g. steerability of a point that never moves) becomes null: strict JSON."""
-    if isinstance(obj, float) and obj != obj:
-        return None
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    return obj
+from .fileio import json_safe, writable_folder
 
 
 def _echo_json(obj) -> None:
-    click.echo(json.dumps(_json_safe(obj), indent=2, ensure_ascii=False, allow_nan=False))
+    click.echo(json.dumps(json_safe(obj), indent=2, ensure_ascii=False, allow_nan=False))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

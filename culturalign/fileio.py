@@ -35,6 +35,17 @@ def atomic_write(path, data: Payload, mode: int = 0o644) -> Path:
     return path
 
 
+def json_safe(obj):
+    """NaN (undefined statistics, e.g. steerability of a point that never moves) becomes null: strict JSON."""
+    if isinstance(obj, float) and obj != obj:
+        return None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
 def writable_folder(path, option: str) -> Path:
     """Check, before any work, that results can be written to folder ``path`` (created if missing); the error
     names the option. Writing a probe file is the only test that covers permissions, read-only mounts and
