@@ -233,14 +233,22 @@ def _country_list(value: str | None):
 @click.option("--test", "test_", default=None, help="Override: comma-separated test countries (recexplain: a number).")
 @click.option("--skip-train-score", is_flag=True,
               help="Do not score the compiled program on every training country (saves one evaluation each).")
+@click.option("--objective", type=click.Choice(["distance", "contrastive"]), default=None,
+              help="What the optimizer maximises (default: the preset's, else distance): exp(-distance), or how "
+                   "well the point identifies its country among all known countries.")
+@click.option("--tau", type=float, default=None,
+              help="Width of the contrastive objective in map units (default 0.5).")
 @click.option("--no-progress", is_flag=True, help="Hide the progress lines.")
 def compile_cmd(program, optimizer, model, prompt_model, out, seed, split_seed, train, val, test_, skip_train_score,
-                no_progress):
+                objective, tau, no_progress):
     """Compile a culture-conditioned program with an optimizer preset and save it (JSON + manifest)."""
     from .compile import run_compile
     from .programs import make_program
 
     if getattr(make_program(program), "task", None) == "recexplain":
+        if objective or tau is not None:
+            raise CulturalignError(f"--objective and --tau apply to survey respondents; {program!r} is scored by "
+                                   "its own faithfulness-first metric")
         _compile_explainer(program, optimizer, model, prompt_model, out, seed, split_seed, train, val, test_,
                            skip_train_score, not no_progress)
         return
@@ -248,7 +256,8 @@ def compile_cmd(program, optimizer, model, prompt_model, out, seed, split_seed, 
              (("train", _country_list(train)), ("val", _country_list(val)), ("test", _country_list(test_))) if v}
     path, manifest = run_compile(program, optimizer, model, out=out, seed=seed, split_seed=split_seed,
                                  prompt_model=prompt_model, countries=lists, progress=not no_progress,
-                                 score_splits=("val", "test") if skip_train_score else ("train", "val", "test"))
+                                 score_splits=("val", "test") if skip_train_score else ("train", "val", "test"),
+                                 objective=objective, tau=tau)
     scores = ", ".join(f"{k} {v['mean_distance']:.3f}" for k, v in manifest["scores"].items() if v["mean_distance"] is not None)
     click.echo(f"wrote {path}/program.json and manifest.json; mean distance: {scores}; "
                f"{manifest['usage']['calls']} model calls, {manifest['wall_seconds']:.0f} s compiling")

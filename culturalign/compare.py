@@ -100,12 +100,17 @@ def _program_for(exp: Experiment, condition: Condition, seed: int | None, sessio
     if condition.kind == "program":
         program, manifest = load_program(condition.source, survey)
         return program, manifest["split"]["test"]
-    out = exp.out / "programs" / _folder(session.spec.name) / _folder(Path(condition.source).stem) / f"seed-{seed}"
+    recipe = condition.name.removesuffix(SHUFFLED_SUFFIX).removeprefix("compiled:")  # the preset's name by default
+    out = exp.out / "programs" / _folder(session.spec.name) / _folder(recipe) / f"seed-{seed}"
     preset = load_preset(condition.source)
-    if not manifest_matches(out, {"seed": seed, "model_identity": session.identity, "split.seed": exp.split_seed,
-                                  "optimizer.settings": preset.settings}):
-        run_compile("respondent", preset, out=out, seed=seed, split_seed=exp.split_seed,
-                    session=session, score_splits=("test",), progress=True)
+    expected = {"seed": seed, "model_identity": session.identity, "split.seed": exp.split_seed,
+                "optimizer.settings": preset.settings, "program": condition.program}
+    if condition.objective or condition.tau is not None or preset.objective != "distance":
+        expected["metric.name"] = condition.objective or preset.objective
+    if not manifest_matches(out, expected):
+        run_compile(condition.program, preset, out=out, seed=seed, split_seed=exp.split_seed,
+                    session=session, score_splits=("test",), progress=True, objective=condition.objective,
+                    tau=condition.tau)
     program, manifest = load_program(out, survey)
     return program, manifest["split"]["test"]
 

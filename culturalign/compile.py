@@ -18,7 +18,8 @@ from .cache import fingerprint
 from .demos import training_examples
 from .errors import CulturalignError
 from .fileio import writable_folder
-from .metrics import METRIC_THRESHOLD, alignment_metric, feedback_metric, score_country
+from .metrics import alignment_metric, feedback_metric, score_country
+from .objectives import Objective, make_objective
 from .models.embedded import cache_dir
 from .models.session import ModelSession
 from .presets import Preset
@@ -59,13 +60,16 @@ def _lm_call_counter():
 
 
 def build_optimizer(preset: Preset, prompt_lm, seed: int, task_lm=None, *, metric=alignment_metric,
-                    feedback=feedback_metric):
+                    feedback=feedback_metric, metric_threshold=None):
     """Instantiate the preset's optimizer with a metric (GEPA: ``feedback``, which adds feedback text) and
-    the prompt/reflection model. The defaults are the survey respondent's objectives."""
+    the prompt/reflection model. The defaults are the survey respondent's distance objective;
+    ``metric_threshold`` replaces the preset's where an objective has its own."""
     import dspy
 
     cls = getattr(dspy, preset.optimizer)
     settings = dict(preset.settings)
+    if metric_threshold is not None and "metric_threshold" in settings:
+        settings["metric_threshold"] = metric_threshold
     if preset.optimizer == "GEPA":
         return cls(metric=feedback, reflection_lm=prompt_lm, seed=seed, **settings)
     if preset.optimizer in ("MIPROv2", "COPRO", "SIMBA"):
@@ -107,14 +111,23 @@ def score_split(session, program, countries: list[str], survey, *, progress: boo
 
 def compile_program(program, preset: Preset, session: ModelSession, survey, *, seed: int = 0,
                     split_seed: int = 0, train: list[str] | None = None, val: list[str] | None = None,
-                    prompt_session: ModelSession | None = None, progress: bool = False) -> tuple[object, dict]:
+                    prompt_session: ModelSession | None = None, progress: bool = False,
+                    objective: Objective | None = None) -> tuple[object, dict]:
     """Run the preset's optimizer on ``program``; returns the compiled program and a record of the run
-    (split, settings, model calls, tokens, wall time). ``train``/``val`` default to the region split."""
+    (split, settings, objective, model calls, tokens, wall time). ``train``/``val`` default to the region
+    split; ``objective`` to the distance objective. A program that retrieves from training countries
+    (``fit_countries``) is given the training countries, and only those."""
     import dspy
 
     split = country_splits(split_seed)
     train = train or split.loc[split.split == "train", "country"].tolist()
     val = val or split.loc[split.split == "val", "country"].tolist()
+    # the objective may compare against the countries the optimizer sees, never against a test country
+    objective = objective or make_objective("distance")
+    if objective.candidates is None:
+        objective = make_objective(objective.name, tau=objective.tau, candidates=train + val)
+    if hasattr(program, "fit_countries"):
+        program.fit_countries(train)
     # The split lists are sorted by region; optimizers that walk the trainset in order (bootstrapping)
     # would otherwise see one region first. A seeded shuffle keeps runs reproducible.
     order = list(train)
@@ -129,14 +142,14 @@ def compile_program(program, preset: Preset, session: ModelSession, survey, *, s
     # stdout stays ours (--json)
     with using_session(session, survey, on_country), dspy.context(lm=prompt_lm, callbacks=[counter]), \
             contextlib.redirect_stdout(sys.stderr):
-        optimizer = build_optimizer(preset, prompt_lm, seed,
-                                    task_lm=dspy_lm(session) if prompt_session else prompt_lm)
+        threshold = objective.threshold(preset.settings.get("metric_threshold"))
+        optimizer = build_optimizer(preset, prompt_lm, seed, task_lm=dspy_lm(session) if prompt_session else prompt_lm,
+                                    metric=objective.metric, feedback=objective.feedback, metric_threshold=threshold)
         kwargs = _compile_kwargs(preset, seed)
         compiled = run_optimizer(optimizer, preset, program, trainset, valset, kwargs)
     record = {"optimizer": preset.optimizer, "preset": preset.name, "settings": preset.settings,
               "compile_settings": kwargs, "seed": seed, "split_seed": split_seed, "train": train, "val": val,
-              "metric": {"name": "alignment_metric", "similarity": "exp(-distance / 1.0)",
-                         "metric_threshold": METRIC_THRESHOLD},
+              "metric": {**objective.record(), "metric_threshold": threshold},
               "model_calls": session.usage.calls - calls_before, "prompt_model_calls": counter.calls,
               "wall_seconds": round(time.monotonic() - start, 1)}
     return compiled, record
@@ -145,13 +158,15 @@ def compile_program(program, preset: Preset, session: ModelSession, survey, *, s
 def run_compile(program: str = "respondent", optimizer: str | Preset = "mipro-light", model: str | None = None, *,
                 out=None, seed: int = 0, split_seed: int = 0, prompt_model: str | None = None,
                 countries: dict | None = None, session: ModelSession | None = None,
-                score_splits=("train", "val", "test"), progress: bool = False):
+                score_splits=("train", "val", "test"), progress: bool = False, objective: str | None = None,
+                tau: float | None = None):
     """Compile ``program`` with an optimizer preset on ``model`` and save it (JSON + manifest) to ``out``.
 
     ``countries`` may override the region split with explicit ``{"train": [...], "val": [...], "test": [...]}``
     lists (small budgets); the test countries are only scored after compiling, never shown to the optimizer.
     ``score_splits`` names the splits scored for the manifest (scoring the training split costs one
-    evaluation per training country; a skipped split is recorded as such). Returns the folder and manifest.
+    evaluation per training country; a skipped split is recorded as such). ``objective`` (``distance`` or
+    ``contrastive``) and ``tau`` override the preset's. Returns the folder and manifest.
     """
     from .presets import load_preset
     from .saved import save_program
@@ -170,11 +185,13 @@ def run_compile(program: str = "respondent", optimizer: str | Preset = "mipro-li
                                    f"the {b} countries; the splits must not overlap")
     if out is not None:
         writable_folder(out, "--out")
+    chosen = make_objective(objective or preset.objective, tau=tau if tau is not None else preset.tau,
+                            candidates=lists["train"] + lists["val"])
     prompt_name = prompt_model or preset.prompt_model
     with compile_sessions(model, prompt_name, session) as (session, prompt_session):
         compiled, record = compile_program(student, preset, session, survey, seed=seed, split_seed=split_seed,
                                            train=lists["train"], val=lists["val"], prompt_session=prompt_session,
-                                           progress=progress)
+                                           progress=progress, objective=chosen)
         scores = {}
         for name, countries_ in lists.items():
             if name not in score_splits:
@@ -182,12 +199,14 @@ def run_compile(program: str = "respondent", optimizer: str | Preset = "mipro-li
                                 "skipped": True}
                 continue
             table = score_split(session, compiled, countries_, survey, progress=progress) if countries_ else pd.DataFrame()
+            objective_scores = [chosen.score_point(r.x, r.y, r.country) for r in table.itertuples()]
             scores[name] = {"countries": len(countries_),
                             "mean_distance": float(table.distance.mean()) if len(table) else None,
-                            "mean_score": float(table.score.mean()) if len(table) else None}
+                            "mean_score": float(table.score.mean()) if len(table) else None,
+                            "mean_objective": float(sum(objective_scores) / len(table)) if len(table) else None}
         manifest = {
             **manifest_head(program, session, prompt_name, survey, preset, record["compile_settings"], seed),
-            "metric": record["metric"], "split": {"seed": split_seed, **lists},
+            "metric": record["metric"], "objective": record["metric"]["name"], "split": {"seed": split_seed, **lists},
             "usage": {**session.usage.as_dict(), "compile_model_calls": record["model_calls"],
                       "prompt_model_calls": record["prompt_model_calls"]},
             "wall_seconds": record["wall_seconds"], "scores": scores,

@@ -49,19 +49,26 @@ def _label_table(survey: Survey) -> pd.DataFrame:
     return _TABLES[survey.name]
 
 
-def labelled_demo(country: str, survey: Survey) -> dict | None:
-    """``{"question": text, "answer": code}`` for the country's most distinctive WVS-7 answer, or None
-    when WVS wave 7 did not survey the country."""
+def labelled_demos(country: str, survey: Survey, n: int = 1) -> list[dict]:
+    """``[{"question": text, "answer": code}, ...]``: the country's ``n`` most distinctive WVS-7 answers (most
+    unusual first); empty when WVS wave 7 did not survey the country."""
     from .programs import question_text
 
     iso2 = reference.countries().set_index("country").loc[reference.resolve_country(country), "iso2"]
     table = _label_table(survey)
-    mine = table[table.iso2 == iso2]
-    if mine.empty:
-        return None
-    best = mine.loc[mine.z.idxmax()]
-    q = next(q for q in questions_for(survey.item(best["item"])) if q.part == best["part"])
-    return {"question": question_text(q), "answer": str(int(best["answer"]))}
+    mine = table[table.iso2 == iso2].sort_values(["z", "item", "part"], ascending=[False, True, True]).head(n)
+    out = []
+    for row in mine.itertuples():
+        q = next(q for q in questions_for(survey.item(row.item)) if q.part == row.part)
+        out.append({"question": question_text(q), "answer": str(int(row.answer))})
+    return out
+
+
+def labelled_demo(country: str, survey: Survey) -> dict | None:
+    """The country's most distinctive WVS-7 answer as ``{"question": text, "answer": code}``, or None when
+    WVS wave 7 did not survey the country."""
+    demos = labelled_demos(country, survey, 1)
+    return demos[0] if demos else None
 
 
 def training_examples(countries: list[str], survey: Survey) -> list:

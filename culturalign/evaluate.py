@@ -103,7 +103,10 @@ def evaluate_saved(path, *, split: str = "test", model: str | None = None, varia
             session.close()
     tables.append(reference_predictions(countries, known=manifest["split"]["train"]))
     table = pd.concat(tables, ignore_index=True)
-    return Evaluation(manifest["program"], split, countries, table, summarize(manifest["program"], split, table))
+    summary = summarize(manifest["program"], split, table)
+    if getattr(program, "profiles", None):  # what the model believed about each country (respondent_profile)
+        summary["compiled"]["profiles"] = {c: program.profiles[c] for c in sorted(countries)}
+    return Evaluation(manifest["program"], split, countries, table, summary)
 
 
 # ---------------------------------------------------------------- stability across optimizer seeds
@@ -113,7 +116,8 @@ def preset_from_manifest(manifest: dict) -> Preset:
     opt = manifest["optimizer"]
     return Preset(name=opt["preset"], optimizer=opt["optimizer"], prompt_model=manifest.get("prompt_model"),
                   settings=dict(opt["settings"]),
-                  compile={k: v for k, v in opt.get("compile_settings", {}).items() if k != "seed"})
+                  compile={k: v for k, v in opt.get("compile_settings", {}).items() if k != "seed"},
+                  objective=manifest.get("objective", "distance"), tau=(manifest.get("metric") or {}).get("tau"))
 
 
 def _seed_program(path: Path, manifest: dict, seed: int, split: str, session: ModelSession) -> Path:

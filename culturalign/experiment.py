@@ -10,6 +10,7 @@ presets or saved programs, and countries all fail with a message that says where
       - engineered
       - program: programs/respondent-mipro-light-qwen2.5-coder-0.5b
       - compile: bootstrap-rs       # compiled per model and seed during the run
+      - {compile: labeled-fewshot, respondent: respondent_knn, objective: contrastive, tau: 0.5}
     countries: all                  # all | train | val | test | [Japan, Nigeria, ...]
     split_seed: 0                   # the train/val/test split; compiled programs are scored on its test split
     mode: logprob                   # logprob | sample
@@ -50,6 +51,9 @@ class Condition:
     kind: str  # baseline | program | compile
     source: str = ""  # the program folder or the preset name/path
     shuffled: bool = False  # the condition's shuffled-country control (see culturalign.yardsticks)
+    program: str = "respondent"  # compile: the registered program compiled
+    objective: str | None = None  # compile: overrides the preset's objective
+    tau: float | None = None  # compile: overrides the preset's contrastive width
 
     @property
     def names_the_country(self) -> bool:
@@ -104,6 +108,8 @@ def _condition(entry, i: int, where: str) -> Condition:
             _fail(here, f"unknown condition {entry!r}{_suggest(entry, BASELINES)}; a condition is one of "
                         f"{', '.join(BASELINES)}, or a mapping 'program: FOLDER' or 'compile: PRESET'")
         return Condition(entry, "baseline")
+    if isinstance(entry, dict) and "compile" in entry and len(entry) > 1:
+        return _compile_condition(entry, here)
     if not isinstance(entry, dict) or len(entry) != 1:
         _fail(here, f"expected a baseline name or a one-key mapping (program: FOLDER, compile: PRESET), got {entry!r}")
     (key, value), = entry.items()
@@ -122,6 +128,35 @@ def _condition(entry, i: int, where: str) -> Condition:
             _fail(here, str(exc))
         return Condition(f"compiled:{preset.name}", "compile", str(value))
     _fail(here, f"unknown key {key!r}{_suggest(key, ('program', 'compile'))}; use 'program' or 'compile'")
+
+
+_COMPILE_KEYS = ("compile", "respondent", "objective", "tau")
+
+
+def _compile_condition(entry: dict, here: str) -> Condition:
+    """``{compile: PRESET, respondent: NAME, objective: contrastive, tau: 0.5}``: a preset compiled per model
+    and seed on a registered respondent under an objective (each key but ``compile`` optional)."""
+    from .compile import make_student
+    from .objectives import make_objective
+    from .presets import load_preset
+
+    unknown = sorted(set(entry) - set(_COMPILE_KEYS))
+    if unknown:
+        _fail(here, "unknown key(s) " + ", ".join(f"{k!r}{_suggest(k, _COMPILE_KEYS)}" for k in unknown)
+              + f"; a compiled condition takes {', '.join(_COMPILE_KEYS)}")
+    try:
+        preset = load_preset(str(entry["compile"]))
+        program = str(entry.get("respondent", "respondent"))
+        if getattr(make_student(program), "task", None) == "recexplain":
+            raise CulturalignError(f"{program!r} is an explainer; comparisons run survey respondents")
+        objective = make_objective(entry.get("objective", preset.objective), tau=entry.get("tau", preset.tau))
+    except CulturalignError as exc:
+        _fail(here, str(exc))
+    parts = ([program] if program != "respondent" else []) + [preset.name]
+    if objective.name != "distance" or "tau" in entry:
+        parts.append(objective.name + (f"-tau{objective.tau:g}" if "tau" in entry else ""))
+    return Condition("compiled:" + "/".join(parts), "compile", str(entry["compile"]), program=program,
+                     objective=entry.get("objective"), tau=entry.get("tau"))
 
 
 def _countries(value, split_seed: int, where: str) -> list[str]:

@@ -16,7 +16,7 @@ from .fileio import read_yaml
 
 OPTIMIZERS = ("BootstrapFewShotWithRandomSearch", "MIPROv2", "COPRO", "SIMBA", "GEPA", "BootstrapFewShot",
               "LabeledFewShot")
-_TOP_KEYS = {"optimizer", "description", "seed", "prompt_model", "settings", "compile"}
+_TOP_KEYS = {"optimizer", "description", "seed", "prompt_model", "settings", "compile", "objective", "tau"}
 # Arguments culturalign supplies itself: the metric, models, data.
 _SUPPLIED = {"self", "metric", "prompt_model", "task_model", "reflection_lm", "student", "teacher", "trainset",
              "valset", "seed"}
@@ -32,6 +32,8 @@ class Preset:
     settings: dict = field(default_factory=dict)
     compile: dict = field(default_factory=dict)
     path: str = ""
+    objective: str = "distance"  # what the optimizer maximises (culturalign.objectives)
+    tau: float | None = None  # the contrastive objective's width in map units (None: its default)
 
 
 def shipped_presets() -> dict[str, Path]:
@@ -80,6 +82,13 @@ def load_preset(name_or_path: str) -> Preset:
     seed = raw.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise CulturalignError(f"{path}: 'seed' must be an integer, got {seed!r}")
+    from .objectives import make_objective
+
+    try:
+        objective = make_objective(raw.get("objective", "distance"), tau=raw.get("tau"))
+    except CulturalignError as exc:
+        raise CulturalignError(f"{path}: {exc}") from None
     return Preset(name=path.stem, optimizer=optimizer, seed=seed, description=str(raw.get("description", "")),
                   prompt_model=raw.get("prompt_model"), settings=dict(raw.get("settings") or {}),
-                  compile=dict(raw.get("compile") or {}), path=str(path))
+                  compile=dict(raw.get("compile") or {}), path=str(path), objective=objective.name,
+                  tau=raw.get("tau"))

@@ -10,7 +10,7 @@ with the same interface, so every comparison is program against program on the s
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import dspy
@@ -39,27 +39,50 @@ def question_text(q: Question) -> str:
     return f"{first}\nYour first choice: {chosen}\n{follow}"
 
 
+Demo = tuple[tuple[str, str], ...]  # one demonstration: (field, value) pairs, hashable
+
+
+def demo_fields(demo, signature) -> Demo | None:
+    """A demo as (field, value) pairs of the signature's fields, or None when it answers nothing: a training
+    country WVS-7 did not survey is copied in as a "labelled" demo without question or answer, and DSPy's
+    adapters drop such demos too."""
+    if any(demo.get(f) is None for f in signature.output_fields):
+        return None
+    if "question" in signature.input_fields and not demo.get("question"):
+        return None
+    return tuple((f, str(demo[f])) for f in signature.fields if demo.get(f) is not None)
+
+
 @dataclass(frozen=True)
 class ProgramContext:
-    """One country as seen by a DSPy respondent: its instructions, demos and the target country."""
+    """One country as seen by a DSPy respondent: its signature and instructions, its demos, the target
+    country and any further inputs the answering predictor reads (a culture profile)."""
 
     program: str
     instructions: str
-    demos: tuple[tuple[str, str, str], ...]  # (country, question, answer)
+    demos: tuple[Demo, ...]
     country: str
     variant: str = ""
+    inputs: tuple[tuple[str, str], ...] = ()
+    signature: type = field(default=SurveyAnswer, compare=False)
 
     @property
     def condition_name(self) -> str:
         return self.program
 
     def prompt(self, q: Question, prefix: str = "") -> Prompt:
-        signature = SurveyAnswer.with_instructions(self.instructions)
-        demos = [{"country": c, "question": text, "answer": a} for c, text, a in self.demos]
-        messages = dspy.ChatAdapter().format(signature, demos, {"country": self.country, "question": question_text(q)})
-        system = messages[0]["content"] if messages[0]["role"] == "system" else None
-        turns = tuple((m["role"], m["content"]) for m in messages[1 if system else 0:])
-        return Prompt(system, turns, prefill=ANSWER_MARKER + prefix)
+        return chat_prompt(self.signature.with_instructions(self.instructions), [dict(d) for d in self.demos],
+                           {"country": self.country, **dict(self.inputs), "question": question_text(q)},
+                           ANSWER_MARKER + prefix)
+
+
+def chat_prompt(signature, demos: list[dict], inputs: dict, prefill: str) -> Prompt:
+    """A request formatted by DSPy's ChatAdapter exactly as DSPy would send it, with the assistant turn
+    prefilled (the output field's marker, and the start of the answer)."""
+    messages = dspy.ChatAdapter().format(signature, demos, inputs)
+    system = messages[0]["content"] if messages[0]["role"] == "system" else None
+    turns = tuple((m["role"], m["content"]) for m in messages[1 if system else 0:])
+    return Prompt(system, turns, prefill=prefill)
 
 
 class Respondent(dspy.Module):
@@ -71,12 +94,14 @@ class Respondent(dspy.Module):
         super().__init__()
         self.respond = dspy.Predict(SurveyAnswer)
 
+    def own_demos(self) -> tuple[Demo, ...]:
+        """The demos an optimizer gave the answering predictor (the same for every country)."""
+        signature = self.respond.signature
+        return tuple(d for d in (demo_fields(x, signature) for x in self.respond.demos) if d)
+
     def contexts(self, country: str) -> list[ProgramContext]:
-        # A demo without an answered question (a training country WVS-7 did not survey, copied in as a
-        # "labelled" demo) carries no output field; DSPy's adapters drop such demos, and so do we.
-        demos = tuple((d["country"], d["question"], str(d["answer"])) for d in self.respond.demos
-                      if d.get("question") and d.get("answer") is not None)
-        return [ProgramContext(self.name, self.respond.signature.instructions, demos, country)]
+        return [ProgramContext(self.name, self.respond.signature.instructions, self.own_demos(), country,
+                               signature=self.respond.signature)]
 
     def forward(self, country: str):
         """Answer all items for ``country`` in the active session (see :func:`using_session`)."""
@@ -100,8 +125,8 @@ class Respondent(dspy.Module):
         hit = answers[(answers["item"] == q.item) & (answers.question == q.part)]
         if len(hit):
             best = hit.loc[hit.probability.idxmax()]
-            dspy.settings.trace.append((self.respond, {"country": country, "question": question_text(q)},
-                                        dspy.Prediction(answer=str(int(best.option)))))
+            inputs = {"country": country, **dict(self.contexts(country)[0].inputs), "question": question_text(q)}
+            dspy.settings.trace.append((self.respond, inputs, dspy.Prediction(answer=str(int(best.option)))))
 
 
 class PromptBaseline:
@@ -131,8 +156,18 @@ def _explainer(class_name: str) -> Callable[[], object]:
     return make
 
 
+def _lazy(module: str, class_name: str) -> Callable[[], object]:
+    def make():
+        from importlib import import_module
+
+        return getattr(import_module(module, __package__), class_name)()
+    return make
+
+
 _REGISTRY: dict[str, Callable[[], object]] = {
     "respondent": Respondent,
+    "respondent_knn": _lazy(".knn_respondent", "NeighbourRespondent"),
+    "respondent_profile": _lazy(".profile_respondent", "ProfileRespondent"),
     "engineered": lambda: baseline("engineered"),
     "no_persona": lambda: baseline("no_persona"),
     "recexplain": _explainer("RecExplainer"),
@@ -164,7 +199,8 @@ def program_answers(session, program, countries: list[str], survey, *, progress:
     from . import cultmap
     from .elicit import elicit
 
-    per_country = {c: program.contexts(c) for c in countries}
+    with using_session(session, survey):  # a respondent may need the model for its contexts (a profile)
+        per_country = {c: program.contexts(c) for c in countries}
     unique = list(dict.fromkeys(ctx for ctxs in per_country.values() for ctx in ctxs))
     raw = elicit(session, survey, unique, progress=progress, mode=mode, samples=samples)
     # one value per context and item in logprob mode; the mean of the samples in sample mode
@@ -222,3 +258,13 @@ def _active():
     if not state:
         raise CulturalignError("no active model session: run programs inside `with using_session(session, survey):`")
     return state["session"], state["survey"]
+
+
+def active_survey():
+    """The survey of the running session, or the default survey outside one."""
+    state = _run_state()
+    if state:
+        return state["survey"]
+    from .survey import load_survey
+
+    return load_survey()

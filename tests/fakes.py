@@ -28,7 +28,7 @@ class FakeSession:
         self.cache.put(key, reply.to_json())
         return reply
 
-    def generate(self, prompt, *, temperature, max_tokens, seed):
+    def generate(self, prompt, *, temperature, max_tokens, seed, stop=()):
         self.calls += 1
         if len(prompt.turns) == 3:  # a second choice after a first one
             return Reply(text="3")

@@ -27,7 +27,8 @@ def test_respondent_prompt_is_dspy_formatted_with_answer_prefill():
     program = make_program("respondent")
     program.respond.demos = [{"country": "Japan", "question": "Happy? 1. Very 2. Rather", "answer": "2"}]
     (ctx,) = program.contexts("Sweden")
-    assert isinstance(ctx, ProgramContext) and ctx.demos == (("Japan", "Happy? 1. Very 2. Rather", "2"),)
+    assert isinstance(ctx, ProgramContext) and ctx.demos == (
+        (("country", "Japan"), ("question", "Happy? 1. Very 2. Rather"), ("answer", "2")),)
     from culturalign.elicit import questions_for
     prompt = ctx.prompt(questions_for(SURVEY.item("A165"))[0], "1")
     assert prompt.prefill == ANSWER_MARKER + "1"
@@ -177,7 +178,7 @@ def test_labelled_demos_come_from_wave7_data_of_training_countries():
     program = make_program("respondent")
     program.respond.demos = examples
     (ctx,) = program.contexts("Chile")
-    assert ctx.demos == (("Nigeria", nigeria["question"], "1"),)
+    assert ctx.demos == ((("country", "Nigeria"), ("question", nigeria["question"]), ("answer", "1")),)
     prompt = ctx.prompt(questions_for(SURVEY.items[0])[0])
     assert "Nigeria" in prompt.turns[0][1] and "Sweden" not in str(prompt)
 

@@ -137,8 +137,9 @@ class OpenAICompatClient:
         data = self._post(path, body)
         return Reply(top=_top_from_openai(data["choices"][0]), **self._usage(data))
 
-    def generate(self, prompt: Prompt, *, temperature: float, max_tokens: int, seed: int) -> Reply:
-        path, body = self._body(prompt, max_tokens=max_tokens, temperature=temperature, seed=seed)
+    def generate(self, prompt: Prompt, *, temperature: float, max_tokens: int, seed: int, stop=None) -> Reply:
+        path, body = self._body(prompt, max_tokens=max_tokens, temperature=temperature, seed=seed,
+                                **({"stop": list(stop)} if stop else {}))
         data = self._post(path, body)
         choice = data["choices"][0]
         text = choice.get("text") if path == "/completions" else (choice.get("message") or {}).get("content")
@@ -193,8 +194,9 @@ class OllamaClient:
         top = [(t["token"], float(t["logprob"])) for t in first.get("top_logprobs") or []]
         return Reply(top=top, **self._usage(resp))
 
-    def generate(self, prompt: Prompt, *, temperature: float, max_tokens: int, seed: int) -> Reply:
-        resp = self._request(prompt, {"temperature": temperature, "num_predict": max_tokens, "seed": seed})
+    def generate(self, prompt: Prompt, *, temperature: float, max_tokens: int, seed: int, stop=None) -> Reply:
+        options = {"temperature": temperature, "num_predict": max_tokens, "seed": seed}
+        resp = self._request(prompt, {**options, **({"stop": list(stop)} if stop else {})})
         text = resp.get("response") if self.style == "completion" else resp["message"]["content"]
         return Reply(text=text or "", **self._usage(resp))
 

@@ -114,8 +114,11 @@ class ModelSession:
     def top_logprobs(self, prompt: Prompt, k: int = 20) -> Reply:
         return self._cached("top_logprobs", prompt, {"k": k}, lambda c: c.top_logprobs(prompt, k))
 
-    def generate(self, prompt: Prompt, *, temperature: float, max_tokens: int, seed: int) -> Reply:
+    def generate(self, prompt: Prompt, *, temperature: float, max_tokens: int, seed: int,
+                 stop: tuple[str, ...] = ()) -> Reply:
         settings = {"temperature": temperature, "max_tokens": max_tokens, "seed": seed}
+        if stop:  # only when given, so that earlier answers keep their cache keys
+            settings["stop"] = list(stop)
         return self._cached("generate", prompt, settings, lambda c: c.generate(prompt, **settings))
 
     def close(self) -> None:

@@ -1,0 +1,193 @@
+"""Steering: the contrastive objective, the retrieving respondent and the profiling respondent (fast; the
+scripted model stands in for control flow only — the real-model compiles are in test_steering_e2e.py)."""
+import json
+import math
+
+import dspy
+import numpy as np
+import pytest
+
+from culturalign import reference
+from culturalign.cache import AnswerCache
+from culturalign.errors import CulturalignError
+from culturalign.objectives import (DEFAULT_TAU, contrastive_score, identification, make_objective)
+from culturalign.programs import make_program, program_answers, using_session
+from culturalign.splits import country_splits
+from culturalign.survey import load_survey
+from culturalign.yardsticks import reference_predictions
+
+from fakes import FakeSession, fake_model_session
+
+SURVEY = load_survey()
+REF = reference.countries().set_index("country")
+SPLIT = country_splits(0)
+TRAIN = SPLIT.loc[SPLIT.split == "train", "country"].tolist()
+HELD_OUT = SPLIT.loc[SPLIT.split != "train", "country"].tolist()
+
+
+def _at(country):
+    return float(REF.at[country, "x"]), float(REF.at[country, "y"])
+
+
+# ---------------------------------------------------------------- the contrastive objective
+
+def test_contrastive_ranks_target_over_neighbour_over_centroid():
+    """Hand-made points: on the target, a little way off it towards the middle of the map, at the centroid."""
+    cx, cy = float(REF.x.mean()), float(REF.y.mean())
+    for target in ("Sweden", "Nigeria", "Japan", "Pakistan", "Brazil", "Great Britain"):
+        tx, ty = _at(target)
+        step = 0.3 / math.hypot(cx - tx, cy - ty)
+        near = (tx + step * (cx - tx), ty + step * (cy - ty))  # 0.3 map units off, towards the centroid
+        at_target, at_near, at_centroid = (contrastive_score(x, y, target) for x, y in ((tx, ty), near, (cx, cy)))
+        assert at_target > at_near > at_centroid, target
+    # a point at the centroid is at chance or below; on the target it is many times chance
+    assert contrastive_score(cx, cy, "Sweden") < 1 / len(REF) < contrastive_score(*_at("Sweden"), "Sweden") / 10
+
+
+def test_a_constant_loses_far_from_the_centroid():
+    """A point on the target scores far above the (leave-one-out) centroid for every country not next to it:
+    at the default width, at least 5 times for each country one map unit or more from the centroid, and a
+    median of over 10 times for those half a unit or more away."""
+    centroid = reference_predictions(REF.index.tolist())
+    centroid = centroid[centroid.condition == "centroid"].set_index("country")
+    ratios = {c: contrastive_score(*_at(c), c) / contrastive_score(centroid.at[c, "x"], centroid.at[c, "y"], c)
+              for c in REF.index}
+    far = [c for c in REF.index if centroid.at[c, "distance"] >= 1.0]
+    assert len(far) > 50 and all(ratios[c] > 5 for c in far)
+    assert np.median([ratios[c] for c in REF.index if centroid.at[c, "distance"] >= 0.5]) > 10
+
+
+def test_contrastive_is_order_invariant_finite_and_a_distribution():
+    pool = ["Sweden", "Japan", "Nigeria", "Chile", "Pakistan"]
+    a = contrastive_score(0.3, -0.2, "Japan", candidates=pool)
+    b = contrastive_score(0.3, -0.2, "Japan", candidates=list(reversed(pool)))
+    assert a == b
+    for country in REF.index:  # finite even very far from every country (log-space softmax)
+        score = contrastive_score(50.0, -50.0, country)
+        assert math.isfinite(score) and 0 <= score <= 1
+    probs = identification(0.0, 0.0)
+    assert sum(probs.values()) == pytest.approx(1) and set(probs) == set(REF.index)
+    # the target always counts, even when not among the candidates
+    assert contrastive_score(*_at("Japan"), "Japan", candidates=["Sweden", "Chile"]) > 0.5
+
+
+def test_objective_factory_metric_feedback_and_threshold():
+    obj = make_objective("contrastive", candidates=TRAIN)
+    assert obj.tau == DEFAULT_TAU and obj.candidates == tuple(sorted(TRAIN))
+    assert obj.threshold(0.1) == pytest.approx(2 / len(TRAIN))  # the distance threshold does not carry over
+    assert make_objective("distance").threshold(0.1) == 0.1
+    with pytest.raises(CulturalignError, match="unknown objective"):
+        make_objective("closeness")
+    for bad in (0, -1, float("nan"), float("inf"), True, "wide"):
+        with pytest.raises(CulturalignError, match="tau"):
+            make_objective("contrastive", tau=bad)
+
+    values = {c: 5.0 for c in SURVEY.codes}
+    example = dspy.Example(country="Chile").with_inputs("country")
+    pred = dspy.Prediction(item_values=values)
+    score = obj.metric(example, pred)
+    fb = obj.feedback(example, pred)
+    assert 0 < score < 1 and fb.score == pytest.approx(score)
+    assert set(fb.objective_scores) == {"distance", "contrastive"}
+    assert fb.objective_scores["contrastive"] == pytest.approx(score)
+    assert "identify Chile with probability" in fb.feedback and "They read as the answers of" in fb.feedback
+    assert "Too far toward" in fb.feedback  # the direction and items that would move it
+
+
+# ---------------------------------------------------------------- retrieval (respondent_knn)
+
+def test_retrieval_never_returns_the_target_or_a_held_out_country():
+    program = make_program("respondent_knn").fit_countries(TRAIN)
+    for country in REF.index:
+        neighbours = program.neighbours(country)
+        assert neighbours and country not in neighbours
+        assert not set(neighbours) & set(HELD_OUT), (country, neighbours)
+        assert neighbours == program.neighbours(country)  # the same inputs, the same neighbours
+    # retrieval does not depend on the order the training countries come in
+    again = make_program("respondent_knn").fit_countries(list(reversed(TRAIN)))
+    assert all(again.neighbours(c) == program.neighbours(c) for c in HELD_OUT)
+
+
+def test_retrieved_demos_are_training_answers_in_the_prompt():
+    program = make_program("respondent_knn").fit_countries(TRAIN)
+    (ctx,) = program.contexts("Sweden")
+    demo_countries = {dict(d)["country"] for d in ctx.demos}
+    assert demo_countries == set(program.neighbours("Sweden")) and len(ctx.demos) == 3 * 3
+    from culturalign.elicit import questions_for
+    prompt = ctx.prompt(questions_for(SURVEY.item("F063"))[0])
+    assert all(c in "".join(t for _, t in prompt.turns) for c in demo_countries)
+    with pytest.raises(CulturalignError, match="no training countries"):
+        make_program("respondent_knn").contexts("Sweden")
+
+
+def test_knn_program_saves_its_pool_and_reloads_it(tmp_path):
+    from culturalign.compile import run_compile
+    from culturalign.saved import load_program
+
+    preset = tmp_path / "labeled.yaml"
+    preset.write_text("optimizer: LabeledFewShot\nsettings: {k: 2}\n")
+    session = fake_model_session(AnswerCache(tmp_path / "k.sqlite"))
+    split = {"train": ["Chile", "Peru", "Japan", "Nigeria"], "val": ["Mexico"], "test": ["Argentina", "Sweden"]}
+    out, manifest = run_compile("respondent_knn", str(preset), out=tmp_path / "knn", countries=split,
+                                session=session, objective="contrastive", tau=0.75)
+    state = json.loads((out / "program.json").read_text())
+    assert state["retrieval"]["pool"] == sorted(split["train"])
+    assert manifest["objective"] == "contrastive" and manifest["metric"]["tau"] == 0.75
+    assert manifest["metric"]["candidates"] == 5  # training and validation countries, never a test country
+    program, _ = load_program(out, SURVEY)
+    assert program.pool == tuple(sorted(split["train"]))
+    assert set(program.neighbours("Argentina")) <= set(split["train"])
+
+
+# ---------------------------------------------------------------- the profile respondent
+
+class _ProfileSession(FakeSession):
+    """Scripted answers, plus a profile that names the country; counts profile generations."""
+
+    def __init__(self, cache):
+        super().__init__(cache)
+        self.generations = []
+
+    def generate(self, prompt, *, temperature, max_tokens, seed, stop=()):
+        key = repr(("gen", prompt, temperature, max_tokens, seed, tuple(stop)))
+        hit = self.cache.get(key)
+        if hit:
+            from culturalign.models.clients import Reply
+            return Reply.from_json(hit)
+        country = prompt.turns[-1][1].split("[[ ## country ## ]]\n", 1)[1].split("\n", 1)[0]
+        self.generations.append(country)
+        from culturalign.models.clients import Reply
+        reply = Reply(text=f"People in {country} value family.\n\n[[ ## completed ## ]]")
+        self.cache.put(key, reply.to_json())
+        return reply
+
+
+def test_profile_is_generated_once_per_key_and_read_by_the_answers(tmp_path):
+    session = _ProfileSession(AnswerCache(tmp_path / "p.sqlite"))
+    program = make_program("respondent_profile")
+    program_answers(session, program, ["Chile", "Japan"], SURVEY)
+    assert sorted(session.generations) == ["Chile", "Japan"]
+    assert program.profiles == {"Chile": "People in Chile value family.", "Japan": "People in Japan value family."}
+    from culturalign.elicit import questions_for
+    with using_session(session, SURVEY):
+        (ctx,) = program.contexts("Chile")
+    assert dict(ctx.inputs)["profile"] == "People in Chile value family."
+    assert "People in Chile value family." in ctx.prompt(questions_for(SURVEY.item("A165"))[0]).turns[-1][1]
+    # asked again (a second evaluation, a fresh program): no new generation
+    program_answers(session, make_program("respondent_profile"), ["Chile", "Japan"], SURVEY)
+    assert sorted(session.generations) == ["Chile", "Japan"]
+    # a new instruction for the profile is a new key
+    other = make_program("respondent_profile")
+    other.describe.signature = other.describe.signature.with_instructions("Describe the culture of the country.")
+    program_answers(session, other, ["Chile"], SURVEY)
+    assert sorted(session.generations) == ["Chile", "Chile", "Japan"]
+
+
+def test_profile_program_records_both_predictors_for_bootstrapping(tmp_path):
+    session = _ProfileSession(AnswerCache(tmp_path / "q.sqlite"))
+    program = make_program("respondent_profile")
+    with using_session(session, SURVEY), dspy.context(trace=[]):
+        program(country="Peru")
+        trace = dspy.settings.trace
+    assert [t[0] for t in trace] == [program.respond, program.describe]
+    assert trace[0][1]["profile"] == "People in Peru value family." and trace[1][2].profile == trace[0][1]["profile"]
