@@ -104,7 +104,8 @@ def _program_for(exp: Experiment, condition: Condition, seed: int | None, sessio
     out = exp.out / "programs" / _folder(session.spec.name) / _folder(recipe) / f"seed-{seed}"
     preset = load_preset(condition.source)
     expected = {"seed": seed, "model_identity": session.identity, "split.seed": exp.split_seed,
-                "optimizer.settings": preset.settings, "program": condition.program}
+                "optimizer.settings": preset.settings, "optimizer.budget": preset.budget or None,
+                "program": condition.program}
     if condition.objective or condition.tau is not None or preset.objective != "distance":
         expected["metric.name"] = condition.objective or preset.objective
     if not manifest_matches(out, expected):

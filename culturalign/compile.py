@@ -129,10 +129,15 @@ def compile_program(program, preset: Preset, session: ModelSession, survey, *, s
     if hasattr(program, "fit_countries"):
         program.fit_countries(train)
     # The split lists are sorted by region; optimizers that walk the trainset in order (bootstrapping)
-    # would otherwise see one region first. A seeded shuffle keeps runs reproducible.
+    # would otherwise see one region first. A seeded shuffle keeps runs reproducible. A preset's budget
+    # may cap how many of them the optimizer sees (retrieval and the objective still know them all).
     order = list(train)
     random.Random(seed).shuffle(order)
-    trainset, valset = training_examples(order, survey), training_examples(val, survey)
+    order = order[:preset.budget.get("train") or None]
+    shown_val = list(val)
+    if preset.budget.get("val"):
+        shown_val = sorted(random.Random(seed).sample(shown_val, min(len(shown_val), preset.budget["val"])))
+    trainset, valset = training_examples(order, survey), training_examples(shown_val, survey)
     prompt_lm = dspy_lm(prompt_session or session)
     calls_before = session.usage.calls
     start = time.monotonic()
@@ -149,6 +154,7 @@ def compile_program(program, preset: Preset, session: ModelSession, survey, *, s
         compiled = run_optimizer(optimizer, preset, program, trainset, valset, kwargs)
     record = {"optimizer": preset.optimizer, "preset": preset.name, "settings": preset.settings,
               "compile_settings": kwargs, "seed": seed, "split_seed": split_seed, "train": train, "val": val,
+              "optimizer_saw": {"train": sorted(order), "val": shown_val},
               "metric": {**objective.record(), "metric_threshold": threshold},
               "model_calls": session.usage.calls - calls_before, "prompt_model_calls": counter.calls,
               "wall_seconds": round(time.monotonic() - start, 1)}
@@ -209,7 +215,7 @@ def run_compile(program: str = "respondent", optimizer: str | Preset = "mipro-li
             "metric": record["metric"], "objective": record["metric"]["name"], "split": {"seed": split_seed, **lists},
             "usage": {**session.usage.as_dict(), "compile_model_calls": record["model_calls"],
                       "prompt_model_calls": record["prompt_model_calls"]},
-            "wall_seconds": record["wall_seconds"], "scores": scores,
+            "optimizer_saw": record["optimizer_saw"], "wall_seconds": record["wall_seconds"], "scores": scores,
         }
         out = out or f"programs/{program}-{preset.name}-{session.spec.name}"
         save_program(compiled, out, manifest)
@@ -241,7 +247,7 @@ def manifest_head(program: str, session: ModelSession, prompt_name, survey, pres
             "endpoint": session.endpoint, "prompt_model": prompt_name, "survey": survey.name,
             "data_hashes": data_hashes(survey),
             "optimizer": {"optimizer": preset.optimizer, "preset": preset.name, "settings": preset.settings,
-                          "compile_settings": compile_settings},
+                          "compile_settings": compile_settings, **({"budget": preset.budget} if preset.budget else {})},
             "seed": seed}
 
 

@@ -117,7 +117,8 @@ def preset_from_manifest(manifest: dict) -> Preset:
     return Preset(name=opt["preset"], optimizer=opt["optimizer"], prompt_model=manifest.get("prompt_model"),
                   settings=dict(opt["settings"]),
                   compile={k: v for k, v in opt.get("compile_settings", {}).items() if k != "seed"},
-                  objective=manifest.get("objective", "distance"), tau=(manifest.get("metric") or {}).get("tau"))
+                  objective=manifest.get("objective", "distance"), tau=(manifest.get("metric") or {}).get("tau"),
+                  budget=dict(opt.get("budget") or {}))
 
 
 def _seed_program(path: Path, manifest: dict, seed: int, split: str, session: ModelSession) -> Path:

@@ -16,7 +16,7 @@ from .fileio import read_yaml
 
 OPTIMIZERS = ("BootstrapFewShotWithRandomSearch", "MIPROv2", "COPRO", "SIMBA", "GEPA", "BootstrapFewShot",
               "LabeledFewShot")
-_TOP_KEYS = {"optimizer", "description", "seed", "prompt_model", "settings", "compile", "objective", "tau"}
+_TOP_KEYS = {"optimizer", "description", "seed", "prompt_model", "settings", "compile", "objective", "tau", "budget"}
 # Arguments culturalign supplies itself: the metric, models, data.
 _SUPPLIED = {"self", "metric", "prompt_model", "task_model", "reflection_lm", "student", "teacher", "trainset",
              "valset", "seed"}
@@ -34,6 +34,7 @@ class Preset:
     path: str = ""
     objective: str = "distance"  # what the optimizer maximises (culturalign.objectives)
     tau: float | None = None  # the contrastive objective's width in map units (None: its default)
+    budget: dict = field(default_factory=dict)  # {train: N, val: M}: how many countries the optimizer sees
 
 
 def shipped_presets() -> dict[str, Path]:
@@ -84,6 +85,12 @@ def load_preset(name_or_path: str) -> Preset:
         raise CulturalignError(f"{path}: 'seed' must be an integer, got {seed!r}")
     from .objectives import make_objective
 
+    budget = raw.get("budget") or {}
+    if not isinstance(budget, dict) or set(budget) - {"train", "val"} or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in budget.values()):
+        raise CulturalignError(f"{path}: 'budget' is a mapping with 'train' and/or 'val': how many countries the "
+                               f"optimizer sees (whole numbers of at least 1), got {budget!r}")
+
     try:
         objective = make_objective(raw.get("objective", "distance"), tau=raw.get("tau"))
     except CulturalignError as exc:
@@ -91,4 +98,4 @@ def load_preset(name_or_path: str) -> Preset:
     return Preset(name=path.stem, optimizer=optimizer, seed=seed, description=str(raw.get("description", "")),
                   prompt_model=raw.get("prompt_model"), settings=dict(raw.get("settings") or {}),
                   compile=dict(raw.get("compile") or {}), path=str(path), objective=objective.name,
-                  tau=raw.get("tau"))
+                  tau=raw.get("tau"), budget=dict(budget))

@@ -36,9 +36,14 @@ class ProfiledAnswer(dspy.Signature):
     answer: str = dspy.OutputField(desc="the number of the chosen option only")
 
 
+STOP = ("[[ ## completed", "\nQuestion:")
+
+
 def clean_profile(text: str) -> str:
-    """The profile as generated, cut at the next field marker or question a model may run on into."""
-    for stop in ("[[ ##", "\nQuestion:"):
+    """The profile as generated: after the profile marker the model writes itself, up to the next field
+    marker or question it may run on into, on one line."""
+    text = text.split(PROFILE_MARKER.strip(), 1)[-1]
+    for stop in ("[[ ##", *STOP):
         text = text.split(stop, 1)[0]
     return " ".join(text.split())
 
@@ -57,9 +62,10 @@ class ProfileRespondent(Respondent):
         session, _ = _active()
         signature = self.describe.signature
         demos = [dict(d) for d in (demo_fields(x, signature) for x in self.describe.demos) if d]
-        prompt = chat_prompt(signature, demos, {"country": country}, PROFILE_MARKER)
-        reply = session.generate(prompt, temperature=0.0, max_tokens=MAX_PROFILE_TOKENS, seed=0,
-                                 stop=("[[ ##", "\nQuestion:"))
+        # no prefill: llama.cpp's chat template writes the field marker again after one, so the model
+        # writes it itself and clean_profile() takes what follows
+        prompt = chat_prompt(signature, demos, {"country": country}, "")
+        reply = session.generate(prompt, temperature=0.0, max_tokens=MAX_PROFILE_TOKENS, seed=0, stop=STOP)
         self.profiles[country] = clean_profile(reply.text or "")
         return self.profiles[country]
 

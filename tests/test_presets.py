@@ -18,7 +18,10 @@ def test_shipped_presets_cover_each_kind_and_validate():
     ("optimizer: MIPROv2\nsettings: {auto: light, num_treads: 2}\n", "num_treads are not accepted by MIPROv2()"),
     ("optimizer: MIPROv2\ncompile: {minibatch_sise: 2}\n", "minibatch_sise are not accepted by MIPROv2.compile()"),
     ("optimizer: Adam\n", "'optimizer' must be one of"),
-    ("optimizer: COPRO\nbudget: 3\n", "unknown key(s) budget"),
+    ("optimizer: COPRO\nbudget: 3\n", "'budget' is a mapping"),
+    ("optimizer: COPRO\nbudgett: 3\n", "unknown key(s) budgett"),
+    ("optimizer: COPRO\nobjective: closeness\n", "unknown objective"),
+    ("optimizer: COPRO\nobjective: contrastive\ntau: -1\n", "tau must be"),
     ("optimizer: SIMBA\nseed: zero\n", "'seed' must be an integer"),
     ("optimizer: [unclosed\n", "not valid YAML"),
 ])

@@ -157,7 +157,7 @@ class _ProfileSession(FakeSession):
         country = prompt.turns[-1][1].split("[[ ## country ## ]]\n", 1)[1].split("\n", 1)[0]
         self.generations.append(country)
         from culturalign.models.clients import Reply
-        reply = Reply(text=f"People in {country} value family.\n\n[[ ## completed ## ]]")
+        reply = Reply(text=f"[[ ## profile ## ]]\nPeople in {country} value family.\n\n[[ ## completed ## ]]")
         self.cache.put(key, reply.to_json())
         return reply
 
@@ -191,3 +191,12 @@ def test_profile_program_records_both_predictors_for_bootstrapping(tmp_path):
         trace = dspy.settings.trace
     assert [t[0] for t in trace] == [program.respond, program.describe]
     assert trace[0][1]["profile"] == "People in Peru value family." and trace[1][2].profile == trace[0][1]["profile"]
+
+
+def test_clean_profile_takes_the_text_after_the_marker():
+    from culturalign.profile_respondent import clean_profile
+
+    assert clean_profile("[[ ## profile ## ]]\nMost people pray.\n  They trust family.\n\n[[ ## completed ## ]]") == \
+        "Most people pray. They trust family."
+    assert clean_profile("Most people pray.\nQuestion: what next?") == "Most people pray."
+    assert clean_profile("[[ ## profile ## ]]\n") == ""
