@@ -64,7 +64,7 @@ class NeighbourRespondent(Respondent):
 
     name = "respondent_knn"
 
-    def __init__(self, k: int = 3, per_neighbour: int = 3):
+    def __init__(self, k: int = 3, per_neighbour: int = 2):
         dspy.Module.__init__(self)
         self.respond = dspy.Predict(NeighbourAnswer)
         self.k, self.per_neighbour = k, per_neighbour
