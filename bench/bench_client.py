@@ -1,0 +1,112 @@
+"""Benchmark: how fast culturalign's client side drives an OpenAI-compatible server.
+
+Runs the real elicitation path (a ModelSession with a ``provider: openai`` spec, a fresh answer cache per run,
+logprob mode, no persona + cultural prompt, one descriptor) against the stub server
+(``culturalign/models/stub_server.py``: fixed log-probabilities after a set latency, in its own process; no
+model) and reports answers/s against the client's ``parallel`` at each latency. At latency 0 the figure is
+what culturalign itself costs per answer (prompt formatting, the SQLite cache, bookkeeping); at 50 ms the
+ideal is parallel / latency.
+
+    python bench/bench_client.py                      # the table
+    python bench/bench_client.py --json               # {"answers_per_s": {"<latency_ms>": {"<parallel>": float}}}
+    python bench/bench_client.py --latency-ms 0 --parallel 8 --profile   # cProfile of one configuration
+
+Timings are only meaningful on a quiet machine: other processes on the same cores slow the client.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+from pathlib import Path
+
+from culturalign import reference
+from culturalign.audit import build_contexts
+from culturalign.cache import AnswerCache
+from culturalign.conditions import resolve_condition
+from culturalign.elicit import elicit
+from culturalign.models import ModelSession, ModelSpec
+from culturalign.models.stub_server import StubServer
+from culturalign.survey import load_survey
+
+REQUESTS_PER_CONTEXT = 20  # the ten IVS items in logprob mode
+
+
+def n_countries(latency: float, parallel: int, max_countries: int) -> int:
+    """Enough requests for a run of about two seconds at the ideal rate (all countries at latency 0)."""
+    if latency == 0:
+        return max_countries
+    wanted = 2.0 * parallel / latency
+    return max(1, min(max_countries, math.ceil(wanted / REQUESTS_PER_CONTEXT) - 1))
+
+
+def run_once(stub: StubServer, parallel: int, countries: list[str], survey, profile: bool = False) -> dict:
+    spec = ModelSpec(name="stub", provider="openai", settings={"base_url": stub.base_url, "model": stub.model,
+                                                                "parallel": parallel})
+    contexts = build_contexts([resolve_condition("no_persona"), resolve_condition("cultural_prompt")], countries, 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        session = ModelSession(spec, cache=AnswerCache(Path(tmp) / "answers.sqlite"))
+        stub.stats(reset=True)
+        if profile:
+            import cProfile
+            import pstats
+
+            prof = cProfile.Profile()
+            out = prof.runcall(elicit, session, survey, contexts, progress=False)
+            pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(40)
+            pstats.Stats(prof, stream=sys.stderr).sort_stats("tottime").print_stats(25)
+        else:
+            out = elicit(session, survey, contexts, progress=False)
+        stats = stub.stats()
+        calls = session.usage.calls
+        session.close()
+    expected = len(contexts) * REQUESTS_PER_CONTEXT
+    if calls != expected or stats["requests"] != expected:  # a fresh cache: every answer is one request
+        raise SystemExit(f"expected {expected} requests, the session made {calls} and the stub saw {stats['requests']}")
+    return {"requests": calls, "seconds": out["seconds"], "answers_per_s": calls / out["seconds"],
+            "max_concurrent": stats["max_concurrent"]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--latency-ms", type=float, nargs="+", default=[0, 50])
+    ap.add_argument("--parallel", type=int, nargs="+", default=[1, 8, 64, 256])
+    ap.add_argument("--countries", type=int, default=107, help="at most this many countries per run")
+    ap.add_argument("--json", action="store_true", help="print one JSON object (answers/s) instead of the table")
+    ap.add_argument("--profile", action="store_true", help="cProfile each run (to stderr)")
+    args = ap.parse_args()
+
+    survey = load_survey()
+    all_countries = reference.countries().country.tolist()
+    rates: dict[str, dict[str, float]] = {}
+    rows = []
+    for latency_ms in args.latency_ms:
+        latency = latency_ms / 1000
+        with StubServer(latency=latency) as stub:
+            for parallel in args.parallel:
+                countries = all_countries[: n_countries(latency, parallel, args.countries)]
+                r = run_once(stub, parallel, countries, survey, args.profile)
+                rates.setdefault(f"{latency_ms:g}", {})[str(parallel)] = round(r["answers_per_s"], 1)
+                target = 1000.0 if latency == 0 else (0.8 * parallel / latency if parallel <= 64 else None)
+                rows.append((latency_ms, parallel, r, target))
+                if not args.json:
+                    print(f"  latency {latency_ms:g} ms, parallel {parallel}: {r['answers_per_s']:.0f} answers/s",
+                          file=sys.stderr)
+    if args.json:
+        print(json.dumps({"answers_per_s": rates}))
+        return
+    print(f"\n{'latency ms':>10} {'parallel':>8} {'requests':>8} {'seconds':>8} {'answers/s':>10} "
+          f"{'ideal':>8} {'target':>8} {'met':>4} {'max in flight':>13}")
+    for latency_ms, parallel, r, target in rows:
+        ideal = f"{parallel / (latency_ms / 1000):.0f}" if latency_ms else "-"
+        met = "-" if target is None else ("yes" if r["answers_per_s"] >= target else "NO")
+        print(f"{latency_ms:>10g} {parallel:>8} {r['requests']:>8} {r['seconds']:>8.2f} {r['answers_per_s']:>10.0f} "
+              f"{ideal:>8} {'-' if target is None else f'{target:.0f}':>8} {met:>4} {r['max_concurrent']:>13}")
+    print("\ntargets: >= 1000 answers/s at latency 0; >= 0.8 x parallel / latency at 50 ms up to parallel 64. "
+          "Timings need a quiet machine.")
+
+
+if __name__ == "__main__":
+    main()
