@@ -55,7 +55,9 @@ def completion_body(path: str, request: dict, model: str, legacy: bool = False) 
     n_prompt = max(1, len(seed) // 4)
     usage = {"completion_tokens": len(text), "prompt_tokens": n_prompt, "total_tokens": n_prompt + len(text),
              "prompt_tokens_details": {"cached_tokens": 0}}
-    timings = {"cache_n": 0, "prompt_n": n_prompt, "prompt_ms": 0.0, "predicted_n": len(text), "predicted_ms": 0.0}
+    timings = {"cache_n": 0, "prompt_n": n_prompt, "prompt_ms": 0.0, "prompt_per_token_ms": 0.0,
+               "prompt_per_second": 0.0, "predicted_n": len(text), "predicted_ms": 0.0, "predicted_per_token_ms": 0.0,
+               "predicted_per_second": 0.0}
     choice = {"finish_reason": "length", "index": 0}
     if k:
         entries = [{**_token_entry(*top[0]), "top_logprobs": [_token_entry(t, lp) for t, lp in top]}]
