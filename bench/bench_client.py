@@ -13,6 +13,7 @@ culturalign against a plain HTTP client sending the same requests at the same co
     python bench/bench_client.py --json               # {"answers_per_s": {"<latency_ms>": {"<parallel>": float}},
                                                       #  "plain_http_answers_per_s": {...the same shape}}
     python bench/bench_client.py --latency-ms 0 --parallel 8 --profile   # cProfile of one configuration
+    python bench/bench_client.py --full-protocol --latency-ms 50 --parallel 256   # Tao et al.'s whole audit
 
 Timings are only meaningful on a quiet machine: other processes on the same cores slow the client.
 """
@@ -30,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from culturalign import reference
-from culturalign.audit import build_contexts
+from culturalign.audit import build_contexts, run_audit
 from culturalign.cache import AnswerCache
 from culturalign.conditions import resolve_condition
 from culturalign.elicit import TOP_K, elicit, logprob_prompts, questions_for
@@ -99,6 +100,20 @@ def run_once(stub: StubServer, parallel: int, countries: list[str], survey, prof
             "max_concurrent": stats["max_concurrent"], "plain": plain_rate(stub, parallel, contexts, survey)}
 
 
+def full_protocol(latency: float, parallel: int) -> None:
+    """The whole audit (107 countries x Tao et al.'s 10 descriptors x both conditions) through the stub: its
+    request count and wall time. The stub's answers are no model's; only the count and the time mean anything."""
+    with StubServer(latency=latency) as stub, tempfile.TemporaryDirectory() as tmp:
+        spec = ModelSpec(name="stub", provider="openai", settings={"base_url": stub.base_url, "model": stub.model,
+                                                                    "parallel": parallel})
+        result = run_audit(countries="all", variants="all", progress=False,
+                           session=ModelSession(spec, cache=AnswerCache(Path(tmp) / "answers.sqlite")))
+        u, served = result.usage, stub.stats()
+    print(f"full protocol at {latency * 1000:g} ms, parallel {parallel}: {u['contexts']} contexts, {u['calls']} requests "
+          f"(the stub served {served['requests']}, at most {served['max_concurrent']} at once), elicitation "
+          f"{u['seconds']:.1f} s = {u['calls'] / u['seconds']:.0f} answers/s (ideal {parallel / latency:.0f})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--latency-ms", type=float, nargs="+", default=[0, 50])
@@ -106,7 +121,16 @@ def main() -> None:
     ap.add_argument("--countries", type=int, default=107, help="at most this many countries per run")
     ap.add_argument("--json", action="store_true", help="print one JSON object (answers/s) instead of the table")
     ap.add_argument("--profile", action="store_true", help="cProfile each run (to stderr)")
+    ap.add_argument("--full-protocol", action="store_true",
+                    help="time the whole audit (107 countries x 10 descriptors x 2 conditions) at each latency "
+                         "(> 0) and parallel instead")
     args = ap.parse_args()
+    if args.full_protocol:
+        for latency_ms in args.latency_ms:
+            for parallel in args.parallel:
+                if latency_ms > 0:
+                    full_protocol(latency_ms / 1000, parallel)
+        return
 
     survey = load_survey()
     all_countries = reference.countries().country.tolist()
