@@ -210,3 +210,14 @@ def test_a_killed_server_or_client_loses_and_duplicates_no_answer(tmp_path, monk
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout)["model_calls"] == 40 - kept  # only the missing answers were asked
         assert restarted.stats()["requests"] == 40 - kept and _rows(db) == 40  # 2 contexts x 20, none twice
+
+
+def test_bench_client_prints_one_json_object_of_rates():
+    bench = os.path.join(os.path.dirname(__file__), "..", "bench", "bench_client.py")
+    proc = subprocess.run([sys.executable, bench, "--json", "--latency-ms", "0", "10", "--parallel", "1", "4",
+                           "--countries", "1"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)  # the whole of stdout is one JSON object
+    for key in ("answers_per_s", "plain_http_answers_per_s"):
+        assert set(out[key]) == {"0", "10"} and all(set(v) == {"1", "4"} for v in out[key].values())
+        assert all(rate > 0 for v in out[key].values() for rate in v.values())
