@@ -158,21 +158,23 @@ def models(as_json):
 @click.option("--parallel", type=click.IntRange(1, 256), default=1, show_default=True,
               help="Parallel slots (more help on a GPU; one slot keeps recomputed answers closest to reproducible).")
 def serve(model, host, port, parallel):
-    """Serve an embedded model (OpenAI-compatible API) until Ctrl-C, for notebooks and other tools."""
-    import time
+    """Serve an embedded model (OpenAI-compatible API) until Ctrl-C or SIGTERM, for notebooks and other tools."""
+    import signal
+    import threading
 
     from .models import EmbeddedServer, get_spec
 
     spec = get_spec(model)
     if spec.provider != "embedded":
         raise CulturalignError(f"model {spec.name!r} is served by {spec.provider}, not embedded; nothing to serve")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # both stop the server and exit 0 (also when started in background)
+        signal.signal(sig, lambda *_: stop.set())
     server = EmbeddedServer(spec, n_parallel=parallel, host=host, port=port).start()
     click.echo(f"serving {spec.name} at {server.base_url}/v1 (model id {spec.name}); Ctrl-C to stop", err=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        server.stop()
+    stop.wait()
+    server.stop()
+    click.echo(f"stopped serving {spec.name} at {server.base_url}/v1", err=True)
 
 
 @cli.command()

@@ -176,32 +176,32 @@ def parse_answer(text: str, codes, labels) -> tuple[int | None, str]:
 
 # ---------------------------------------------------------------- running
 
-def _run_chains(chains: list[list], parallel: int, progress: bool, desc: str) -> list[list]:
-    """Run chains of callables: chains concurrently (one per server slot), each chain's calls in order.
+def _run_calls(calls: list, parallel: int, progress: bool, desc: str) -> list:
+    """Run callables ``parallel`` at a time, started in the order given; their results, in that order.
 
-    A chain holds the requests of one context, so consecutive requests share their prompt prefix
-    (system line, item text) and llama.cpp reuses the slot's KV cache instead of recomputing it.
-    On Ctrl-C the chains stop after their current request; everything answered is already cached.
+    Callers list their requests context by context, so the requests started one after another, and those in
+    flight together, share their prompt prefix (system line, item text): llama.cpp reuses a slot's KV cache
+    instead of recomputing it, and with one slot (the embedded default) the requests go one by one in exactly
+    this order. A server with more slots than there are contexts still gets ``parallel`` requests at once.
+    On Ctrl-C the calls in flight finish and no other starts; everything answered is already cached.
     """
     import threading
 
     from tqdm.auto import tqdm
 
     stop = threading.Event()
-    bar = tqdm(total=sum(map(len, chains)), desc=desc, unit="answer", disable=not progress, smoothing=0.05)
+    bar = tqdm(total=len(calls), desc=desc, unit="answer", disable=not progress, smoothing=0.05)
 
-    def run_chain(chain):
-        out = []
-        for call in chain:
-            if stop.is_set():
-                raise KeyboardInterrupt
-            out.append(call())
-            bar.update(1)
+    def run(call):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        out = call()
+        bar.update(1)
         return out
 
     pool = ThreadPoolExecutor(max_workers=max(1, parallel))
     try:
-        return list(pool.map(run_chain, chains))
+        return list(pool.map(run, calls))
     except BaseException:
         stop.set()
         raise
@@ -235,9 +235,10 @@ def _elicit_logprob(session, plan, progress) -> dict:
     for ctx, _, questions in plan:
         chain = chains.setdefault(ctx, [])
         chain += [p for q in questions for p in logprob_prompts(ctx, q) if p not in chain]
-    calls = [[lambda p=p: session.top_logprobs(p, TOP_K).top for p in chain] for chain in chains.values()]
-    results = _run_chains(calls, session.parallel, progress, "answers")
-    tops = {p: top for chain, res in zip(chains.values(), results) for p, top in zip(chain, res)}
+    prompts = [p for chain in chains.values() for p in chain]  # context by context: prefixes shared
+    results = _run_calls([lambda p=p: session.top_logprobs(p, TOP_K).top for p in prompts], session.parallel,
+                         progress, "answers")
+    tops = dict(zip(prompts, results))
     answers, values = [], []
     for ctx, item, questions in plan:
         dists, masses = {}, []
@@ -280,13 +281,10 @@ def _elicit_sample(session, plan, samples, temperature, max_tokens, progress) ->
         return [(q.part,) + ask(ctx, q, seed) for q in questions]
 
     by_context: dict[Context, list] = {}
-    for ctx, item, questions in plan:  # one chain per context: its samples reuse the cached prompts
+    for ctx, item, questions in plan:  # context by context: its samples reuse the cached prompts
         by_context.setdefault(ctx, []).extend((ctx, item, questions, seed) for seed in range(samples))
-    chains = list(by_context.values())
-    results = _run_chains([[lambda j=j: task(*j) for j in chain] for chain in chains], session.parallel,
-                          progress, "samples")
-    jobs = [job for chain in chains for job in chain]
-    results = [r for chain_results in results for r in chain_results]
+    jobs = [job for chain in by_context.values() for job in chain]
+    results = _run_calls([lambda j=j: task(*j) for j in jobs], session.parallel, progress, "samples")
     answers, values = [], []
     for (ctx, item, _, seed), rows in zip(jobs, results):
         for part, text, code, status in rows:

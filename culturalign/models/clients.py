@@ -6,8 +6,13 @@ elicitation layer never sees provider differences.
 """
 from __future__ import annotations
 
+import http.client
+import json
+import ssl
+import threading
 import time
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -78,6 +83,65 @@ def _top_from_openai(choice: dict) -> list[tuple[str, float]]:
                      "(use --mode sample for servers that do not)")
 
 
+class _Connections:
+    """Keep-alive HTTP(S) connections to one server (stdlib ``http.client``). A request takes an idle
+    connection or opens one, and gives it back: threads never wait on each other, so ``parallel`` requests
+    really are in flight at once. (httpx's shared pool checked every idle connection under one lock on each
+    request, which held 64 client threads to about a third of the rate a 50 ms server allows.)"""
+
+    def __init__(self, base_url: str, timeout: float):
+        url = urlsplit(base_url)
+        self.https, self.host, self.timeout = url.scheme == "https", url.hostname, timeout
+        self.port = url.port or (443 if self.https else 80)
+        self._ssl = ssl.create_default_context() if self.https else None
+        self._idle: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
+
+    def _open(self, timeout: float) -> http.client.HTTPConnection:
+        if self.https:
+            return http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=self._ssl)
+        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+
+    def request(self, method: str, path: str, body: bytes | None, headers: dict,
+                timeout: float | None = None) -> tuple[int, bytes]:
+        """Send one request; returns (status, body). Raises OSError or http.client.HTTPException."""
+        timeout = timeout or self.timeout
+        while True:
+            with self._lock:
+                conn = self._idle.pop() if self._idle else None
+            reused = conn is not None
+            if reused:
+                conn.timeout = timeout
+                if conn.sock is not None:
+                    conn.sock.settimeout(timeout)
+            else:
+                conn = self._open(timeout)
+            try:
+                conn.request(method, path, body, headers)
+                resp = conn.getresponse()
+                data = resp.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                conn.close()
+                if reused:  # the server had closed this idle connection: send again on a fresh one
+                    continue
+                raise
+            except BaseException:
+                conn.close()
+                raise
+            if resp.will_close:
+                conn.close()
+            else:
+                with self._lock:
+                    self._idle.append(conn)
+            return resp.status, data
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+
 class OpenAICompatClient:
     """Any server speaking the OpenAI HTTP API: ``/v1/chat/completions`` and ``/v1/completions``."""
 
@@ -88,26 +152,41 @@ class OpenAICompatClient:
         self.model, self.style = model, style
         # vLLM/SGLang need this flag to continue an assistant prefill; llama.cpp continues by default.
         self.continue_final_message = continue_final_message
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._http = httpx.Client(timeout=timeout, headers=headers,
-                                  limits=httpx.Limits(max_connections=64, max_keepalive_connections=64))
+        self._headers = {"Content-Type": "application/json", "Accept": "application/json",
+                         "User-Agent": "culturalign"}
+        if api_key:
+            self._headers["Authorization"] = f"Bearer {api_key}"
+        self._path = urlsplit(self.base_url).path
+        self._http = _Connections(self.base_url, timeout)
+
+    def _send(self, method: str, path: str, body: dict | None = None, timeout: float | None = None) -> tuple[int, bytes]:
+        """One request; every way the server can fail to answer becomes a ModelError naming its URL."""
+        data = json.dumps(body).encode() if body is not None else None
+        try:
+            return self._http.request(method, self._path + path, data, self._headers, timeout)
+        except ConnectionRefusedError:
+            raise ModelError(f"cannot reach the model server at {self.base_url}: connection refused. "
+                             "Is it running, and is the URL right?") from None
+        except TimeoutError:
+            raise ModelError(f"the model server at {self.base_url} did not answer in time") from None
+        except (OSError, http.client.HTTPException) as exc:
+            raise ModelError(f"the model server at {self.base_url} did not answer ({exc.__class__.__name__}: {exc}). "
+                             "Is it running, and is the URL right? Answers received so far are cached: run the "
+                             "same command again to resume") from None
 
     def _post(self, path: str, body: dict) -> dict:
         url = self.base_url + path
         for attempt in range(4):
-            try:
-                resp = self._http.post(url, json=body)
-            except httpx.ConnectError:
-                raise ModelError(f"cannot reach the model server at {self.base_url}: connection refused. "
-                                 "Is it running, and is the URL right?") from None
-            except httpx.TimeoutException:
-                raise ModelError(f"the model server at {self.base_url} did not answer in time") from None
-            if resp.status_code in (429, 502, 503) and attempt < 3:
+            status, data = self._send("POST", path, body)
+            if status in (429, 502, 503) and attempt < 3:
                 time.sleep(0.5 * 2**attempt)  # busy or loading: back off and retry
                 continue
-            if resp.status_code >= 400:
-                raise ModelError(f"{url} answered HTTP {resp.status_code}: {resp.text[:300]}")
-            return resp.json()
+            if status >= 400:
+                raise ModelError(f"{url} answered HTTP {status}: {data[:300].decode(errors='replace')}")
+            try:
+                return json.loads(data)
+            except ValueError:
+                raise ModelError(f"{url} answered something that is not JSON: {data[:200]!r}") from None
         raise AssertionError("unreachable")
 
     def _body(self, prompt: Prompt, **settings) -> tuple[str, dict]:
@@ -146,12 +225,16 @@ class OpenAICompatClient:
         return Reply(text=text or "", **self._usage(data))
 
     def model_ids(self) -> list[str]:
+        status, data = self._send("GET", "/models", timeout=5)
+        if status >= 400:
+            raise ModelError(f"cannot reach the model server at {self.base_url}: /models answered HTTP {status}")
         try:
-            resp = self._http.get(self.base_url + "/models", timeout=5)
-            resp.raise_for_status()
-        except httpx.HTTPError as exc:
-            raise ModelError(f"cannot reach the model server at {self.base_url}: {exc.__class__.__name__}") from None
-        return [m.get("id") for m in resp.json().get("data", [])]
+            return [m.get("id") for m in json.loads(data).get("data", [])]
+        except (ValueError, AttributeError):
+            raise ModelError(f"{self.base_url}/models answered something that is not a model list") from None
+
+    def close(self) -> None:
+        self._http.close()
 
 
 class OllamaClient:

@@ -172,6 +172,8 @@ class EmbeddedServer:
 
         if self.port:  # llama.cpp reports a taken port only as a failed load: say what is wrong
             with socket.socket() as sock:
+                # as llama.cpp binds: a port whose earlier server just stopped is free, one in use is not
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 try:
                     sock.bind((self.host, self.port))
                 except OSError as exc:
@@ -180,6 +182,7 @@ class EmbeddedServer:
         self.port = self.port or free_port(self.host)
         params = xllamacpp.CommonParams()
         params.model.path = str(self.path)
+        params.model_alias = {self.spec.name}  # /v1/models lists the registry name, as `culturalign serve` says
         params.n_parallel = self.n_parallel
         params.n_ctx = self.n_ctx_per_slot * self.n_parallel
         params.cpuparams.n_threads = self.threads
@@ -188,6 +191,7 @@ class EmbeddedServer:
         params.port = self.port
         params.verbosity = -1  # llama.cpp's own logging is very chatty; errors still surface as exceptions
         params.cache_prompt = True
+        params.endpoint_metrics = True  # /metrics (Prometheus): requests, tokens, slots busy per decode
         try:
             self._server = xllamacpp.Server(params)
         except Exception as exc:  # the C++ side reports load failures as generic exceptions

@@ -122,6 +122,8 @@ class ModelSession:
         return self._cached("generate", prompt, settings, lambda c: c.generate(prompt, **settings))
 
     def close(self) -> None:
+        if isinstance(self._client, OpenAICompatClient):
+            self._client.close()  # idle keep-alive connections; a later call opens new ones
         if self._server is not None:
             self._server.stop()
             self._server = None
