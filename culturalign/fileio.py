@@ -70,7 +70,15 @@ MAX_INPUT_BYTES = 20 * 1024 * 1024  # no experiment, registry, preset, survey or
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """Safe YAML that refuses a key written twice in one mapping (PyYAML keeps the last one silently)."""
+    """Safe YAML that refuses a key written twice in one mapping (PyYAML keeps the last one silently) and
+    aliases (``*name``): no culturalign file needs them, and they make self-containing or exponentially
+    large values out of a few bytes."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.events.AliasEvent):
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in culturalign files",
+                                              self.peek_event().start_mark)
+        return super().compose_node(parent, index)
 
 
 def _no_duplicates(loader, node, deep=False):
@@ -107,11 +115,30 @@ def read_text(path, what: str) -> str:
         raise CulturalignError(f"{what} {path} cannot be read: {exc.strerror}") from None
 
 
+MAX_DEPTH = 64  # culturalign's files nest a few levels; code that walks a value must not run out of stack
+
+
+def _shallow(value, origin) -> object:
+    """``value`` unless it nests deeper than MAX_DEPTH (checked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        here, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise CulturalignError(f"{origin}: nested more than {MAX_DEPTH} levels deep; culturalign files nest a "
+                                   "few levels")
+        children = here.values() if isinstance(here, dict) else here if isinstance(here, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return value
+
+
 def parse_yaml(text: str, origin: str):
     """Strict safe YAML: a duplicate key, bad syntax or absurd nesting is a CulturalignError naming ``origin``."""
     try:
-        return yaml.load(text, Loader=_StrictLoader)
+        return _shallow(yaml.load(text, Loader=_StrictLoader), origin)
     except yaml.YAMLError as exc:
+        raise CulturalignError(f"{origin}: not valid YAML: {exc}") from None
+    except (ValueError, TypeError, AttributeError, OverflowError) as exc:  # PyYAML's constructors on values
+        # such as an integer of thousands of digits or a tagged timestamp that is no date
         raise CulturalignError(f"{origin}: not valid YAML: {exc}") from None
     except RecursionError:
         raise CulturalignError(f"{origin}: nested too deeply to be a culturalign file") from None
@@ -121,12 +148,31 @@ def read_yaml(path, what: str):
     return parse_yaml(read_text(path, what), str(path))
 
 
+def _not_json(constant):
+    raise ValueError(f"{constant} is not a JSON number")
+
+
 def read_json(path, what: str):
-    """A JSON file, or a CulturalignError (missing, a folder, too large, not UTF-8, not JSON, nested absurdly)."""
+    """A JSON file, or a CulturalignError (missing, a folder, too large, not UTF-8, not JSON, NaN or Infinity,
+    nested absurdly)."""
     text = read_text(path, what)
     try:
-        return json.loads(text)
+        return _shallow(json.loads(text, parse_constant=_not_json), path)
     except json.JSONDecodeError as exc:
         raise CulturalignError(f"{path} is not valid JSON ({exc}); was it edited by hand?") from None
+    except ValueError as exc:
+        raise CulturalignError(f"{path} is not valid JSON: {exc} (write null, or a finite number)") from None
     except RecursionError:
         raise CulturalignError(f"{path}: nested too deeply to be a culturalign file") from None
+
+
+def shown(value, limit: int = 80) -> str:
+    """A value as an error message shows it: its repr, cut short (a hostile file may hold megabytes)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an integer of thousands of digits
+        return f"a {type(value).__name__} too large to show"
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({type(value).__name__} of {len(value)})" if hasattr(value, "__len__") else \
+        text[:limit] + "..."
