@@ -109,6 +109,9 @@ def _condition(entry, i: int, where: str) -> Condition:
         _fail(here, f"expected a baseline name or a one-key mapping (program: FOLDER, compile: PRESET), got "
                     f"{shown(entry)}")
     (key, value), = entry.items()
+    if key in ("program", "compile") and not (isinstance(value, str) and value.strip() and "\x00" not in value):
+        _fail(here, f"'{key}' must name a {'saved program folder' if key == 'program' else 'preset or preset file'}"
+                    f", got {shown(value)}")
     if key == "program":
         try:
             manifest = load_manifest(value)
