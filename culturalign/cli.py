@@ -480,7 +480,12 @@ def compare_cmd(experiment, out, check):
         return
     writable_folder(out or exp.out, "--out" if out else f"{experiment}: 'out'")
     folder = run_compare(exp, out=out)
-    summary = pd.read_csv(folder / "held_out.csv")
+    held_out = folder / "held_out.csv"
+    if held_out.stat().st_size > 1:  # a study may run no held-out country: then every country run
+        summary = pd.read_csv(held_out)
+    else:
+        click.echo("no held-out country in this study; every country run:")
+        summary = pd.read_csv(folder / "summary.csv")
     click.echo(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     click.echo(f"report: {folder / 'report.html'}  (tables, figures/ and the data beside it)")
 

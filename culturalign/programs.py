@@ -73,9 +73,10 @@ class Respondent(dspy.Module):
 
     def contexts(self, country: str) -> list[ProgramContext]:
         # A demo without an answered question (a training country WVS-7 did not survey, copied in as a
-        # "labelled" demo) carries no output field; DSPy's adapters drop such demos, and so do we.
-        demos = tuple((d["country"], d["question"], str(d["answer"])) for d in self.respond.demos
-                      if d.get("question") and d.get("answer") is not None)
+        # "labelled" demo) carries no output field; DSPy's adapters drop such demos, and so do we. A demo
+        # without its country (a hand-edited program) says nothing about a country: dropped too.
+        demos = tuple((str(d["country"]), str(d["question"]), str(d["answer"])) for d in self.respond.demos
+                      if d.get("country") and d.get("question") and d.get("answer") is not None)
         return [ProgramContext(self.name, self.respond.signature.instructions, demos, country)]
 
     def forward(self, country: str):
