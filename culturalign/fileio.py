@@ -140,7 +140,8 @@ def parse_yaml(text: str, origin: str):
         raise CulturalignError(f"{origin}: not valid YAML: {exc}") from None
     except (ValueError, TypeError, AttributeError, OverflowError) as exc:  # PyYAML's constructors on values
         # such as an integer of thousands of digits or a tagged timestamp that is no date
-        raise CulturalignError(f"{origin}: not valid YAML: {exc}") from None
+        raise CulturalignError(f"{origin}: not valid YAML: a value cannot be read ({str(exc).split(';')[0]})") \
+            from None
     except RecursionError:
         raise CulturalignError(f"{origin}: nested too deeply to be a culturalign file") from None
 
