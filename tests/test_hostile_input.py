@@ -22,6 +22,7 @@ import shutil
 import socket
 import sys
 import tempfile
+import threading
 import traceback
 from pathlib import Path
 
@@ -46,11 +47,50 @@ def refused_port() -> int:
         return s.getsockname()[1]
 
 
-PORT = refused_port()
+class StubModel:
+    """A loopback server speaking the OpenAI API as a scripted model: every next-token distribution puts its mass
+    on "1" and "2", and every sampled reply is a short answer. Commands that need a model run to the end on it,
+    so what they write is checked too."""
+
+    def __init__(self):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def _send(self, payload):
+                body = json.dumps(payload).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                self._send({"data": [{"id": "m"}]})
+
+            def do_POST(self):
+                request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                top = [{"token": "1", "logprob": -0.4}, {"token": "2", "logprob": -1.1}, {"token": "x", "logprob": -3}]
+                second = len(request.get("messages", [])) > 2  # a second choice after a first one: not "2" again
+                choice = {"message": {"content": "I'd say 3" if second else "I'd say 2"}, "text": "2",
+                          "logprobs": {"content": [{"token": "1", "logprob": -0.4, "top_logprobs": top}]}
+                          if request.get("logprobs") else None}
+                self._send({"choices": [choice], "usage": {"prompt_tokens": 10, "completion_tokens": 1}})
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+PORT, STUB = refused_port(), StubModel()
 REFUSED = {"provider": "openai", "model": "m", "base_url": f"http://127.0.0.1:{PORT}/v1"}
 # every shipped name is overridden: nothing a hostile file names can reach an embedded model
-REGISTRY = {"default": "refused", "models": {name: dict(REFUSED) for name in
-                                             ("refused", "qwen2.5-coder-0.5b", "gemma-3-270m", "qwen2.5-coder-1.5b")}}
+REGISTRY = {"default": "refused", "models": {**{name: dict(REFUSED) for name in ("refused", "qwen2.5-coder-0.5b",
+                                                                                  "gemma-3-270m", "qwen2.5-coder-1.5b")},
+                                             "stub": {"provider": "openai", "model": "m", "parallel": 4,
+                                                      "base_url": f"http://127.0.0.1:{STUB.port}/v1"}}}
 
 
 SCALE = float(os.environ.get("CULTURALIGN_HOSTILE_SCALE", "1"))  # more examples when hunting locally
@@ -210,7 +250,7 @@ values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=
                                                        st.dictionaries(st.text(max_size=6), inner, max_size=3)),
                       max_leaves=6)
 deep = st.integers(65, 150).map(lambda n: json.loads("[" * n + "]" * n))  # deeper ones come as raw bytes
-hostile_values = st.one_of(values, values, values, deep, st.just(100_000).map(lambda n: list(range(n))))
+hostile_values = st.one_of(values, values, values, deep, st.just(20_000).map(lambda n: list(range(n))))
 
 
 def paths(doc, here=()):
@@ -312,6 +352,9 @@ EXPERIMENT = {"name": "hostile", "models": ["refused"], "conditions": ["no_perso
                                                                       {"program": "prog"}, {"compile": "preset.yaml"}],
               "countries": ["Japan", "Chile"], "split_seed": 0, "mode": "logprob", "samples": 2, "variants": 1,
               "seeds": 1, "parallel": 1, "shuffled_control": False, "out": "out", "description": "d"}
+RUNNABLE = {"name": "runs", "models": ["stub"], "conditions": ["no_persona", "engineered"], "countries": ["Japan", "Kenya"],
+            "variants": 1, "out": "out"}  # runs to the end on the stub model
+LABELED = {"optimizer": "LabeledFewShot", "seed": 0, "settings": {"k": 2}, "compile": {}}  # compiles without an LM
 PRESET = {"optimizer": "MIPROv2", "description": "d", "seed": 0, "prompt_model": None,
           "settings": {"auto": "light", "max_bootstrapped_demos": 1, "max_labeled_demos": 4, "num_threads": 1,
                        "metric_threshold": 0.1},
@@ -401,6 +444,8 @@ AUDIT = ["audit", "--model", "refused", "--countries", "Japan", "--conditions", 
          "--out", "out", "--no-progress"]
 COMPILE = ["compile", "--optimizer", "preset.yaml", "--model", "refused", "--train", "Chile,Peru", "--val", "Japan",
            "--test", "Kenya", "--out", "out", "--no-progress"]
+COMPILE_STUB = [a if a != "refused" else "stub" for a in COMPILE]
+EVALUATE_STUB = ["evaluate", "prog", "--split", "val", "--model", "stub", "--variants", "1", "--json"]
 
 
 class FileType:
@@ -428,6 +473,10 @@ FILE_TYPES = {
                                                                ["compare", "exp.yaml"]],
                            setup_all(copy_program(), put("preset.yaml", dump_yaml(PRESET))),
                            outputs=experiment_outputs, keys=list(EXPERIMENT) + ["program", "compile"], examples=20),
+    "experiment (runs)": FileType(RUNNABLE, dump_yaml, "exp.yaml", [["compare", "exp.yaml"]],
+                                  outputs=experiment_outputs, keys=list(EXPERIMENT), examples=10),
+    "optimizer preset (runs)": FileType(LABELED, dump_yaml, "preset.yaml", [COMPILE_STUB], keys=["k", "settings"],
+                                        examples=8),
     "optimizer preset": FileType(PRESET, dump_yaml, "preset.yaml", [COMPILE, ["compare", "exp.yaml", "--check"]],
                                  put("exp.yaml", dump_yaml({**EXPERIMENT, "conditions": [{"compile": "preset.yaml"}]})),
                                  keys=["settings", "compile", "seed", "max_labeled_demos", "auto", "k"]),
@@ -445,14 +494,15 @@ FILE_TYPES = {
                              [["map", "--points", "points.json", "--out", "out/map.svg"]], keys=["x", "y", "name"],
                              examples=12),
     "program.json": FileType(json.loads((RESPONDENT / "program.json").read_text()), dump_json, "prog/program.json",
-                             [["evaluate", "prog", "--split", "val", "--json"], ["compare", "exp.yaml"]],
+                             [["evaluate", "prog", "--split", "val", "--json"], ["compare", "exp.yaml"],
+                              EVALUATE_STUB],
                              setup_all(copy_program(), put("exp.yaml", dump_yaml(
                                  {**EXPERIMENT, "conditions": [{"program": "prog"}]}))),
                              keys=["respond", "demos", "signature", "instructions", "lm", "fields", "augmented"],
                              examples=25),
     "manifest.json": FileType(json.loads((RESPONDENT / "manifest.json").read_text()), dump_json, "prog/manifest.json",
                               [["evaluate", "prog", "--split", "val", "--json"], ["evaluate", "prog", "--seeds", "2"],
-                               ["compare", "exp.yaml", "--check"]],
+                               ["compare", "exp.yaml", "--check"], EVALUATE_STUB],
                               setup_all(copy_program(), put("exp.yaml", dump_yaml(
                                   {**EXPERIMENT, "conditions": [{"program": "prog"}]}))),
                               outputs=("out", "prog/seeds"), keys=["split", "program", "seed", "optimizer", "model",
@@ -545,9 +595,11 @@ number = st.one_of(st.integers(-10, 2**40).map(str), one_of_list(ARG_TEXTS))
 
 # command -> (fixed arguments, {option: values}, flags); a value None is an argument without option name
 COMMANDS = {
-    "audit": (["audit", "--no-progress"], {"--model": st.one_of(st.just("refused"), arg), "--countries": arg,
-                                           "--conditions": arg, "--template": arg, "--mode": arg, "--samples": number,
-                                           "--temperature": number, "--variants": number, "--out": arg},
+    "audit": (["audit", "--no-progress", "--model", "stub", "--countries", "Japan", "--variants", "1"],
+              {"--model": st.one_of(st.just("refused"), arg), "--countries": arg.filter(lambda a: a.strip() != "all"),
+               "--conditions": arg, "--template": arg, "--mode": st.one_of(st.just("sample"), arg),
+               "--samples": st.one_of(st.integers(-3, 12).map(str), arg), "--temperature": number,
+               "--variants": number, "--out": arg},
               ["--json", "--shuffled-control"]),
     "serve": (["serve"], {None: st.one_of(st.just("refused"), arg), "--host": arg, "--port": number,
                           "--parallel": number}, []),
