@@ -438,8 +438,10 @@ def _print_audit(summary: dict, path: Path) -> None:
                    f"mean distance to targets {summary['mean_distance'][cond]:.3f}")
     for cond, share in summary["improved_share_by_condition"].items():
         steer = summary["steerability"].get(cond, {})
-        click.echo(f"  {cond}: closer than no persona for {share:.0%} of countries; "
-                   f"steerability r_x = {_signed(steer.get('x'))}, r_y = {_signed(steer.get('y'))}")
+        closer = "no no_persona condition to compare with" if share is None else \
+            f"closer than no persona for {share:.0%} of countries"
+        click.echo(f"  {cond}: {closer}; steerability r_x = {_signed(steer.get('x'))}, "
+                   f"r_y = {_signed(steer.get('y'))}")
     click.echo("  against the model-free leave-one-out centroid (skill 0 = no better than one constant point):")
     for cond, y in summary["yardsticks"].items():
         line = (f"    {cond:<22} mean distance {y['mean_distance']:.3f}, skill {_signed(y['skill'])} "
