@@ -193,6 +193,9 @@ _KINDS = {"int": "whole numbers", "number": "numbers (or empty)", "finite": "fin
           "text?": "text (or empty)", "bool": "True or False"}
 
 
+MAX_CELL = 1000  # characters of one text cell of a table (a name, a title, a list of genres)
+
+
 def read_table(folder, stem: str, what: str, columns: dict, required: bool = True):
     """The table ``stem``.parquet or ``stem``.csv in ``folder`` (the first that exists) with ``columns`` (name ->
     kind, see _KINDS) of those kinds; other columns are kept. None when optional and absent; a CulturalignError
@@ -227,7 +230,12 @@ def read_table(folder, stem: str, what: str, columns: dict, required: bool = Tru
             if kind == "text" and values.isna().any():
                 bad = values.index[values.isna()][0]
                 raise CulturalignError(f"{what} {path}: column {col} is empty in row {bad + 1}; it holds text")
-            table[col] = values.map(lambda v: v if v is None or (isinstance(v, float) and v != v) else str(v))
+            table[col] = values = values.map(lambda v: v if v is None or (isinstance(v, float) and v != v) else str(v))
+            long = values.map(lambda v: isinstance(v, str) and len(v) > MAX_CELL)
+            if long.any():
+                raise CulturalignError(f"{what} {path}: column {col} holds a text of "
+                                       f"{len(values[long].iloc[0]):,} characters in row {long.idxmax() + 1}; "
+                                       f"at most {MAX_CELL:,} are read")
             continue
         if kind == "bool":
             ok = pd.api.types.is_bool_dtype(values)
