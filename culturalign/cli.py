@@ -11,7 +11,7 @@ import pandas as pd
 from . import cultmap, reference
 from .audit import DEFAULT_COUNTRIES
 from .errors import CulturalignError
-from .fileio import json_safe, writable_folder
+from .fileio import json_safe, shown, writable_folder
 
 
 def _echo_json(obj) -> None:
@@ -53,25 +53,30 @@ def _answer_vectors(data, path: str) -> tuple[list[str], list[dict], bool]:
     single = isinstance(data, dict)
     entries = [data] if single else data
     if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
-        raise CulturalignError(f"{path}: expected an object mapping item codes to values, or a list of such objects")
+        raise CulturalignError(f"{path}: expected an object mapping item codes to values, or a non-empty list of "
+                               "such objects")
     items = set(cultmap.load_projection().items)
     names, vectors = [], []
     for i, entry in enumerate(entries):
         where = f"{path}: entry {i + 1}" if not single else path
         name = entry.get("name", f"answers {i + 1}")
+        if not isinstance(name, str) or len(name) > 200:
+            raise CulturalignError(f"{where}: name must be text of at most 200 characters, got {shown(name)}")
         vector = {k: v for k, v in entry.items() if k != "name"}
         unknown = sorted(set(vector) - items)
         if unknown:
-            raise CulturalignError(f"{where}: unknown item code(s) {', '.join(unknown)}; items: {', '.join(sorted(items))}")
+            raise CulturalignError(f"{where}: unknown item code(s) {', '.join(unknown)[:200]}; items: "
+                                   f"{', '.join(sorted(items))}")
         for k, v in vector.items():
             if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise CulturalignError(f"{where}: value of {k} must be a number, got {v!r}")
+                raise CulturalignError(f"{where}: value of {k} must be a number, got {shown(v)}")
         names.append(str(name))
         vectors.append(vector)
     return names, vectors, single
 
 
-def _check_ranges(vectors, path):
+def _check_ranges(vectors, path, first: int = 1):
+    """Every answer inside its item's range; ``first`` numbers the entries in the message."""
     from .survey import load_survey
 
     survey = load_survey()
@@ -79,13 +84,15 @@ def _check_ranges(vectors, path):
         for code, value in vector.items():
             lo, hi = survey.item(code).range
             if not lo <= value <= hi:
-                raise CulturalignError(f"{path}: entry {i + 1}: {code} = {value} is outside its range [{lo}, {hi}]")
+                raise CulturalignError(f"{path}: entry {i + first}: {code} = {shown(value)} is outside its range "
+                                       f"[{lo}, {hi}]")
 
 
 @cli.command()
 @click.argument("answers", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: x, y and nearest countries per input.")
-@click.option("--nearest", "n_nearest", default=5, show_default=True, help="How many nearest countries.")
+@click.option("--nearest", "n_nearest", type=click.IntRange(1, 107), default=5, show_default=True,
+              help="How many nearest countries.")
 @click.option("--fill-mean", is_flag=True, help="Hold missing items at the pooled IVS mean.")
 def project(answers, as_json, n_nearest, fill_mean):
     """Project answers (JSON: item code -> value, or a list of such objects) onto the map."""
@@ -122,13 +129,25 @@ def map_cmd(out, points_file, title):
         data = [data] if isinstance(data, dict) else data
         rows = []
         for i, entry in enumerate(data if isinstance(data, list) else []):
+            where = f"{points_file}: entry {i + 1}"
             if not isinstance(entry, dict):
-                raise CulturalignError(f"{points_file}: entry {i + 1} must be an object")
-            if "x" in entry and "y" in entry:
-                rows.append({"name": str(entry.get("name", f"point {i + 1}")), "x": float(entry["x"]),
-                             "y": float(entry["y"])})
-            else:
-                names, vectors, _ = _answer_vectors(entry, f"{points_file}: entry {i + 1}")
+                raise CulturalignError(f"{where} must be an object")
+            if "x" in entry or "y" in entry:  # a point given by its position: name, x, y and nothing else
+                odd = sorted(set(entry) - {"name", "x", "y"}, key=str)
+                if odd or not {"x", "y"} <= set(entry):
+                    raise CulturalignError(f"{where}: a point by position has x, y and an optional name, got keys "
+                                           f"{shown(sorted(entry, key=str))}")
+                for axis in ("x", "y"):
+                    v = entry[axis]
+                    if isinstance(v, bool) or not isinstance(v, (int, float)) or not -10 <= v <= 10:
+                        raise CulturalignError(f"{where}: {axis} must be a number from -10 to 10, got {shown(v)}")
+                name = entry.get("name", f"point {i + 1}")
+                if not isinstance(name, str) or len(name) > 200:
+                    raise CulturalignError(f"{where}: name must be text of at most 200 characters, got {shown(name)}")
+                rows.append({"name": name, "x": float(entry["x"]), "y": float(entry["y"])})
+            else:  # answers, checked as `project` checks them
+                names, vectors, _ = _answer_vectors(entry, where)
+                _check_ranges(vectors, points_file, first=i + 1)
                 x, y = cultmap.project(vectors).iloc[0]
                 rows.append({"name": names[0], "x": float(x), "y": float(y)})
         if not rows:
@@ -227,8 +246,9 @@ def _country_list(value: str | None):
 @click.option("--prompt-model", default=None, help="Model that writes instructions / reflects (default: the preset's, "
                                                   "else the task model).")
 @click.option("--out", default=None, help="Output folder (default: programs/PROGRAM-PRESET-MODEL).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Optimizer seed.")
-@click.option("--split-seed", type=int, default=0, show_default=True, help="Seed of the region-stratified split.")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True, help="Optimizer seed.")
+@click.option("--split-seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
+              help="Seed of the region-stratified split.")
 @click.option("--train", default=None, help="Override: comma-separated training countries (recexplain: a number "
                                           "of tasks).")
 @click.option("--val", default=None, help="Override: comma-separated validation countries (recexplain: a number).")
@@ -429,8 +449,10 @@ def _print_audit(summary: dict, path: Path) -> None:
                    f"mean distance to targets {summary['mean_distance'][cond]:.3f}")
     for cond, share in summary["improved_share_by_condition"].items():
         steer = summary["steerability"].get(cond, {})
-        click.echo(f"  {cond}: closer than no persona for {share:.0%} of countries; "
-                   f"steerability r_x = {_signed(steer.get('x'))}, r_y = {_signed(steer.get('y'))}")
+        closer = "no no_persona condition to compare with" if share is None else \
+            f"closer than no persona for {share:.0%} of countries"
+        click.echo(f"  {cond}: {closer}; steerability r_x = {_signed(steer.get('x'))}, "
+                   f"r_y = {_signed(steer.get('y'))}")
     click.echo("  against the model-free leave-one-out centroid (skill 0 = no better than one constant point):")
     for cond, y in summary["yardsticks"].items():
         line = (f"    {cond:<22} mean distance {y['mean_distance']:.3f}, skill {_signed(y['skill'])} "
@@ -459,6 +481,8 @@ def compare_cmd(experiment, out, check):
     from .compare import grid_conditions, plan, run_compare
     from .experiment import load_experiment
 
+    if out is not None and not out.strip():  # it would write into the current folder
+        raise CulturalignError(f"--out must name a folder, got {out!r}")
     exp = load_experiment(experiment)  # every error is reported here, before any model starts
     cells = plan(exp)
     click.echo(f"{exp.name}: {len(exp.models)} model(s) x {len(grid_conditions(exp))} condition(s)"
@@ -469,7 +493,12 @@ def compare_cmd(experiment, out, check):
         return
     writable_folder(out or exp.out, "--out" if out else f"{experiment}: 'out'")
     folder = run_compare(exp, out=out)
-    summary = pd.read_csv(folder / "held_out.csv")
+    held_out = folder / "held_out.csv"
+    if held_out.stat().st_size > 1:  # a study may run no held-out country: then every country run
+        summary = pd.read_csv(held_out)
+    else:
+        click.echo("no held-out country in this study; every country run:")
+        summary = pd.read_csv(folder / "summary.csv")
     click.echo(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     click.echo(f"report: {folder / 'report.html'}  (tables, figures/ and the data beside it)")
 
@@ -494,6 +523,10 @@ def main(argv=None) -> None:
         sys.exit(exc.exit_code)
     except CulturalignError as exc:
         click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except OSError as exc:  # the file system refused a path the user gave (a name too long, a full disk, ...)
+        where = f"{shown(exc.filename, 120)}: " if exc.filename else ""
+        click.echo(f"error: {where}{exc.strerror or exc}", err=True)
         sys.exit(2)
 
 

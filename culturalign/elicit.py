@@ -144,33 +144,93 @@ def option_distribution(q: Question, tops: list[list[tuple[str, float]]]) -> tup
 
 # ---------------------------------------------------------------- sample mode
 
-_REFUSAL = re.compile(r"\b(sorry|cannot|can't|unable|as an ai|language model|i don't have|i do not have|"
-                      r"not able to|prefer not|personal (opinions|beliefs))\b", re.I)
+# A reply is coded the way a survey coder would code it: an answer given first (a number or an option's
+# label) is the answer; otherwise a refusal is a refusal, whatever numbers it mentions; otherwise the one
+# number left once the reply's restatement of the scale is set aside ("on a scale of 1 to 10", "1 = never",
+# "7/10", "out of 4"). Two candidate answers ("3 or 4", "between 6 and 7") are ambiguous; nothing is coerced.
+_REFUSAL = re.compile(
+    r"\b(sorry|apologi[sz]e|cannot|can't|can not|unable|won't|will not|decline|as an ai|ai model|"
+    r"language model|i don't have|i do not have|i don't know|not able to|prefer not|not comfortable|"
+    r"personal (opinions?|beliefs?|views?|preferences?)|"
+    r"lo siento|no puedo|no es posible|como (una |un )?(ia|inteligencia artificial|modelo de lenguaje)|"
+    r"no tengo (opiniones|una opini[oó]n|opini[oó]n|preferencias|creencias)|prefiero no|"
+    r"je ne (peux|suis) pas|je suis d[ée]sol[ée]e?|d[ée]sol[ée]e?|en tant qu'(ia|intelligence artificielle|"
+    r"assistant|mod[eè]le)|je n'ai pas d'(opinion|avis)|je pr[ée]f[eè]re ne pas|"
+    r"ich kann (das |diese frage |dazu |hier )?(nicht|keine)|kann ich nicht|tut mir leid|leider|"
+    r"als (eine? )?(ki|k\.i\.|sprachmodell)|keine (pers[öo]nliche[n]? )?meinung|nicht in der lage|"
+    r"m[öo]chte (ich )?nicht)\b"
+    r"|我不能|我无法|无法回答|不能回答|抱歉|对不起|很遗憾|作为(一个|一名)?(人工智能|AI|语言模型)|我没有个人",
+    re.I)
+_NUMBER = re.compile(r"(?:(?<![A-Za-z0-9_.])-)?(?<![A-Za-z0-9_.,])\d+(?:\.\d+)?(?![A-Za-z0-9_])")
+_OR = ("or", "o", "ou", "oder", "或")
+# what stands between two numbers of a range or of two alternatives
+_RANGE = re.compile(r"\s*(to|-|–|—|and|through|thru|or|y|e|et|und|bis|à|a|al|hasta|o|ou|oder|到|至|和|或)\s*$", re.I)
+_ANCHOR = re.compile(r"^\s*(=|(being|means|stands for|is for)\b)", re.I)  # "1 = never justifiable"
+_DENOMINATOR = re.compile(r"(/|\bof)\s*$", re.I)  # "7/10", "3 out of 4": the 10 and the 4 restate the scale
+_SCALE_WORD = re.compile(r"\b(scale|range|escala|[ée]chelle|skala)\s*(of|from|de|von)?\s*$", re.I)  # "a scale of 10"
+_MARKER = re.compile(r"(answer|choice|choose|chose|pick|select|rate|rating|score|say|go with|opt for|would be|"
+                     r"is|option|:)\W*$", re.I)
+
+
+def _candidates(text: str, bounds: tuple[int, int]) -> tuple[list[tuple[float, int]], bool, bool]:
+    """The numbers of ``text`` that may be answers, as (value, position), with the restatements of the scale
+    set aside; whether the reply hedges between two answers ("3 or 4"); and whether a number is marked as
+    the answer ("I'd say 7", "Answer: 7", "7/10")."""
+    found = [(m, float(m.group())) for m in _NUMBER.finditer(text)]
+    dropped, hedge, marked = set(), False, False
+    for i, (m, value) in enumerate(found):
+        before = text[found[i - 1][0].end():m.start()] if i else text[:m.start()]
+        if _ANCHOR.match(text[m.end():]) or _SCALE_WORD.search(text[:m.start()]):
+            dropped.add(i)
+        if i and _DENOMINATOR.search(before) and i - 1 not in dropped:
+            dropped.add(i)
+            marked = True
+            continue
+        if i and _RANGE.match(before):
+            pair = sorted((found[i - 1][1], value))
+            if tuple(pair) == bounds and before.strip().lower() not in _OR:
+                dropped |= {i - 1, i}  # "from 1 to 10", "between 1 and 4": the scale, not an answer
+            elif i - 1 not in dropped:
+                hedge = True
+    kept = [(value, m.start()) for i, (m, value) in enumerate(found) if i not in dropped]
+    marked = marked or any(_MARKER.search(text[:pos]) for _, pos in kept)
+    return kept, hedge, marked
 
 
 def parse_answer(text: str, codes, labels) -> tuple[int | None, str]:
-    """Parse a sampled answer into a code. Status: ok, out_of_range, refusal or unparseable."""
-    stripped = text.strip()
-    lead = re.match(r"^\W*(\d+)", stripped)
-    if lead:
-        value = int(lead.group(1))
-        if value not in codes:
+    """Parse a sampled answer into a code. Status: ok, out_of_range, ambiguous, refusal or unparseable."""
+    stripped = re.sub(r"[*_`#]+", "", text).strip().strip("\"'")
+    if not stripped:
+        return None, "unparseable"
+    known = set(codes) | {c for c, _ in labels}
+    kept, hedge, marked = _candidates(stripped, (min(known), max(known)))
+    values = {v for v, _ in kept}
+    low = stripped.lower()
+
+    def coded(value):
+        if value != int(value) or int(value) not in codes:
             return None, "out_of_range"
+        return int(value), "ok"
+
+    if kept and re.fullmatch(r"[\W_]*", stripped[:kept[0][1]]):  # the reply starts with a number
+        value = kept[0][0]
+        if hedge:
+            return None, "ambiguous"
         # "1. No, not mentioned": the number names one option and the words another; keep neither.
-        rest = stripped[lead.end():].lower()
+        rest = low[kept[0][1]:]
         named = {c for c, label in labels if c in codes and label.lower() in rest}
-        return (None, "ambiguous") if named and value not in named else (value, "ok")
+        if named and value not in named:
+            return None, "ambiguous"
+        return coded(value)
+    for code, label in sorted(labels, key=lambda cl: -len(cl[1])):  # "Not very proud" before "Very proud"
+        if code in codes and low.startswith(label.lower()):
+            return (None, "ambiguous") if values - {code} or hedge else (code, "ok")
     if _REFUSAL.search(stripped):
         return None, "refusal"
-    low = stripped.lower()
-    for code, label in labels:
-        if code in codes and low.startswith(label.lower()):
-            number = re.search(r"\b(\d+)\b", stripped)
-            return (None, "ambiguous") if number and int(number.group(1)) != code else (code, "ok")
-    anywhere = re.search(r"\b(\d+)\b", stripped)
-    if anywhere and len(stripped) <= 60:
-        value = int(anywhere.group(1))
-        return (value, "ok") if value in codes else (None, "out_of_range")
+    if hedge or len(values) > 1:
+        return None, "ambiguous"
+    if values and (marked or len(stripped) <= 60):
+        return coded(kept[0][0])
     return None, "unparseable"
 
 

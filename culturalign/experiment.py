@@ -31,7 +31,7 @@ from pathlib import Path
 
 from . import reference
 from .errors import CulturalignError
-from .fileio import read_yaml
+from .fileio import read_yaml, shown
 from .splits import SPLITS, country_splits
 from .yardsticks import SHUFFLED_SUFFIX
 
@@ -40,6 +40,7 @@ MODES = ("logprob", "sample")
 _KEYS = {"name", "models", "conditions", "countries", "split_seed", "mode", "samples", "variants", "seeds",
          "parallel", "out", "description", "shuffled_control"}
 _REQUIRED = ("name", "models", "conditions")
+MAX_SEEDS = 50
 _NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._ -]{0,99}")
 
 
@@ -94,7 +95,7 @@ def _suggest(word: str, allowed) -> str:
 def _int(raw: dict, key: str, default: int, low: int, high: int, where: str) -> int:
     value = raw.get(key, default)
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        _fail(where, f"'{key}' must be a whole number from {low} to {high}, got {value!r}")
+        _fail(where, f"'{key}' must be a whole number from {low} to {high}, got {shown(value)}")
     return value
 
 
@@ -105,14 +106,18 @@ def _condition(entry, i: int, where: str) -> Condition:
     here = f"{where}: conditions[{i}]"
     if isinstance(entry, str):
         if entry not in BASELINES:
-            _fail(here, f"unknown condition {entry!r}{_suggest(entry, BASELINES)}; a condition is one of "
+            _fail(here, f"unknown condition {shown(entry)}{_suggest(entry, BASELINES)}; a condition is one of "
                         f"{', '.join(BASELINES)}, or a mapping 'program: FOLDER' or 'compile: PRESET'")
         return Condition(entry, "baseline")
     if isinstance(entry, dict) and "compile" in entry and len(entry) > 1:
         return _compile_condition(entry, here)
     if not isinstance(entry, dict) or len(entry) != 1:
-        _fail(here, f"expected a baseline name or a one-key mapping (program: FOLDER, compile: PRESET), got {entry!r}")
+        _fail(here, f"expected a baseline name or a one-key mapping (program: FOLDER, compile: PRESET), got "
+                    f"{shown(entry)}")
     (key, value), = entry.items()
+    if key in ("program", "compile") and not (isinstance(value, str) and value.strip() and "\x00" not in value):
+        _fail(here, f"'{key}' must name a {'saved program folder' if key == 'program' else 'preset or preset file'}"
+                    f", got {shown(value)}")
     if key == "program":
         try:
             manifest = load_manifest(value)
@@ -166,7 +171,7 @@ def _countries(value, split_seed: int, where: str) -> list[str]:
         table = country_splits(split_seed)
         return table.loc[table.split == value, "country"].tolist()
     if not isinstance(value, list) or not value:
-        _fail(where, f"'countries' must be all, {', '.join(SPLITS)}, or a non-empty list of countries; got {value!r}")
+        _fail(where, f"'countries' must be all, {', '.join(SPLITS)}, or a non-empty list of countries; got {shown(value)}")
     out = []
     for name in value:
         try:
@@ -182,9 +187,9 @@ def parse_experiment(raw, where: str = "experiment") -> Experiment:
 
     if not isinstance(raw, dict):
         _fail(where, f"an experiment file is a mapping with keys {', '.join(sorted(_KEYS))}")
-    unknown = sorted(set(raw) - _KEYS)
+    unknown = sorted(set(raw) - _KEYS, key=str)
     if unknown:
-        _fail(where, "unknown key(s) " + ", ".join(f"{k!r}{_suggest(k, _KEYS)}" for k in unknown)
+        _fail(where, "unknown key(s) " + ", ".join(f"{shown(k)}{_suggest(k, _KEYS)}" for k in unknown)
               + f"; allowed: {', '.join(sorted(_KEYS))}")
     missing = [k for k in _REQUIRED if k not in raw]
     if missing:
@@ -192,16 +197,16 @@ def parse_experiment(raw, where: str = "experiment") -> Experiment:
     name = raw["name"]
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         _fail(where, f"'name' must be a folder name of letters, digits, '.', '_', '-' and spaces, not starting "
-                     f"with '.' (it names results/NAME), got {name!r}")
+                     f"with '.' (it names results/NAME), got {shown(name)}")
     specs, _ = load_registry()
     models = raw["models"]
     if isinstance(models, str):
         models = [models]
-    if not isinstance(models, list) or not models:
-        _fail(where, "'models' must be a non-empty list of registry model names")
+    if not isinstance(models, list) or not models or not all(isinstance(m, str) for m in models):
+        _fail(where, f"'models' must be a non-empty list of registry model names, got {shown(models)}")
     for m in models:
         if m not in specs:
-            _fail(where, f"unknown model {m!r}{_suggest(m, specs)}; registered: {', '.join(sorted(specs))} "
+            _fail(where, f"unknown model {shown(m)}{_suggest(m, specs)}; registered: {', '.join(sorted(specs))} "
                          "(add your own in ~/.config/culturalign/models.yaml)")
     if len(set(models)) != len(models):
         _fail(where, "'models' lists a model twice")
@@ -214,16 +219,18 @@ def parse_experiment(raw, where: str = "experiment") -> Experiment:
     split_seed = _int(raw, "split_seed", 0, 0, 2**31 - 1, where)
     mode = raw.get("mode", "logprob")
     if mode not in MODES:
-        _fail(where, f"'mode' must be one of {', '.join(MODES)}, got {mode!r}")
+        _fail(where, f"'mode' must be one of {', '.join(MODES)}, got {shown(mode)}")
     seeds = raw.get("seeds", 1)
-    if isinstance(seeds, int) and not isinstance(seeds, bool) and 1 <= seeds <= 50:
+    if isinstance(seeds, int) and not isinstance(seeds, bool) and 1 <= seeds <= MAX_SEEDS:
         seeds = list(range(seeds))
-    elif not (isinstance(seeds, list) and seeds and all(isinstance(s, int) and s >= 0 for s in seeds)
+    elif not (isinstance(seeds, list) and 1 <= len(seeds) <= MAX_SEEDS
+              and all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**32 for s in seeds)
               and len(set(seeds)) == len(seeds)):
-        _fail(where, f"'seeds' must be a count (1-50) or a list of distinct non-negative integers, got {seeds!r}")
+        _fail(where, f"'seeds' must be a count from 1 to {MAX_SEEDS}, or a list of 1 to {MAX_SEEDS} distinct whole "
+                     f"numbers from 0 to 2**32 - 1, got {shown(seeds)}")
     shuffled = raw.get("shuffled_control", False)
     if not isinstance(shuffled, bool):
-        _fail(where, f"'shuffled_control' must be true or false, got {shuffled!r}")
+        _fail(where, f"'shuffled_control' must be true or false, got {shown(shuffled)}")
     table = country_splits(split_seed)
     return Experiment(
         name=name, models=list(models), conditions=conditions,
@@ -241,10 +248,10 @@ def output_folder(out, name: str, where: str = "experiment") -> Path:
     if out is None:
         return Path("results") / name
     if not isinstance(out, str) or not out.strip():
-        _fail(where, f"'out' must be a folder path, got {out!r}")
+        _fail(where, f"'out' must be a folder path, got {shown(out)}")
     path = Path(out)
     if not path.is_absolute() and os.path.normpath(path).split(os.sep)[0] == os.pardir:
-        _fail(where, f"'out' {out!r} climbs out of the current folder (it resolves to "
+        _fail(where, f"'out' {shown(out)} climbs out of the current folder (it resolves to "
                      f"{(Path.cwd() / path).resolve()}); use a path inside it, or an absolute path")
     return path
 

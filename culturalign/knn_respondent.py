@@ -99,7 +99,26 @@ class NeighbourRespondent(Respondent):
                                self.own_demos() + self.retrieved_demos(country), country,
                                signature=self.respond.signature)]
 
-    # The retrieval pool and settings travel in the saved JSON beside the predictor's state.
+    # The retrieval pool and settings travel in the saved JSON beside the predictor's state, checked on load.
+    @staticmethod
+    def _check_retrieval(value) -> None:
+        if not isinstance(value, dict) or set(value) - {"pool", "k", "per_neighbour"}:
+            raise ValueError("must be a mapping with pool, k and per_neighbour")
+        for key, high in (("k", 20), ("per_neighbour", 10)):
+            v = value.get(key, 1)
+            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= high:
+                raise ValueError(f"{key} must be a whole number from 1 to {high}, got {v!r}")
+        pool = value.get("pool", [])
+        if not isinstance(pool, list) or len(pool) > 500 or not all(isinstance(c, str) for c in pool):
+            raise ValueError("pool must be a list of country names")
+        for c in pool:
+            try:
+                reference.resolve_country(c)
+            except CulturalignError:
+                raise ValueError(f"pool names an unknown country {c[:60]!r}") from None
+
+    extra_state = {"retrieval": _check_retrieval}
+
     def dump_state(self, json_mode=True):
         return {**super().dump_state(json_mode=json_mode),
                 "retrieval": {"pool": list(self.pool), "k": self.k, "per_neighbour": self.per_neighbour}}

@@ -6,13 +6,15 @@ constructor and ``compile`` signatures, so a typo fails before any model is call
 from __future__ import annotations
 
 import inspect
+import math
+import types
+import typing
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-
 from .errors import CulturalignError
-from .fileio import read_yaml
+from .fileio import read_yaml, shown
 
 OPTIMIZERS = ("BootstrapFewShotWithRandomSearch", "MIPROv2", "COPRO", "SIMBA", "GEPA", "BootstrapFewShot",
               "LabeledFewShot")
@@ -49,6 +51,92 @@ def _accepted(fn) -> set[str] | None:
     return set(params) - _SUPPLIED
 
 
+_LARGEST = 1_000_000  # no count or budget of any optimizer comes near this
+_NAMES = {int: "int", float: "float", bool: "bool", str: "str", dict: "dict", list: "list", type(None): "none"}
+_SAYS = {"int": "a whole number from 0 to 1,000,000", "float": "a number of 0 or more", "bool": "true or false",
+         "str": "text", "dict": "a mapping", "list": "a list", "none": "null"}
+
+
+def _annotation_kinds(annotation) -> set:
+    """What an optimizer's type annotation accepts, as kind names ("int", "none", ...), literal values, or
+    "any" for types a YAML file cannot hold (callables, models)."""
+    if isinstance(annotation, str):  # postponed annotations: 'int | None', 'dspy.LM | None'
+        return {_NAMES.get({"int": int, "float": float, "bool": bool, "str": str, "None": type(None)}
+                           .get(part.strip()), "any") for part in annotation.split("|")}
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
+        return set(typing.get_args(annotation))
+    if origin in (typing.Union, types.UnionType):
+        return set().union(*(_annotation_kinds(a) for a in typing.get_args(annotation)))
+    return {_NAMES.get(origin or annotation, "any")}
+
+
+# Settings DSPy declares without an annotation and with a default of None: what they take.
+_UNTYPED = {"num_threads": {"int", "none"}, "max_errors": {"int", "none"}, "metric_threshold": {"float", "none"},
+            "stop_at_score": {"float", "none"}, "teacher_settings": {"dict", "none"},
+            "eval_kwargs": {"dict", "none"}}
+
+
+def _kinds(param: inspect.Parameter | None) -> set:
+    """What a setting accepts: from the parameter's annotation, else from its default's type."""
+    if param is None:
+        return {"any"}  # an optimizer that takes **kwargs
+    if param.annotation is not param.empty:
+        return _annotation_kinds(param.annotation)
+    if param.default is None or param.default is param.empty:
+        return _UNTYPED.get(param.name, {"any"})
+    return {_NAMES.get(type(param.default), "any")}
+
+
+def _check_numbers(value, where: str) -> None:
+    """Every number in a setting (nested ones too) is finite, not negative and not absurdly large."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_numbers(v, f"{where}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_numbers(v, f"{where}[{i}]")
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not (math.isfinite(value) and 0 <= value <= _LARGEST):
+            raise CulturalignError(f"{where} must be a finite number from 0 to {_LARGEST:,}, got {shown(value)}")
+
+
+def _fits(value, kinds: set) -> bool:
+    if "any" in kinds or any(value == k and type(value) is type(k) for k in kinds if k not in _SAYS):
+        return True  # anything, or one of a Literal's values
+    kind = "bool" if isinstance(value, bool) else "int" if isinstance(value, int) else _NAMES.get(type(value))
+    return kind in kinds or (kind == "int" and "float" in kinds)
+
+
+def check_settings(optimizer: str, section: str, values, where: str) -> dict:
+    """Check a preset's ``settings`` (the optimizer's constructor) or ``compile`` (its compile call) before any
+    of it reaches DSPy: known keys, values of the type the optimizer takes, finite non-negative numbers."""
+    import dspy
+
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise CulturalignError(f"{where}: '{section}' must be a mapping of setting -> value, got {shown(values)}")
+    cls = getattr(dspy, optimizer)
+    fn = cls.__init__ if section == "settings" else cls.compile
+    params = inspect.signature(fn).parameters
+    accepted = _accepted(fn)
+    bad = sorted(map(str, set(values) - accepted)) if accepted is not None else []
+    if bad:
+        raise CulturalignError(f"{where}: {section} key(s) {', '.join(bad)} are not accepted by {optimizer}"
+                               f"{'()' if section == 'settings' else '.compile()'}; accepted: "
+                               f"{', '.join(sorted(accepted))}")
+    for key, value in values.items():
+        here = f"{where}: {section}.{key}"
+        kinds = _kinds(params.get(key))
+        if not _fits(value, kinds):
+            says = [_SAYS[k] for k in ("int", "float", "bool", "str", "dict", "list", "none") if k in kinds]
+            says += sorted(repr(k) for k in kinds if k not in _SAYS)
+            raise CulturalignError(f"{here} must be {' or '.join(says)}, got {shown(value)}")
+        _check_numbers(value, here)
+    return dict(values)
+
+
 def load_preset(name_or_path: str) -> Preset:
     """A shipped preset by name (``bootstrap-rs``, ``mipro-light``, ``copro``, ``simba``, ``gepa-light``) or a file."""
     path = Path(name_or_path)
@@ -61,41 +149,31 @@ def load_preset(name_or_path: str) -> Preset:
     raw = read_yaml(path, "optimizer preset") or {}
     if not isinstance(raw, dict):
         raise CulturalignError(f"{path}: a preset is a mapping with keys {', '.join(sorted(_TOP_KEYS))}")
-    unknown = sorted(set(raw) - _TOP_KEYS)
+    unknown = sorted(map(str, set(raw) - _TOP_KEYS))
     if unknown:
         raise CulturalignError(f"{path}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_TOP_KEYS))}")
     optimizer = raw.get("optimizer")
     if optimizer not in OPTIMIZERS:
-        raise CulturalignError(f"{path}: 'optimizer' must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
-    import dspy
-
-    cls = getattr(dspy, optimizer)
-    for section, fn in (("settings", cls.__init__), ("compile", cls.compile)):
-        values = raw.get(section) or {}
-        if not isinstance(values, dict):
-            raise CulturalignError(f"{path}: '{section}' must be a mapping")
-        accepted = _accepted(fn)
-        bad = sorted(set(values) - accepted) if accepted is not None else []
-        if bad:
-            raise CulturalignError(f"{path}: {section} key(s) {', '.join(bad)} are not accepted by {optimizer}"
-                                   f"{'()' if section == 'settings' else '.compile()'}; accepted: "
-                                   f"{', '.join(sorted(accepted))}")
+        raise CulturalignError(f"{path}: 'optimizer' must be one of {', '.join(OPTIMIZERS)}, got {shown(optimizer)}")
+    settings = check_settings(optimizer, "settings", raw.get("settings"), str(path))
+    compile_ = check_settings(optimizer, "compile", raw.get("compile"), str(path))
     seed = raw.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise CulturalignError(f"{path}: 'seed' must be an integer, got {seed!r}")
-    from .objectives import make_objective
-
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise CulturalignError(f"{path}: 'seed' must be a whole number from 0 to 2**32 - 1, got {shown(seed)}")
+    for key in ("prompt_model", "description"):
+        if raw.get(key) is not None and not isinstance(raw[key], str):
+            raise CulturalignError(f"{path}: '{key}' must be text (or null), got {shown(raw[key])}")
     budget = raw.get("budget") or {}
     if not isinstance(budget, dict) or set(budget) - {"train", "val"} or not all(
-            isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in budget.values()):
+            isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 10_000 for v in budget.values()):
         raise CulturalignError(f"{path}: 'budget' is a mapping with 'train' and/or 'val': how many countries the "
-                               f"optimizer sees (whole numbers of at least 1), got {budget!r}")
+                               f"optimizer sees (whole numbers of at least 1), got {shown(budget)}")
+    from .objectives import make_objective
 
     try:
         objective = make_objective(raw.get("objective", "distance"), tau=raw.get("tau"))
     except CulturalignError as exc:
         raise CulturalignError(f"{path}: {exc}") from None
-    return Preset(name=path.stem, optimizer=optimizer, seed=seed, description=str(raw.get("description", "")),
-                  prompt_model=raw.get("prompt_model"), settings=dict(raw.get("settings") or {}),
-                  compile=dict(raw.get("compile") or {}), path=str(path), objective=objective.name,
-                  tau=raw.get("tau"), budget=dict(budget))
+    return Preset(name=path.stem, optimizer=optimizer, seed=seed, description=raw.get("description") or "",
+                  prompt_model=raw.get("prompt_model"), settings=settings, compile=compile_, path=str(path),
+                  objective=objective.name, tau=raw.get("tau"), budget=dict(budget))

@@ -48,7 +48,8 @@ def demo_fields(demo, signature) -> Demo | None:
     adapters drop such demos too."""
     if any(demo.get(f) is None for f in signature.output_fields):
         return None
-    if "question" in signature.input_fields and not demo.get("question"):
+    # a demo without its question or its country (a hand-edited program) says nothing about a country
+    if any(f in signature.input_fields and not demo.get(f) for f in ("question", "country")):
         return None
     return tuple((f, str(demo[f])) for f in signature.fields if demo.get(f) is not None)
 

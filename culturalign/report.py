@@ -18,24 +18,62 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from . import cultmap, reference
 from .errors import CulturalignError
-from .fileio import atomic_write
+from .fileio import atomic_write, parse_yaml, read_json, read_table, read_text, shown
 from .plot import REFERENCE_LABELS, model_free_marks
 from .yardsticks import REFERENCE_PREDICTORS, skill, summarize_conditions, with_reference_rows
 
 BASELINES = ("no_persona", "engineered")
 
 
+DISTANCE_KINDS = {"model": "text", "condition": "text", "kind": "text", "seed": "int", "country": "text",
+                  "region": "text", "held_out": "bool", "x": "number", "y": "number", "distance": "number"}
+ROW_KINDS = ("baseline", "program", "compile", "reference", "shuffled")
+
+
 def load_distances(folder) -> pd.DataFrame:
+    """A comparison's distances table (distances.parquet, else .csv), checked: its columns, one of ROW_KINDS per
+    row and reference countries only."""
     folder = Path(folder)
-    for name, reader in (("distances.parquet", pd.read_parquet), ("distances.csv", pd.read_csv)):
-        if (folder / name).is_file():
-            return reader(folder / name)
-    raise CulturalignError(f"{folder} holds no comparison results (distances.parquet or distances.csv); "
-                           "run `culturalign compare EXPERIMENT.yaml` first")
+    if not folder.is_dir():
+        raise CulturalignError(f"{folder} is not a results folder; run `culturalign compare EXPERIMENT.yaml` first")
+    if not any((folder / f"distances{s}").exists() for s in (".parquet", ".csv")):
+        raise CulturalignError(f"{folder} holds no comparison results (distances.parquet or distances.csv); "
+                               "run `culturalign compare EXPERIMENT.yaml` first")
+    table = read_table(folder, "distances", "results table", DISTANCE_KINDS)
+    for col, allowed in (("kind", ROW_KINDS), ("country", reference.countries().country.tolist())):
+        odd = sorted(set(table[col]) - set(allowed))
+        if odd:
+            raise CulturalignError(f"{folder}/distances: column {col} holds {shown(odd[0])}, which is not one of "
+                                   f"{shown(list(allowed), 200)}")
+    if table.empty:
+        raise CulturalignError(f"{folder}/distances holds no rows; nothing to report")
+    return table
+
+
+def _meta(folder: Path) -> tuple[dict, str, int]:
+    """meta.json (what ran, on which models) and experiment.yaml (as written, and its split seed), checked."""
+    meta = read_json(folder / "meta.json", "results meta") if (folder / "meta.json").exists() else {}
+    where = folder / "meta.json"
+    if not isinstance(meta, dict):
+        raise CulturalignError(f"{where}: must be a JSON object, got {shown(meta)}")
+    models = meta.get("models", {})
+    if not isinstance(models, dict) or not all(isinstance(v, dict) for v in models.values()):
+        raise CulturalignError(f"{where}: models: must map each model to an object, got {shown(models)}")
+    for key, kind in (("name", str), ("versions", dict)):
+        if key in meta and not isinstance(meta[key], kind):
+            raise CulturalignError(f"{where}: {key}: must be {'text' if kind is str else 'an object'}, got "
+                                   f"{shown(meta[key])}")
+    config_file = folder / "experiment.yaml"
+    config = read_text(config_file, "results experiment file") if config_file.exists() else ""
+    raw = parse_yaml(config, str(config_file)) if config else {}
+    split_seed = raw.get("split_seed", 0) if isinstance(raw, dict) else 0
+    if isinstance(split_seed, bool) or not isinstance(split_seed, int) or not 0 <= split_seed < 2**32:
+        raise CulturalignError(f"{config_file}: split_seed: must be a whole number from 0 to 2**32 - 1, got "
+                               f"{shown(split_seed)}")
+    return meta, config, split_seed
 
 
 def per_country(distances: pd.DataFrame) -> pd.DataFrame:
@@ -304,10 +342,9 @@ def write_report(folder) -> Path:
     from .plot import map_figure
 
     folder = Path(folder)
-    meta = json.loads((folder / "meta.json").read_text()) if (folder / "meta.json").is_file() else {}
-    config = (folder / "experiment.yaml").read_text() if (folder / "experiment.yaml").is_file() else ""
-    split_seed = (yaml.safe_load(config) or {}).get("split_seed", 0) if config else 0
-    distances = with_reference_rows(load_distances(folder), split_seed)  # results written before they existed
+    distances = load_distances(folder)
+    meta, config, split_seed = _meta(folder)
+    distances = with_reference_rows(distances, split_seed)  # results written before they existed
     table = per_country(distances)
     tables = {"summary": condition_summary(table), "held_out": held_out_summary(table),
               "by_region": region_table(table), "stability": stability_table(distances)}
@@ -327,8 +364,9 @@ def write_report(folder) -> Path:
     for name, png in figures.items():
         atomic_write(folder / "figures" / f"{name}.png", png)
     models = meta.get("models", {})
+    usage = {m: v.get("usage") if isinstance(v.get("usage"), dict) else {} for m, v in models.items()}
     digest_rows = pd.DataFrame([{"model": m, "identity": v.get("identity"), "endpoint": v.get("endpoint"),
-                                 "model calls": v.get("usage", {}).get("calls", np.nan)} for m, v in models.items()])
+                                 "model calls": usage[m].get("calls", np.nan)} for m, v in models.items()])
     parts = [f"<h1>{html.escape(meta.get('name', folder.name))}: cultural alignment comparison</h1>",
              f"<p class=note>{distances.country.nunique()} countries, {distances.model.nunique()} model(s), "
              f"{distances.condition.nunique()} condition(s); mode {html.escape(str(meta.get('mode', '?')))}. "

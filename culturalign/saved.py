@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import platform
 from importlib import metadata
 from pathlib import Path
 
 from . import reference
 from .errors import CulturalignError
-from .fileio import atomic_write, read_json
+from .fileio import atomic_write, json_safe, read_json, shown
 from .programs import make_program
 
 PROGRAM_FILE, MANIFEST_FILE = "program.json", "manifest.json"
+# A saved program is data someone may have downloaded and edited: what DSPy is given is bounded. Compiled
+# programs hold a few hundred characters of instructions and a handful of demos.
+MAX_TEXT = 20_000  # characters of instructions, of a field's prefix or description, of one demo value
+MAX_DEMOS = 64  # demos (and traces, train examples) per predictor
 
 
 def data_hashes(survey) -> dict:
@@ -46,7 +51,8 @@ def save_program(program, out_dir, manifest: dict) -> Path:
     program.save(str(tmp))  # DSPy writes JSON; we move it into place atomically
     atomic_write(out / PROGRAM_FILE, tmp.read_bytes())
     tmp.unlink(missing_ok=True)
-    atomic_write(out / MANIFEST_FILE, json.dumps({**manifest, "versions": versions()}, indent=2, default=str))
+    atomic_write(out / MANIFEST_FILE, json.dumps(json_safe({**manifest, "versions": versions()}), indent=2,
+                                                 default=str, allow_nan=False))
     return out
 
 
@@ -58,6 +64,119 @@ def _secret_keys(obj, where: str = "") -> list[str]:
     if isinstance(obj, list):
         return [p for i, v in enumerate(obj) for p in _secret_keys(v, f"{where}{i}.")]
     return []
+
+
+class _Schema:
+    """Checks of one loaded JSON file; every error names the file, the field's path and what is allowed."""
+
+    def __init__(self, file):
+        self.file = file
+
+    def fail(self, where: str, what: str):
+        raise CulturalignError(f"{self.file}: {where}: {what}" if where else f"{self.file}: {what}")
+
+    def mapping(self, value, where: str, required=(), allowed=None) -> dict:
+        if not isinstance(value, dict):
+            self.fail(where, f"must be a JSON object{' with ' + ', '.join(required) if required else ''}, got "
+                             f"{shown(value)}")
+        missing = [k for k in required if k not in value]
+        if missing:
+            self.fail(where, f"missing {', '.join(missing)}")
+        unknown = sorted(set(value) - set(allowed)) if allowed is not None else []
+        if unknown:
+            self.fail(where, f"unknown key(s) {', '.join(map(shown, unknown))}; allowed: {', '.join(allowed)}")
+        return value
+
+    def text(self, value, where: str, limit: int = MAX_TEXT, null: bool = False) -> None:
+        if value is None and null:
+            return
+        if not isinstance(value, str):
+            self.fail(where, f"must be text{' or null' if null else ''}, got {shown(value)}")
+        if len(value) > limit:
+            self.fail(where, f"is {len(value):,} characters long; at most {limit:,} are loaded")
+
+    def whole(self, value, where: str, low: int = 0, high: int = 2**32 - 1) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            self.fail(where, f"must be a whole number from {low:,} to {high:,}, got {shown(value)}")
+
+    def items(self, value, where: str, limit: int) -> list:
+        if not isinstance(value, list):
+            self.fail(where, f"must be a list, got {shown(value)}")
+        if len(value) > limit:
+            self.fail(where, f"holds {len(value):,} entries; at most {limit:,} are loaded")
+        return value
+
+
+def _check_split(s: _Schema, split, task) -> None:
+    s.mapping(split, "split", required=("seed", "train", "val", "test"))
+    s.whole(split["seed"], "split.seed")
+    if task == "recexplain":  # tasks are (user, item, country) triples; sizes re-create them
+        sizes = s.mapping(split.get("sizes"), "split.sizes", required=("train", "val", "test"),
+                          allowed=("train", "val", "test"))
+        for name in ("train", "val", "test"):
+            s.whole(sizes[name], f"split.sizes.{name}", 1, 100_000)
+            for i, entry in enumerate(s.items(split[name], f"split.{name}", 100_000)):
+                s.mapping(entry, f"split.{name}[{i}]", required=("user", "item", "country"))
+        return
+    known = set(reference.countries().country)
+    seen = {}
+    for name in ("train", "val", "test"):
+        names = s.items(split[name], f"split.{name}", len(known))
+        if not names:
+            s.fail(f"split.{name}", "is empty; a split lists one or more countries")
+        for i, country in enumerate(names):
+            if not isinstance(country, str) or country not in known:
+                s.fail(f"split.{name}[{i}]", f"{shown(country)} is not a reference country's name "
+                                             "(see: culturalign countries)")
+            if country in seen:
+                s.fail(f"split.{name}[{i}]", f"{country} is also in split.{seen[country]}; the splits never overlap")
+            seen[country] = name
+
+
+def check_manifest(manifest, file) -> dict:
+    """The manifest's shape: everything culturalign reads from it, of the type it needs (other keys are kept
+    as a record and never read). Its program is a registered program whose task the manifest names."""
+    from .presets import OPTIMIZERS, check_settings
+    from .programs import _REGISTRY
+
+    s = _Schema(file)
+    s.mapping(manifest, "", required=("program", "model", "split", "seed", "optimizer", "data_hashes"))
+    name = manifest["program"]
+    if not isinstance(name, str) or name not in _REGISTRY:
+        s.fail("program", f"{shown(name)} is not a registered program; registered: {', '.join(sorted(_REGISTRY))}")
+    task = manifest.get("task")
+    if task != getattr(make_program(name), "task", None):
+        s.fail("task", f"{shown(task)} does not match program {name!r} (its task is "
+                       f"{getattr(make_program(name), 'task', None)!r})")
+    model = s.mapping(manifest["model"], "model", required=("name",))
+    s.text(model["name"], "model.name", 200)
+    for key in ("model_identity", "endpoint", "prompt_model", "survey"):
+        s.text(manifest.get(key), key, 1000, null=True)
+    hashes = s.mapping(manifest["data_hashes"], "data_hashes", required=("survey", "reference"))
+    s.text(hashes["survey"], "data_hashes.survey", 100)
+    for key, value in s.mapping(hashes["reference"], "data_hashes.reference").items():
+        s.text(value, f"data_hashes.reference.{key}", 100)
+    s.whole(manifest["seed"], "seed")
+    _check_split(s, manifest["split"], task)
+    opt = s.mapping(manifest["optimizer"], "optimizer", required=("optimizer", "preset", "settings"))
+    if opt["optimizer"] not in OPTIMIZERS:
+        s.fail("optimizer.optimizer", f"must be one of {', '.join(OPTIMIZERS)}, got {shown(opt['optimizer'])}")
+    s.text(opt["preset"], "optimizer.preset", 1000)
+    check_settings(opt["optimizer"], "settings", opt["settings"], f"{file}: optimizer")
+    compile_settings = dict(s.mapping(opt.get("compile_settings", {}), "optimizer.compile_settings"))
+    s.whole(compile_settings.pop("seed", 0), "optimizer.compile_settings.seed")  # culturalign's, not the preset's
+    check_settings(opt["optimizer"], "compile", compile_settings, f"{file}: optimizer")
+    if "generation" in manifest:  # passed to the language model as it stands
+        gen = s.mapping(manifest["generation"], "generation", allowed=("temperature", "max_tokens"))
+        temperature = gen.get("temperature", 0.0)
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or \
+                not 0 <= temperature <= 5:
+            s.fail("generation.temperature", f"must be a number from 0 to 5, got {shown(temperature)}")
+        s.whole(gen.get("max_tokens", 1), "generation.max_tokens", 1, 8192)
+    for key in ("usage", "scores", "metric", "versions", "dataset"):
+        if key in manifest:
+            s.mapping(manifest[key], key)
+    return manifest
 
 
 def load_manifest(path) -> dict:
@@ -74,7 +193,70 @@ def load_manifest(path) -> dict:
     if secrets:  # culturalign never writes one: this file was edited, and a key in a shared file is leaked
         raise CulturalignError(f"{file}: holds a secret field ({', '.join(secrets)}); saved programs never carry "
                                "keys. Delete the field (and revoke the key if it was real)")
-    return manifest
+    return check_manifest(manifest, file)
+
+
+def check_program_state(state, program, file) -> dict:
+    """A ``program.json`` that fits ``program``: one entry per predictor of the program (its
+    ``named_predictors()``) and DSPy's metadata; per predictor, instructions and field texts of bounded
+    length, one prefix and description per signature field, at most MAX_DEMOS demos whose values are
+    bounded, and no model of its own (``lm`` is null: culturalign chooses the model)."""
+    from dspy.utils.saving import get_dependency_versions
+
+    s = _Schema(file)
+    predictors = dict(program.named_predictors())
+    extra = getattr(program, "extra_state", {})  # a program's own state beside its predictors: key -> check
+    s.mapping(state, "", required=(*predictors, "metadata"), allowed=(*predictors, "metadata", *extra))
+    for key, check in extra.items():
+        if key in state:
+            try:
+                check(state[key])
+            except ValueError as exc:
+                s.fail(key, str(exc))
+    meta = s.mapping(state["metadata"], "metadata", required=("dependency_versions",))
+    known = get_dependency_versions()
+    for key, value in s.mapping(meta["dependency_versions"], "metadata.dependency_versions",
+                                allowed=tuple(known)).items():
+        s.text(value, f"metadata.dependency_versions.{key}", 100)
+    for name, predictor in predictors.items():
+        fields = predictor.signature.fields
+        p = s.mapping(state[name], name, required=("signature", "demos", "lm"),
+                      allowed=("signature", "demos", "lm", "traces", "train", "fields"))
+        if p["lm"] is not None:
+            s.fail(f"{name}.lm", "must be null: a saved program never chooses its own model")
+        sig = s.mapping(p["signature"], f"{name}.signature", required=("instructions", "fields"))
+        s.text(sig["instructions"], f"{name}.signature.instructions")
+        saved_fields = s.items(sig["fields"], f"{name}.signature.fields", len(fields))
+        if len(saved_fields) != len(fields):
+            s.fail(f"{name}.signature.fields", f"holds {len(saved_fields)} entries; the predictor has "
+                                               f"{len(fields)} fields ({', '.join(fields)})")
+        for field_name, entry in zip(fields, saved_fields):
+            where = f"{name}.signature.fields[{list(fields).index(field_name)}]"
+            s.mapping(entry, where, required=("prefix", "description"))
+            s.text(entry["prefix"], f"{where}.prefix")
+            s.text(entry["description"], f"{where}.description")
+        for key in ("traces", "train"):
+            s.items(p.get(key, []), f"{name}.{key}", MAX_DEMOS)
+        if "fields" in p:
+            s.mapping(p["fields"], f"{name}.fields")
+        for i, demo in enumerate(s.items(p["demos"], f"{name}.demos", MAX_DEMOS)):
+            _check_demo(s, demo, f"{name}.demos[{i}]", fields)
+    return state
+
+
+def _check_demo(s: _Schema, demo, where: str, fields) -> None:
+    s.mapping(demo, where)
+    if not isinstance(demo.get("augmented", False), bool):
+        s.fail(f"{where}.augmented", f"must be true or false, got {shown(demo['augmented'])}")
+    for key, value in demo.items():
+        here = f"{where}.{key}"
+        if key in fields and fields[key].annotation is str:
+            if isinstance(value, bool) or not isinstance(value, (str, int, float)) or \
+                    (isinstance(value, float) and not math.isfinite(value)):
+                s.fail(here, f"must be text (or a number), got {shown(value)}")
+        size = len(value) if isinstance(value, str) else len(json.dumps(value, default=str))
+        if size > MAX_TEXT:
+            s.fail(here, f"is {size:,} characters long; at most {MAX_TEXT:,} are loaded per demo value")
 
 
 def manifest_matches(folder, expected: dict) -> bool:
@@ -94,19 +276,24 @@ def manifest_matches(folder, expected: dict) -> bool:
 
 
 def load_program(path, survey) -> tuple[object, dict]:
-    """Reload a saved program; checks the manifest's data hashes against this installation."""
+    """Reload a saved program; checks the manifest's shape and data hashes against this installation, and the
+    program state against the program's own predictors."""
     path = Path(path)
     manifest = load_manifest(path)
-    expected, actual = manifest.get("data_hashes", {}), data_hashes(survey)
+    file = path / MANIFEST_FILE if path.is_dir() else path
+    expected, actual = manifest["data_hashes"], data_hashes(survey)
     if expected != actual:
         changed = [k for k in ("survey",) if expected.get("survey") != actual["survey"]]
-        changed += [k for k, v in actual["reference"].items() if expected.get("reference", {}).get(k) != v]
-        raise CulturalignError(f"{path / MANIFEST_FILE}: the program was compiled against other data "
+        changed += [k for k, v in actual["reference"].items() if expected["reference"].get(k) != v]
+        raise CulturalignError(f"{file}: the program was compiled against other data "
                                f"({', '.join(changed) or 'hashes missing'} differ); recompile it, or use the data "
                                "it was compiled with")
     program = make_program(manifest["program"])
-    state = path / PROGRAM_FILE
-    read_json(state, "program state")
+    if not callable(getattr(program, "named_predictors", None)):
+        raise CulturalignError(f"{file}: program: {manifest['program']!r} is a fixed baseline with nothing "
+                               "compiled; a saved program is a DSPy program")
+    state = file.parent / PROGRAM_FILE
+    check_program_state(read_json(state, "program state"), program, state)
     try:
         program.load(str(state))
     except Exception as exc:  # DSPy reports a state that does not fit the program generically

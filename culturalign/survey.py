@@ -8,6 +8,8 @@ like the post-materialist index Y002). A new survey with other items and scales 
 from __future__ import annotations
 
 import hashlib
+import math
+import string
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -16,7 +18,7 @@ from typing import Mapping
 import yaml
 
 from .errors import CulturalignError, SurveyError
-from .fileio import read_yaml
+from .fileio import read_yaml, shown
 
 ITEM_TYPES = ("scale", "mention_index", "ranked_pair")
 DEFAULT_SURVEY = "ivs-iw10"
@@ -112,19 +114,40 @@ def _fail(path, where, what):
     raise SurveyError(f"{path}: {where}: {what}")
 
 
+MAX_CODES = 100  # answer codes of one item: no survey scale comes near this
+
+
 def _number(value, path, where, key):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        _fail(path, where, f"{key!r} must be a number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        _fail(path, where, f"{key!r} must be a finite number, got {shown(value)}")
     return value
 
 
+def _text(raw, key, path, where, default=None) -> str:
+    value = raw.get(key, default)
+    if not isinstance(value, str) or not value.strip():
+        _fail(path, where, f"'{key}' must be text, got {shown(value)}")
+    return value
+
+
+def _template(ask: str, path, where) -> None:
+    """The mention question: text with {quality} as its only field, without format spec or conversion."""
+    try:
+        fields = [(name, spec, conv) for _, name, spec, conv in string.Formatter().parse(ask) if name is not None]
+    except ValueError as exc:
+        _fail(path, where, f"'ask' is not a valid template ({exc}); write {{{{ and }}}} for literal braces")
+    if not fields or any(f != ("quality", "", None) for f in fields):
+        _fail(path, where, "'ask' must contain {quality} and no other {field}, e.g. "
+                           "'Would \"{quality}\" be one of your choices?'")
+
+
 def _parse_options(raw, path, where):
-    if not isinstance(raw, dict) or not raw:
-        _fail(path, where, "'options' must be a non-empty mapping of integer code -> label")
+    if not isinstance(raw, dict) or not raw or len(raw) > MAX_CODES:
+        _fail(path, where, f"'options' must be a mapping of 1 to {MAX_CODES} integer codes -> label")
     out = {}
     for code, label in raw.items():
         if isinstance(code, bool) or not isinstance(code, int):
-            _fail(path, where, f"option code {code!r} must be an integer")
+            _fail(path, where, f"option code {shown(code)} must be an integer")
         if not isinstance(label, str) or not label.strip():
             _fail(path, where, f"option {code} needs a text label")
         out[code] = label
@@ -136,14 +159,14 @@ def _parse_item(raw, path, index) -> Item:
     if not isinstance(raw, dict):
         _fail(path, where, "must be a mapping with keys code, name, type, text, options, range")
     code = raw.get("code")
-    if not isinstance(code, str) or not code.strip():
+    if not isinstance(code, str) or not code.strip() or len(code) > 50:
         _fail(path, where, "missing 'code' (a short identifier such as F063)")
     where = f"item {code}"
     kind = raw.get("type")
     if kind not in ITEM_TYPES:
-        _fail(path, where, f"'type' must be one of {', '.join(ITEM_TYPES)}, got {kind!r}")
+        _fail(path, where, f"'type' must be one of {', '.join(ITEM_TYPES)}, got {shown(kind)}")
     allowed = _COMMON_KEYS | _TYPE_KEYS[kind]
-    unknown = sorted(set(raw) - allowed)
+    unknown = sorted(map(str, set(raw) - allowed))
     if unknown:
         _fail(path, where, f"unknown key(s) {', '.join(unknown)} for a {kind} item; allowed: {', '.join(sorted(allowed))}")
     for key in ("name", "text"):
@@ -156,10 +179,16 @@ def _parse_item(raw, path, index) -> Item:
     lo, hi = (_number(v, path, where, "range") for v in rng)
     if lo >= hi:
         _fail(path, where, f"'range' low {lo} must be below high {hi}")
-    wvs7 = raw.get("wvs7", ())
-    wvs7 = (wvs7,) if isinstance(wvs7, str) else tuple(wvs7)
+    if kind == "scale" and hi - lo >= MAX_CODES:
+        _fail(path, where, f"a scale's 'range' spans at most {MAX_CODES} answer codes, got [{lo}, {hi}]")
+    wvs7 = raw.get("wvs7", [])
+    wvs7 = [wvs7] if isinstance(wvs7, str) else wvs7
+    if not isinstance(wvs7, list) or not all(isinstance(w, str) for w in wvs7):
+        _fail(path, where, f"'wvs7' must be a variable name or a list of them, got {shown(wvs7)}")
+    if not isinstance(raw.get("direction", ""), str):
+        _fail(path, where, f"'direction' must be text, got {shown(raw['direction'])}")
     fields = dict(code=code, name=raw["name"], type=kind, text=raw["text"].strip(), options=options,
-                  range=(lo, hi), wvs7=wvs7, direction=str(raw.get("direction", "")))
+                  range=(lo, hi), wvs7=tuple(wvs7), direction=raw.get("direction", ""))
 
     if kind == "scale":
         bad = [c for c in options if not lo <= c <= hi]
@@ -172,19 +201,21 @@ def _parse_item(raw, path, index) -> Item:
         parsed = []
         for comp in comps:
             if not isinstance(comp, dict) or "quality" not in comp or "weight" not in comp:
-                _fail(path, where, f"component {comp!r} needs 'quality' and 'weight'")
-            parsed.append(Component(str(comp["quality"]), float(_number(comp["weight"], path, where, "weight")),
+                _fail(path, where, f"component {shown(comp)} needs 'quality' and 'weight'")
+            quality = _text(comp, "quality", path, where)
+            parsed.append(Component(quality, float(_number(comp["weight"], path, where, "weight")),
                                     str(comp.get("wvs7", ""))))
         listed = raw.get("list") or []
+        if not isinstance(listed, list) or not all(isinstance(q, str) for q in listed):
+            _fail(path, where, f"'list' must be a list of the qualities' texts, got {shown(listed)}")
         missing = [c.quality for c in parsed if listed and c.quality not in listed]
         if missing:
-            _fail(path, where, f"component(s) {missing} are not in 'list'")
-        ask = raw.get("ask", "")
-        if "{quality}" not in ask:
-            _fail(path, where, "'ask' must contain {quality}, e.g. 'Would \"{quality}\" be one of your choices?'")
+            _fail(path, where, f"component(s) {shown(missing)} are not in 'list'")
+        ask = _text(raw, "ask", path, where, "")
+        _template(ask, path, where)
         mentioned = raw.get("mentioned", 1)
-        if mentioned not in options:
-            _fail(path, where, f"'mentioned' code {mentioned!r} is not one of the options {sorted(options)}")
+        if isinstance(mentioned, bool) or not isinstance(mentioned, int) or mentioned not in options:
+            _fail(path, where, f"'mentioned' code {shown(mentioned)} is not one of the options {sorted(options)}")
         fields.update(list=tuple(listed), ask=ask, mentioned=mentioned, components=tuple(parsed))
     else:  # ranked_pair
         if len(options) < 2:
@@ -197,8 +228,10 @@ def _parse_item(raw, path, index) -> Item:
         parsed_groups = {}
         for value, members in groups.items():
             _number(value, path, where, "group value")
-            if not isinstance(members, list) or any(m not in options for m in members):
-                _fail(path, where, f"group {value} must list option codes from {sorted(options)}, got {members!r}")
+            if not isinstance(members, list) or any(isinstance(m, bool) or not isinstance(m, int) or m not in options
+                                                    for m in members):
+                _fail(path, where, f"group {value} must list option codes from {sorted(options)}, got "
+                                   f"{shown(members)}")
             if not lo <= value <= hi:
                 _fail(path, where, f"group value {value} outside range [{lo}, {hi}]")
             parsed_groups[value] = frozenset(members)
@@ -215,8 +248,11 @@ def parse_survey(data, path="<survey>") -> Survey:
         if key not in data:
             _fail(path, "top level", f"missing '{key}'")
     items = data["items"]
-    if not isinstance(items, list) or not items:
-        _fail(path, "top level", "'items' must be a non-empty list")
+    if not isinstance(items, list) or not items or len(items) > 1000:
+        _fail(path, "top level", "'items' must be a list of 1 to 1000 items")
+    for key in ("survey", "title", "projection"):
+        if key in data and not isinstance(data[key], (str, int, float)) or isinstance(data.get(key), bool):
+            _fail(path, "top level", f"'{key}' must be text, got {shown(data[key])}")
     parsed = tuple(_parse_item(raw, path, i) for i, raw in enumerate(items))
     seen = set()
     for item in parsed:

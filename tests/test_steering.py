@@ -200,3 +200,21 @@ def test_clean_profile_takes_the_text_after_the_marker():
         "Most people pray. They trust family."
     assert clean_profile("Most people pray.\nQuestion: what next?") == "Most people pray."
     assert clean_profile("[[ ## profile ## ]]\n") == ""
+
+
+@pytest.mark.parametrize("retrieval, message", [
+    ({"pool": ["Atlantis"], "k": 3, "per_neighbour": 2}, "unknown country 'Atlantis'"),
+    ({"pool": ["Chile"], "k": 0, "per_neighbour": 2}, "k must be a whole number from 1 to 20"),
+    ({"pool": "Chile"}, "pool must be a list"),
+    ([], "must be a mapping"),
+])
+def test_a_hand_edited_retrieval_state_is_a_clear_error(tmp_path, retrieval, message):
+    from culturalign.saved import check_program_state
+
+    program = make_program("respondent_knn").fit_countries(["Chile", "Peru"])
+    path = tmp_path / "program.json"
+    program.save(str(path))
+    state = json.loads(path.read_text())
+    state["retrieval"] = retrieval
+    with pytest.raises(CulturalignError, match=f"program.json: retrieval: .*{message}"):
+        check_program_state(state, make_program("respondent_knn"), path)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 
 from ..errors import ModelError
-from ..fileio import parse_yaml, read_text
+from ..fileio import parse_yaml, read_text, shown
 
 PROVIDERS = ("embedded", "ollama", "openai")
 STYLES = ("chat", "completion")
@@ -50,14 +50,65 @@ def user_models_file() -> Path:
     return base / "culturalign" / "models.yaml"
 
 
+_WHOLE = {"n_ctx": (256, 1_048_576), "n_parallel": (1, 256), "threads": (1, 1024), "parallel": (1, 256)}
+_TEXT = ("description", "model", "url", "base_url", "api_key_env")
+
+
+def _check_values(raw: dict, where: str) -> None:
+    """Every value of a spec of the type culturalign uses it as (before any of it is used)."""
+    for key in _TEXT:
+        if key in raw and not (isinstance(raw[key], str) and raw[key].strip() and len(raw[key]) <= 1000):
+            raise ModelError(f"{where}: '{key}' must be text, got {shown(raw[key])}")
+    for key in ("url", "base_url"):
+        if key in raw and not re.match(r"https?://[^/\s]+", raw[key]):
+            raise ModelError(f"{where}: '{key}' must be an http:// or https:// address, got {shown(raw[key])}")
+    if "api_key_env" in raw and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", raw["api_key_env"]):
+        raise ModelError(f"{where}: 'api_key_env' must name an environment variable, got {shown(raw['api_key_env'])}")
+    for key, (low, high) in _WHOLE.items():
+        value = raw.get(key, low)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ModelError(f"{where}: '{key}' must be a whole number from {low} to {high}, got {shown(value)}")
+
+
+def _check_source(src, where: str) -> None:
+    """An embedded model's source: a local GGUF path, or PyPI packages whose data files concatenate into one."""
+    if not isinstance(src, dict) or not ({"chunks", "path"} & set(src)):
+        raise ModelError(f"{where}: 'source' needs 'path' (a local GGUF file) or 'chunks' (PyPI packages)")
+    unknown = sorted(map(str, set(src) - {"path", "chunks", "sha256", "size", "install"}))
+    if unknown:
+        raise ModelError(f"{where}: unknown source key(s) {', '.join(unknown)}; allowed: chunks, install, path, "
+                         "sha256, size")
+    for key in ("path", "install"):
+        if key in src and not (isinstance(src[key], str) and src[key].strip() and "\x00" not in src[key]):
+            raise ModelError(f"{where}: source '{key}' must be text, got {shown(src[key])}")
+    if "size" in src and (isinstance(src["size"], bool) or not isinstance(src["size"], int) or src["size"] < 0):
+        raise ModelError(f"{where}: source 'size' must be a whole number of bytes, got {shown(src['size'])}")
+    chunks = src.get("chunks", [])
+    text = lambda v: isinstance(v, str) and v.strip() and len(v) <= 200  # noqa: E731
+    if isinstance(chunks, dict):
+        count = chunks.get("count")
+        if set(chunks) != {"package_pattern", "file_pattern", "count"} or not all(
+                text(chunks[k]) and set(re.findall(r"{[^}]*}", chunks[k])) <= {"{n}", "{n:02d}", "{n:03d}"}
+                for k in ("package_pattern", "file_pattern")) or isinstance(count, bool) or \
+                not isinstance(count, int) or not 1 <= count <= 1000:
+            raise ModelError(f"{where}: numbered chunks are {{package_pattern, file_pattern, count}} with {{n}} in "
+                             f"the patterns and a count from 1 to 1000, got {shown(chunks)}")
+    elif not (isinstance(chunks, list) and len(chunks) <= 1000 and all(
+            isinstance(c, dict) and set(c) == {"package", "file"} and text(c["package"]) and text(c["file"])
+            for c in chunks)):
+        raise ModelError(f"{where}: 'chunks' must be a list of {{package, file}} entries, got {shown(chunks)}")
+
+
 def _parse(name: str, raw, origin: str) -> ModelSpec:
-    where = f"{origin}: model {name!r}"
+    where = f"{origin}: model {shown(name)}"
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        raise ModelError(f"{where}: a model's name is text of at most 200 characters")
     if not isinstance(raw, dict):
         raise ModelError(f"{where}: must be a mapping with at least 'provider'")
     provider = raw.get("provider")
     if provider not in PROVIDERS:
-        raise ModelError(f"{where}: 'provider' must be one of {', '.join(PROVIDERS)}, got {provider!r}")
-    unknown = sorted(set(raw) - _KEYS[provider])
+        raise ModelError(f"{where}: 'provider' must be one of {', '.join(PROVIDERS)}, got {shown(provider)}")
+    unknown = sorted(map(str, set(raw) - _KEYS[provider]))
     if "api_key" in unknown:
         raise ModelError(f"{where}: keys never go in model files; put it in an environment variable "
                          "and name that variable with 'api_key_env'")
@@ -66,14 +117,14 @@ def _parse(name: str, raw, origin: str) -> ModelSpec:
                          f"{', '.join(sorted(_KEYS[provider]))}")
     style = raw.get("style", "chat")
     if style not in STYLES:
-        raise ModelError(f"{where}: 'style' must be chat or completion, got {style!r}")
+        raise ModelError(f"{where}: 'style' must be chat or completion, got {shown(style)}")
+    _check_values(raw, where)
     if provider == "embedded":
         src = raw.get("source")
-        if not isinstance(src, dict) or not ({"chunks", "path"} & set(src)):
-            raise ModelError(f"{where}: 'source' needs 'path' (a local GGUF file) or 'chunks' (PyPI packages)")
+        _check_source(src, where)
         sha = src.get("sha256")
         if sha is not None and not (isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{64}", sha)):
-            raise ModelError(f"{where}: 'sha256' must be a quoted string of 64 lowercase hex digits, got {sha!r}")
+            raise ModelError(f"{where}: 'sha256' must be a quoted string of 64 lowercase hex digits, got {shown(sha)}")
     elif "model" not in raw:
         raise ModelError(f"{where}: missing 'model' (the model name on the {provider} server)")
     if provider == "openai" and "base_url" not in raw:
@@ -88,7 +139,13 @@ def _load_file(text: str, origin: str) -> tuple[dict[str, ModelSpec], str | None
     models = data.get("models", {}) if isinstance(data, dict) else None
     if not isinstance(models, dict):
         raise ModelError(f"{origin}: expected a top-level 'models:' mapping of name -> spec")
-    return {name: _parse(name, raw, origin) for name, raw in models.items()}, data.get("default")
+    unknown = sorted(map(str, set(data) - {"models", "default"}))
+    if unknown:
+        raise ModelError(f"{origin}: unknown top-level key(s) {', '.join(unknown)}; allowed: default, models")
+    default = data.get("default")
+    if default is not None and not isinstance(default, str):
+        raise ModelError(f"{origin}: 'default' must be a model's name, got {shown(default)}")
+    return {name: _parse(name, raw, origin) for name, raw in models.items()}, default
 
 
 def load_registry() -> tuple[dict[str, ModelSpec], str]:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import CulturalignError
-from ..fileio import atomic_write
+from ..fileio import atomic_write, read_table
 
 RATING_COLUMNS = ("user", "item", "rating", "timestamp")
 ITEM_COLUMNS = ("item", "title", "year", "genres", "countries", "languages")
@@ -47,20 +47,9 @@ class Catalog:
         return self._index
 
 
-def _read(folder: Path, stem: str, required: bool = True) -> pd.DataFrame | None:
-    for suffix, reader in ((".parquet", pd.read_parquet), (".csv", pd.read_csv)):
-        if (folder / f"{stem}{suffix}").is_file():
-            return reader(folder / f"{stem}{suffix}")
-    if required:
-        raise CulturalignError(f"catalogue {folder}: {stem}.parquet (or {stem}.csv) not found")
-    return None
-
-
-def _check_columns(table: pd.DataFrame, needed, where: str) -> None:
-    missing = [c for c in needed if c not in table.columns]
-    if missing:
-        raise CulturalignError(f"{where}: missing column(s) {', '.join(missing)}; a catalogue needs "
-                               f"{', '.join(needed)}")
+RATING_KINDS = {"user": "int", "item": "int", "rating": "finite", "timestamp": "int"}
+ITEM_KINDS = {"item": "int", "title": "text", "year": "number", "genres": "text?", "countries": "text?",
+              "languages": "text?"}
 
 
 def load_catalog(folder) -> Catalog:
@@ -68,9 +57,9 @@ def load_catalog(folder) -> Catalog:
     folder = Path(folder)
     if not folder.is_dir():
         raise CulturalignError(f"no catalogue at {folder} (for MovieLens run: culturalign data fetch movielens-100k)")
-    ratings, items, users = _read(folder, "ratings"), _read(folder, "items"), _read(folder, "users", False)
-    _check_columns(ratings, RATING_COLUMNS, f"{folder}/ratings")
-    _check_columns(items, ITEM_COLUMNS, f"{folder}/items")
+    ratings = read_table(folder, "ratings", "catalogue ratings", RATING_KINDS)
+    items = read_table(folder, "items", "catalogue items", ITEM_KINDS)
+    users = read_table(folder, "users", "catalogue users", {"user": "int"}, required=False)
     unknown = sorted(set(ratings["item"]) - set(items["item"]))
     if unknown:
         raise CulturalignError(f"{folder}/ratings: {len(unknown)} item id(s) not in items, e.g. {unknown[:5]}")
