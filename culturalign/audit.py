@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from . import cultmap, reference
 from .conditions import DESCRIPTORS, NO_PERSONA, Condition, resolve_condition
-from .elicit import MODES, Context, elicit
+from .elicit import Context
 from .errors import CulturalignError
 from .fileio import atomic_write, json_safe
 from .models.session import ModelSession
+from .programs import PromptBaseline
+from .scoring import GenerationConfig, score
 from .survey import load_survey
-from .yardsticks import SHUFFLED_SUFFIX, derangement, reference_predictions, summarize_conditions
+from .yardsticks import (SHUFFLED_SUFFIX, ShuffledCountries, derangement, reference_respondents,
+                         summarize_conditions)
 
 # One society per cultural region: a quick audit that still spans the map.
 DEFAULT_COUNTRIES = ("United States", "Sweden", "Spain", "Russia", "Japan", "Brazil", "Nigeria", "India")
@@ -143,20 +146,10 @@ def _num(value):
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
 
 
-MAX_SAMPLES = 1000
-
-
-def _check_settings(conds, mode: str, samples, temperature, variants) -> None:
+def _check_settings(conds, variants) -> None:
     """Every setting checked before the first model call: a bad one must not cost an audit's worth of answers."""
     if not conds:
         raise CulturalignError("no conditions given; use no_persona, cultural_prompt and/or --template")
-    if mode not in MODES:
-        raise CulturalignError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-    if mode == "sample":
-        if isinstance(samples, bool) or not isinstance(samples, int) or not 1 <= samples <= MAX_SAMPLES:
-            raise CulturalignError(f"--samples must be a whole number from 1 to {MAX_SAMPLES}, got {samples!r}")
-        if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and 0 <= temperature <= 5):
-            raise CulturalignError(f"--temperature must be a number from 0 to 5, got {temperature!r}")
     _variants(conds[0], variants)
 
 
@@ -188,47 +181,36 @@ def run_audit(model: str | None = None, *, countries=DEFAULT_COUNTRIES, conditio
     conds = [c if isinstance(c, Condition) else resolve_condition(c) for c in conditions]
     if len({c.name for c in conds}) != len(conds):
         raise CulturalignError("two conditions share a name; name custom templates with 'name=template'")
-    _check_settings(conds, mode, samples, temperature, variants)
-    asked = derangement(target) if shuffled_control else {}
-    controls = [replace(c, name=c.name + SHUFFLED_SUFFIX) for c in conds if c.needs_country] if asked else []
+    _check_settings(conds, variants)
+    config_ = GenerationConfig(mode=mode, samples=samples, temperature=temperature)
+    n_variants = len(_variants(conds[0], variants))
+    respondents = [(c.name, "prompt", PromptBaseline(c.name, c, n_variants)) for c in conds]
+    if shuffled_control:
+        asked = derangement(target)
+        respondents += [(name + SHUFFLED_SUFFIX, "shuffled", ShuffledCountries(r, target))
+                        for name, _, r in list(respondents) if r.condition.needs_country]
+    respondents += reference_respondents()  # leave-one-out: no split is in force in an audit
     inst = load_survey(survey)
     own_session = session is None
     session = session or ModelSession(model)
     try:
-        contexts = build_contexts(conds, target, variants)
-        contexts += [replace(ctx, country=asked[ctx.country]) for ctx in build_contexts(controls, target, variants)]
-        raw = elicit(session, inst, contexts, mode=mode, samples=samples, temperature=temperature, progress=progress)
+        scored = score(session, respondents, target, inst, config_, progress=progress)
     finally:
         if own_session:
             session.close()
-    values = raw["values"]
-    ok = values[values.status == "ok"]
-    item_means = (ok.groupby(["condition", "country", "item"], sort=False)["value"].mean()
-                  .unstack("item").reindex(columns=inst.codes).reset_index())
-    shuffled = item_means.condition.str.endswith(SHUFFLED_SUFFIX)  # asked about another country: relabel
-    item_means.loc[shuffled, "country"] = item_means.loc[shuffled, "country"].map({v: k for k, v in asked.items()})
-    missing = item_means[inst.codes].isna().any(axis=1)
-    if missing.any():
-        bad = item_means[missing].iloc[0]
-        raise CulturalignError(f"no valid answer for some item under condition {bad.condition!r} "
-                               f"{('for ' + bad.country) if bad.country else ''}: see the answers table; "
-                               "a sample-mode audit may need more --samples")
-    xy = cultmap.project(item_means[inst.codes])
-    points = pd.concat([item_means[["condition", "country"]], xy], axis=1)
-    order = {c.name: i for i, c in enumerate(conds + controls)}
-    points = (points.assign(_order=points.condition.map(order)).sort_values(["_order", "country"])
+    table = scored.table
+    free = {name for name, _, r in respondents if getattr(r, "condition", None) and not r.condition.needs_country}
+    asked_rows = table[table.kind != "reference"].copy()
+    asked_rows.loc[asked_rows.condition.isin(free), "country"] = ""  # one point for every country: shown once
+    asked_rows = asked_rows.drop_duplicates(["condition", "country"])
+    item_means = asked_rows[["condition", "country", *(f"item_{c}" for c in inst.codes)]].rename(
+        columns=lambda c: c.removeprefix("item_")).reset_index(drop=True)
+    points = asked_rows[["condition", "country", "x", "y"]].reset_index(drop=True)
+    order = {name: i for i, (name, _, _) in enumerate(respondents)}
+    points = (points.assign(_order=points.condition.map(order)).sort_values(["_order", "country"], kind="stable")
               .drop(columns="_order").reset_index(drop=True))
-
-    dist_rows = []
-    for r in points.itertuples():
-        for country in ([r.country] if r.country else target):
-            dist_rows.append({"condition": r.condition, "country": country,
-                              "distance": cultmap.distance_to(r.x, r.y, country)})
-    model_free = reference_predictions(target)  # leave-one-out: no split is in force in an audit
-    dists = pd.concat([pd.DataFrame(dist_rows).assign(kind=["shuffled" if c.endswith(SHUFFLED_SUFFIX) else "prompt"
-                                                             for c in (r["condition"] for r in dist_rows)]),
-                       model_free[["condition", "kind", "country", "distance"]]], ignore_index=True)
-    dists = dists.merge(reference.countries()[["country", "region"]], on="country")
+    dists = table[["condition", "kind", "country", "distance"]].merge(
+        reference.countries()[["country", "region"]], on="country")
 
     improved, steer, spec = [], [], []
     base_name = NO_PERSONA.name if NO_PERSONA.name in order else None
@@ -247,18 +229,19 @@ def run_audit(model: str | None = None, *, countries=DEFAULT_COUNTRIES, conditio
 
     unprompted = points[points.country == ""]
     nearest = cultmap.nearest(unprompted.x.iloc[0], unprompted.y.iloc[0], 5) if len(unprompted) else pd.DataFrame()
-    intervals = _sample_intervals(values, inst.codes) if mode == "sample" else pd.DataFrame()
-    usage = {**session.usage.as_dict(), "seconds": round(raw["seconds"], 2), "contexts": len(contexts),
-             "answers": int(len(raw["answers"]))}
+    intervals = _sample_intervals(scored.values, inst.codes) if mode == "sample" else pd.DataFrame()
+    usage = {**session.usage.as_dict(), "seconds": round(scored.seconds, 2), "contexts": scored.contexts,
+             "answers": int(len(scored.answers))}
     config = {"model": session.spec.name, "model_identity": session.identity, "endpoint": session.endpoint,
               "mode": mode, "samples": samples if mode == "sample" else None,
               "temperature": temperature if mode == "sample" else None, "survey": inst.name,
               "survey_digest": inst.digest, "projection_digest": cultmap.load_projection().digest,
               "countries": target, "conditions": {c.name: c.template for c in conds},
-              "variants": len(_variants(conds[0], variants)) if variants not in (None, "all") else "all"}
-    config["shuffled_control"] = asked or None
-    return AuditResult(model=session.spec.name, config=config, answers=raw["answers"], values=values,
-                       item_means=item_means, points=points, model_free=model_free[["condition", "country", "x", "y"]],
+              "variants": n_variants if variants not in (None, "all") else "all"}
+    config["shuffled_control"] = asked if shuffled_control else None
+    model_free = table[table.kind == "reference"][["condition", "country", "x", "y"]].reset_index(drop=True)
+    return AuditResult(model=session.spec.name, config=config, answers=scored.answers, values=scored.values,
+                       item_means=item_means, points=points, model_free=model_free,
                        distances=dists, improved=pd.DataFrame(improved),
                        steerability=pd.DataFrame(steer), specificity=pd.concat(spec) if spec else pd.DataFrame(),
                        nearest_unprompted=nearest, usage=usage, intervals=intervals)

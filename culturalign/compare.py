@@ -117,17 +117,16 @@ def _program_for(exp: Experiment, condition: Condition, seed: int | None, sessio
 
 
 def _run_cell(exp: Experiment, model: str, condition: Condition, seed: int | None, session, survey) -> pd.DataFrame:
-    from .compile import score_split
+    from .scoring import GenerationConfig, score
 
     program, countries = _program_for(exp, condition, seed, session, survey)
     if condition.shuffled:
         program = ShuffledCountries(program, countries)
-    table = score_split(session, program, countries, survey, progress=True, mode=exp.mode, samples=exp.samples,
-                        items=True).drop(columns="score")
+    kind = "shuffled" if condition.shuffled else condition.kind
+    table = score(session, [(condition.name, kind, program)], countries, survey,
+                  GenerationConfig(mode=exp.mode, samples=exp.samples), progress=True).table
     table.insert(0, "model", model)
-    table.insert(1, "condition", condition.name)
-    table.insert(2, "kind", "shuffled" if condition.shuffled else condition.kind)
-    table.insert(3, "seed", -1 if seed is None else seed)
+    table.insert(table.columns.get_loc("kind") + 1, "seed", -1 if seed is None else seed)
     table.insert(table.columns.get_loc("country") + 1, "held_out", table.country.isin(exp.held_out))
     return table
 

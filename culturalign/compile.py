@@ -18,13 +18,13 @@ from .cache import fingerprint
 from .demos import training_examples
 from .errors import CulturalignError
 from .fileio import writable_folder
-from .metrics import alignment_metric, feedback_metric, score_country
+from .metrics import alignment_metric, feedback_metric
 from .objectives import Objective, make_objective
 from .models.embedded import cache_dir
 from .models.session import ModelSession
 from .presets import Preset
 from .progress import CompileProgress
-from .programs import program_answers, using_session
+from .programs import using_session
 from .splits import country_splits
 
 
@@ -97,16 +97,15 @@ def _compile_kwargs(preset: Preset, seed: int) -> dict:
 
 def score_split(session, program, countries: list[str], survey, *, progress: bool = False, mode: str = "logprob",
                 samples: int = 10, items: bool = False) -> pd.DataFrame:
-    """Per-country map point, distance and score of a program on the given countries (with ``items``,
-    also each item's value as ``item_<code>``)."""
-    out = program_answers(session, program, countries, survey, progress=progress, mode=mode, samples=samples)
-    rows = []
-    for row in out["values"].to_dict("records"):
-        values = {code: row[code] for code in survey.codes}
-        s = score_country(values, row["country"], survey=survey)
-        rows.append({"country": row["country"], "x": s.x, "y": s.y, "distance": s.distance, "score": s.score,
-                     **({f"item_{c}": v for c, v in values.items()} if items else {})})
-    return pd.DataFrame(rows)
+    """Per-country map point, distance and score (exp(-distance)) of a program on the given countries (with
+    ``items``, also each item's value as ``item_<code>``)."""
+    from .metrics import similarity
+    from .scoring import GenerationConfig, score
+
+    t = score(session, [(getattr(program, "name", "respondent"), "program", program)], countries, survey,
+              GenerationConfig(mode=mode, samples=samples), progress=progress).table
+    out = t[["country", "x", "y", "distance"]].assign(score=[similarity(d) for d in t.distance])
+    return pd.concat([out, t.filter(like="item_")], axis=1) if items else out
 
 
 def compile_program(program, preset: Preset, session: ModelSession, survey, *, seed: int = 0,

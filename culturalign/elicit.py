@@ -273,24 +273,26 @@ def _run_calls(calls: list, parallel: int, progress: bool, desc: str) -> list:
 def elicit(session, survey: Survey, contexts: list[Context], *, mode: str = "logprob", samples: int = 10,
            temperature: float = 1.0, max_tokens: int = 8, progress: bool = True) -> dict[str, pd.DataFrame]:
     """Ask every item in every context. Returns tidy tables ``answers`` and ``values`` (one row per
-    context x item: the expected value in logprob mode, one per sample in sample mode)."""
+    context x item: the expected value in logprob mode, one per sample in sample mode); their ``context``
+    column is the context's position in ``contexts``."""
     if mode not in MODES:
         raise CulturalignError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
     plan = [(ctx, item, questions_for(item)) for ctx in contexts for item in survey.items]
+    ids = {ctx: i for i, ctx in enumerate(contexts)}
     start = time.monotonic()
     if mode == "logprob":
-        out = _elicit_logprob(session, plan, progress)
+        out = _elicit_logprob(session, plan, progress, ids)
     else:
-        out = _elicit_sample(session, plan, samples, temperature, max_tokens, progress)
+        out = _elicit_sample(session, plan, samples, temperature, max_tokens, progress, ids)
     out["seconds"] = time.monotonic() - start
     return out
 
 
-def _ctx_columns(ctx: Context) -> dict:
-    return {"condition": ctx.condition_name, "country": ctx.country, "variant": ctx.variant}
+def _ctx_columns(ctx: Context, ids: dict) -> dict:
+    return {"context": ids[ctx], "condition": ctx.condition_name, "country": ctx.country, "variant": ctx.variant}
 
 
-def _elicit_logprob(session, plan, progress) -> dict:
+def _elicit_logprob(session, plan, progress, ids) -> dict:
     chains: dict[Context, list[Prompt]] = {}
     for ctx, _, questions in plan:
         chain = chains.setdefault(ctx, [])
@@ -306,9 +308,9 @@ def _elicit_logprob(session, plan, progress) -> dict:
             dist, mass = option_distribution(q, [tops[p] for p in logprob_prompts(ctx, q)])
             dists[q.part] = dist
             masses.append(mass)
-            answers += [{**_ctx_columns(ctx), "item": item.code, "question": q.part, "option": c,
+            answers += [{**_ctx_columns(ctx, ids), "item": item.code, "question": q.part, "option": c,
                          "probability": pr, "valid_mass": mass} for c, pr in dist.items()]
-        values.append({**_ctx_columns(ctx), "item": item.code, "sample": 0,
+        values.append({**_ctx_columns(ctx, ids), "item": item.code, "sample": 0,
                        "value": item.expected_value(_shape(item, dists)), "valid_mass": min(masses),
                        "status": "ok" if min(masses) > 0 else "no_valid_option"})
     return {"answers": pd.DataFrame(answers), "values": pd.DataFrame(values)}
@@ -323,7 +325,7 @@ def _shape(item: Item, dists: dict):
     return dists["first"], {int(part.split("|")[1]): d for part, d in dists.items() if part.startswith("second|")}
 
 
-def _elicit_sample(session, plan, samples, temperature, max_tokens, progress) -> dict:
+def _elicit_sample(session, plan, samples, temperature, max_tokens, progress, ids) -> dict:
     def ask(ctx, q, seed):
         reply = session.generate(ctx.prompt(q), temperature=temperature, max_tokens=max_tokens, seed=seed)
         code, status = parse_answer(reply.text, q.codes, q.labels)
@@ -348,7 +350,7 @@ def _elicit_sample(session, plan, samples, temperature, max_tokens, progress) ->
     answers, values = [], []
     for (ctx, item, _, seed), rows in zip(jobs, results):
         for part, text, code, status in rows:
-            answers.append({**_ctx_columns(ctx), "item": item.code, "question": part, "sample": seed,
+            answers.append({**_ctx_columns(ctx, ids), "item": item.code, "question": part, "sample": seed,
                             "text": text, "code": code, "status": status})
         bad = [status for *_, status in rows if status != "ok"]
         codes = [code for *_, code, _ in rows]
@@ -361,6 +363,6 @@ def _elicit_sample(session, plan, samples, temperature, max_tokens, progress) ->
             status = "ok"
         else:
             value, status = item.pair_value(codes[0], codes[1]), "ok"
-        values.append({**_ctx_columns(ctx), "item": item.code, "sample": seed, "value": value,
+        values.append({**_ctx_columns(ctx, ids), "item": item.code, "sample": seed, "value": value,
                        "valid_mass": float(status == "ok"), "status": status})
     return {"answers": pd.DataFrame(answers), "values": pd.DataFrame(values)}

@@ -16,7 +16,6 @@ from pathlib import Path
 import pandas as pd
 
 from . import cultmap
-from .compile import score_split
 from .errors import CulturalignError
 from .models.registry import load_registry, user_models_file
 from .models.session import ModelSession
@@ -25,7 +24,8 @@ from .programs import baseline
 from .saved import load_manifest, load_program, manifest_matches
 from .splits import SPLITS
 from .survey import load_survey
-from .yardsticks import SHUFFLED_SUFFIX, ShuffledCountries, reference_predictions, summarize_conditions
+from .scoring import score
+from .yardsticks import SHUFFLED_SUFFIX, ShuffledCountries, reference_respondents, summarize_conditions
 
 CONDITIONS = ("compiled", "engineered", "no_persona")
 
@@ -93,16 +93,15 @@ def evaluate_saved(path, *, split: str = "test", model: str | None = None, varia
     if shuffled_control:
         respondents += [(name + SHUFFLED_SUFFIX, "shuffled", ShuffledCountries(prog, countries))
                         for name, _, prog in respondents[:2]]
+    respondents += reference_respondents(known=manifest["split"]["train"])
     own = session is None
     session = session or session_for(manifest, model)
     try:
-        tables = [score_split(session, prog, countries, survey).assign(condition=name, kind=kind)
-                  for name, kind, prog in respondents]
+        table = score(session, respondents, countries, survey).table
+        table = table[[c for c in table.columns if not c.startswith("item_")]]
     finally:
         if own:
             session.close()
-    tables.append(reference_predictions(countries, known=manifest["split"]["train"]))
-    table = pd.concat(tables, ignore_index=True)
     summary = summarize(manifest["program"], split, table)
     if getattr(program, "profiles", None):  # what the model believed about each country (respondent_profile)
         summary["compiled"]["profiles"] = {c: program.profiles[c] for c in sorted(countries)}

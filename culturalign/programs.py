@@ -192,28 +192,15 @@ def make_program(name: str):
 
 def program_answers(session, program, countries: list[str], survey, *, progress: bool = False,
                     mode: str = "logprob", samples: int = 10) -> dict:
-    """Elicit every country's answers under a program. Contexts shared by several countries (a baseline
-    without a country) are asked once. Returns ``values`` (country x item means), ``points`` (country, x, y)
-    and the raw ``answers``."""
-    import pandas as pd
+    """One respondent's answers for every country (:func:`culturalign.scoring.score`): ``values`` (country x
+    item means), ``points`` (country, x, y) and the raw ``answers``."""
+    from .scoring import GenerationConfig, score
 
-    from . import cultmap
-    from .elicit import elicit
-
-    with using_session(session, survey):  # a respondent may need the model for its contexts (a profile)
-        per_country = {c: program.contexts(c) for c in countries}
-    unique = list(dict.fromkeys(ctx for ctxs in per_country.values() for ctx in ctxs))
-    raw = elicit(session, survey, unique, progress=progress, mode=mode, samples=samples)
-    # one value per context and item in logprob mode; the mean of the samples in sample mode
-    by_context = raw["values"].groupby(["country", "variant", "item"], sort=False)["value"].mean()
-    rows = []
-    for country, ctxs in per_country.items():
-        table = pd.DataFrame([{code: by_context[(ctx.country, ctx.variant, code)] for code in survey.codes}
-                              for ctx in ctxs])
-        rows.append({"country": country, **table.mean().to_dict()})
-    values = pd.DataFrame(rows)
-    points = pd.concat([values[["country"]], cultmap.project(values[survey.codes])], axis=1)
-    return {"values": values, "points": points, "answers": raw["answers"]}
+    scored = score(session, [(getattr(program, "name", "respondent"), "program", program)], countries, survey,
+                   GenerationConfig(mode=mode, samples=samples), progress=progress)
+    t = scored.table
+    values = t[["country", *(f"item_{c}" for c in survey.codes)]].rename(columns=lambda c: c.removeprefix("item_"))
+    return {"values": values, "points": t[["country", "x", "y"]], "answers": scored.answers}
 
 
 _RUN = "culturalign_run"  # the key under which a run's session lives in DSPy's thread-local settings

@@ -53,6 +53,25 @@ def reference_predictions(countries, known=None) -> pd.DataFrame:
     return out
 
 
+class ReferencePredictor:
+    """``centroid`` or ``region_centroid`` as a model-free respondent (:class:`culturalign.respondent.ModelFree`)
+    that knows the countries ``known`` (None: every other reference country)."""
+
+    def __init__(self, name: str, known=None):
+        if name not in REFERENCE_PREDICTORS:
+            raise CulturalignError(f"unknown reference predictor {name!r}; use one of {', '.join(REFERENCE_PREDICTORS)}")
+        self.name, self.known = name, None if known is None else list(known)
+
+    def point(self, country: str) -> tuple[float, float]:
+        row = reference_predictions([country], self.known).set_index("condition").loc[self.name]
+        return float(row.x), float(row.y)
+
+
+def reference_respondents(known=None) -> list[tuple[str, str, "ReferencePredictor"]]:
+    """Both reference predictors as ``(name, kind, respondent)`` triples for :func:`culturalign.scoring.score`."""
+    return [(name, "reference", ReferencePredictor(name, known)) for name in REFERENCE_PREDICTORS]
+
+
 def with_reference_rows(distances: pd.DataFrame, split_seed: int) -> pd.DataFrame:
     """A comparison's tidy table (model, condition, kind, seed, country, held_out, x, y, distance, ...) with
     both reference predictors for every model and country it covers, replacing any already there. Held-out

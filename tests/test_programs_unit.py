@@ -219,3 +219,55 @@ def test_two_runs_in_two_threads_each_answer_through_their_own_session(tmp_path)
     assert sessions[0].calls == sessions[1].calls > 0  # each answered its own four countries
     with pytest.raises(CulturalignError, match="no active model session"):
         _active()  # nothing leaks out of the runs
+
+
+def test_two_compiles_at_once_each_answer_through_their_own_session(tmp_path):
+    """Two compiles in two threads against two sessions that answer differently: each compiled program's
+    bootstrapped demos carry its own session's answers, and each session answered its own compile."""
+    import math
+    import threading
+
+    from culturalign.compile import compile_program
+    from culturalign.models.clients import Reply
+    from culturalign.presets import load_preset
+    from fakes import fake_model_session
+
+    preset_file = tmp_path / "boot.yaml"
+    preset_file.write_text("optimizer: BootstrapFewShot\nsettings: {max_bootstrapped_demos: 2, max_labeled_demos: 0,"
+                           " metric_threshold: 0.0}\n")
+    preset = load_preset(str(preset_file))
+    sessions = [fake_model_session(AnswerCache(tmp_path / f"s{i}.sqlite")) for i in range(2)]
+    favourite = {0: "1", 1: "2"}
+
+    def prefers(i):  # session 1 prefers the second option where session 0 prefers the first
+        original = sessions[i].top_logprobs
+
+        def top_logprobs(prompt, k=20):
+            reply = original(prompt, k)
+            if i == 1 and not prompt.prefill[-1:].isdigit():
+                return Reply(top=[("2", math.log(0.6)), ("1", math.log(0.4))])
+            return reply
+        return top_logprobs
+
+    for i in range(2):
+        sessions[i].top_logprobs = prefers(i)
+    results, errors, barrier = {}, [], threading.Barrier(2)
+
+    def run(i):
+        try:
+            barrier.wait()
+            results[i], _ = compile_program(make_program("respondent"), preset, sessions[i], SURVEY,
+                                            train=["Chile", "Peru", "Japan"], val=["Kenya"])
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == [] and set(results) == {0, 1}
+    for i in range(2):
+        answers = {d["answer"] for d in results[i].respond.demos}
+        assert answers == {favourite[i]}, (i, answers)
+        assert sessions[i].calls > 0

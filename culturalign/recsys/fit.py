@@ -8,7 +8,6 @@ how much closer to the target country's point it moves the reader than the plain
 """
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -49,10 +48,10 @@ def mask(text: str) -> str:
 
 @dataclass(frozen=True)
 class ReaderContext:
-    """One explanation as the reader's context (an elicitation context like the audit's)."""
+    """One explanation as the reader's context (a :class:`culturalign.respondent.RespondentContext`)."""
 
     text: str  # already masked
-    country: str = ""  # bookkeeping only: the reader never sees it
+    country: str = ""  # the reader never sees a country
     variant: str = ""
 
     @property
@@ -63,17 +62,17 @@ class ReaderContext:
         return Prompt(READER_SYSTEM.format(text=self.text), q.turns, prefill=prefix)
 
 
-def _key(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
 def reader_points(session, survey, texts: list[str], *, progress: bool = False) -> pd.DataFrame:
     """The reader's map point for each explanation text (masked here): columns text, x, y."""
-    contexts = {t: ReaderContext(mask(t), variant=_key(t)) for t in dict.fromkeys(texts)}
-    out = elicit(session, survey, list(contexts.values()), progress=progress)
-    values = out["values"].pivot_table(index="variant", columns="item", values="value")
+    unique = list(dict.fromkeys(texts))
+    contexts = list(dict.fromkeys(ReaderContext(mask(t)) for t in unique))  # texts that mask alike: asked once
+    out = elicit(session, survey, contexts, progress=progress)
+    values = out["values"].pivot_table(index="context", columns="item", values="value")
     points = cultmap.project(values[survey.codes])
-    rows = [{"text": t, "x": float(points.loc[c.variant, "x"]), "y": float(points.loc[c.variant, "y"])}
-            for t, c in contexts.items()]
+    position = {c: i for i, c in enumerate(contexts)}
+    rows = []
+    for t in unique:
+        i = position[ReaderContext(mask(t))]
+        rows.append({"text": t, "x": float(points.loc[i, "x"]), "y": float(points.loc[i, "y"])})
     return pd.DataFrame(rows)
 
