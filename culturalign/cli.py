@@ -1,21 +1,20 @@
 """Command line: a thin layer over the Python API. Errors print one clear line and exit non-zero."""
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import click
 import pandas as pd
 
-from . import cultmap, reference
+from . import cultmap, plugins, reference
 from .audit import DEFAULT_COUNTRIES
 from .errors import CulturalignError
-from .fileio import json_safe, shown, writable_folder
+from .fileio import json_text, shown, writable_folder
 
 
 def _echo_json(obj) -> None:
-    click.echo(json.dumps(json_safe(obj), indent=2, ensure_ascii=False, allow_nan=False))
+    click.echo(json_text(obj))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -249,10 +248,10 @@ def _country_list(value: str | None):
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True, help="Optimizer seed.")
 @click.option("--split-seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
               help="Seed of the region-stratified split.")
-@click.option("--train", default=None, help="Override: comma-separated training countries (recexplain: a number "
-                                          "of tasks).")
-@click.option("--val", default=None, help="Override: comma-separated validation countries (recexplain: a number).")
-@click.option("--test", "test_", default=None, help="Override: comma-separated test countries (recexplain: a number).")
+@click.option("--train", default=None, help="Override: comma-separated training countries (an extension's program may "
+                                          "take another form: see its documentation).")
+@click.option("--val", default=None, help="Override: comma-separated validation countries (or the extension's form).")
+@click.option("--test", "test_", default=None, help="Override: comma-separated test countries (or the extension's form).")
 @click.option("--skip-train-score", is_flag=True,
               help="Do not score the compiled program on every training country (saves one evaluation each).")
 @click.option("--objective", type=click.Choice(["distance", "contrastive"]), default=None,
@@ -267,12 +266,14 @@ def compile_cmd(program, optimizer, model, prompt_model, out, seed, split_seed, 
     from .compile import run_compile
     from .programs import make_program
 
-    if getattr(make_program(program), "task", None) == "recexplain":
+    task = getattr(make_program(program), "task", None)
+    if task is not None:  # a program of an extension's task kind compiles its own way
         if objective or tau is not None:
-            raise CulturalignError(f"--objective and --tau apply to survey respondents; {program!r} is scored by "
-                                   "its own faithfulness-first metric")
-        _compile_explainer(program, optimizer, model, prompt_model, out, seed, split_seed, train, val, test_,
-                           skip_train_score, not no_progress)
+            raise CulturalignError(f"--objective and --tau apply to survey respondents; {program!r} is a {task} "
+                                   "program, scored by its own metric")
+        plugins.task_kind(task).compile(program, optimizer=optimizer, model=model, prompt_model=prompt_model,
+                                        out=out, seed=seed, split_seed=split_seed, train=train, val=val, test=test_,
+                                        skip_train_score=skip_train_score, progress=not no_progress)
         return
     lists = {k: [reference.resolve_country(c) for c in v] for k, v in
              (("train", _country_list(train)), ("val", _country_list(val)), ("test", _country_list(test_))) if v}
@@ -305,8 +306,12 @@ def evaluate_cmd(program_dir, split, model, variants, seeds, shuffled_control, a
     from .evaluate import evaluate_saved, evaluate_seeds
     from .saved import load_manifest
 
-    if load_manifest(program_dir).get("task") == "recexplain":
-        _evaluate_explainer(program_dir, split, model, as_json)
+    task = load_manifest(program_dir).get("task")
+    if task is not None:  # an extension's program: its task kind evaluates it
+        kind = plugins.task_kind(task)
+        if kind is None:
+            raise CulturalignError(f"{program_dir} is a {task!r} program, and no installed extension handles that task")
+        kind.evaluate(program_dir, split=split, model=model, as_json=as_json)
         return
     if seeds > 1:
         if shuffled_control:
@@ -349,97 +354,8 @@ def evaluate_cmd(program_dir, split, model, variants, seeds, shuffled_control, a
                    f"{_signed(sp['skill_mean'])}, range {_signed(sp['skill_min'])} to {_signed(sp['skill_max'])}")
 
 
-def _task_count(value, name):
-    if value is None:
-        return None
-    try:
-        n = int(value)
-    except ValueError:
-        raise CulturalignError(f"--{name} for recexplain is a number of tasks, got {value!r}") from None
-    if n < 1:
-        raise CulturalignError(f"--{name} must be at least 1, got {n}")
-    return n
-
-
-def _compile_explainer(program, optimizer, model, prompt_model, out, seed, split_seed, train, val, test_,
-                       skip_train_score, progress):
-    from .recsys.compile_explainer import run_compile_explainer
-
-    sizes = {k: n for k, v in (("train", train), ("val", val), ("test", test_)) if (n := _task_count(v, k))}
-    path, manifest = run_compile_explainer(program, optimizer, model, out=out, seed=seed, split_seed=split_seed,
-                                           prompt_model=prompt_model, sizes=sizes, progress=progress,
-                                           score_splits=("val", "test") if skip_train_score else ("train", "val", "test"))
-    scores = ", ".join(f"{k} {v['mean_score']:.3f} (gate pass {v['faithfulness_pass_rate']:.0%})"
-                       for k, v in manifest["scores"].items() if not v.get("skipped"))
-    click.echo(f"wrote {path}/program.json and manifest.json; mean score: {scores}; "
-               f"{manifest['usage']['calls']} reader calls, {manifest['usage']['lm_calls']} LM calls, "
-               f"{manifest['wall_seconds']:.0f} s compiling")
-
-
-def _evaluate_explainer(program_dir, split, model, as_json):
-    from .recsys.compile_explainer import evaluate_explainer
-    from .saved import load_manifest
-
-    table, summary = evaluate_explainer(program_dir, split=split, model=model)
-    if as_json:
-        _echo_json({"program": load_manifest(program_dir)["program"], "split": split, "tasks": int(table.task.nunique()),
-                    "conditions": summary.to_dict(orient="records")})
-        return
-    click.echo(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-
-
 def _signed(value) -> str:
     return "n/a" if value is None or value != value else f"{value:+.2f}"
-
-
-@cli.group("data")
-def data_group():
-    """Datasets for recommendation explanations."""
-
-
-@data_group.command("fetch")
-@click.argument("name", type=click.Choice(["movielens-100k"]))
-@click.option("--source", type=click.Choice(["auto", "grouplens", "recbole"]), default="auto", show_default=True,
-              help="auto: GroupLens when reachable, else the copy in the recbole==1.2.1 wheel on PyPI.")
-@click.option("--out", default=None, help="Folder for the tidy catalogue (default: the culturalign cache).")
-def data_fetch(name, source, out):
-    """Download, verify and store a dataset in culturalign's tidy catalogue form."""
-    from .recsys import movielens
-
-    folder = movielens.fetch(out, source=source, log=lambda m: click.echo(m, err=True))
-    info = json.loads((folder / "source.json").read_text())
-    c = info["counts"]
-    click.echo(f"{name}: {c['ratings']} ratings, {c['users']} users, {c['items']} items from {info['source']} "
-               f"(verified); countries known for {info['items_with_facts']['countries']} items -> {folder}")
-
-
-@cli.command("recommend")
-@click.option("--user", type=int, default=None, help="Show this user's top-k recommendations with item facts.")
-@click.option("--k", type=click.IntRange(1, 100), default=10, show_default=True)
-@click.option("--catalog", "catalog_dir", default=None, help="Catalogue folder (default: fetched MovieLens-100k).")
-@click.option("--json", "as_json", is_flag=True)
-def recommend_cmd(user, k, catalog_dir, as_json):
-    """Item-kNN recommendations; without --user, recall@k and NDCG@k against popularity on a temporal hold-out."""
-    from .recsys import movielens, recommender
-    from .recsys.catalog import load_catalog
-
-    catalog = load_catalog(catalog_dir) if catalog_dir else movielens.load()
-    if user is None:
-        table = recommender.benchmark(catalog, k=k)
-        if as_json:
-            _echo_json(table.to_dict(orient="records"))
-        else:
-            click.echo(table.to_string(index=False))
-        return
-    train, _ = recommender.temporal_split(catalog.ratings)
-    model = recommender.ItemKNN().fit(train, catalog.items["item"])
-    facts = [catalog.facts(i) for i in recommender.recommend(model, user, k)]
-    if as_json:
-        _echo_json(facts)
-        return
-    for f in facts:
-        click.echo(f"{f['item']:>5}  {f['title']} ({f['year']}); {', '.join(f['genres'])}; "
-                   f"{', '.join(f['countries']) or 'country unknown'}")
 
 
 def _print_audit(summary: dict, path: Path) -> None:
@@ -528,6 +444,10 @@ def main(argv=None) -> None:
         where = f"{shown(exc.filename, 120)}: " if exc.filename else ""
         click.echo(f"error: {where}{exc.strerror or exc}", err=True)
         sys.exit(2)
+
+
+for _command in plugins.commands():  # commands that extensions bring
+    cli.add_command(_command)
 
 
 if __name__ == "__main__":

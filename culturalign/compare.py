@@ -35,7 +35,9 @@ def _cell_id(exp: Experiment, model: str, condition: Condition, seed: int | None
     """Names a cell by everything that changes its answers, so editing the experiment never reuses a stale cell."""
     countries = exp.countries if condition.kind == "baseline" else []  # the others use their program's test split
     samples = exp.samples if exp.mode == "sample" else None
-    key = json.dumps([model, condition.name, condition.source, seed, exp.mode, samples, exp.variants,
+    # (the temperature joins the name only when it is not the default: earlier cells keep their names)
+    temperature = [exp.generation.temperature] if exp.mode == "sample" and exp.generation.temperature != 1.0 else []
+    key = json.dumps([model, condition.name, condition.source, seed, exp.mode, samples, *temperature, exp.variants,
                       exp.split_seed, countries])
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
@@ -117,14 +119,14 @@ def _program_for(exp: Experiment, condition: Condition, seed: int | None, sessio
 
 
 def _run_cell(exp: Experiment, model: str, condition: Condition, seed: int | None, session, survey) -> pd.DataFrame:
-    from .scoring import GenerationConfig, score
+    from .scoring import score
 
     program, countries = _program_for(exp, condition, seed, session, survey)
     if condition.shuffled:
         program = ShuffledCountries(program, countries)
     kind = "shuffled" if condition.shuffled else condition.kind
     table = score(session, [(condition.name, kind, program)], countries, survey,
-                  GenerationConfig(mode=exp.mode, samples=exp.samples), progress=True).table
+                  exp.generation, progress=True).table
     table.insert(0, "model", model)
     table.insert(table.columns.get_loc("kind") + 1, "seed", -1 if seed is None else seed)
     table.insert(table.columns.get_loc("country") + 1, "held_out", table.country.isin(exp.held_out))

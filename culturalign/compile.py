@@ -1,8 +1,12 @@
-"""Compile a culture-conditioned program with a DSPy optimizer preset, and save it as JSON + manifest.
+"""Compile a program with a DSPy optimizer preset, and save it as JSON + manifest.
 
-One training example is one country; countries are split by region (train / val / test) and the test
-split is never shown to the optimizer. Task answers go through culturalign's exact, cached logprob
-engine; only the optimizer's own proposal and reflection calls go through ``dspy.LM``.
+One compile, whatever the program: a :class:`CompileTask` says what the optimizer sees (examples), what it
+maximises (metric, feedback, threshold), how the compiled program is scored and what the manifest records;
+:func:`run_task` runs the shared sequence (sessions, DSPy's LMs and call counter, progress, optimizer,
+scores, manifest, save). :class:`SurveyTask` compiles survey respondents — one example is one country,
+countries are split by region (train / val / test) and the test split is never shown to the optimizer;
+task answers go through culturalign's exact, cached logprob engine, and only the optimizer's own proposal and
+reflection calls go through ``dspy.LM``. Extensions bring their own tasks (the recommendation explainers).
 """
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import os
 import random
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 
@@ -19,19 +24,19 @@ from .demos import training_examples
 from .errors import CulturalignError
 from .fileio import writable_folder
 from .metrics import alignment_metric, feedback_metric
-from .objectives import Objective, make_objective
 from .models.embedded import cache_dir
 from .models.session import ModelSession
-from .presets import Preset
+from .objectives import Objective, make_objective
+from .presets import QUIRKS, Preset
 from .progress import CompileProgress
 from .programs import using_session
 from .splits import country_splits
 
 
 def dspy_lm(session: ModelSession, **settings):
-    """The one place a ``dspy.LM`` is built (DESIGN §4): explicit ``/v1`` base URL, a non-empty placeholder
-    key for local servers, an explicit chat engine, and DSPy's cache namespaced by model identity and
-    endpoint (DSPy's own cache key ignores ``api_base``)."""
+    """The one place a ``dspy.LM`` is built: explicit ``/v1`` base URL, a non-empty placeholder key for local
+    servers, an explicit chat engine, and DSPy's cache namespaced by model identity and endpoint (DSPy's own
+    cache key ignores ``api_base``)."""
     import dspy
 
     base = session.base_url
@@ -59,41 +64,133 @@ def _lm_call_counter():
     return LMCallCounter()
 
 
+# ---------------------------------------------------------------- driving an optimizer (presets.QUIRKS)
+
 def build_optimizer(preset: Preset, prompt_lm, seed: int, task_lm=None, *, metric=alignment_metric,
                     feedback=feedback_metric, metric_threshold=None):
-    """Instantiate the preset's optimizer with a metric (GEPA: ``feedback``, which adds feedback text) and
-    the prompt/reflection model. The defaults are the survey respondent's distance objective;
-    ``metric_threshold`` replaces the preset's where an objective has its own."""
+    """Instantiate the preset's optimizer with its metric (``feedback`` where the optimizer reflects on
+    feedback text) and the prompt/reflection model. The defaults are the survey respondent's distance
+    objective; ``metric_threshold`` replaces the preset's where an objective has its own."""
     import dspy
 
-    cls = getattr(dspy, preset.optimizer)
+    quirks = QUIRKS[preset.optimizer]
     settings = dict(preset.settings)
     if metric_threshold is not None and "metric_threshold" in settings:
         settings["metric_threshold"] = metric_threshold
-    if preset.optimizer == "GEPA":
-        return cls(metric=feedback, reflection_lm=prompt_lm, seed=seed, **settings)
-    if preset.optimizer in ("MIPROv2", "COPRO", "SIMBA"):
-        settings["prompt_model"] = prompt_lm
-    if preset.optimizer == "MIPROv2":  # answers come from culturalign's engine; MIPROv2 insists on an LM anyway
+    if quirks.metric:
+        settings["metric"] = feedback if quirks.feedback else metric
+    if quirks.prompt_model:
+        settings[quirks.prompt_model] = prompt_lm
+    if quirks.task_model:
         settings["task_model"] = task_lm or prompt_lm
-    if preset.optimizer == "LabeledFewShot":
-        return cls(**settings)
-    return cls(metric=metric, **settings)
+    if quirks.seed == "init":
+        settings["seed"] = seed
+    return getattr(dspy, preset.optimizer)(**settings)
+
+
+def compile_kwargs(preset: Preset, seed: int) -> dict:
+    """The preset's ``compile`` settings, with the seed where the optimizer takes it there."""
+    return {**preset.compile, **({"seed": seed} if QUIRKS[preset.optimizer].seed == "compile" else {})}
 
 
 def run_optimizer(optimizer, preset: Preset, student, trainset: list, valset: list, kwargs: dict):
     """``optimizer.compile``, with the validation set only for the optimizers that take one."""
-    if preset.optimizer in ("COPRO", "LabeledFewShot", "SIMBA", "BootstrapFewShot"):
-        return optimizer.compile(student, trainset=trainset, **kwargs)
-    return optimizer.compile(student, trainset=trainset, valset=valset, **kwargs)
+    if QUIRKS[preset.optimizer].valset:
+        kwargs = {**kwargs, "valset": valset}
+    return optimizer.compile(student, trainset=trainset, **kwargs)
 
 
-def _compile_kwargs(preset: Preset, seed: int) -> dict:
-    kwargs = dict(preset.compile)
-    if preset.optimizer in ("MIPROv2", "SIMBA"):
-        kwargs["seed"] = seed  # MIPROv2's constructor default (9) would otherwise win silently
-    return kwargs
+# ---------------------------------------------------------------- the one compile
 
+class CompileTask:
+    """What a compile optimizes and records. Subclasses set the examples and objective (``examples`` is
+    called inside the run, where the model session is active), score the compiled program per split, and
+    name the task's own manifest fields."""
+
+    generation: dict | None = None  # set when the program itself generates through DSPy's LM (explainers)
+    unit = "countries answered"  # what the progress line counts
+
+    def examples(self, session, survey) -> tuple[list, list]:
+        raise NotImplementedError
+
+    def objective(self) -> tuple:
+        """(metric, feedback metric, metric threshold or None, what the manifest says of the metric)."""
+        raise NotImplementedError
+
+    def prepare(self, student) -> None:
+        """Give the student what it may know before the optimizer runs (retrieval pools)."""
+
+    def score(self, compiled, session, survey, splits, progress: bool = False) -> dict:
+        raise NotImplementedError
+
+    def manifest(self) -> dict:
+        raise NotImplementedError
+
+
+def optimize(task: CompileTask, student, preset: Preset, session: ModelSession, survey, *, seed: int = 0,
+             prompt_session: ModelSession | None = None, progress: bool = False,
+             score_splits=()) -> tuple[object, dict]:
+    """Run the preset's optimizer on ``student`` for ``task`` and score the result on ``score_splits``;
+    returns the compiled program and a record of the run (settings, metric, calls, wall time, scores)."""
+    import dspy
+
+    prompt_lm = dspy_lm(prompt_session or session)
+    if task.generation is not None:  # the program generates: DSPy's LM is the task model
+        task_lm = context_lm = dspy_lm(session, **task.generation)
+    else:  # answers come from culturalign's engine; DSPy's LM writes the optimizer's proposals
+        task_lm, context_lm = (dspy_lm(session) if prompt_session else prompt_lm), prompt_lm
+    calls_before = session.usage.calls
+    counter = _lm_call_counter()
+    on_example = CompileProgress(session, unit=task.unit) if progress else None
+    start = time.monotonic()
+    # DSPy's optimizers print progress on stdout (some in their constructors); it goes to stderr so that
+    # stdout stays ours (--json)
+    with using_session(session, survey, on_example), dspy.context(lm=context_lm, callbacks=[counter]), \
+            contextlib.redirect_stdout(sys.stderr):
+        trainset, valset = task.examples(session, survey)
+        task.prepare(student)
+        metric, feedback, threshold, metric_record = task.objective()
+        optimizer = build_optimizer(preset, prompt_lm, seed, task_lm, metric=metric, feedback=feedback,
+                                    metric_threshold=threshold)
+        kwargs = compile_kwargs(preset, seed)
+        compiled = run_optimizer(optimizer, preset, student, trainset, valset, kwargs)
+        wall = round(time.monotonic() - start, 1)
+        model_calls, lm_calls = session.usage.calls - calls_before, counter.calls
+        scores = task.score(compiled, session, survey, score_splits, progress) if score_splits else {}
+    record = {"optimizer": preset.optimizer, "preset": preset.name, "settings": preset.settings,
+              "compile_settings": kwargs, "seed": seed, "metric": metric_record, "model_calls": model_calls,
+              "lm_calls": lm_calls, "wall_seconds": wall, "scores": scores}
+    return compiled, record
+
+
+def run_task(task: CompileTask, program: str, preset: Preset, model=None, *, out=None, seed: int = 0,
+             prompt_model: str | None = None, session: ModelSession | None = None,
+             score_splits=("train", "val", "test"), progress: bool = False) -> tuple[Path, dict]:
+    """Compile ``program`` for ``task`` and save it (JSON + manifest) to ``out``; returns folder and manifest."""
+    from .saved import save_program
+    from .survey import load_survey
+
+    survey = load_survey()
+    student = make_student(program)
+    if out is not None:
+        writable_folder(out, "--out")
+    prompt_name = prompt_model or preset.prompt_model
+    with compile_sessions(model, prompt_name, session) as (session, prompt_session):
+        compiled, record = optimize(task, student, preset, session, survey, seed=seed, prompt_session=prompt_session,
+                                    progress=progress, score_splits=score_splits)
+        manifest = {**manifest_head(program, session, prompt_name, survey, preset, record["compile_settings"], seed),
+                    **task.manifest(), "metric": record["metric"],
+                    # model calls through culturalign's engine while compiling; DSPy LM calls (proposals,
+                    # reflections, and an explainer's own writing; cache hits count)
+                    "usage": {**session.usage.as_dict(), "compile_model_calls": record["model_calls"],
+                              "lm_calls": record["lm_calls"]},
+                    "wall_seconds": record["wall_seconds"], "scores": record["scores"]}
+        out = Path(out or f"programs/{program}-{preset.name}-{session.spec.name}")
+        save_program(compiled, out, manifest)
+    return out, manifest
+
+
+# ---------------------------------------------------------------- survey respondents
 
 def score_split(session, program, countries: list[str], survey, *, progress: bool = False, mode: str = "logprob",
                 samples: int = 10, items: bool = False) -> pd.DataFrame:
@@ -108,78 +205,60 @@ def score_split(session, program, countries: list[str], survey, *, progress: boo
     return pd.concat([out, t.filter(like="item_")], axis=1) if items else out
 
 
-def compile_program(program, preset: Preset, session: ModelSession, survey, *, seed: int = 0,
-                    split_seed: int = 0, train: list[str] | None = None, val: list[str] | None = None,
-                    prompt_session: ModelSession | None = None, progress: bool = False,
-                    objective: Objective | None = None) -> tuple[object, dict]:
-    """Run the preset's optimizer on ``program``; returns the compiled program and a record of the run
-    (split, settings, objective, model calls, tokens, wall time). ``train``/``val`` default to the region
-    split; ``objective`` to the distance objective. A program that retrieves from training countries
-    (``fit_countries``) is given the training countries, and only those."""
-    import dspy
+class SurveyTask(CompileTask):
+    """A survey respondent: one example is one country, labelled with WVS-7 answers where they exist. The
+    objective may compare against the training and validation countries, never a test country; a program
+    that retrieves from training countries (``fit_countries``) is given the training countries only."""
 
-    split = country_splits(split_seed)
-    train = train or split.loc[split.split == "train", "country"].tolist()
-    val = val or split.loc[split.split == "val", "country"].tolist()
-    # the objective may compare against the countries the optimizer sees, never against a test country
-    objective = objective or make_objective("distance")
-    if objective.candidates is None:
-        objective = make_objective(objective.name, tau=objective.tau, candidates=train + val)
-    if hasattr(program, "fit_countries"):
-        program.fit_countries(train)
-    # The split lists are sorted by region; optimizers that walk the trainset in order (bootstrapping)
-    # would otherwise see one region first. A seeded shuffle keeps runs reproducible. A preset's budget
-    # may cap how many of them the optimizer sees (retrieval and the objective still know them all).
-    order = list(train)
-    random.Random(seed).shuffle(order)
-    order = order[:preset.budget.get("train") or None]
-    shown_val = list(val)
-    if preset.budget.get("val"):
-        shown_val = sorted(random.Random(seed).sample(shown_val, min(len(shown_val), preset.budget["val"])))
-    trainset, valset = training_examples(order, survey), training_examples(shown_val, survey)
-    prompt_lm = dspy_lm(prompt_session or session)
-    calls_before = session.usage.calls
-    start = time.monotonic()
-    on_country = CompileProgress(session) if progress else None
-    counter = _lm_call_counter()
-    # DSPy's optimizers print progress on stdout (some in their constructors); it goes to stderr so that
-    # stdout stays ours (--json)
-    with using_session(session, survey, on_country), dspy.context(lm=prompt_lm, callbacks=[counter]), \
-            contextlib.redirect_stdout(sys.stderr):
-        threshold = objective.threshold(preset.settings.get("metric_threshold"))
-        optimizer = build_optimizer(preset, prompt_lm, seed, task_lm=dspy_lm(session) if prompt_session else prompt_lm,
-                                    metric=objective.metric, feedback=objective.feedback, metric_threshold=threshold)
-        kwargs = _compile_kwargs(preset, seed)
-        compiled = run_optimizer(optimizer, preset, program, trainset, valset, kwargs)
-    record = {"optimizer": preset.optimizer, "preset": preset.name, "settings": preset.settings,
-              "compile_settings": kwargs, "seed": seed, "split_seed": split_seed, "train": train, "val": val,
-              "optimizer_saw": {"train": sorted(order), "val": shown_val},
-              "metric": {**objective.record(), "metric_threshold": threshold},
-              "model_calls": session.usage.calls - calls_before, "prompt_model_calls": counter.calls,
-              "wall_seconds": round(time.monotonic() - start, 1)}
-    return compiled, record
+    def __init__(self, lists: dict, objective: Objective, preset: Preset, *, seed: int = 0, split_seed: int = 0):
+        self.lists, self.preset, self.seed, self.split_seed = lists, preset, seed, split_seed
+        self._objective = (objective if objective.candidates is not None else
+                           make_objective(objective.name, tau=objective.tau, candidates=lists["train"] + lists["val"]))
+        # The split lists are sorted by region; optimizers that walk the trainset in order (bootstrapping)
+        # would otherwise see one region first. A seeded shuffle keeps runs reproducible. A preset's budget
+        # may cap how many of them the optimizer sees (retrieval and the objective still know them all).
+        order = list(lists["train"])
+        random.Random(seed).shuffle(order)
+        self.shown_train = order[:preset.budget.get("train") or None]
+        self.shown_val = list(lists["val"])
+        if preset.budget.get("val"):
+            self.shown_val = sorted(random.Random(seed).sample(self.shown_val,
+                                                               min(len(self.shown_val), preset.budget["val"])))
+
+    def examples(self, session, survey):
+        return training_examples(self.shown_train, survey), training_examples(self.shown_val, survey)
+
+    def prepare(self, student):
+        if hasattr(student, "fit_countries"):
+            student.fit_countries(self.lists["train"])
+
+    def objective(self):
+        o = self._objective
+        threshold = o.threshold(self.preset.settings.get("metric_threshold"))
+        return o.metric, o.feedback, threshold, {**o.record(), "metric_threshold": threshold}
+
+    def score(self, compiled, session, survey, splits, progress=False):
+        scores = {}
+        for name, countries in self.lists.items():
+            if name not in splits:
+                scores[name] = {"countries": len(countries), "mean_distance": None, "mean_score": None,
+                                "skipped": True}
+                continue
+            table = score_split(session, compiled, countries, survey, progress=progress) if countries else pd.DataFrame()
+            objective = [self._objective.score_point(r.x, r.y, r.country) for r in table.itertuples()]
+            scores[name] = {"countries": len(countries),
+                            "mean_distance": float(table.distance.mean()) if len(table) else None,
+                            "mean_score": float(table.score.mean()) if len(table) else None,
+                            "mean_objective": float(sum(objective) / len(table)) if len(table) else None}
+        return scores
+
+    def manifest(self):
+        return {"objective": self._objective.name, "split": {"seed": self.split_seed, **self.lists},
+                "optimizer_saw": {"train": sorted(self.shown_train), "val": self.shown_val}}
 
 
-def run_compile(program: str = "respondent", optimizer: str | Preset = "mipro-light", model: str | None = None, *,
-                out=None, seed: int = 0, split_seed: int = 0, prompt_model: str | None = None,
-                countries: dict | None = None, session: ModelSession | None = None,
-                score_splits=("train", "val", "test"), progress: bool = False, objective: str | None = None,
-                tau: float | None = None):
-    """Compile ``program`` with an optimizer preset on ``model`` and save it (JSON + manifest) to ``out``.
-
-    ``countries`` may override the region split with explicit ``{"train": [...], "val": [...], "test": [...]}``
-    lists (small budgets); the test countries are only scored after compiling, never shown to the optimizer.
-    ``score_splits`` names the splits scored for the manifest (scoring the training split costs one
-    evaluation per training country; a skipped split is recorded as such). ``objective`` (``distance`` or
-    ``contrastive``) and ``tau`` override the preset's. Returns the folder and manifest.
-    """
-    from .presets import load_preset
-    from .saved import save_program
-    from .survey import load_survey
-
-    survey = load_survey()
-    preset = optimizer if isinstance(optimizer, Preset) else load_preset(optimizer)
-    student = make_student(program)
+def survey_lists(split_seed: int = 0, countries: dict | None = None) -> dict:
+    """Train / val / test countries: the region split, or explicit lists; the splits must not overlap."""
     split = country_splits(split_seed)
     lists = {s: split.loc[split.split == s, "country"].tolist() for s in ("train", "val", "test")}
     lists.update(countries or {})
@@ -188,37 +267,45 @@ def run_compile(program: str = "respondent", optimizer: str | Preset = "mipro-li
         if both:  # the test split must never reach an optimizer; validation countries must not be trained on
             raise CulturalignError(f"{', '.join(both[:5])} {'is' if len(both) == 1 else 'are'} in both the {a} and "
                                    f"the {b} countries; the splits must not overlap")
-    if out is not None:
-        writable_folder(out, "--out")
-    chosen = make_objective(objective or preset.objective, tau=tau if tau is not None else preset.tau,
-                            candidates=lists["train"] + lists["val"])
-    prompt_name = prompt_model or preset.prompt_model
-    with compile_sessions(model, prompt_name, session) as (session, prompt_session):
-        compiled, record = compile_program(student, preset, session, survey, seed=seed, split_seed=split_seed,
-                                           train=lists["train"], val=lists["val"], prompt_session=prompt_session,
-                                           progress=progress, objective=chosen)
-        scores = {}
-        for name, countries_ in lists.items():
-            if name not in score_splits:
-                scores[name] = {"countries": len(countries_), "mean_distance": None, "mean_score": None,
-                                "skipped": True}
-                continue
-            table = score_split(session, compiled, countries_, survey, progress=progress) if countries_ else pd.DataFrame()
-            objective_scores = [chosen.score_point(r.x, r.y, r.country) for r in table.itertuples()]
-            scores[name] = {"countries": len(countries_),
-                            "mean_distance": float(table.distance.mean()) if len(table) else None,
-                            "mean_score": float(table.score.mean()) if len(table) else None,
-                            "mean_objective": float(sum(objective_scores) / len(table)) if len(table) else None}
-        manifest = {
-            **manifest_head(program, session, prompt_name, survey, preset, record["compile_settings"], seed),
-            "metric": record["metric"], "objective": record["metric"]["name"], "split": {"seed": split_seed, **lists},
-            "usage": {**session.usage.as_dict(), "compile_model_calls": record["model_calls"],
-                      "prompt_model_calls": record["prompt_model_calls"]},
-            "optimizer_saw": record["optimizer_saw"], "wall_seconds": record["wall_seconds"], "scores": scores,
-        }
-        out = out or f"programs/{program}-{preset.name}-{session.spec.name}"
-        save_program(compiled, out, manifest)
-    return out, manifest
+    return lists
+
+
+def compile_program(program, preset: Preset, session: ModelSession, survey, *, seed: int = 0,
+                    split_seed: int = 0, train: list[str] | None = None, val: list[str] | None = None,
+                    prompt_session: ModelSession | None = None, progress: bool = False,
+                    objective: Objective | None = None) -> tuple[object, dict]:
+    """Run the preset's optimizer on a survey respondent without saving it; returns the compiled program
+    and a record of the run. ``train``/``val`` default to the region split, ``objective`` to distance."""
+    split = survey_lists(split_seed)
+    lists = survey_lists(split_seed, {"train": train or split["train"], "val": val or split["val"], "test": []})
+    task = SurveyTask(lists, objective or make_objective("distance"), preset, seed=seed, split_seed=split_seed)
+    compiled, record = optimize(task, program, preset, session, survey, seed=seed, prompt_session=prompt_session,
+                                progress=progress)
+    return compiled, {**record, "split_seed": split_seed, "train": lists["train"], "val": lists["val"],
+                      **task.manifest()}
+
+
+def run_compile(program: str = "respondent", optimizer: str | Preset = "mipro-light", model: str | None = None, *,
+                out=None, seed: int = 0, split_seed: int = 0, prompt_model: str | None = None,
+                countries: dict | None = None, session: ModelSession | None = None,
+                score_splits=("train", "val", "test"), progress: bool = False, objective: str | None = None,
+                tau: float | None = None):
+    """Compile a survey respondent with an optimizer preset on ``model`` and save it (JSON + manifest).
+
+    ``countries`` may override the region split with explicit ``{"train": [...], "val": [...], "test": [...]}``
+    lists (small budgets); the test countries are only scored after compiling, never shown to the optimizer.
+    ``score_splits`` names the splits scored for the manifest (scoring the training split costs one
+    evaluation per training country; a skipped split is recorded as such). ``objective`` (``distance`` or
+    ``contrastive``) and ``tau`` override the preset's. Returns the folder and manifest.
+    """
+    from .presets import load_preset
+
+    preset = optimizer if isinstance(optimizer, Preset) else load_preset(optimizer)
+    lists = survey_lists(split_seed, countries)
+    chosen = make_objective(objective or preset.objective, tau=tau if tau is not None else preset.tau)
+    task = SurveyTask(lists, chosen, preset, seed=seed, split_seed=split_seed)
+    return run_task(task, program, preset, model, out=out, seed=seed, prompt_model=prompt_model, session=session,
+                    score_splits=score_splits, progress=progress)
 
 
 @contextlib.contextmanager

@@ -15,6 +15,7 @@ presets or saved programs, and countries all fail with a message that says where
     split_seed: 0                   # the train/val/test split; compiled programs are scored on its test split
     mode: logprob                   # logprob | sample
     samples: 10                     # sample mode only
+    temperature: 1.0                # sample mode only (0-5)
     variants: 1                     # Tao et al.'s descriptors averaged by the engineered prompt (1-10)
     seeds: 1                        # optimizer seeds for compiled conditions: a count or a list
     parallel: 1                     # models run at once (worth raising for remote endpoints)
@@ -32,12 +33,13 @@ from pathlib import Path
 from . import reference
 from .errors import CulturalignError
 from .fileio import read_yaml, shown
+from .scoring import GenerationConfig
 from .splits import SPLITS, country_splits
 from .yardsticks import SHUFFLED_SUFFIX
 
 BASELINES = ("no_persona", "engineered")
 MODES = ("logprob", "sample")
-_KEYS = {"name", "models", "conditions", "countries", "split_seed", "mode", "samples", "variants", "seeds",
+_KEYS = {"name", "models", "conditions", "countries", "split_seed", "mode", "samples", "temperature", "variants", "seeds",
          "parallel", "out", "description", "shuffled_control"}
 _REQUIRED = ("name", "models", "conditions")
 MAX_SEEDS = 50
@@ -75,6 +77,7 @@ class Experiment:
     split_seed: int = 0
     mode: str = "logprob"
     samples: int = 10
+    generation: GenerationConfig = GenerationConfig()  # how answers are read (mode, samples, temperature)
     variants: int = 10
     seeds: list[int] = field(default_factory=lambda: [0])
     parallel: int = 1
@@ -123,8 +126,9 @@ def _condition(entry, i: int, where: str) -> Condition:
             manifest = load_manifest(value)
         except CulturalignError as exc:
             _fail(here, str(exc))
-        if manifest.get("task") == "recexplain":
-            _fail(here, f"{value} is a {manifest.get('program')!r} program; comparisons run survey respondents")
+        if manifest.get("task") is not None:
+            _fail(here, f"{value} is a {manifest.get('program')!r} program ({manifest['task']}); comparisons run "
+                        "survey respondents")
         return Condition(f"program:{Path(value).name}", "program", str(value))
     if key == "compile":
         try:
@@ -152,8 +156,9 @@ def _compile_condition(entry: dict, here: str) -> Condition:
     try:
         preset = load_preset(str(entry["compile"]))
         program = str(entry.get("respondent", "respondent"))
-        if getattr(make_student(program), "task", None) == "recexplain":
-            raise CulturalignError(f"{program!r} is an explainer; comparisons run survey respondents")
+        task = getattr(make_student(program), "task", None)
+        if task is not None:
+            raise CulturalignError(f"{program!r} is a {task} program; comparisons run survey respondents")
         objective = make_objective(entry.get("objective", preset.objective), tau=entry.get("tau", preset.tau))
     except CulturalignError as exc:
         _fail(here, str(exc))
@@ -232,11 +237,16 @@ def parse_experiment(raw, where: str = "experiment") -> Experiment:
     if not isinstance(shuffled, bool):
         _fail(where, f"'shuffled_control' must be true or false, got {shown(shuffled)}")
     table = country_splits(split_seed)
+    samples = _int(raw, "samples", 10, 1, 100, where)
+    try:  # the one generation config: checked here, before any model starts
+        generation = GenerationConfig(mode=mode, samples=samples, temperature=raw.get("temperature", 1.0))
+    except CulturalignError as exc:
+        _fail(where, str(exc))
     return Experiment(
         name=name, models=list(models), conditions=conditions,
         countries=_countries(raw.get("countries", "all"), split_seed, where),
         held_out=table.loc[table.split == "test", "country"].tolist(), split_seed=split_seed, mode=mode,
-        samples=_int(raw, "samples", 10, 1, 100, where), variants=_int(raw, "variants", 10, 1, 10, where),
+        samples=samples, generation=generation, variants=_int(raw, "variants", 10, 1, 10, where),
         seeds=seeds, parallel=_int(raw, "parallel", 1, 1, 64, where), shuffled_control=shuffled,
         out=output_folder(raw.get("out"), name, where), raw=raw)
 

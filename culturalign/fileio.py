@@ -47,6 +47,11 @@ def json_safe(obj):
     return obj
 
 
+def json_text(obj) -> str:
+    """Strict, readable JSON of a result (NaN as null) as the command line prints it."""
+    return json.dumps(json_safe(obj), indent=2, ensure_ascii=False, allow_nan=False)
+
+
 def writable_folder(path, option: str) -> Path:
     """Check, before any work, that results can be written to folder ``path`` (created if missing); the error
     names the option. Writing a probe file is the only test that covers permissions, read-only mounts and

@@ -16,8 +16,29 @@ from pathlib import Path
 from .errors import CulturalignError
 from .fileio import read_yaml, shown
 
-OPTIMIZERS = ("BootstrapFewShotWithRandomSearch", "MIPROv2", "COPRO", "SIMBA", "GEPA", "BootstrapFewShot",
-              "LabeledFewShot")
+@dataclass(frozen=True)
+class OptimizerQuirks:
+    """How one DSPy optimizer is driven: what it takes, and where."""
+
+    valset: bool = True  # compile() takes a validation set
+    metric: bool = True  # the constructor takes a metric (LabeledFewShot: no search, no metric)
+    feedback: bool = False  # the metric returns a score with feedback text (GEPA)
+    prompt_model: str | None = None  # the constructor argument the prompt / reflection model goes to
+    task_model: bool = False  # MIPROv2 insists on a task model (answers come from culturalign's engine anyway)
+    seed: str | None = None  # where the seed goes: "init" or "compile" (MIPROv2's constructor default 9 would
+    #                          otherwise win silently); None: the optimizer takes none
+
+
+QUIRKS = {
+    "BootstrapFewShotWithRandomSearch": OptimizerQuirks(),
+    "MIPROv2": OptimizerQuirks(prompt_model="prompt_model", task_model=True, seed="compile"),
+    "COPRO": OptimizerQuirks(valset=False, prompt_model="prompt_model"),
+    "SIMBA": OptimizerQuirks(valset=False, prompt_model="prompt_model", seed="compile"),
+    "GEPA": OptimizerQuirks(feedback=True, prompt_model="reflection_lm", seed="init"),
+    "BootstrapFewShot": OptimizerQuirks(valset=False),
+    "LabeledFewShot": OptimizerQuirks(valset=False, metric=False),
+}
+OPTIMIZERS = tuple(QUIRKS)
 _TOP_KEYS = {"optimizer", "description", "seed", "prompt_model", "settings", "compile", "objective", "tau", "budget"}
 # Arguments culturalign supplies itself: the metric, models, data.
 _SUPPLIED = {"self", "metric", "prompt_model", "task_model", "reflection_lm", "student", "teacher", "trainset",

@@ -149,14 +149,6 @@ def baseline(name: str, variants: int | None = None) -> PromptBaseline:
     return PromptBaseline(name, BASELINE_PROMPTS[name], variants)
 
 
-def _explainer(class_name: str) -> Callable[[], object]:
-    def make():
-        from .recsys import explain  # recommendation explainers (imported on first use)
-
-        return getattr(explain, class_name)()
-    return make
-
-
 def _lazy(module: str, class_name: str) -> Callable[[], object]:
     def make():
         from importlib import import_module
@@ -171,9 +163,6 @@ _REGISTRY: dict[str, Callable[[], object]] = {
     "respondent_profile": _lazy(".profile_respondent", "ProfileRespondent"),
     "engineered": lambda: baseline("engineered"),
     "no_persona": lambda: baseline("no_persona"),
-    "recexplain": _explainer("RecExplainer"),
-    "recexplain_plain": _explainer("PlainExplainer"),
-    "recexplain_handwritten": _explainer("HandwrittenExplainer"),
 }
 
 
@@ -182,8 +171,16 @@ def register_program(name: str, factory: Callable[[], object]) -> None:
     _REGISTRY[name] = factory
 
 
+def registered() -> list[str]:
+    """Every registered program's name (extensions' included)."""
+    from . import plugins
+
+    plugins.load()
+    return sorted(_REGISTRY)
+
+
 def make_program(name: str):
-    if name not in _REGISTRY:
+    if name not in registered():
         raise CulturalignError(f"unknown program {name!r}; registered: {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[name]()
 

@@ -197,30 +197,28 @@ def map_layers(table: pd.DataFrame, model: str) -> tuple[pd.DataFrame, pd.DataFr
     return points, (pd.DataFrame(arrows) if arrows else None)
 
 
-def _pyplot():
-    """pyplot on the Agg backend (no window can open), imported only when a figure is drawn."""
-    import matplotlib
+def _subplots(*args, **kwargs):
+    """A figure and its axes, drawn as :mod:`culturalign.plot` draws maps: a Figure on the Agg canvas, never
+    pyplot (no GUI backend, no global figure registry)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    fig = Figure(figsize=kwargs.pop("figsize", None))
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots(*args, **kwargs)
 
 
 def _png(fig, tight: bool = True) -> bytes:
-    plt = _pyplot()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight" if tight else None, facecolor="white")
-    plt.close(fig)
     return buf.getvalue()
 
 
 def distance_figure(table: pd.DataFrame) -> bytes:
     """Distance distributions per condition, one panel per model."""
-    plt = _pyplot()
     models = list(dict.fromkeys(table.model))
     panel = max(4.5, 1.7 * table.groupby("model").condition.nunique().max())  # room for wrapped labels
-    fig, axes = plt.subplots(1, len(models), figsize=(panel * len(models) + 1, 4.2), squeeze=False, sharey=True)
+    fig, axes = _subplots(1, len(models), figsize=(panel * len(models) + 1, 4.2), squeeze=False, sharey=True)
     for ax, model in zip(axes[0], models):
         sub = table[table.model == model]
         conds = list(dict.fromkeys(sub.condition))
@@ -237,9 +235,8 @@ def distance_figure(table: pd.DataFrame) -> bytes:
 
 def region_figure(regions: pd.DataFrame, scope: str = "all run") -> bytes:
     """Region x (model, condition) heat map of mean distance."""
-    plt = _pyplot()
     grid = region_grid(regions).set_index("region")
-    fig, ax = plt.subplots(figsize=(1.3 * grid.shape[1] + 3.5, 0.45 * grid.shape[0] + 2.2))
+    fig, ax = _subplots(figsize=(1.3 * grid.shape[1] + 3.5, 0.45 * grid.shape[0] + 2.2))
     im = ax.imshow(grid.to_numpy(float), cmap="viridis_r", aspect="auto")
     n = regions.groupby("region").countries.agg(["min", "max"])  # small regions deserve a caveat
     ax.set_yticks(range(grid.shape[0]), [f"{r} (n={n.at[r, 'min']})" if n.at[r, "min"] == n.at[r, "max"]
@@ -260,11 +257,10 @@ def region_figure(regions: pd.DataFrame, scope: str = "all run") -> bytes:
 def steering_figure(table: pd.DataFrame) -> bytes:
     """Per model and map axis: each country's point under each condition against its reference point.
     A prompt that steers puts the points on the diagonal; one that shifts every country alike draws a flat line."""
-    plt = _pyplot()
     ref = reference.countries().set_index("country")
     models = list(dict.fromkeys(table.model))
     colour = {c: f"C{i}" for i, c in enumerate(dict.fromkeys(table.condition))}  # one colour per condition
-    fig, axes = plt.subplots(len(models), 2, figsize=(11, 4.6 * len(models)), squeeze=False)
+    fig, axes = _subplots(len(models), 2, figsize=(11, 4.6 * len(models)), squeeze=False)
     fig.subplots_adjust(hspace=0.35)
     for row, model in zip(axes, models):
         sub = table[(table.model == model) & (table.condition != "no_persona")  # no persona: one point
@@ -292,10 +288,9 @@ def steering_figure(table: pd.DataFrame) -> bytes:
 def skill_figure(summary: pd.DataFrame) -> bytes:
     """Skill against the centroid per model and condition, with its 95% bootstrap interval (shuffled
     controls beside the condition they control)."""
-    plt = _pyplot()
     models = list(dict.fromkeys(summary.model))
     width = max(5.0, 0.9 * (summary.groupby("model").size().max() + summary.shuffled_skill.notna().sum()) + 2)
-    fig, axes = plt.subplots(1, len(models), figsize=(width * len(models), 4.8), squeeze=False, sharey=True)
+    fig, axes = _subplots(1, len(models), figsize=(width * len(models), 4.8), squeeze=False, sharey=True)
     for ax, model in zip(axes[0], models):
         bars = []  # (label, skill, low, high, colour)
         for r in summary[summary.model == model].itertuples():

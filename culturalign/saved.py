@@ -110,13 +110,10 @@ class _Schema:
 def _check_split(s: _Schema, split, task) -> None:
     s.mapping(split, "split", required=("seed", "train", "val", "test"))
     s.whole(split["seed"], "split.seed")
-    if task == "recexplain":  # tasks are (user, item, country) triples; sizes re-create them
-        sizes = s.mapping(split.get("sizes"), "split.sizes", required=("train", "val", "test"),
-                          allowed=("train", "val", "test"))
-        for name in ("train", "val", "test"):
-            s.whole(sizes[name], f"split.sizes.{name}", 1, 100_000)
-            for i, entry in enumerate(s.items(split[name], f"split.{name}", 100_000)):
-                s.mapping(entry, f"split.{name}[{i}]", required=("user", "item", "country"))
+    if task is not None:  # an extension's program: its task kind knows what its split holds
+        from .plugins import task_kind
+
+        task_kind(task).check_split(s, split)
         return
     known = set(reference.countries().country)
     seen = {}
@@ -137,13 +134,13 @@ def check_manifest(manifest, file) -> dict:
     """The manifest's shape: everything culturalign reads from it, of the type it needs (other keys are kept
     as a record and never read). Its program is a registered program whose task the manifest names."""
     from .presets import OPTIMIZERS, check_settings
-    from .programs import _REGISTRY
+    from .programs import registered
 
     s = _Schema(file)
     s.mapping(manifest, "", required=("program", "model", "split", "seed", "optimizer", "data_hashes"))
     name = manifest["program"]
-    if not isinstance(name, str) or name not in _REGISTRY:
-        s.fail("program", f"{shown(name)} is not a registered program; registered: {', '.join(sorted(_REGISTRY))}")
+    if not isinstance(name, str) or name not in registered():
+        s.fail("program", f"{shown(name)} is not a registered program; registered: {', '.join(registered())}")
     task = manifest.get("task")
     if task != getattr(make_program(name), "task", None):
         s.fail("task", f"{shown(task)} does not match program {name!r} (its task is "

@@ -37,10 +37,12 @@ class GenerationConfig:
             raise CulturalignError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if self.mode == "sample":
             if isinstance(self.samples, bool) or not isinstance(self.samples, int) or not 1 <= self.samples <= MAX_SAMPLES:
-                raise CulturalignError(f"--samples must be a whole number from 1 to {MAX_SAMPLES}, got {self.samples!r}")
+                raise CulturalignError(f"samples must be a whole number from 1 to {MAX_SAMPLES} (--samples, or an "
+                                       f"experiment's 'samples'), got {self.samples!r}")
             t = self.temperature
             if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or not 0 <= t <= 5:
-                raise CulturalignError(f"--temperature must be a number from 0 to 5, got {t!r}")
+                raise CulturalignError(f"temperature must be a number from 0 to 5 (--temperature, or an experiment's "
+                                       f"'temperature'), got {t!r}")
 
     def record(self) -> dict:
         """The settings that change answers (what a manifest or a cell name records)."""

@@ -56,7 +56,7 @@ def test_each_optimizer_kind_compiles_saves_and_reloads(kind, session, tmp_path)
     # the optimizer's own model (instruction proposals, reflections) was really called. SIMBA asks it only
     # where sampled trajectories differ, and a logprob respondent reads the same answers at any temperature
     # (measured: zero calls), so for SIMBA the count is only recorded.
-    assert saved["usage"]["prompt_model_calls"] > 0 or kind == "simba"
+    assert saved["usage"]["lm_calls"] > 0 or kind == "simba"
     assert 0 < saved["scores"]["val"]["mean_distance"] < 10
 
     program, _ = load_program(out, load_survey())

@@ -7,19 +7,13 @@ passes, else a logistic of the cultural gain over the plain explanation for the 
 """
 from __future__ import annotations
 
-import contextlib
-import sys
-import time
 from functools import lru_cache
-from pathlib import Path
 
 import pandas as pd
 
-from ..compile import (_compile_kwargs, _lm_call_counter, build_optimizer, compile_sessions, dspy_lm, manifest_head,
-                       run_optimizer)
+from ..compile import CompileTask, dspy_lm, run_task
 from ..models.session import ModelSession
 from ..presets import Preset, load_preset
-from ..progress import CompileProgress
 from ..programs import _active, make_program, report_progress, using_session
 from ..survey import load_survey
 from . import movielens
@@ -84,13 +78,55 @@ def explanation_feedback(gold, pred, trace=None, pred_name=None, pred_trace=None
                                     f"map units {direction} people in {gold.country} than after the plain explanation.")
 
 
-def _plain_distances(session, survey, tasks, progress: bool = False) -> tuple[list[str], list[float]]:
+def _plain_distances(session, survey, tasks) -> tuple[list[str], list[float]]:
     from .. import cultmap
 
     plain = generate(make_program("recexplain_plain"), tasks)
-    points = reader_points(session, survey, plain, progress=progress).drop_duplicates("text").set_index("text")
+    points = reader_points(session, survey, plain).drop_duplicates("text").set_index("text")
     return plain, [cultmap.distance_to(points.loc[t, "x"], points.loc[t, "y"], c)
                    for t, c in zip(plain, tasks.country)]
+
+
+class ExplainerTask(CompileTask):
+    """Explainers: one example is one (user, item, target country) task; the metric judges faithfulness first
+    (the gate), then the cultural gain a frozen reader measures against the plain explanation."""
+
+    generation = GENERATION
+    unit = "explanations judged"
+
+    def __init__(self, tasks: pd.DataFrame, sizes: dict, split_seed: int):
+        self.tasks, self.sizes, self.split_seed = tasks, sizes, split_seed
+        self.data = {}
+
+    def examples(self, session, survey):
+        for split in ("train", "val", "test"):
+            sub = self.tasks[self.tasks.split == split].reset_index(drop=True)
+            plain, dist = _plain_distances(session, survey, sub)
+            self.data[split] = (sub, plain, explanation_examples(sub, dist, labelled=split == "train"))
+        return self.data["train"][2], self.data["val"][2]
+
+    def objective(self):
+        return explanation_metric, explanation_feedback, None, {
+            "name": "explanation_metric", "gate": "culturalign.recsys.gate.check",
+            "score": "0 if the gate fails, else 1 / (1 + exp(-gain / 0.25))"}
+
+    def score(self, compiled, session, survey, splits, progress=False):
+        scores = {}
+        for split, (sub, plain, _) in self.data.items():
+            if split not in splits:
+                scores[split] = {"tasks": len(sub), "skipped": True}
+                continue
+            texts = {"plain": plain, "compiled": generate(compiled, sub)}
+            table = score_explanations(session, survey, sub, texts, _titles())
+            row = summarize(table, texts, sub).set_index("condition").loc["compiled"]
+            scores[split] = {"tasks": len(sub), **{k: float(v) for k, v in row.items() if k != "n"}}
+        return scores
+
+    def manifest(self):
+        return {"task": "recexplain", "dataset": movielens.source_info(), "generation": GENERATION,
+                "split": {"seed": self.split_seed, "sizes": self.sizes,
+                          **{s: self.tasks.loc[self.tasks.split == s, ["user", "item", "country"]].to_dict("records")
+                             for s in ("train", "val", "test")}}}
 
 
 def run_compile_explainer(program: str, optimizer, model=None, *, out=None, seed: int = 0, split_seed: int = 0,
@@ -98,58 +134,11 @@ def run_compile_explainer(program: str, optimizer, model=None, *, out=None, seed
                           session: ModelSession | None = None, score_splits=("train", "val", "test"),
                           progress: bool = True):
     """Compile an explainer on MovieLens tasks and save it (JSON + manifest). Returns (folder, manifest)."""
-    import dspy
-
-    from ..saved import save_program
-
-    survey = load_survey()
     preset = optimizer if isinstance(optimizer, Preset) else load_preset(optimizer)
     sizes = {**DEFAULT_SIZES, **(sizes or {})}
-    tasks = explanation_tasks(movielens.load(), seed=split_seed, sizes=sizes)
-    student = make_program(program)
-    prompt_name = prompt_model or preset.prompt_model
-    with compile_sessions(model, prompt_name, session) as (session, prompt_session):
-        task_lm = dspy_lm(session, **GENERATION)
-        prompt_lm = dspy_lm(prompt_session or session)
-        counter = _lm_call_counter()
-        start = time.monotonic()
-        judged = CompileProgress(session, unit="explanations judged") if progress else None
-        with using_session(session, survey, judged), dspy.context(lm=task_lm, callbacks=[counter]), \
-                contextlib.redirect_stdout(sys.stderr):  # DSPy's progress prints stay off our stdout
-            data = {}
-            for split in ("train", "val", "test"):
-                sub = tasks[tasks.split == split].reset_index(drop=True)
-                plain, dist = _plain_distances(session, survey, sub, progress)
-                data[split] = (sub, plain, explanation_examples(sub, dist, labelled=split == "train"))
-            opt = build_optimizer(preset, prompt_lm, seed, task_lm, metric=explanation_metric,
-                                  feedback=explanation_feedback)
-            kwargs = _compile_kwargs(preset, seed)
-            compiled = run_optimizer(opt, preset, student, data["train"][2], data["val"][2], kwargs)
-            wall = round(time.monotonic() - start, 1)
-            scores = {}
-            for split, (sub, plain, _) in data.items():
-                if split not in score_splits:
-                    scores[split] = {"tasks": len(sub), "skipped": True}
-                    continue
-                texts = {"plain": plain, "compiled": generate(compiled, sub)}
-                table = score_explanations(session, survey, sub, texts, _titles())
-                row = summarize(table, texts, sub).set_index("condition").loc["compiled"]
-                scores[split] = {"tasks": len(sub), **{k: float(v) for k, v in row.items() if k != "n"}}
-        manifest = {
-            **manifest_head(program, session, prompt_name, survey, preset, kwargs, seed), "task": "recexplain",
-            "dataset": movielens.source_info(),
-            "metric": {"name": "explanation_metric", "gate": "culturalign.recsys.gate.check",
-                       "score": "0 if the gate fails, else 1 / (1 + exp(-gain / 0.25))"},
-            "split": {"seed": split_seed, "sizes": sizes,
-                                    **{s: tasks.loc[tasks.split == s, ["user", "item", "country"]]
-                                       .to_dict("records") for s in ("train", "val", "test")}},
-            "generation": GENERATION,
-            "usage": {**session.usage.as_dict(), "lm_calls": counter.calls},
-            "wall_seconds": wall, "scores": scores,
-        }
-        out = Path(out or f"programs/{program}-{preset.name}-{session.spec.name}")
-        save_program(compiled, out, manifest)
-    return out, manifest
+    task = ExplainerTask(explanation_tasks(movielens.load(), seed=split_seed, sizes=sizes), sizes, split_seed)
+    return run_task(task, program, preset, model, out=out, seed=seed, prompt_model=prompt_model, session=session,
+                    score_splits=score_splits, progress=progress)
 
 
 def evaluate_explainer(path, *, split: str = "test", model: str | None = None,

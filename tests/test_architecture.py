@@ -1,0 +1,47 @@
+"""The package's imports flow one way: the core never imports an extension (recsys registers itself through
+the culturalign.plugins entry point)."""
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "culturalign"
+EXTENSIONS = ("recsys",)
+
+
+def _imports(path: Path) -> set[str]:
+    """Absolute names of the culturalign modules a file imports (relative imports resolved)."""
+    module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    package = module.rsplit(".", 1)[0] if path.name != "__init__.py" else module
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names if a.name.startswith("culturalign")}
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")
+            if node.level:
+                base = base[:len(base) - node.level + 1]
+                name = ".".join(base + ([node.module] if node.module else []))
+            else:
+                name = node.module or ""
+            if name.startswith("culturalign"):
+                out.add(name)
+                out |= {f"{name}.{a.name}" for a in node.names}
+    return out
+
+
+def test_the_core_never_imports_an_extension():
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        if path.relative_to(PACKAGE).parts[0] in EXTENSIONS:
+            continue
+        for name in _imports(path):
+            if any(name == f"culturalign.{e}" or name.startswith(f"culturalign.{e}.") for e in EXTENSIONS):
+                offenders.append(f"{path.relative_to(PACKAGE)} imports {name}")
+    assert offenders == []
+
+
+def test_the_extension_is_found_through_its_entry_point():
+    from culturalign.plugins import task_kind
+    from culturalign.programs import registered
+
+    assert {"recexplain", "recexplain_plain", "recexplain_handwritten"} <= set(registered())
+    assert task_kind("recexplain") is not None
