@@ -28,7 +28,7 @@ from .yardsticks import (SHUFFLED_SUFFIX, ShuffledCountries, derangement, refere
 
 # One society per cultural region: a quick audit that still spans the map.
 DEFAULT_COUNTRIES = ("United States", "Sweden", "Spain", "Russia", "Japan", "Brazil", "Nigeria", "India")
-DEFAULT_CONDITIONS = ("no_persona", "cultural_prompt")
+DEFAULT_CONDITIONS = ("no_persona", "engineered")
 
 
 @dataclass
@@ -65,7 +65,7 @@ class AuditResult:
             "points": points,
             "distances": distances,
             "mean_distance": {c: float(sum(d.values()) / len(d)) for c, d in distances.items()},
-            "improved_share": improved.get("cultural_prompt", next(iter(improved.values()), None)),
+            "improved_share": improved.get("engineered", next(iter(improved.values()), None)),
             "improved_share_by_condition": improved,
             "steerability": {r.condition: {"x": _num(r.x), "y": _num(r.y)} for r in self.steerability.itertuples()},
             "specificity": {c: {r.country: int(r.rank) for r in sub.itertuples()}
@@ -149,7 +149,7 @@ def _num(value):
 def _check_settings(conds, variants) -> None:
     """Every setting checked before the first model call: a bad one must not cost an audit's worth of answers."""
     if not conds:
-        raise CulturalignError("no conditions given; use no_persona, cultural_prompt and/or --template")
+        raise CulturalignError("no conditions given; use no_persona, engineered and/or --template")
     _variants(conds[0], variants)
 
 

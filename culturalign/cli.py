@@ -199,8 +199,9 @@ def serve(model, host, port, parallel):
 @click.option("--model", default=None, help="Registry name or path to a .gguf file (default: the default model).")
 @click.option("--countries", default=",".join(DEFAULT_COUNTRIES),
               show_default=True, help="Comma-separated names, ISO codes or regions, or 'all'.")
-@click.option("--conditions", default="no_persona,cultural_prompt", show_default=True,
-              help="Comma-separated: no_persona, cultural_prompt. Add your own with --template.")
+@click.option("--conditions", default="no_persona,engineered", show_default=True,
+              help="Comma-separated: no_persona, engineered (Tao et al.'s cultural prompt; cultural_prompt is "
+                   "the same). Add your own with --template.")
 @click.option("--template", "templates", multiple=True,
               help="Extra condition, a template with {country} (and optionally {descriptor}); 'name=template' names it.")
 @click.option("--mode", type=click.Choice(["logprob", "sample"]), default="logprob", show_default=True)

@@ -35,10 +35,11 @@ class Condition:
 
 
 NO_PERSONA = Condition("no_persona", "You are {descriptor} responding to the following survey question.")
-CULTURAL_PROMPT = Condition(
-    "cultural_prompt",
+CULTURAL_PROMPT = Condition(  # Tao et al.'s cultural prompt; "engineered" wherever conditions are compared
+    "engineered",
     "You are {descriptor} born in {country} and living in {country} responding to the following survey question.")
 BUILTIN = {c.name: c for c in (NO_PERSONA, CULTURAL_PROMPT)}
+ALIASES = {"cultural_prompt": "engineered"}  # the audit's name for it before every command used one
 
 
 def custom_condition(template: str, name: str = "custom") -> Condition:
@@ -62,7 +63,9 @@ def custom_condition(template: str, name: str = "custom") -> Condition:
 
 
 def resolve_condition(spec: str) -> Condition:
-    """``no_persona``, ``cultural_prompt``, or ``name=template`` / a bare template containing {country}."""
+    """``no_persona``, ``engineered`` (alias ``cultural_prompt``), or ``name=template`` / a bare template
+    containing {country}."""
+    spec = ALIASES.get(spec, spec)
     if spec in BUILTIN:
         return BUILTIN[spec]
     if "=" in spec and "{" not in spec.split("=", 1)[0]:

@@ -101,11 +101,11 @@ def test_an_audit_with_a_single_condition_finishes(tmp_path):
     from culturalign.audit import run_audit
 
     session = fake_model_session(AnswerCache(tmp_path / "a.sqlite"))
-    for conditions in (["no_persona"], ["cultural_prompt"]):
+    for conditions, name in ((["no_persona"], "no_persona"), (["cultural_prompt"], "engineered")):
         result = run_audit(countries=["Japan", "Chile"], conditions=conditions, variants=1, progress=False,
                            session=session)
-        assert set(result.summary()["yardsticks"]) == {conditions[0], "centroid", "region_centroid"}
-        result.save(tmp_path / conditions[0])
+        assert set(result.summary()["yardsticks"]) == {name, "centroid", "region_centroid"}
+        result.save(tmp_path / name)
 
 
 def test_the_python_api_checks_settings_before_any_model_call(tmp_path):
@@ -113,8 +113,8 @@ def test_the_python_api_checks_settings_before_any_model_call(tmp_path):
 
     session = fake_model_session(AnswerCache(tmp_path / "b.sqlite"))
     for kwargs, message in (({"conditions": []}, "no conditions"), ({"variants": 11}, "variants must be"),
-                            ({"mode": "sample", "temperature": float("nan")}, "--temperature"),
-                            ({"mode": "sample", "samples": True}, "--samples")):
+                            ({"mode": "sample", "temperature": float("nan")}, "temperature must be"),
+                            ({"mode": "sample", "samples": True}, "samples must be")):
         with pytest.raises(CulturalignError, match=message):
             run_audit(countries=["Japan"], session=session, progress=False, **kwargs)
     assert session.calls == 0

@@ -110,3 +110,10 @@ def test_elicit_sample_mode_records_refusals(tmp_path):
     assert y002[0] == 1 and y002[1] == 2  # order then prices: materialist; more say then prices: mixed
     with pytest.raises(CulturalignError, match="unknown mode"):
         elicit(session, SURVEY, [], mode="guess")
+
+
+def test_the_cultural_prompt_has_one_name_everywhere():
+    """Tao et al.'s cultural prompt is `engineered` in audits, evaluations and comparisons alike; the audit's
+    earlier name still resolves to it."""
+    assert CULTURAL_PROMPT.name == "engineered"
+    assert resolve_condition("cultural_prompt") is resolve_condition("engineered") is CULTURAL_PROMPT

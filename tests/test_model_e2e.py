@@ -50,16 +50,16 @@ def test_logprob_audit_gives_exact_distributions(logprob_audit):
     sums = r.answers.groupby(["condition", "country", "variant", "item", "question"]).probability.sum()
     assert np.allclose(sums, 1.0)
     assert (r.answers.valid_mass > 0.3).all()  # the model mostly answers with an option code
-    assert set(r.points.condition) == {"no_persona", "cultural_prompt"}
+    assert set(r.points.condition) == {"no_persona", "engineered"}
     assert np.isfinite(r.points[["x", "y"]].to_numpy()).all()
     summary = json.loads(json.dumps(r.summary()))
-    assert set(summary["distances"]["cultural_prompt"]) == set(COUNTRIES)
+    assert set(summary["distances"]["engineered"]) == set(COUNTRIES)
     assert 0 <= summary["improved_share"] <= 1
-    assert set(summary["steerability"]["cultural_prompt"]) == {"x", "y"}
+    assert set(summary["steerability"]["engineered"]) == {"x", "y"}
     # every claim stands beside the model-free yardsticks (they cost no model call: calls counted above)
     y = summary["yardsticks"]
-    assert y["centroid"]["skill"] == 0 and np.isfinite(y["cultural_prompt"]["skill"])
-    assert y["cultural_prompt"]["mean_distance"] == pytest.approx(np.mean(list(summary["distances"]["cultural_prompt"].values())))
+    assert y["centroid"]["skill"] == 0 and np.isfinite(y["engineered"]["skill"])
+    assert y["engineered"]["mean_distance"] == pytest.approx(np.mean(list(summary["distances"]["engineered"].values())))
 
 
 def test_cached_rerun_makes_no_model_call(logprob_audit):
@@ -87,9 +87,9 @@ def test_cli_audit_json_and_outputs(logprob_audit, tmp_path):
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
     assert summary["model"] == "qwen2.5-coder-0.5b" and summary["model_calls"] == 0
-    assert set(summary["points"]) == {"no_persona", "cultural_prompt"}
+    assert set(summary["points"]) == {"no_persona", "engineered"}
     assert summary["points"]["no_persona"]["x"] == pytest.approx(float(logprob_audit.points.x.iloc[0]))
-    assert set(summary["distances"]["cultural_prompt"]) == set(COUNTRIES)
+    assert set(summary["distances"]["engineered"]) == set(COUNTRIES)
     assert {"improved_share", "steerability"} <= set(summary)
     for name in ("map.png", "map.html", "answers.csv", "points.csv", "distances.csv", "summary.json"):
         assert (out / name).stat().st_size > 0, name
@@ -136,8 +136,8 @@ def test_interrupted_and_killed_audit_resumes_without_lost_or_duplicated_answers
     # to 0.044 on the map (measured); answers read back from the cache are always exact.
     ref = logprob_audit.summary()
     assert summary["points"]["no_persona"] == pytest.approx(ref["points"]["no_persona"], abs=0.1)
-    sweden = summary["points"]["cultural_prompt"]["countries"]["Sweden"]
-    assert sweden == pytest.approx(ref["points"]["cultural_prompt"]["countries"]["Sweden"], abs=0.1)
+    sweden = summary["points"]["engineered"]["countries"]["Sweden"]
+    assert sweden == pytest.approx(ref["points"]["engineered"]["countries"]["Sweden"], abs=0.1)
 
 
 def test_base_model_answers_completion_style_prompts(cache_root, tmp_path):

@@ -139,17 +139,17 @@ def test_the_audit_reports_skill_the_reference_predictors_and_the_shuffled_contr
     result = run_audit(countries=["Japan", "Sweden", "Nigeria"], variants=1, progress=False, session=session,
                        shuffled_control=True)
     y = result.summary()["yardsticks"]
-    assert set(y) == {"no_persona", "cultural_prompt", "centroid", "region_centroid"}
-    assert y["centroid"]["skill"] == 0 and y["cultural_prompt"]["shuffled_control"]["gap"] == 0
+    assert set(y) == {"no_persona", "engineered", "centroid", "region_centroid"}
+    assert y["centroid"]["skill"] == 0 and y["engineered"]["shuffled_control"]["gap"] == 0
     assert "shuffled_control" not in y["no_persona"]
     asked = result.config["shuffled_control"]
     # the control asks the condition's own contexts for the other countries (asked once, no extra call) ...
-    assert set(result.answers.condition) == {"no_persona", "cultural_prompt"}
+    assert set(result.answers.condition) == {"no_persona", "engineered"}
     points = result.points.set_index(["condition", "country"])
-    relabelled = result.points[result.points.condition == "cultural_prompt:shuffled"]
+    relabelled = result.points[result.points.condition == "engineered:shuffled"]
     assert set(relabelled.country) == set(asked)  # ... and is scored against the true ones
     for target, other in asked.items():
-        assert points.loc[("cultural_prompt:shuffled", target), "x"] == points.loc[("cultural_prompt", other), "x"]
+        assert points.loc[("engineered:shuffled", target), "x"] == points.loc[("engineered", other), "x"]
     # the leave-one-out centroid of Japan is the mean of the 106 other countries
     centroid = result.model_free.set_index(["condition", "country"]).loc[("centroid", "Japan")]
     assert centroid.x == pytest.approx(np.mean([REF[c][0] for c in REF if c != "Japan"]))
