@@ -60,7 +60,7 @@ def grid_conditions(exp: Experiment) -> list[Condition]:
 def plan(exp: Experiment) -> list[tuple[str, Condition, int | None]]:
     """Every cell of the grid: baselines and saved programs once per model, presets once per model and seed."""
     return [(m, c, s) for m in exp.models for c in grid_conditions(exp)
-            for s in (exp.seeds if c.kind == "compile" else [None])]
+            for s in ((c.seeds or exp.seeds) if c.kind == "compile" else [None])]
 
 
 class GridProgress:

@@ -57,6 +57,7 @@ class Condition:
     program: str = "respondent"  # compile: the registered program compiled
     objective: str | None = None  # compile: overrides the preset's objective
     tau: float | None = None  # compile: overrides the preset's contrastive width
+    seeds: tuple[int, ...] | None = None  # compile: its own optimizer seeds instead of the experiment's
 
     @property
     def names_the_country(self) -> bool:
@@ -139,12 +140,25 @@ def _condition(entry, i: int, where: str) -> Condition:
     _fail(here, f"unknown key {key!r}{_suggest(key, ('program', 'compile'))}; use 'program' or 'compile'")
 
 
-_COMPILE_KEYS = ("compile", "respondent", "objective", "tau")
+_COMPILE_KEYS = ("compile", "respondent", "objective", "tau", "seeds")
+
+
+def _seeds(value, what: str, where: str) -> list[int]:
+    """Optimizer seeds: a count (seeds 0..n-1) or a list of distinct seeds."""
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_SEEDS:
+        return list(range(value))
+    if not (isinstance(value, list) and 1 <= len(value) <= MAX_SEEDS
+            and all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**32 for s in value)
+            and len(set(value)) == len(value)):
+        _fail(where, f"{what} must be a count from 1 to {MAX_SEEDS}, or a list of 1 to {MAX_SEEDS} distinct whole "
+                     f"numbers from 0 to 2**32 - 1, got {shown(value)}")
+    return list(value)
 
 
 def _compile_condition(entry: dict, here: str) -> Condition:
-    """``{compile: PRESET, respondent: NAME, objective: contrastive, tau: 0.5}``: a preset compiled per model
-    and seed on a registered respondent under an objective (each key but ``compile`` optional)."""
+    """``{compile: PRESET, respondent: NAME, objective: contrastive, tau: 0.5, seeds: 3}``: a preset compiled
+    per model and seed on a registered respondent under an objective, at the experiment's seeds or its own
+    (each key but ``compile`` optional)."""
     from .compile import make_student
     from .objectives import make_objective
     from .presets import load_preset
@@ -165,8 +179,9 @@ def _compile_condition(entry: dict, here: str) -> Condition:
     parts = ([program] if program != "respondent" else []) + [preset.name]
     if objective.name != "distance" or "tau" in entry:
         parts.append(objective.name + (f"-tau{objective.tau:g}" if "tau" in entry else ""))
+    seeds = tuple(_seeds(entry["seeds"], "'seeds'", here)) if "seeds" in entry else None
     return Condition("compiled:" + "/".join(parts), "compile", str(entry["compile"]), program=program,
-                     objective=entry.get("objective"), tau=entry.get("tau"))
+                     objective=entry.get("objective"), tau=entry.get("tau"), seeds=seeds)
 
 
 def _countries(value, split_seed: int, where: str) -> list[str]:
@@ -225,14 +240,7 @@ def parse_experiment(raw, where: str = "experiment") -> Experiment:
     mode = raw.get("mode", "logprob")
     if mode not in MODES:
         _fail(where, f"'mode' must be one of {', '.join(MODES)}, got {shown(mode)}")
-    seeds = raw.get("seeds", 1)
-    if isinstance(seeds, int) and not isinstance(seeds, bool) and 1 <= seeds <= MAX_SEEDS:
-        seeds = list(range(seeds))
-    elif not (isinstance(seeds, list) and 1 <= len(seeds) <= MAX_SEEDS
-              and all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**32 for s in seeds)
-              and len(set(seeds)) == len(seeds)):
-        _fail(where, f"'seeds' must be a count from 1 to {MAX_SEEDS}, or a list of 1 to {MAX_SEEDS} distinct whole "
-                     f"numbers from 0 to 2**32 - 1, got {shown(seeds)}")
+    seeds = _seeds(raw.get("seeds", 1), "'seeds'", where)
     shuffled = raw.get("shuffled_control", False)
     if not isinstance(shuffled, bool):
         _fail(where, f"'shuffled_control' must be true or false, got {shown(shuffled)}")

@@ -218,3 +218,25 @@ def test_a_hand_edited_retrieval_state_is_a_clear_error(tmp_path, retrieval, mes
     state["retrieval"] = retrieval
     with pytest.raises(CulturalignError, match=f"program.json: retrieval: .*{message}"):
         check_program_state(state, make_program("respondent_knn"), path)
+
+
+def test_experiment_compile_conditions_take_a_respondent_objective_and_seeds():
+    from culturalign.compare import plan
+    from culturalign.experiment import parse_experiment
+
+    exp = parse_experiment({"name": "s", "models": ["qwen2.5-coder-0.5b"], "seeds": 1, "conditions": [
+        "engineered", {"compile": "labeled-fewshot"},
+        {"compile": "bootstrap-steer", "respondent": "respondent_knn", "objective": "contrastive", "seeds": 3},
+        {"compile": "bootstrap-steer", "respondent": "respondent_knn", "tau": 1.0}]})
+    names = [c.name for c in exp.conditions]
+    assert names == ["engineered", "compiled:labeled-fewshot", "compiled:respondent_knn/bootstrap-steer/contrastive",
+                     "compiled:respondent_knn/bootstrap-steer/distance-tau1"]
+    cells = [(c.name, s) for _, c, s in plan(exp)]
+    assert [s for n, s in cells if n.endswith("/contrastive")] == [0, 1, 2]  # its own seeds
+    assert [s for n, s in cells if n == "compiled:labeled-fewshot"] == [0]  # the experiment's
+    for bad, message in (({"compile": "bootstrap-steer", "respondent": "recexplain"}, "comparisons run survey"),
+                         ({"compile": "bootstrap-steer", "objective": "closeness"}, "unknown objective"),
+                         ({"compile": "bootstrap-steer", "seeds": 0}, "'seeds' must be"),
+                         ({"compile": "bootstrap-steer", "respondnt": "respondent_knn"}, "did you mean 'respondent'")):
+        with pytest.raises(CulturalignError, match=message):
+            parse_experiment({"name": "s", "models": ["qwen2.5-coder-0.5b"], "conditions": [bad]})
