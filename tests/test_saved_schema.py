@@ -105,7 +105,7 @@ MANIFEST_EDITS = {
     "an unknown country": (lambda m: m["split"]["val"].append("Atlantis"), "split.val[4]: 'Atlantis' is not"),
     "a test country in train": (lambda m: m["split"]["test"].append("Chile"),
                                 "split.test[21]: Chile is also in split.train; the splits never overlap"),
-    "an empty split": (lambda m: m["split"].update(val=[]), "split.val: is empty"),
+    "an empty training split": (lambda m: m["split"].update(train=[]), "split.train: is empty"),
     "seed as text": (lambda m: m.update(seed="0"), "seed: must be a whole number from 0 to"),
     "seed a boolean": (lambda m: m.update(seed=True), "seed: must be a whole number"),
     "model a string": (lambda m: m.update(model="qwen"), "model: must be a JSON object with name"),
@@ -139,6 +139,12 @@ def test_manifest_nan_is_refused_and_culturalign_never_writes_one(tmp_path):
     (folder / "manifest.json").write_text((folder / "manifest.json").read_text().replace("1.9775100695850374", "NaN"))
     with pytest.raises(CulturalignError, match="NaN is not a JSON number"):
         load_manifest(folder)
+
+
+def test_a_split_without_validation_or_test_countries_loads(tmp_path):
+    # compile --val 0 --test 0 is allowed, so its manifest must load (CI once failed on exactly this)
+    folder = edited(tmp_path, manifest=with_manifest(lambda m: m["split"].update(val=[], test=[])))
+    assert load_program(folder, SURVEY)[1]["split"]["test"] == []
 
 
 def test_the_committed_programs_pass_their_own_schema():
