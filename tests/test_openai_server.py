@@ -156,30 +156,33 @@ def test_audit_through_the_server_agrees_with_the_embedded_path_and_caches_per_e
 def test_client_parallel_overlaps_requests_on_the_server(cache_root, registry, tmp_path):
     port = free_port()
     served = Served(port, 2).start()
-    busy, done = [], threading.Event()
-
-    def watch_slots():  # the server's own view: how many slots are processing at once
-        with httpx.Client(timeout=10) as http:
-            while not done.is_set():
-                busy.append(sum(s["is_processing"] for s in http.get(served.url + "/slots").json()))
-                time.sleep(0.01)
-
-    watcher = threading.Thread(target=watch_slots, daemon=True)
+    in_flight, most = [0], [0]
+    lock = threading.Lock()
     try:
         session = ModelSession(registry(port, 2), cache=AnswerCache(tmp_path / "a.sqlite"))
-        watcher.start()
+        ask = session.top_logprobs
+
+        def counted(*args, **kwargs):  # the client's own view: requests awaiting the server at once
+            with lock:
+                in_flight[0] += 1
+                most[0] = max(most[0], in_flight[0])
+            try:
+                return ask(*args, **kwargs)
+            finally:
+                with lock:
+                    in_flight[0] -= 1
+
+        session.top_logprobs = counted
         three_items = dataclasses.replace(SURVEY, items=SURVEY.items[:3])  # 8 requests in one context
         elicit(session, three_items, [Context(CULTURAL_PROMPT, "Japan", "an average human being")], progress=False)
-        done.set()
-        watcher.join()
         metrics = served.metrics()
     finally:
         served.stop(signal.SIGINT)
-    assert session.usage.calls == 8 and metrics["llamacpp:tokens_predicted_total"] == 8
-    assert max(busy) == 2, "one context's requests should keep both slots busy"
-    # and some of llama.cpp's decode steps ran both slots' requests in one batch (mostly the slots take turns:
-    # the work is prompt processing; measured 1.05 busy slots per decode on the 2-core CPU)
-    assert metrics["llamacpp:n_busy_slots_per_decode"] > 1.0
+    assert session.usage.calls == metrics["llamacpp:tokens_predicted_total"] == 8
+    # Whether the server then runs both in one decode step is chance, not the client's doing: a one-token request
+    # is a single step, so two share one only when both arrive before the step starts. Asserting it (by polling
+    # /slots, or llamacpp:n_busy_slots_per_decode > 1) failed on CI and on 4 of 17 local runs.
+    assert most[0] == 2, "the client should keep both of the server's slots asked"
 
 
 def _rows(db) -> int:
