@@ -85,8 +85,11 @@ def _as_table(answers) -> pd.DataFrame:
                            "them, or a DataFrame with one column per item")
 
 
+DEFAULT_PROJECTION = "projection_ivs_2005_2022.yaml"
+
+
 @lru_cache(maxsize=None)
-def load_projection(name: str = "projection_ivs_2005_2022.yaml") -> Projection:
+def load_projection(name: str = DEFAULT_PROJECTION) -> Projection:
     raw_text = reference.data_file(name).read_text()
     raw = yaml.safe_load(raw_text)
     items = raw["items"]
@@ -101,9 +104,16 @@ def load_projection(name: str = "projection_ivs_2005_2022.yaml") -> Projection:
     )
 
 
-def project(answers, *, fill_mean: bool = False) -> pd.DataFrame:
-    """Project answers onto the IVS 2005-2022 map (see :meth:`Projection.project`)."""
-    return load_projection().project(answers, fill_mean=fill_mean)
+def survey_projection(survey=None) -> Projection:
+    """The projection ``survey`` declares (its ``projection:``); the IVS 2005-2022 one without a survey or a
+    declaration."""
+    return load_projection(getattr(survey, "projection", "") or DEFAULT_PROJECTION)
+
+
+def project(answers, *, fill_mean: bool = False, survey=None) -> pd.DataFrame:
+    """Project answers with the survey's projection, by default onto the IVS 2005-2022 map (see
+    :meth:`Projection.project`)."""
+    return survey_projection(survey).project(answers, fill_mean=fill_mean)
 
 
 # ---------------------------------------------------------------- distances
@@ -174,13 +184,13 @@ def specificity(points: pd.DataFrame) -> pd.DataFrame:
 
 
 def bootstrap_point(samples: pd.DataFrame, *, n_boot: int = 2000, level: float = 0.95, seed: int = 0,
-                    fill_mean: bool = False) -> pd.DataFrame:
+                    fill_mean: bool = False, survey=None) -> pd.DataFrame:
     """Bootstrap CI of the map point of repeated answers (rows = repeated answer vectors, columns = items).
 
     Rows are resampled with replacement; each resample's item means (NaN answers skipped) are projected.
-    Returns rows x and y with columns estimate, low, high.
+    Returns rows x and y with columns estimate, low, high. ``survey``: whose projection (default IVS 2005-2022).
     """
-    proj = load_projection()
+    proj = survey_projection(survey)
     values = proj._matrix(samples, fill_mean=True) if fill_mean else samples.reindex(columns=list(proj.items)).to_numpy(float)
     if len(values) < 2:
         raise CulturalignError("bootstrap needs at least two repeated answer vectors")
@@ -211,15 +221,9 @@ def wvs7_item_means(survey) -> pd.DataFrame:
     dist = reference.wvs7_distributions()
     means = {}
     for item in survey.items:
-        if item.type == "scale":
-            sub = dist[dist.question == item.wvs7[0]]
-            means[item.code] = (sub.option * sub.share).groupby(sub.iso2).sum()
-        elif item.type == "mention_index":
-            parts = []
-            for comp in item.components:
-                sub = dist[(dist.question == comp.wvs7) & (dist.option == item.mentioned)]
-                parts.append(sub.set_index("iso2")["share"] * comp.weight)
-            means[item.code] = pd.concat(parts, axis=1, join="inner").sum(axis=1)
+        item_means = item.wvs7_means(dist)
+        if item_means is not None:
+            means[item.code] = item_means
     table = pd.DataFrame(means)
     for item in survey.items:
         if item.code not in table:

@@ -9,6 +9,7 @@ from culturalign.conditions import CULTURAL_PROMPT, DESCRIPTORS, NO_PERSONA, cus
 from culturalign.elicit import Context, elicit, logprob_prompts, option_distribution, parse_answer, questions_for
 from culturalign.errors import CulturalignError
 from culturalign.models.clients import Prompt
+from culturalign.questions import Part
 from culturalign.survey import load_survey
 
 from fakes import FakeSession
@@ -39,7 +40,8 @@ def test_no_valid_option_gives_nan_not_a_guess():
 
 def test_y002_asks_second_choice_given_each_first_choice():
     qs = questions_for(SURVEY.item("Y002"))
-    assert [q.part for q in qs] == ["first", "second|1", "second|2", "second|3", "second|4"]
+    assert [str(q.part) for q in qs] == ["first", "second|1", "second|2", "second|3", "second|4"]  # answers.csv
+    assert qs[2].part == Part("second", after=2)
     assert qs[2].codes == (1, 3, 4) and qs[2].turns[1] == ("assistant", "2")
 
 

@@ -7,7 +7,6 @@ import json
 from culturalign.cache import AnswerCache
 from culturalign.conditions import CULTURAL_PROMPT, DESCRIPTORS, NO_PERSONA
 from culturalign.elicit import Context, elicit, logprob_prompts, questions_for
-from culturalign.programs import question_text
 from culturalign.survey import load_survey
 
 from fakes import FakeSession
@@ -23,7 +22,7 @@ def _sha(obj) -> str:
 
 def test_model_facing_questions_are_pinned():
     pinned = [{"item": item.code, "question": str(q.part), "turns": [list(t) for t in q.turns], "codes": list(q.codes),
-               "labels": [list(lab) for lab in q.labels], "one_text": question_text(q)}
+               "labels": [list(lab) for lab in q.labels], "one_text": q.text}
               for item in SURVEY.items for q in questions_for(item)]
     assert len(pinned) == 8 + 4 + 5  # scales, Y003's four components, Y002's first and four second choices
     assert _sha(pinned) == QUESTIONS_SHA
