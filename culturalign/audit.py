@@ -235,7 +235,7 @@ def run_audit(model: str | None = None, *, countries=DEFAULT_COUNTRIES, conditio
     config = {"model": session.spec.name, "model_identity": session.identity, "endpoint": session.endpoint,
               "mode": mode, "samples": samples if mode == "sample" else None,
               "temperature": temperature if mode == "sample" else None, "survey": inst.name,
-              "survey_digest": inst.digest, "projection_digest": cultmap.survey_projection(inst).digest,
+              "survey_digest": inst.digest, "projection_digest": inst.map.digest,
               "countries": target, "conditions": {c.name: c.template for c in conds},
               "variants": n_variants if variants not in (None, "all") else "all"}
     config["shuffled_control"] = asked if shuffled_control else None
@@ -253,7 +253,7 @@ def _sample_intervals(values: pd.DataFrame, survey) -> pd.DataFrame:
     for (cond, country), sub in values.groupby(["condition", "country"], sort=False):
         wide = sub.pivot_table(index=["variant", "sample"], columns="item", values="value", aggfunc="first")
         try:
-            ci = cultmap.bootstrap_point(wide.reindex(columns=survey.codes), survey=survey)
+            ci = cultmap.bootstrap_point(wide.reindex(columns=survey.codes), projection=survey.map)
         except CulturalignError:
             continue
         for axis in ("x", "y"):

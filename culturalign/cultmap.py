@@ -104,16 +104,10 @@ def load_projection(name: str = DEFAULT_PROJECTION) -> Projection:
     )
 
 
-def survey_projection(survey=None) -> Projection:
-    """The projection ``survey`` declares (its ``projection:``); the IVS 2005-2022 one without a survey or a
-    declaration."""
-    return load_projection(getattr(survey, "projection", "") or DEFAULT_PROJECTION)
-
-
-def project(answers, *, fill_mean: bool = False, survey=None) -> pd.DataFrame:
-    """Project answers with the survey's projection, by default onto the IVS 2005-2022 map (see
-    :meth:`Projection.project`)."""
-    return survey_projection(survey).project(answers, fill_mean=fill_mean)
+def project(answers, *, fill_mean: bool = False) -> pd.DataFrame:
+    """Project answers onto the IVS 2005-2022 map (see :meth:`Projection.project`); a survey's answers go
+    through its own projection, ``survey.map``."""
+    return load_projection().project(answers, fill_mean=fill_mean)
 
 
 # ---------------------------------------------------------------- distances
@@ -184,13 +178,14 @@ def specificity(points: pd.DataFrame) -> pd.DataFrame:
 
 
 def bootstrap_point(samples: pd.DataFrame, *, n_boot: int = 2000, level: float = 0.95, seed: int = 0,
-                    fill_mean: bool = False, survey=None) -> pd.DataFrame:
+                    fill_mean: bool = False, projection: Projection | None = None) -> pd.DataFrame:
     """Bootstrap CI of the map point of repeated answers (rows = repeated answer vectors, columns = items).
 
     Rows are resampled with replacement; each resample's item means (NaN answers skipped) are projected.
-    Returns rows x and y with columns estimate, low, high. ``survey``: whose projection (default IVS 2005-2022).
+    Returns rows x and y with columns estimate, low, high. ``projection``: a survey's ``map`` (default IVS
+    2005-2022).
     """
-    proj = survey_projection(survey)
+    proj = projection or load_projection()
     values = proj._matrix(samples, fill_mean=True) if fill_mean else samples.reindex(columns=list(proj.items)).to_numpy(float)
     if len(values) < 2:
         raise CulturalignError("bootstrap needs at least two repeated answer vectors")
@@ -215,8 +210,8 @@ def bootstrap_point(samples: pd.DataFrame, *, n_boot: int = 2000, level: float =
 def wvs7_item_means(survey) -> pd.DataFrame:
     """Per-country item means from the WVS-7 shares, coded as the survey's items (iso2 x item).
 
-    ranked_pair items (Y002) need the joint first/second choice, which the published marginals do not
-    give: they stay NaN (hold them at the pooled mean when projecting).
+    Items whose type cannot code the published marginals (:meth:`~culturalign.items.Item.wvs7_means`; a ranked
+    pair such as Y002 needs the joint first/second choice) stay NaN: hold them at the pooled mean when projecting.
     """
     dist = reference.wvs7_distributions()
     means = {}

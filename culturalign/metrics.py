@@ -52,7 +52,7 @@ def score_country(values: Mapping[str, float], country: str, *, survey: Survey |
                   scale: float = SCALE) -> CountryScore:
     """Score one country's answers (item -> expected value) against its reference point, with feedback."""
     survey = survey or load_survey()
-    proj = cultmap.survey_projection(survey)
+    proj = survey.map
     country = reference.resolve_country(country)
     ref = reference.countries().set_index("country").loc[country]
     x, y = proj.project_one(values)

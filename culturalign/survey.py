@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from . import cultmap
 from .errors import CulturalignError, SurveyError
 from .fileio import read_yaml, shown
 from .items import Item, Where, parse_item
@@ -30,6 +31,11 @@ class Survey:
     projection: str  # the map projection file it declares (a shipped reference file); "" for the default
     source_path: str
     digest: str
+
+    @property
+    def map(self) -> cultmap.Projection:
+        """The projection its answers are placed on the map with: the one it declares, else IVS 2005-2022."""
+        return cultmap.load_projection(self.projection or cultmap.DEFAULT_PROJECTION)
 
     @property
     def codes(self) -> list[str]:
@@ -66,6 +72,10 @@ def parse_survey(data, path="<survey>") -> Survey:
         if item.code in seen:
             Where(str(path), f"item {item.code}").fail("duplicate item code")
         seen.add(item.code)
+    if projection:
+        lacking = [code for code in cultmap.load_projection(projection).items if code not in seen]
+        if lacking:
+            top.fail(f"the projection {projection} places answers to {', '.join(lacking)}, which the survey lacks")
     text = yaml.safe_dump(data, sort_keys=True)
     return Survey(name=str(data["survey"]), title=str(data.get("title", data["survey"])), items=parsed,
                   projection=projection, source_path=str(path),
