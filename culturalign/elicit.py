@@ -23,7 +23,6 @@ import pandas as pd
 
 from .conditions import Condition
 from .errors import CulturalignError
-from .items import Item
 from .models.clients import Prompt
 from .questions import Answer, Question
 from .survey import Survey
@@ -52,11 +51,6 @@ class Context:
         """The request for question ``q``; ``prefix`` is the start of the answer (e.g. "1" before "10").
         Other respondents (compiled programs) provide the same method with their own prompt format."""
         return Prompt(self.system, q.turns, prefill=prefix)
-
-
-def questions_for(item: Item) -> list[Question]:
-    """The model-facing questions behind one item (its type's :meth:`~culturalign.items.Item.questions`)."""
-    return list(item.questions())
 
 
 # ---------------------------------------------------------------- logprob mode
@@ -240,7 +234,7 @@ def elicit(session, survey: Survey, contexts: list[Context], *, mode: str = "log
     column is the context's position in ``contexts``."""
     if mode not in MODES:
         raise CulturalignError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
-    plan = [(ctx, item, questions_for(item)) for ctx in contexts for item in survey.items]
+    plan = [(ctx, item, item.questions()) for ctx in contexts for item in survey.items]
     ids = {ctx: i for i, ctx in enumerate(contexts)}
     start = time.monotonic()
     if mode == "logprob":

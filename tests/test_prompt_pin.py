@@ -6,7 +6,7 @@ import json
 
 from culturalign.cache import AnswerCache
 from culturalign.conditions import CULTURAL_PROMPT, DESCRIPTORS, NO_PERSONA
-from culturalign.elicit import Context, elicit, logprob_prompts, questions_for
+from culturalign.elicit import Context, elicit, logprob_prompts
 from culturalign.survey import load_survey
 
 from fakes import FakeSession
@@ -23,14 +23,14 @@ def _sha(obj) -> str:
 def test_model_facing_questions_are_pinned():
     pinned = [{"item": item.code, "question": str(q.part), "turns": [list(t) for t in q.turns], "codes": list(q.codes),
                "labels": [list(lab) for lab in q.labels], "one_text": q.text}
-              for item in SURVEY.items for q in questions_for(item)]
+              for item in SURVEY.items for q in item.questions()]
     assert len(pinned) == 8 + 4 + 5  # scales, Y003's four components, Y002's first and four second choices
     assert _sha(pinned) == QUESTIONS_SHA
 
 
 def test_requests_and_cache_keys_are_pinned():
     contexts = [Context(NO_PERSONA, "", DESCRIPTORS[0]), Context(CULTURAL_PROMPT, "Chile", DESCRIPTORS[3])]
-    prompts = [p for ctx in contexts for item in SURVEY.items for q in questions_for(item)
+    prompts = [p for ctx in contexts for item in SURVEY.items for q in item.questions()
                for p in logprob_prompts(ctx, q)]
     keys = [[p.key("chat"), p.key("completion")] for p in prompts]
     assert len(prompts) == 2 * 20
