@@ -19,8 +19,8 @@ _TABLES: dict[str, pd.DataFrame] = {}
 
 def _label_table(survey: Survey) -> pd.DataFrame:
     """iso2 x question: the country's mean answer, how unusual it is (|z| across countries), its typical code."""
-    if survey.name in _TABLES:
-        return _TABLES[survey.name]
+    if survey.digest in _TABLES:  # by content: two survey files may share a name
+        return _TABLES[survey.digest]
     dist = reference.wvs7_distributions()
     rows = []
     for item in survey.items:
@@ -35,8 +35,8 @@ def _label_table(survey: Survey) -> pd.DataFrame:
                 typical = min(q.codes, key=lambda c: (abs(c - mean), c))
                 rows.append({"iso2": iso2, "item": item.code, "part": str(q.part), "mean": float(mean),
                              "z": float(abs(mean - means.mean()) / spread), "answer": typical})
-    _TABLES[survey.name] = pd.DataFrame(rows)
-    return _TABLES[survey.name]
+    _TABLES[survey.digest] = pd.DataFrame(rows)
+    return _TABLES[survey.digest]
 
 
 def labelled_demos(country: str, survey: Survey, n: int = 1) -> list[dict]:
