@@ -120,6 +120,8 @@ def register_item_type(cls: type[Item]) -> type[Item]:
     """Let survey files use ``type: <cls.type>`` (usable as a class decorator)."""
     if not (isinstance(cls, type) and issubclass(cls, Item)) or not cls.type:
         raise TypeError(f"an item type is a subclass of Item with a 'type' name, got {cls!r}")
+    if ITEM_TYPES.get(cls.type, cls) is not cls:  # an extension must not silently replace a shipped type
+        raise TypeError(f"another item type is already registered as {cls.type!r}: {ITEM_TYPES[cls.type]!r}")
     ITEM_TYPES[cls.type] = cls
     return cls
 
