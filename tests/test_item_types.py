@@ -1,7 +1,9 @@
-"""A new kind of survey item is one class, defined and registered here alone: survey files can then name it, and the
-elicitation engine asks it and codes its answers (logprob and sample mode) without any change to the package."""
+"""A new kind of survey item is one class, defined and registered here alone: survey files can then name it, and
+the one scoring path asks it, codes its answers (logprob and sample mode) and places them on the map, without any
+change to the package."""
 import math
 from dataclasses import dataclass
+from importlib import resources
 from typing import ClassVar
 
 import pytest
@@ -9,13 +11,12 @@ import yaml
 
 from culturalign import cultmap
 from culturalign.cache import AnswerCache
-from culturalign.conditions import DESCRIPTORS, NO_PERSONA
 from culturalign.demos import labelled_demos
-from culturalign.elicit import Context, elicit
 from culturalign.errors import SurveyError
 from culturalign.items import ITEM_TYPES, Item, register_item_type
-from culturalign.metrics import question_distributions
+from culturalign.programs import baseline
 from culturalign.questions import Part, Question, listed_options
+from culturalign.scoring import GenerationConfig, score
 from culturalign.survey import load_survey
 
 from fakes import FakeSession
@@ -23,29 +24,30 @@ from fakes import FakeSession
 
 @dataclass(frozen=True)
 class YesNo(Item):
-    """A yes/no question whose value is the probability of "yes" (1 = yes): its own key names the yes code."""
+    """A yes/no question coded onto the item's own scale: its keys ``yes`` and ``no`` are the item values the two
+    answers stand for (asking "need to be careful?" codes a yes as the trust item's 2)."""
 
     type: ClassVar[str] = "yes_no"
-    keys: ClassVar[frozenset] = frozenset({"yes"})
+    keys: ClassVar[frozenset] = frozenset({"yes", "no"})
 
-    yes: int = 1
+    yes: float = 1.0
+    no: float = 0.0
 
     @classmethod
     def parse(cls, raw, common, where):
-        yes = raw.get("yes", 1)
-        if yes not in common["options"] or len(common["options"]) != 2:
-            where.fail(f"a yes/no item has two options, 'yes' one of them; got yes = {yes!r}")
-        return cls(**common, yes=yes)
+        if sorted(common["options"]) != [1, 2]:
+            where.fail("a yes/no item has the options 1 (yes) and 2 (no)")
+        return cls(**common, yes=where.number(raw.get("yes"), "yes"), no=where.number(raw.get("no"), "no"))
 
     def questions(self):
         text = f"{self.text}\n{listed_options(self.options, self.answer_codes)}"
         return (Question.one_turn(self.code, Part(), text, self.answer_codes, self.labels),)
 
     def value_from_distributions(self, dists):
-        return float(dists[Part()].get(self.yes, 0.0))
+        return self.yes * dists[Part()].get(1, 0.0) + self.no * dists[Part()].get(2, 0.0)
 
     def value_from_codes(self, codes):
-        return float(codes[Part()] == self.yes)
+        return self.yes if codes[Part()] == 1 else self.no
 
 
 @pytest.fixture
@@ -55,56 +57,58 @@ def yes_no():
     del ITEM_TYPES["yes_no"]
 
 
-SURVEY = {"survey": "mine", "items": [
-    {"code": "PET", "name": "Has a pet", "type": "yes_no", "text": "Do you have a pet?",
-     "options": {1: "Yes", 2: "No"}, "yes": 1, "range": [0, 1]},
-    {"code": "G006", "name": "National pride", "type": "scale", "wvs7": "Q254", "text": "How proud are you?",
-     "options": {1: "Very proud", 2: "Quite proud", 3: "Not very proud", 4: "Not at all proud"}, "range": [1, 4]},
-]}
+CAREFUL = {"code": "A165", "name": "Need to be careful", "type": "yes_no", "yes": 2, "no": 1, "range": [1, 2],
+           "text": "Generally speaking, do you think you need to be very careful in dealing with people?",
+           "options": {1: "Yes", 2: "No"}}
 
 
-def _write(tmp_path, data):
+def _survey_file(tmp_path, replace=CAREFUL):
+    """The shipped survey with its trust item asked as the new type (so the new item moves the map point)."""
+    data = yaml.safe_load(resources.files("culturalign.surveys").joinpath("ivs_iw10.yaml").read_text())
+    data["survey"] = "mine"
+    data["items"] = [replace if raw["code"] == replace["code"] else raw for raw in data["items"]]
     path = tmp_path / "mine.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
 
 
 def test_a_registered_item_type_is_read_from_a_survey_file(yes_no, tmp_path):
-    survey = load_survey(_write(tmp_path, SURVEY))
-    pet = survey.item("PET")
-    assert isinstance(pet, YesNo) and pet.type == "yes_no" and pet.yes == 1
-    (q,) = pet.questions()
-    assert q.turns == (("user", "Do you have a pet?\n1. Yes\n2. No\nAnswer with the number of your choice only."),)
-    bad = {**SURVEY, "items": [{**SURVEY["items"][0], "yes": 3}]}
-    with pytest.raises(SurveyError, match="mine.yaml: item PET: a yes/no item has two options"):
-        load_survey(_write(tmp_path, bad))
-    with pytest.raises(SurveyError, match="unknown key"):
-        load_survey(_write(tmp_path, {**SURVEY, "items": [{**SURVEY["items"][1], "yes": 1}]}))  # not a scale's key
+    survey = load_survey(_survey_file(tmp_path))
+    careful = survey.item("A165")
+    assert isinstance(careful, YesNo) and careful.type == "yes_no" and (careful.yes, careful.no) == (2, 1)
+    (q,) = careful.questions()
+    assert q.turns == (("user", f"{CAREFUL['text']}\n1. Yes\n2. No\nAnswer with the number of your choice only."),)
+    with pytest.raises(SurveyError, match="mine.yaml: item A165: a yes/no item has the options 1"):
+        load_survey(_survey_file(tmp_path, {**CAREFUL, "options": {1: "Yes", 3: "No"}}))
+    with pytest.raises(SurveyError, match="unknown key"):  # its keys are its own, not a scale's
+        load_survey(_survey_file(tmp_path, {**CAREFUL, "type": "scale", "options": {1: "a", 2: "b"}}))
 
 
 def test_an_unregistered_type_is_refused_naming_the_registered_ones(tmp_path):
     with pytest.raises(SurveyError, match="'type' must be one of scale, mention_index, ranked_pair, got 'yes_no'"):
-        load_survey(_write(tmp_path, SURVEY))
+        load_survey(_survey_file(tmp_path))
 
 
-def test_a_registered_item_type_is_elicited_end_to_end(yes_no, tmp_path):
-    survey = load_survey(_write(tmp_path, SURVEY))
+def test_a_registered_item_type_is_scored_end_to_end_to_a_map_point(yes_no, tmp_path):
+    survey = load_survey(_survey_file(tmp_path))
     session = FakeSession(AnswerCache(tmp_path / "a.sqlite"))  # prefers "1" (0.6) over "2" (0.4)
-    ctx = [Context(NO_PERSONA, "", DESCRIPTORS[0])]
+    respondents = [("engineered", "prompt", baseline("engineered", variants=1))]
 
-    out = elicit(session, survey, ctx, progress=False)
-    values = out["values"].set_index("item")
-    assert values.loc["PET", "value"] == pytest.approx(0.6)  # P(yes)
-    assert values.loc["G006", "value"] == pytest.approx(1 * 0.6 + 2 * 0.4)
-    assert (values.status == "ok").all()
-    assert out["answers"].query("item == 'PET'").question.tolist() == ["", ""]
+    scored = score(session, respondents, ["Japan"], survey)
+    row = scored.table.iloc[0]
+    assert row.item_A165 == pytest.approx(2 * 0.6 + 1 * 0.4)  # "yes, careful" is the trust item's 2
+    items = {code: row[f"item_{code}"] for code in survey.codes}
+    assert (row.x, row.y) == pytest.approx(tuple(survey.map.project(items).iloc[0]))
+    assert row.distance == pytest.approx(cultmap.distance_to(row.x, row.y, "Japan"))
+    as_scale = cultmap.project({**items, "A165": 1 * 0.6 + 2 * 0.4}).iloc[0]
+    assert row.x != pytest.approx(as_scale.x)  # the new type's coding, not a scale's, moved the point
 
-    sampled = elicit(session, survey, ctx, mode="sample", samples=3, progress=False)["values"]
-    pet = sampled[sampled["item"] == "PET"].set_index("sample")
-    assert pet.value[0] == 1.0 and pet.value[1] == 0.0  # "1" is yes, "2" is no
-    assert pet.status[2] == "refusal" and math.isnan(pet.value[2])
+    sampled = score(session, respondents, ["Japan"], survey, GenerationConfig(mode="sample", samples=3))
+    careful = sampled.values[sampled.values["item"] == "A165"].set_index("sample")
+    assert careful.value[0] == 2 and careful.value[1] == 1  # "1" is yes (2), "2" is no (1)
+    assert careful.status[2] == "refusal" and math.isnan(careful.value[2])
+    assert sampled.table.iloc[0].item_A165 == 1.5 and math.isfinite(sampled.table.iloc[0].x)
 
-    # without a WVS-7 mapping the type is simply absent from the distribution distances, means and demos
-    assert set(question_distributions(survey, out["answers"])) == {"Q254"}
-    assert cultmap.wvs7_item_means(survey)["PET"].isna().all()
-    assert all("pet" not in d["question"] for d in labelled_demos("Japan", survey, 5))
+    # without a WVS-7 mapping the type is simply absent from the WVS-7 means and the demos
+    assert cultmap.wvs7_item_means(survey)["A165"].isna().all()
+    assert all("careful" not in d["question"] for d in labelled_demos("Japan", survey, 10))
