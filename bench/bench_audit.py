@@ -24,7 +24,7 @@ from culturalign import reference
 from culturalign.audit import build_contexts, run_audit
 from culturalign.cache import AnswerCache
 from culturalign.conditions import resolve_condition
-from culturalign.elicit import logprob_prompts, questions_for, TOP_K
+from culturalign.elicit import logprob_prompts, TOP_K
 from culturalign.models import EmbeddedServer, ModelSession
 from culturalign.survey import load_survey
 
@@ -79,7 +79,7 @@ def main() -> None:
             for ctx in contexts:
                 chain = []
                 for item in survey.items:
-                    for q in questions_for(item):
+                    for q in item.questions():
                         chain += [p for p in logprob_prompts(ctx, q) if p not in chain]
                 chains.append(chain)
             with EmbeddedServer(session.spec, n_parallel=session.parallel) as server:

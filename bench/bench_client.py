@@ -34,7 +34,7 @@ from culturalign import reference
 from culturalign.audit import build_contexts, run_audit
 from culturalign.cache import AnswerCache
 from culturalign.conditions import resolve_condition
-from culturalign.elicit import TOP_K, elicit, logprob_prompts, questions_for
+from culturalign.elicit import TOP_K, elicit, logprob_prompts
 from culturalign.models import ModelSession, ModelSpec
 from culturalign.models.stub_server import StubServer
 from culturalign.survey import load_survey
@@ -56,7 +56,7 @@ def plain_rate(stub: StubServer, parallel: int, contexts, survey) -> float:
     bodies = []
     for ctx in contexts:
         for item in survey.items:
-            for q in questions_for(item):
+            for q in item.questions():
                 bodies += [{"model": stub.model, "messages": p.messages(), "max_tokens": 1, "temperature": 0.0,
                             "logprobs": True, "top_logprobs": TOP_K} for p in logprob_prompts(ctx, q)]
     local = threading.local()

@@ -229,13 +229,13 @@ def run_audit(model: str | None = None, *, countries=DEFAULT_COUNTRIES, conditio
 
     unprompted = points[points.country == ""]
     nearest = cultmap.nearest(unprompted.x.iloc[0], unprompted.y.iloc[0], 5) if len(unprompted) else pd.DataFrame()
-    intervals = _sample_intervals(scored.values, inst.codes) if mode == "sample" else pd.DataFrame()
+    intervals = _sample_intervals(scored.values, inst) if mode == "sample" else pd.DataFrame()
     usage = {**session.usage.as_dict(), "seconds": round(scored.seconds, 2), "contexts": scored.contexts,
              "answers": int(len(scored.answers))}
     config = {"model": session.spec.name, "model_identity": session.identity, "endpoint": session.endpoint,
               "mode": mode, "samples": samples if mode == "sample" else None,
               "temperature": temperature if mode == "sample" else None, "survey": inst.name,
-              "survey_digest": inst.digest, "projection_digest": cultmap.load_projection().digest,
+              "survey_digest": inst.digest, "projection_digest": inst.map.digest,
               "countries": target, "conditions": {c.name: c.template for c in conds},
               "variants": n_variants if variants not in (None, "all") else "all"}
     config["shuffled_control"] = asked if shuffled_control else None
@@ -247,13 +247,13 @@ def run_audit(model: str | None = None, *, countries=DEFAULT_COUNTRIES, conditio
                        nearest_unprompted=nearest, usage=usage, intervals=intervals)
 
 
-def _sample_intervals(values: pd.DataFrame, items: list[str]) -> pd.DataFrame:
+def _sample_intervals(values: pd.DataFrame, survey) -> pd.DataFrame:
     """Bootstrap 95% intervals of each condition's point from the repeated sampled answers."""
     rows = []
     for (cond, country), sub in values.groupby(["condition", "country"], sort=False):
         wide = sub.pivot_table(index=["variant", "sample"], columns="item", values="value", aggfunc="first")
         try:
-            ci = cultmap.bootstrap_point(wide.reindex(columns=items))
+            ci = cultmap.bootstrap_point(wide.reindex(columns=survey.codes), projection=survey.map)
         except CulturalignError:
             continue
         for axis in ("x", "y"):

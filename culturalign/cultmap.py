@@ -85,8 +85,11 @@ def _as_table(answers) -> pd.DataFrame:
                            "them, or a DataFrame with one column per item")
 
 
+DEFAULT_PROJECTION = "projection_ivs_2005_2022.yaml"
+
+
 @lru_cache(maxsize=None)
-def load_projection(name: str = "projection_ivs_2005_2022.yaml") -> Projection:
+def load_projection(name: str = DEFAULT_PROJECTION) -> Projection:
     raw_text = reference.data_file(name).read_text()
     raw = yaml.safe_load(raw_text)
     items = raw["items"]
@@ -102,7 +105,8 @@ def load_projection(name: str = "projection_ivs_2005_2022.yaml") -> Projection:
 
 
 def project(answers, *, fill_mean: bool = False) -> pd.DataFrame:
-    """Project answers onto the IVS 2005-2022 map (see :meth:`Projection.project`)."""
+    """Project answers onto the IVS 2005-2022 map (see :meth:`Projection.project`); a survey's answers go
+    through its own projection, ``survey.map``."""
     return load_projection().project(answers, fill_mean=fill_mean)
 
 
@@ -174,13 +178,14 @@ def specificity(points: pd.DataFrame) -> pd.DataFrame:
 
 
 def bootstrap_point(samples: pd.DataFrame, *, n_boot: int = 2000, level: float = 0.95, seed: int = 0,
-                    fill_mean: bool = False) -> pd.DataFrame:
+                    fill_mean: bool = False, projection: Projection | None = None) -> pd.DataFrame:
     """Bootstrap CI of the map point of repeated answers (rows = repeated answer vectors, columns = items).
 
     Rows are resampled with replacement; each resample's item means (NaN answers skipped) are projected.
-    Returns rows x and y with columns estimate, low, high.
+    Returns rows x and y with columns estimate, low, high. ``projection``: a survey's ``map`` (default IVS
+    2005-2022).
     """
-    proj = load_projection()
+    proj = projection or load_projection()
     values = proj._matrix(samples, fill_mean=True) if fill_mean else samples.reindex(columns=list(proj.items)).to_numpy(float)
     if len(values) < 2:
         raise CulturalignError("bootstrap needs at least two repeated answer vectors")
@@ -205,21 +210,15 @@ def bootstrap_point(samples: pd.DataFrame, *, n_boot: int = 2000, level: float =
 def wvs7_item_means(survey) -> pd.DataFrame:
     """Per-country item means from the WVS-7 shares, coded as the survey's items (iso2 x item).
 
-    ranked_pair items (Y002) need the joint first/second choice, which the published marginals do not
-    give: they stay NaN (hold them at the pooled mean when projecting).
+    Items whose type cannot code the published marginals (:meth:`~culturalign.items.Item.wvs7_means`; a ranked
+    pair such as Y002 needs the joint first/second choice) stay NaN: hold them at the pooled mean when projecting.
     """
     dist = reference.wvs7_distributions()
     means = {}
     for item in survey.items:
-        if item.type == "scale":
-            sub = dist[dist.question == item.wvs7[0]]
-            means[item.code] = (sub.option * sub.share).groupby(sub.iso2).sum()
-        elif item.type == "mention_index":
-            parts = []
-            for comp in item.components:
-                sub = dist[(dist.question == comp.wvs7) & (dist.option == item.mentioned)]
-                parts.append(sub.set_index("iso2")["share"] * comp.weight)
-            means[item.code] = pd.concat(parts, axis=1, join="inner").sum(axis=1)
+        item_means = item.wvs7_means(dist)
+        if item_means is not None:
+            means[item.code] = item_means
     table = pd.DataFrame(means)
     for item in survey.items:
         if item.code not in table:

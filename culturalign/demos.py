@@ -11,17 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from . import reference
-from .elicit import Question, questions_for
 from .survey import Survey
-
-
-def _wvs7_question(item, q: Question) -> str | None:
-    """The WVS-7 question a model-facing question asks; None where the published shares cannot label it."""
-    if item.type == "scale":
-        return item.wvs7[0]
-    if item.type == "mention_index":
-        return next(c.wvs7 for c in item.components if c.quality == q.part)
-    return None  # ranked pairs: the second choice depends on the first, the shares do not say how
 
 
 _TABLES: dict[str, pd.DataFrame] = {}
@@ -29,13 +19,13 @@ _TABLES: dict[str, pd.DataFrame] = {}
 
 def _label_table(survey: Survey) -> pd.DataFrame:
     """iso2 x question: the country's mean answer, how unusual it is (|z| across countries), its typical code."""
-    if survey.name in _TABLES:
-        return _TABLES[survey.name]
+    if survey.digest in _TABLES:  # by content: two survey files may share a name
+        return _TABLES[survey.digest]
     dist = reference.wvs7_distributions()
     rows = []
     for item in survey.items:
-        for q in questions_for(item):
-            wvs7 = _wvs7_question(item, q)
+        for q in item.questions():
+            wvs7 = item.wvs7_question(q.part)
             if wvs7 is None:
                 continue
             sub = dist[dist.question == wvs7]
@@ -43,24 +33,22 @@ def _label_table(survey: Survey) -> pd.DataFrame:
             spread = means.std() or 1.0
             for iso2, mean in means.items():
                 typical = min(q.codes, key=lambda c: (abs(c - mean), c))
-                rows.append({"iso2": iso2, "item": item.code, "part": q.part, "mean": float(mean),
+                rows.append({"iso2": iso2, "item": item.code, "part": str(q.part), "mean": float(mean),
                              "z": float(abs(mean - means.mean()) / spread), "answer": typical})
-    _TABLES[survey.name] = pd.DataFrame(rows)
-    return _TABLES[survey.name]
+    _TABLES[survey.digest] = pd.DataFrame(rows)
+    return _TABLES[survey.digest]
 
 
 def labelled_demos(country: str, survey: Survey, n: int = 1) -> list[dict]:
     """``[{"question": text, "answer": code}, ...]``: the country's ``n`` most distinctive WVS-7 answers (most
     unusual first); empty when WVS wave 7 did not survey the country."""
-    from .programs import question_text
-
     iso2 = reference.countries().set_index("country").loc[reference.resolve_country(country), "iso2"]
     table = _label_table(survey)
     mine = table[table.iso2 == iso2].sort_values(["z", "item", "part"], ascending=[False, True, True]).head(n)
     out = []
     for row in mine.itertuples():
-        q = next(q for q in questions_for(survey.item(row.item)) if q.part == row.part)
-        out.append({"question": question_text(q), "answer": str(int(row.answer))})
+        q = next(q for q in survey.item(row.item).questions() if str(q.part) == row.part)
+        out.append({"question": q.text, "answer": str(int(row.answer))})
     return out
 
 

@@ -24,9 +24,9 @@ import pandas as pd
 from .conditions import Condition
 from .errors import CulturalignError
 from .models.clients import Prompt
-from .survey import Item, Survey
+from .questions import Answer, Question
+from .survey import Survey
 
-ANSWER_INSTRUCTION = "Answer with the number of your choice only."
 MODES = ("logprob", "sample")
 TOP_K = 20
 
@@ -51,49 +51,6 @@ class Context:
         """The request for question ``q``; ``prefix`` is the start of the answer (e.g. "1" before "10").
         Other respondents (compiled programs) provide the same method with their own prompt format."""
         return Prompt(self.system, q.turns, prefill=prefix)
-
-
-@dataclass(frozen=True)
-class Question:
-    item: str
-    part: str  # "" for a scale; the quality for a mention component; "first" or "second|<a>" for a ranked pair
-    turns: tuple[tuple[str, str], ...]
-    codes: tuple[int, ...]
-    labels: tuple[tuple[int, str], ...]
-
-
-def _options_block(item: Item, codes) -> str:
-    if item.type == "scale" and len(item.options) < len(codes):  # labelled endpoints only (1-10 scales)
-        ends = ", ".join(f"{c} = {item.options[c]}" for c in sorted(item.options))
-        return f"({ends})\nAnswer with a number from {codes[0]} to {codes[-1]} only."
-    lines = "\n".join(f"{c}. {item.options[c]}" for c in codes)
-    return f"{lines}\n{ANSWER_INSTRUCTION}"
-
-
-def questions_for(item: Item) -> list[Question]:
-    """The model-facing questions behind one item, in the order that shares prompt prefixes best."""
-    labels = tuple(sorted(item.options.items()))
-    if item.type == "scale":
-        codes = item.answer_codes
-        return [Question(item.code, "", (("user", f"{item.text}\n{_options_block(item, codes)}"),), codes, labels)]
-    if item.type == "mention_index":
-        listing = "\n".join(f"- {q}" for q in item.list)
-        out = []
-        for comp in item.components:
-            text = f"{item.text}\n{listing}\n{item.ask.format(quality=comp.quality)}\n" \
-                   f"{_options_block(item, item.answer_codes)}"
-            out.append(Question(item.code, comp.quality, (("user", text),), item.answer_codes, labels))
-        return out
-    codes = item.answer_codes
-    first_text = f"{item.text}\n{_options_block(item, codes)}"
-    out = [Question(item.code, "first", (("user", first_text),), codes, labels)]
-    for a in codes:
-        rest = tuple(c for c in codes if c != a)
-        # As in the interview, the list stays the same and only the question is new; a repeat of the
-        # first choice is not a valid second choice and is renormalised away.
-        turns = (("user", first_text), ("assistant", str(a)), ("user", f"{item.second_text} {ANSWER_INSTRUCTION}"))
-        out.append(Question(item.code, f"second|{a}", turns, rest, labels))
-    return out
 
 
 # ---------------------------------------------------------------- logprob mode
@@ -277,7 +234,7 @@ def elicit(session, survey: Survey, contexts: list[Context], *, mode: str = "log
     column is the context's position in ``contexts``."""
     if mode not in MODES:
         raise CulturalignError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
-    plan = [(ctx, item, questions_for(item)) for ctx in contexts for item in survey.items]
+    plan = [(ctx, item, item.questions()) for ctx in contexts for item in survey.items]
     ids = {ctx: i for i, ctx in enumerate(contexts)}
     start = time.monotonic()
     if mode == "logprob":
@@ -308,61 +265,35 @@ def _elicit_logprob(session, plan, progress, ids) -> dict:
             dist, mass = option_distribution(q, [tops[p] for p in logprob_prompts(ctx, q)])
             dists[q.part] = dist
             masses.append(mass)
-            answers += [{**_ctx_columns(ctx, ids), "item": item.code, "question": q.part, "option": c,
+            answers += [{**_ctx_columns(ctx, ids), "item": item.code, "question": str(q.part), "option": c,
                          "probability": pr, "valid_mass": mass} for c, pr in dist.items()]
         values.append({**_ctx_columns(ctx, ids), "item": item.code, "sample": 0,
-                       "value": item.expected_value(_shape(item, dists)), "valid_mass": min(masses),
+                       "value": item.value_from_distributions(dists), "valid_mass": min(masses),
                        "status": "ok" if min(masses) > 0 else "no_valid_option"})
     return {"answers": pd.DataFrame(answers), "values": pd.DataFrame(values)}
 
 
-def _shape(item: Item, dists: dict):
-    """Arrange per-question distributions as :meth:`Item.expected_value` expects them."""
-    if item.type == "scale":
-        return dists[""]
-    if item.type == "mention_index":
-        return [dists[c.quality] for c in item.components]
-    return dists["first"], {int(part.split("|")[1]): d for part, d in dists.items() if part.startswith("second|")}
-
-
 def _elicit_sample(session, plan, samples, temperature, max_tokens, progress, ids) -> dict:
-    def ask(ctx, q, seed):
+    def ask(ctx, q, seed) -> Answer:
         reply = session.generate(ctx.prompt(q), temperature=temperature, max_tokens=max_tokens, seed=seed)
-        code, status = parse_answer(reply.text, q.codes, q.labels)
-        return reply.text, code, status
+        return Answer(reply.text, *parse_answer(reply.text, q.codes, q.labels))
 
-    def task(ctx, item, questions, seed):
-        if item.type == "ranked_pair":  # the second choice is asked after the sampled first one
-            first = questions[0]
-            text, a, status = ask(ctx, first, seed)
-            rows = [(first.part, text, a, status)]
-            if a is not None:
-                second = next(q for q in questions if q.part == f"second|{a}")
-                rows.append(("second",) + ask(ctx, second, seed))
-            return rows
-        return [(q.part,) + ask(ctx, q, seed) for q in questions]
+    def task(ctx, item, seed):
+        return item.sample(lambda q: ask(ctx, q, seed))  # a ranked pair asks its second choice after the first
 
     by_context: dict[Context, list] = {}
-    for ctx, item, questions in plan:  # context by context: its samples reuse the cached prompts
-        by_context.setdefault(ctx, []).extend((ctx, item, questions, seed) for seed in range(samples))
+    for ctx, item, _ in plan:  # context by context: its samples reuse the cached prompts
+        by_context.setdefault(ctx, []).extend((ctx, item, seed) for seed in range(samples))
     jobs = [job for chain in by_context.values() for job in chain]
     results = _run_calls([lambda j=j: task(*j) for j in jobs], session.parallel, progress, "samples")
     answers, values = [], []
-    for (ctx, item, _, seed), rows in zip(jobs, results):
-        for part, text, code, status in rows:
-            answers.append({**_ctx_columns(ctx, ids), "item": item.code, "question": part, "sample": seed,
-                            "text": text, "code": code, "status": status})
-        bad = [status for *_, status in rows if status != "ok"]
-        codes = [code for *_, code, _ in rows]
-        if bad or (item.type == "ranked_pair" and len(rows) < 2):
-            value, status = math.nan, bad[0] if bad else "unparseable"
-        elif item.type == "scale":
-            value, status = float(codes[0]), "ok"
-        elif item.type == "mention_index":
-            value = sum(c.weight * (code == item.mentioned) for c, code in zip(item.components, codes))
-            status = "ok"
-        else:
-            value, status = item.pair_value(codes[0], codes[1]), "ok"
+    for (ctx, item, seed), rows in zip(jobs, results):
+        for part, answer in rows:
+            answers.append({**_ctx_columns(ctx, ids), "item": item.code, "question": str(part), "sample": seed,
+                            "text": answer.text, "code": answer.code, "status": answer.status})
+        bad = [answer.status for _, answer in rows if answer.status != "ok"]
+        value = math.nan if bad else item.value_from_codes({part: answer.code for part, answer in rows})
+        status = bad[0] if bad else "ok" if not math.isnan(value) else "unparseable"
         values.append({**_ctx_columns(ctx, ids), "item": item.code, "sample": seed, "value": value,
                        "valid_mass": float(status == "ok"), "status": status})
     return {"answers": pd.DataFrame(answers), "values": pd.DataFrame(values)}

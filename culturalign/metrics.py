@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Mapping
 
 import pandas as pd
@@ -27,9 +26,14 @@ def similarity(distance: float, scale: float = SCALE) -> float:
     return math.exp(-max(0.0, float(distance)) / scale)
 
 
-@lru_cache(maxsize=None)
-def _wave7_means(survey_name: str) -> pd.DataFrame:
-    return cultmap.wvs7_item_means(load_survey(survey_name))
+_WAVE7: dict[str, pd.DataFrame] = {}
+
+
+def _wave7_means(survey: Survey) -> pd.DataFrame:
+    """The survey's WVS-7 item means, computed once per survey (by its digest: any survey file, not only shipped)."""
+    if survey.digest not in _WAVE7:
+        _WAVE7[survey.digest] = cultmap.wvs7_item_means(survey)
+    return _WAVE7[survey.digest]
 
 
 @dataclass
@@ -48,14 +52,14 @@ def score_country(values: Mapping[str, float], country: str, *, survey: Survey |
                   scale: float = SCALE) -> CountryScore:
     """Score one country's answers (item -> expected value) against its reference point, with feedback."""
     survey = survey or load_survey()
-    proj = cultmap.load_projection()
+    proj = survey.map
     country = reference.resolve_country(country)
     ref = reference.countries().set_index("country").loc[country]
     x, y = proj.project_one(values)
     dx, dy = x - ref.x, y - ref.y
     distance = math.hypot(dx, dy)
     iso2 = ref.iso2
-    means = _wave7_means(survey.name)
+    means = _wave7_means(survey)
     targets = means.loc[iso2] if isinstance(iso2, str) and iso2 in means.index else None
     rows = []
     direction = (dx / distance, dy / distance) if distance > 0 else (0.0, 0.0)
@@ -105,18 +109,7 @@ def question_distributions(survey: Survey, answers: pd.DataFrame) -> dict[str, d
         if item.code not in probs.index.get_level_values(0):
             continue
         sub = probs.loc[item.code]
-        if item.type == "scale":
-            out[item.wvs7[0]] = sub.loc[""].to_dict()
-        elif item.type == "mention_index":
-            for comp in item.components:
-                out[comp.wvs7] = sub.loc[comp.quality].to_dict()
-        else:
-            first = sub.loc["first"].to_dict()
-            second: dict[int, float] = {}
-            for a, pa in first.items():
-                for b, pb in sub.loc[f"second|{a}"].items():
-                    second[b] = second.get(b, 0.0) + pa * pb
-            out[item.wvs7[0]], out[item.wvs7[1]] = first, second
+        out.update(item.wvs7_distributions({q.part: sub.loc[str(q.part)].to_dict() for q in item.questions()}))
     return out
 
 

@@ -16,9 +16,10 @@ from typing import Callable
 import dspy
 
 from .conditions import CULTURAL_PROMPT, DESCRIPTORS, NO_PERSONA
-from .elicit import Context, Question
+from .elicit import Context
 from .errors import CulturalignError
 from .models.clients import Prompt
+from .questions import Question
 
 ANSWER_MARKER = "[[ ## answer ## ]]\n"
 
@@ -29,14 +30,6 @@ class SurveyAnswer(dspy.Signature):
     country: str = dspy.InputField(desc="the country whose people you speak for")
     question: str = dspy.InputField(desc="a survey question with its numbered answer options")
     answer: str = dspy.OutputField(desc="the number of the chosen option only")
-
-
-def question_text(q: Question) -> str:
-    """A model-facing question as one text; a follow-up (Y002 second choice) carries the first answer."""
-    if len(q.turns) == 1:
-        return q.turns[0][1]
-    (_, first), (_, chosen), (_, follow) = q.turns
-    return f"{first}\nYour first choice: {chosen}\n{follow}"
 
 
 Demo = tuple[tuple[str, str], ...]  # one demonstration: (field, value) pairs, hashable
@@ -73,7 +66,7 @@ class ProgramContext:
 
     def prompt(self, q: Question, prefix: str = "") -> Prompt:
         return chat_prompt(self.signature.with_instructions(self.instructions), [dict(d) for d in self.demos],
-                           {"country": self.country, **dict(self.inputs), "question": question_text(q)},
+                           {"country": self.country, **dict(self.inputs), "question": q.text},
                            ANSWER_MARKER + prefix)
 
 
@@ -119,14 +112,12 @@ class Respondent(dspy.Module):
         """One demo candidate per country (its most likely answer to one question, picked by a stable hash
         of the country's name): a bootstrapped demo set then spans several countries and questions rather
         than the first questions of the first country that passed."""
-        from .elicit import questions_for
-
-        questions = [q for item in survey.items for q in questions_for(item) if len(q.turns) == 1]
+        questions = [q for item in survey.items for q in item.questions() if len(q.turns) == 1]
         q = questions[zlib.crc32(country.encode()) % len(questions)]
-        hit = answers[(answers["item"] == q.item) & (answers.question == q.part)]
+        hit = answers[(answers["item"] == q.item) & (answers.question == str(q.part))]
         if len(hit):
             best = hit.loc[hit.probability.idxmax()]
-            inputs = {"country": country, **dict(self.contexts(country)[0].inputs), "question": question_text(q)}
+            inputs = {"country": country, **dict(self.contexts(country)[0].inputs), "question": q.text}
             dspy.settings.trace.append((self.respond, inputs, dspy.Prediction(answer=str(int(best.option)))))
 
 

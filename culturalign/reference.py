@@ -26,6 +26,12 @@ def _read_csv(name: str) -> pd.DataFrame:
         return pd.read_csv(fh, keep_default_na=False, na_values=[""])
 
 
+def projection_files() -> list[str]:
+    """The shipped map projections (``projection_*.yaml``), by file name: what a survey's ``projection:`` names."""
+    return sorted(e.name for e in resources.files("culturalign.surveys.reference").iterdir()
+                  if e.name.startswith("projection_") and e.name.endswith(".yaml"))
+
+
 def countries() -> pd.DataFrame:
     """The 107 reference societies: country, iso2, iso3, s003, region, x, y (IVS 2005-2022 map), aliases."""
     df = _read_csv("countries.csv").copy()

@@ -101,7 +101,7 @@ def score(session, respondents, countries, survey, config: GenerationConfig = Ge
     table = pd.DataFrame(rows, columns=["condition", "kind", "country", "x", "y", *items])
     asked = table[items].notna().all(axis=1)
     if asked.any():
-        xy = cultmap.project(table.loc[asked, items].set_axis(survey.codes, axis=1))
+        xy = survey.map.project(table.loc[asked, items].set_axis(survey.codes, axis=1))
         table.loc[asked, ["x", "y"]] = xy.to_numpy()
     table["x"], table["y"] = table.x.astype(float), table.y.astype(float)
     table.insert(table.columns.get_loc("y") + 1, "distance",

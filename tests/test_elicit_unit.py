@@ -6,9 +6,10 @@ import pytest
 
 from culturalign.cache import AnswerCache
 from culturalign.conditions import CULTURAL_PROMPT, DESCRIPTORS, NO_PERSONA, custom_condition, resolve_condition
-from culturalign.elicit import Context, elicit, logprob_prompts, option_distribution, parse_answer, questions_for
+from culturalign.elicit import Context, elicit, logprob_prompts, option_distribution, parse_answer
 from culturalign.errors import CulturalignError
 from culturalign.models.clients import Prompt
+from culturalign.questions import Part
 from culturalign.survey import load_survey
 
 from fakes import FakeSession
@@ -18,7 +19,7 @@ LN = math.log
 
 
 def test_ten_point_scale_splits_the_shared_first_digit():
-    q = questions_for(SURVEY.item("F063"))[0]
+    q = SURVEY.item("F063").questions()[0]
     prompts = logprob_prompts(Context(NO_PERSONA, "", DESCRIPTORS[0]), q)
     assert [p.prefill for p in prompts] == ["", "1"]  # one extra request: what follows a "1"
     first = [("1", LN(0.5)), ("5", LN(0.3)), (" 8", LN(0.1)), ("Based", LN(0.1))]
@@ -32,14 +33,15 @@ def test_ten_point_scale_splits_the_shared_first_digit():
 
 
 def test_no_valid_option_gives_nan_not_a_guess():
-    q = questions_for(SURVEY.item("A165"))[0]
+    q = SURVEY.item("A165").questions()[0]
     dist, valid = option_distribution(q, [[("Yes", 0.0)]])
     assert valid == 0 and all(math.isnan(v) for v in dist.values())
 
 
 def test_y002_asks_second_choice_given_each_first_choice():
-    qs = questions_for(SURVEY.item("Y002"))
-    assert [q.part for q in qs] == ["first", "second|1", "second|2", "second|3", "second|4"]
+    qs = SURVEY.item("Y002").questions()
+    assert [str(q.part) for q in qs] == ["first", "second|1", "second|2", "second|3", "second|4"]  # answers.csv
+    assert qs[2].part == Part("second", after=2)
     assert qs[2].codes == (1, 3, 4) and qs[2].turns[1] == ("assistant", "2")
 
 
@@ -49,14 +51,14 @@ def test_y002_asks_second_choice_given_each_first_choice():
     ("Very important: 9", (None, "ambiguous")), ("Very important", (10, "ok")), ("My answer is 4", (4, "ok")),
 ])
 def test_parse_sampled_answers(text, expected):
-    q = questions_for(SURVEY.item("F063"))[0]
+    q = SURVEY.item("F063").questions()[0]
     assert parse_answer(text, q.codes, q.labels) == expected
 
 
 def test_parse_prefers_labels_and_rejects_contradictions():
-    q = questions_for(SURVEY.item("A008"))[0]
+    q = SURVEY.item("A008").questions()[0]
     assert parse_answer("Rather happy", q.codes, q.labels) == (2, "ok")
-    y003 = questions_for(SURVEY.item("Y003"))[0]
+    y003 = SURVEY.item("Y003").questions()[0]
     assert parse_answer("1. No, not mentioned", y003.codes, y003.labels) == (None, "ambiguous")
 
 

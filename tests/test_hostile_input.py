@@ -627,7 +627,6 @@ def test_hostile_files(shared, kind):
 def test_survey_files(tmp_path_factory, content):
     """No command takes a survey file; the Python API does: load_survey(path), then the questions it asks. Every
     problem is a SurveyError."""
-    from culturalign.elicit import questions_for
     from culturalign.errors import SurveyError
     from culturalign.survey import load_survey
 
@@ -638,7 +637,7 @@ def test_survey_files(tmp_path_factory, content):
     except SurveyError:
         return
     for item in survey.items:
-        for q in questions_for(item):
+        for q in item.questions():
             assert q.codes and all(isinstance(label, str) for _, label in q.labels)
 
 

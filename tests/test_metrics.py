@@ -67,10 +67,9 @@ def test_feedback_works_without_wave7_data():
 def test_question_distributions_and_distribution_distance():
     rows = []
     for item in SURVEY.items:
-        from culturalign.elicit import questions_for
-        for q in questions_for(item):
+        for q in item.questions():
             for c in q.codes:
-                rows.append({"item": item.code, "question": q.part, "option": c, "probability": 1 / len(q.codes)})
+                rows.append({"item": item.code, "question": str(q.part), "option": c, "probability": 1 / len(q.codes)})
     dists = question_distributions(SURVEY, pd.DataFrame(rows))
     assert set(dists) == {"Q164", "Q8", "Q14", "Q15", "Q17", "Q184", "Q254", "Q45", "Q154", "Q155", "Q46",
                           "Q182", "Q209", "Q57"}

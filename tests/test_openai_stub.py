@@ -17,7 +17,7 @@ import pytest
 
 from culturalign.cache import AnswerCache
 from culturalign.conditions import CULTURAL_PROMPT, NO_PERSONA
-from culturalign.elicit import TOP_K, Context, _run_calls, elicit, logprob_prompts, questions_for
+from culturalign.elicit import TOP_K, Context, _run_calls, elicit, logprob_prompts
 from culturalign.errors import ModelError
 from culturalign.models import ModelSession, Prompt
 from culturalign.models.clients import OpenAICompatClient, _top_from_openai
@@ -81,7 +81,7 @@ def test_usage_reads_cached_tokens_or_llamacpps_timings():
                                                  ("completion", True, "/v1/completions")])
 def test_session_answers_over_http_and_caches_per_endpoint(tmp_path, monkeypatch, style, legacy, path):
     ctx = Context(NO_PERSONA, "", "an average human being")
-    prompts = [p for item in SURVEY.items for q in questions_for(item) for p in logprob_prompts(ctx, q)]
+    prompts = [p for item in SURVEY.items for q in item.questions() for p in logprob_prompts(ctx, q)]
     with StubServer(legacy=legacy) as one, StubServer(legacy=legacy) as two:
         cache = AnswerCache(tmp_path / "answers.sqlite")
         session = ModelSession(register(tmp_path, monkeypatch, one.base_url, style=style), cache=cache)

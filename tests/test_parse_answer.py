@@ -5,7 +5,7 @@ hedges, and refusals in English, Spanish, French, German and Chinese. A refusal 
 reply that restates the scale's bounds, must never become an answer."""
 import pytest
 
-from culturalign.elicit import parse_answer, questions_for
+from culturalign.elicit import parse_answer
 from culturalign.survey import load_survey
 
 SURVEY = load_survey()
@@ -77,7 +77,7 @@ REPLIES += [
 
 @pytest.mark.parametrize("item, reply, expected", REPLIES, ids=[f"{i}:{r[:40]}" for i, r, _ in REPLIES])
 def test_replies_are_coded_as_a_survey_coder_would(item, reply, expected):
-    q = questions_for(SURVEY.item(item))[0]
+    q = SURVEY.item(item).questions()[0]
     assert parse_answer(reply, q.codes, q.labels) == expected
 
 
@@ -88,6 +88,6 @@ def test_the_table_covers_every_status():
 
 
 def test_a_second_choice_is_parsed_against_the_remaining_codes():
-    second = questions_for(SURVEY.item("Y002"))[2]  # after a first choice of 2: codes 1, 3, 4
+    second = SURVEY.item("Y002").questions()[2]  # after a first choice of 2: codes 1, 3, 4
     assert parse_answer("2", second.codes, second.labels) == (None, "out_of_range")
     assert parse_answer("Between 1 and 4, I'd say 3", second.codes, second.labels) == (3, "ok")

@@ -29,8 +29,7 @@ def test_respondent_prompt_is_dspy_formatted_with_answer_prefill():
     (ctx,) = program.contexts("Sweden")
     assert isinstance(ctx, ProgramContext) and ctx.demos == (
         (("country", "Japan"), ("question", "Happy? 1. Very 2. Rather"), ("answer", "2")),)
-    from culturalign.elicit import questions_for
-    prompt = ctx.prompt(questions_for(SURVEY.item("A165"))[0], "1")
+    prompt = ctx.prompt(SURVEY.item("A165").questions()[0], "1")
     assert prompt.prefill == ANSWER_MARKER + "1"
     assert "Sweden" in prompt.turns[-1][1] and "Japan" in prompt.turns[0][1]
     assert program.respond.signature.instructions in prompt.system
@@ -157,7 +156,6 @@ def test_save_reload_evaluate_roundtrip_and_bad_files(tmp_path):
 def test_labelled_demos_come_from_wave7_data_of_training_countries():
     from culturalign import reference
     from culturalign.demos import labelled_demo, training_examples
-    from culturalign.elicit import questions_for
 
     nigeria = labelled_demo("Nigeria", SURVEY)
     # Nigeria's most distinctive WVS-7 answer: religious faith is a quality most parents mention
@@ -179,7 +177,7 @@ def test_labelled_demos_come_from_wave7_data_of_training_countries():
     program.respond.demos = examples
     (ctx,) = program.contexts("Chile")
     assert ctx.demos == ((("country", "Nigeria"), ("question", nigeria["question"]), ("answer", "1")),)
-    prompt = ctx.prompt(questions_for(SURVEY.items[0])[0])
+    prompt = ctx.prompt(SURVEY.items[0].questions()[0])
     assert "Nigeria" in prompt.turns[0][1] and "Sweden" not in str(prompt)
 
 

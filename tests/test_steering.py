@@ -113,8 +113,7 @@ def test_retrieved_demos_are_training_answers_in_the_prompt():
     (ctx,) = program.contexts("Sweden")
     demo_countries = {dict(d)["country"] for d in ctx.demos}
     assert demo_countries == set(program.neighbours("Sweden")) and len(ctx.demos) == 3 * 2
-    from culturalign.elicit import questions_for
-    prompt = ctx.prompt(questions_for(SURVEY.item("F063"))[0])
+    prompt = ctx.prompt(SURVEY.item("F063").questions()[0])
     assert all(c in "".join(t for _, t in prompt.turns) for c in demo_countries)
     with pytest.raises(CulturalignError, match="no training countries"):
         make_program("respondent_knn").contexts("Sweden")
@@ -168,11 +167,10 @@ def test_profile_is_generated_once_per_key_and_read_by_the_answers(tmp_path):
     program_answers(session, program, ["Chile", "Japan"], SURVEY)
     assert sorted(session.generations) == ["Chile", "Japan"]
     assert program.profiles == {"Chile": "People in Chile value family.", "Japan": "People in Japan value family."}
-    from culturalign.elicit import questions_for
     with using_session(session, SURVEY):
         (ctx,) = program.contexts("Chile")
     assert dict(ctx.inputs)["profile"] == "People in Chile value family."
-    assert "People in Chile value family." in ctx.prompt(questions_for(SURVEY.item("A165"))[0]).turns[-1][1]
+    assert "People in Chile value family." in ctx.prompt(SURVEY.item("A165").questions()[0]).turns[-1][1]
     # asked again (a second evaluation, a fresh program): no new generation
     program_answers(session, make_program("respondent_profile"), ["Chile", "Japan"], SURVEY)
     assert sorted(session.generations) == ["Chile", "Japan"]

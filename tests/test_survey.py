@@ -1,9 +1,18 @@
 """The survey instrument as data: schema validation and the exact coding rules of the indices."""
+from dataclasses import replace
+
+import numpy as np
 import pytest
 import yaml
 
+from culturalign import cultmap
+from culturalign.cache import AnswerCache
 from culturalign.errors import SurveyError
+from culturalign.programs import baseline
+from culturalign.scoring import score
 from culturalign.survey import load_survey, parse_survey
+
+from fakes import FakeSession
 
 
 def test_shipped_survey_has_the_ten_map_items():
@@ -94,3 +103,21 @@ def test_a_new_survey_needs_no_code(tmp_path):
     assert s.codes == ["TRUST", "IDX"]
     assert s.item("TRUST").answer_codes == (1, 2, 3, 4)
     assert s.item("IDX").expected_value([{1: 0.75}, {1: 0.25}]) == pytest.approx(0.5)
+
+
+def test_a_survey_is_placed_on_the_map_with_its_own_projection(tmp_path, monkeypatch):
+    assert load_survey().map is cultmap.load_projection("projection_ivs_2005_2022.yaml")
+    with pytest.raises(SurveyError, match="'projection' 'mine.yaml' is not a shipped map projection"):
+        parse_survey({**_survey([_scale()]), "projection": "mine.yaml"}, "f.yaml")
+    with pytest.raises(SurveyError, match="places answers to F063, Y003, .* which the survey lacks"):
+        parse_survey({**_survey([_scale()]), "projection": "projection_ivs_2005_2022.yaml"}, "f.yaml")
+
+    # a survey declaring another projection is scored with it: here the IVS map moved one unit to the right
+    ivs = cultmap.load_projection()
+    moved = replace(ivs, shift=ivs.shift + np.array([1.0, 0.0]))
+    monkeypatch.setattr(cultmap, "load_projection", lambda name=cultmap.DEFAULT_PROJECTION:
+                        moved if name == "moved.yaml" else ivs)
+    respondent = [("no_persona", "prompt", baseline("no_persona"))]
+    points = [score(FakeSession(AnswerCache(tmp_path / "a.sqlite")), respondent, ["Japan"], survey).table.iloc[0]
+              for survey in (load_survey(), replace(load_survey(), projection="moved.yaml"))]
+    assert points[1].x == pytest.approx(points[0].x + 1) and points[1].y == pytest.approx(points[0].y)

@@ -14,9 +14,10 @@ from functools import lru_cache
 
 import pandas as pd
 
-from .. import cultmap, reference
-from ..elicit import Question, elicit
+from .. import reference
+from ..elicit import elicit
 from ..models.clients import Prompt
+from ..questions import Question
 from .gate import NATIONALITIES
 
 SURVEY_TOPICS = (
@@ -68,7 +69,7 @@ def reader_points(session, survey, texts: list[str], *, progress: bool = False) 
     contexts = list(dict.fromkeys(ReaderContext(mask(t)) for t in unique))  # texts that mask alike: asked once
     out = elicit(session, survey, contexts, progress=progress)
     values = out["values"].pivot_table(index="context", columns="item", values="value")
-    points = cultmap.project(values[survey.codes])
+    points = survey.map.project(values[survey.codes])
     position = {c: i for i, c in enumerate(contexts)}
     rows = []
     for t in unique:

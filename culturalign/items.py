@@ -1,0 +1,415 @@
+"""Item types: each kind of survey item is one class that owns everything particular to it.
+
+An item type parses its own keys of a survey file, builds its model-facing questions, turns the answer
+distributions of those questions into the item's expected value (logprob mode) and sampled answer codes into a
+value (sample mode), and says which WVS-7 published questions its questions ask. The shipped types:
+
+``scale``          one question; the answer code is the item value.
+``mention_index``  one yes/no "mentioned" question per component; value = sum(weight * P(mentioned)) (IVS Y003).
+``ranked_pair``    a first and a second choice among options; value looked up from the pair (IVS Y002).
+
+A new type is a subclass of :class:`Item` passed to :func:`register_item_type`; survey files then name it as
+``type:``. Nothing else needs to change (tests/test_item_types.py adds one).
+"""
+from __future__ import annotations
+
+import math
+import string
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Callable, ClassVar, Mapping, NoReturn
+
+from .errors import SurveyError
+from .fileio import shown
+from .questions import ANSWER_INSTRUCTION, Answer, Part, Question, listed_options, scale_ends
+
+MAX_CODES = 100  # answer codes of one item: no survey scale comes near this
+COMMON_KEYS = frozenset({"code", "name", "type", "text", "options", "range", "wvs7", "direction"})
+
+Distributions = Mapping[Part, Mapping[int, float]]  # each question's answer distribution {code: p}, by part
+
+
+@dataclass(frozen=True)
+class Where:
+    """A place in a survey file, for error messages: ``mine.yaml: item F063: <what is wrong>``."""
+
+    path: str
+    place: str
+
+    def fail(self, what: str) -> NoReturn:
+        raise SurveyError(f"{self.path}: {self.place}: {what}")
+
+    def number(self, value, key: str):
+        """``value`` if it is a finite number (not a bool), else a SurveyError naming ``key``."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            self.fail(f"{key!r} must be a finite number, got {shown(value)}")
+        return value
+
+    def text(self, raw: Mapping, key: str, default=None) -> str:
+        """``raw[key]`` if it is non-blank text, else a SurveyError."""
+        value = raw.get(key, default)
+        if not isinstance(value, str) or not value.strip():
+            self.fail(f"'{key}' must be text, got {shown(value)}")
+        return value
+
+
+@dataclass(frozen=True)
+class Item(ABC):
+    """One survey item: the fields every type has, and what each type must say about its answers."""
+
+    type: ClassVar[str] = ""  # the ``type:`` a survey file names it by
+    keys: ClassVar[frozenset[str]] = frozenset()  # the type's own keys in a survey file, beside COMMON_KEYS
+
+    code: str
+    name: str
+    text: str
+    options: Mapping[int, str]
+    range: tuple[float, float]
+    wvs7: tuple[str, ...] = ()
+    direction: str = ""
+
+    @classmethod
+    def parse(cls, raw: Mapping, common: dict, where: Where) -> "Item":
+        """Build the item from its survey-file mapping ``raw``; ``common`` holds the common fields, already
+        checked. Check the type's own keys here, failing through ``where``."""
+        return cls(**common)
+
+    @property
+    def answer_codes(self) -> tuple[int, ...]:
+        """Codes a respondent may answer to this item's question(s)."""
+        return tuple(sorted(self.options))
+
+    @property
+    def labels(self) -> tuple[tuple[int, str], ...]:
+        return tuple(sorted(self.options.items()))
+
+    @abstractmethod
+    def questions(self) -> tuple[Question, ...]:
+        """The model-facing questions, in the order that shares prompt prefixes best."""
+
+    @abstractmethod
+    def value_from_distributions(self, dists: Distributions) -> float:
+        """The exact expected item value from every question's answer distribution (logprob mode)."""
+
+    @abstractmethod
+    def value_from_codes(self, codes: Mapping[Part, int]) -> float:
+        """The item value from one sample's answer codes, by part (sample mode); NaN when incomplete."""
+
+    def sample(self, ask: Callable[[Question], Answer]) -> list[tuple[Part, Answer]]:
+        """One sample: ask the questions (``ask`` returns the coded reply), each answer under its part label."""
+        return [(q.part, ask(q)) for q in self.questions()]
+
+    def wvs7_question(self, part: Part) -> str | None:
+        """The WVS-7 question that the question ``part`` asks; None where the published shares cannot label it."""
+        return None
+
+    def wvs7_distributions(self, dists: Distributions) -> dict[str, dict[int, float]]:
+        """The model's answer distribution per WVS-7 question, as WVS-7 publishes them, from its questions'."""
+        return {}
+
+    def wvs7_means(self, shares):
+        """Per-country item means (a Series by iso2) from WVS-7 answer shares (columns iso2, question, option,
+        share); None where the published marginals cannot give them."""
+        return None
+
+
+ITEM_TYPES: dict[str, type[Item]] = {}
+
+
+def register_item_type(cls: type[Item]) -> type[Item]:
+    """Let survey files use ``type: <cls.type>`` (usable as a class decorator)."""
+    if not (isinstance(cls, type) and issubclass(cls, Item)) or not cls.type:
+        raise TypeError(f"an item type is a subclass of Item with a 'type' name, got {cls!r}")
+    if ITEM_TYPES.get(cls.type, cls) is not cls:  # an extension must not silently replace a shipped type
+        raise TypeError(f"another item type is already registered as {cls.type!r}: {ITEM_TYPES[cls.type]!r}")
+    ITEM_TYPES[cls.type] = cls
+    return cls
+
+
+# ---------------------------------------------------------------- the shipped types
+
+@register_item_type
+@dataclass(frozen=True)
+class Scale(Item):
+    """One question; the answer code is the item value. Options may label every code or only the endpoints."""
+
+    type: ClassVar[str] = "scale"
+
+    @classmethod
+    def parse(cls, raw, common, where):
+        lo, hi = common["range"]
+        if hi - lo >= MAX_CODES:
+            where.fail(f"a scale's 'range' spans at most {MAX_CODES} answer codes, got [{lo}, {hi}]")
+        bad = [c for c in common["options"] if not lo <= c <= hi]
+        if bad:
+            where.fail(f"option code(s) {bad} outside range [{lo}, {hi}]")
+        return cls(**common)
+
+    @property
+    def answer_codes(self) -> tuple[int, ...]:
+        return tuple(range(int(self.range[0]), int(self.range[1]) + 1))
+
+    def questions(self) -> tuple[Question, ...]:
+        codes = self.answer_codes
+        block = scale_ends(self.options, codes) if len(self.options) < len(codes) else listed_options(self.options, codes)
+        return (Question.one_turn(self.code, Part(), f"{self.text}\n{block}", codes, self.labels),)
+
+    def expected_value(self, dist: Mapping[int, float]) -> float:
+        """From the answer distribution {code: p}."""
+        return float(sum(code * p for code, p in dist.items()))
+
+    def value_from_distributions(self, dists):
+        return self.expected_value(dists[Part()])
+
+    def value_from_codes(self, codes):
+        return float(codes[Part()])
+
+    def wvs7_question(self, part):
+        return self.wvs7[0] if self.wvs7 else None
+
+    def wvs7_distributions(self, dists):
+        return {self.wvs7[0]: dists[Part()]} if self.wvs7 else {}
+
+    def wvs7_means(self, shares):
+        if not self.wvs7:
+            return None
+        sub = shares[shares.question == self.wvs7[0]]
+        return (sub.option * sub.share).groupby(sub.iso2).sum()
+
+
+@dataclass(frozen=True)
+class Component:
+    """One "mentioned or not" part of a mention index (e.g. Independence, weight +1)."""
+
+    quality: str
+    weight: float
+    wvs7: str = ""
+
+
+def _template(ask: str, where: Where) -> None:
+    """The mention question: text with {quality} as its only field, without format spec or conversion."""
+    try:
+        fields = [(name, spec, conv) for _, name, spec, conv in string.Formatter().parse(ask) if name is not None]
+    except ValueError as exc:
+        where.fail(f"'ask' is not a valid template ({exc}); write {{{{ and }}}} for literal braces")
+    if not fields or any(f != ("quality", "", None) for f in fields):
+        where.fail("'ask' must contain {quality} and no other {field}, e.g. "
+                   "'Would \"{quality}\" be one of your choices?'")
+
+
+@register_item_type
+@dataclass(frozen=True)
+class MentionIndex(Item):
+    """A list of qualities; one yes/no "mentioned" question per component; value = signed sum of mentions."""
+
+    type: ClassVar[str] = "mention_index"
+    keys: ClassVar[frozenset[str]] = frozenset({"list", "ask", "mentioned", "components"})
+
+    list: tuple[str, ...] = ()
+    ask: str = ""
+    mentioned: int = 1
+    components: tuple[Component, ...] = ()
+
+    @classmethod
+    def parse(cls, raw, common, where):
+        options = common["options"]
+        comps = raw.get("components")
+        if not isinstance(comps, list) or not comps:
+            where.fail("'components' must list {quality, weight} entries")
+        parsed = []
+        for comp in comps:
+            if not isinstance(comp, dict) or "quality" not in comp or "weight" not in comp:
+                where.fail(f"component {shown(comp)} needs 'quality' and 'weight'")
+            quality = where.text(comp, "quality")
+            parsed.append(Component(quality, float(where.number(comp["weight"], "weight")), str(comp.get("wvs7", ""))))
+        listed = raw.get("list") or []
+        if not isinstance(listed, list) or not all(isinstance(q, str) for q in listed):
+            where.fail(f"'list' must be a list of the qualities' texts, got {shown(listed)}")
+        missing = [c.quality for c in parsed if listed and c.quality not in listed]
+        if missing:
+            where.fail(f"component(s) {shown(missing)} are not in 'list'")
+        ask = where.text(raw, "ask", "")
+        _template(ask, where)
+        mentioned = raw.get("mentioned", 1)
+        if isinstance(mentioned, bool) or not isinstance(mentioned, int) or mentioned not in options:
+            where.fail(f"'mentioned' code {shown(mentioned)} is not one of the options {sorted(options)}")
+        return cls(**common, list=tuple(listed), ask=ask, mentioned=mentioned, components=tuple(parsed))
+
+    def questions(self) -> tuple[Question, ...]:
+        listing = "\n".join(f"- {q}" for q in self.list)
+        block = listed_options(self.options, self.answer_codes)
+        return tuple(Question.one_turn(self.code, Part(c.quality),
+                                       f"{self.text}\n{listing}\n{self.ask.format(quality=c.quality)}\n{block}",
+                                       self.answer_codes, self.labels)
+                     for c in self.components)
+
+    def expected_value(self, dists: list[Mapping[int, float]]) -> float:
+        """From the answer distributions of the components, in order."""
+        return float(sum(c.weight * d.get(self.mentioned, 0.0) for c, d in zip(self.components, dists)))
+
+    def value_from_distributions(self, dists):
+        return self.expected_value([dists[Part(c.quality)] for c in self.components])
+
+    def value_from_codes(self, codes):
+        return sum(c.weight * (codes[Part(c.quality)] == self.mentioned) for c in self.components)
+
+    def wvs7_question(self, part):
+        return next((c.wvs7 for c in self.components if c.quality == part.name), None) or None
+
+    def wvs7_distributions(self, dists):
+        return {c.wvs7: dists[Part(c.quality)] for c in self.components}
+
+    def wvs7_means(self, shares):
+        import pandas as pd
+
+        parts = []
+        for comp in self.components:
+            sub = shares[(shares.question == comp.wvs7) & (shares.option == self.mentioned)]
+            parts.append(sub.set_index("iso2")["share"] * comp.weight)
+        return pd.concat(parts, axis=1, join="inner").sum(axis=1)
+
+
+FIRST, SECOND = Part("first"), Part("second")  # a ranked pair's questions; ``Part("second", after=a)`` per first choice
+
+
+@register_item_type
+@dataclass(frozen=True)
+class RankedPair(Item):
+    """A first and a second choice among options; both in one group give that group's value, else ``mixed``."""
+
+    type: ClassVar[str] = "ranked_pair"
+    keys: ClassVar[frozenset[str]] = frozenset({"second_text", "groups", "mixed"})
+
+    second_text: str = ""
+    groups: Mapping[float, frozenset] = field(default_factory=dict)
+    mixed: float = 0.0
+
+    @classmethod
+    def parse(cls, raw, common, where):
+        options, (lo, hi) = common["options"], common["range"]
+        if len(options) < 2:
+            where.fail("a ranked_pair needs at least two options")
+        if not isinstance(raw.get("second_text"), str):
+            where.fail("missing 'second_text' (the question for the second choice)")
+        groups = raw.get("groups")
+        if not isinstance(groups, dict) or not groups:
+            where.fail("'groups' must map a value to the option codes that give it")
+        parsed_groups = {}
+        for value, members in groups.items():
+            where.number(value, "group value")
+            if not isinstance(members, list) or any(isinstance(m, bool) or not isinstance(m, int) or m not in options
+                                                    for m in members):
+                where.fail(f"group {value} must list option codes from {sorted(options)}, got {shown(members)}")
+            if not lo <= value <= hi:
+                where.fail(f"group value {value} outside range [{lo}, {hi}]")
+            parsed_groups[value] = frozenset(members)
+        mixed = where.number(raw.get("mixed"), "mixed")
+        return cls(**common, second_text=raw["second_text"].strip(), groups=parsed_groups, mixed=mixed)
+
+    def questions(self) -> tuple[Question, ...]:
+        codes = self.answer_codes
+        first_text = f"{self.text}\n{listed_options(self.options, codes)}"
+        follow = f"{self.second_text} {ANSWER_INSTRUCTION}"
+        out = [Question.one_turn(self.code, FIRST, first_text, codes, self.labels)]
+        for a in codes:
+            # As in the interview, the list stays the same and only the question is new; a repeat of the
+            # first choice is not a valid second choice and is renormalised away.
+            turns = (("user", first_text), ("assistant", str(a)), ("user", follow))
+            out.append(Question(self.code, Part(SECOND.name, after=a), turns, tuple(c for c in codes if c != a),
+                                self.labels, f"{first_text}\nYour first choice: {a}\n{follow}"))
+        return tuple(out)
+
+    def pair_value(self, first: int, second: int) -> float:
+        """Both choices inside one group give that group's value, else ``mixed``."""
+        for value, members in self.groups.items():
+            if first in members and second in members:
+                return float(value)
+        return float(self.mixed)
+
+    def expected_value(self, dists) -> float:
+        """From ``({a: p}, {a: {b: p(b | a)}})``: the first choice, and the second given each first."""
+        first, second = dists
+        return float(sum(pa * sum(pb * self.pair_value(a, b) for b, pb in second[a].items())
+                         for a, pa in first.items()))
+
+    def _seconds(self, dists):
+        return {part.after: d for part, d in dists.items() if part.name == SECOND.name and part.after is not None}
+
+    def value_from_distributions(self, dists):
+        return self.expected_value((dists[FIRST], self._seconds(dists)))
+
+    def sample(self, ask):
+        """The second choice is asked after the sampled first one (and recorded as ``second``)."""
+        first, *seconds = self.questions()
+        answer = ask(first)
+        rows = [(FIRST, answer)]
+        if answer.code is not None:
+            rows.append((SECOND, ask(next(q for q in seconds if q.part.after == answer.code))))
+        return rows
+
+    def value_from_codes(self, codes):
+        if FIRST not in codes or SECOND not in codes:
+            return math.nan
+        return self.pair_value(codes[FIRST], codes[SECOND])
+
+    def wvs7_distributions(self, dists):
+        """The first choice, and the second as WVS-7 publishes it: the marginal over first choices."""
+        first, second = dists[FIRST], {}
+        seconds = self._seconds(dists)
+        for a, pa in first.items():
+            for b, pb in seconds[a].items():
+                second[b] = second.get(b, 0.0) + pa * pb
+        return {self.wvs7[0]: first, self.wvs7[1]: second}
+
+
+# ---------------------------------------------------------------- parsing an item of a survey file
+
+def parse_options(raw, where: Where) -> dict[int, str]:
+    if not isinstance(raw, dict) or not raw or len(raw) > MAX_CODES:
+        where.fail(f"'options' must be a mapping of 1 to {MAX_CODES} integer codes -> label")
+    out = {}
+    for code, label in raw.items():
+        if isinstance(code, bool) or not isinstance(code, int):
+            where.fail(f"option code {shown(code)} must be an integer")
+        if not isinstance(label, str) or not label.strip():
+            where.fail(f"option {code} needs a text label")
+        out[code] = label
+    return out
+
+
+def parse_item(raw, path, index: int) -> Item:
+    """Check the keys every item has, then let the item's type build it."""
+    where = Where(str(path), f"item #{index + 1}")
+    if not isinstance(raw, dict):
+        where.fail("must be a mapping with keys code, name, type, text, options, range")
+    code = raw.get("code")
+    if not isinstance(code, str) or not code.strip() or len(code) > 50:
+        where.fail("missing 'code' (a short identifier such as F063)")
+    where = Where(str(path), f"item {code}")
+    kind = raw.get("type")
+    if not isinstance(kind, str) or kind not in ITEM_TYPES:
+        where.fail(f"'type' must be one of {', '.join(ITEM_TYPES)}, got {shown(kind)}")
+    cls = ITEM_TYPES[kind]
+    allowed = COMMON_KEYS | cls.keys
+    unknown = sorted(map(str, set(raw) - allowed))
+    if unknown:
+        where.fail(f"unknown key(s) {', '.join(unknown)} for a {kind} item; allowed: {', '.join(sorted(allowed))}")
+    for key in ("name", "text"):
+        if not isinstance(raw.get(key), str) or not raw[key].strip():
+            where.fail(f"missing '{key}' (text)")
+    options = parse_options(raw.get("options"), where)
+    rng = raw.get("range")
+    if not (isinstance(rng, list) and len(rng) == 2):
+        where.fail("'range' must be [low, high]")
+    lo, hi = (where.number(v, "range") for v in rng)
+    if lo >= hi:
+        where.fail(f"'range' low {lo} must be below high {hi}")
+    wvs7 = raw.get("wvs7", [])
+    wvs7 = [wvs7] if isinstance(wvs7, str) else wvs7
+    if not isinstance(wvs7, list) or not all(isinstance(w, str) for w in wvs7):
+        where.fail(f"'wvs7' must be a variable name or a list of them, got {shown(wvs7)}")
+    if not isinstance(raw.get("direction", ""), str):
+        where.fail(f"'direction' must be text, got {shown(raw['direction'])}")
+    common = dict(code=code, name=raw["name"], text=raw["text"].strip(), options=options, range=(lo, hi),
+                  wvs7=tuple(wvs7), direction=raw.get("direction", ""))
+    return cls.parse(raw, common, where)
