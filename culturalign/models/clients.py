@@ -112,7 +112,7 @@ def _readable(where: str, data):
                          f"{str(data)[:200]}") from None
 
 
-def _top_from_openai(choice: dict) -> list[tuple[str, float]]:
+def _top_from_openai(choice: dict, where: str = "the server") -> list[tuple[str, float]]:
     logprobs = choice.get("logprobs") or {}
     content = logprobs.get("content")
     if content:  # chat format (and llama.cpp's completions)
@@ -120,7 +120,7 @@ def _top_from_openai(choice: dict) -> list[tuple[str, float]]:
     legacy = logprobs.get("top_logprobs")  # legacy completions format: [{token: logprob}]
     if legacy:
         return [(tok, float(lp)) for tok, lp in legacy[0].items()]
-    raise ModelError("the server returned no log-probabilities; it must support 'logprobs'/'top_logprobs' "
+    raise ModelError(f"{where} returned no log-probabilities; it must support 'logprobs'/'top_logprobs' "
                      "(use --mode sample for servers that do not)")
 
 
@@ -138,7 +138,7 @@ def read_openai(data: dict, kind: str, style: str, where: str = "the model serve
     with _readable(where, data):
         choice = data["choices"][0]
         if kind == "top_logprobs":
-            return Reply(top=_top_from_openai(choice), **_openai_usage(data))
+            return Reply(top=_top_from_openai(choice, where), **_openai_usage(data))
         text = choice.get("text") if style == "completion" else (choice.get("message") or {}).get("content")
         return Reply(text=text or "", **_openai_usage(data))
 
