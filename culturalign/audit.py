@@ -233,8 +233,7 @@ def run_audit(model: str | None = None, *, countries=DEFAULT_COUNTRIES, conditio
     usage = {**session.usage.as_dict(), "seconds": round(scored.seconds, 2), "contexts": scored.contexts,
              "answers": int(len(scored.answers))}
     config = {"model": session.spec.name, "model_identity": session.identity, "endpoint": session.endpoint,
-              "mode": mode, "samples": samples if mode == "sample" else None,
-              "temperature": temperature if mode == "sample" else None, "survey": inst.name,
+              **{k: config_.record().get(k) for k in ("mode", "samples", "temperature")}, "survey": inst.name,
               "survey_digest": inst.digest, "projection_digest": inst.map.digest,
               "countries": target, "conditions": {c.name: c.template for c in conds},
               "variants": n_variants if variants not in (None, "all") else "all"}

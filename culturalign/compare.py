@@ -34,11 +34,11 @@ CELLS = "cells"
 def _cell_id(exp: Experiment, model: str, condition: Condition, seed: int | None) -> str:
     """Names a cell by everything that changes its answers, so editing the experiment never reuses a stale cell."""
     countries = exp.countries if condition.kind == "baseline" else []  # the others use their program's test split
-    samples = exp.samples if exp.mode == "sample" else None
+    gen = exp.generation.record()  # the one generation config: {mode} or {mode, samples, temperature, max_tokens}
     # (the temperature joins the name only when it is not the default: earlier cells keep their names)
-    temperature = [exp.generation.temperature] if exp.mode == "sample" and exp.generation.temperature != 1.0 else []
-    key = json.dumps([model, condition.name, condition.source, seed, exp.mode, samples, *temperature, exp.variants,
-                      exp.split_seed, countries])
+    temperature = [gen["temperature"]] if gen.get("temperature", 1.0) != 1.0 else []
+    key = json.dumps([model, condition.name, condition.source, seed, gen["mode"], gen.get("samples"), *temperature,
+                      exp.variants, exp.split_seed, countries])
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 

@@ -24,6 +24,7 @@ from .demos import training_examples
 from .errors import CulturalignError
 from .fileio import writable_folder
 from .metrics import alignment_metric, feedback_metric
+from .models.clients import openai_base
 from .models.embedded import cache_dir
 from .models.session import ModelSession
 from .objectives import Objective, make_objective
@@ -39,8 +40,7 @@ def dspy_lm(session: ModelSession, **settings):
     cache key ignores ``api_base``)."""
     import dspy
 
-    base = session.base_url
-    base = base if base.rstrip("/").endswith("/v1") else base.rstrip("/") + "/v1"
+    base = openai_base(session.base_url)  # an injected client's address may lack it
     key_env = session.spec.get("api_key_env")
     api_key = os.environ.get(key_env, "") if key_env else ""
     model_id = session.spec.get("model") or session.spec.name

@@ -76,8 +76,6 @@ class Experiment:
     countries: list[str]  # for the baselines
     held_out: list[str]  # the test split: the countries compiled programs are judged on
     split_seed: int = 0
-    mode: str = "logprob"
-    samples: int = 10
     generation: GenerationConfig = GenerationConfig()  # how answers are read (mode, samples, temperature)
     variants: int = 10
     seeds: list[int] = field(default_factory=lambda: [0])
@@ -85,6 +83,10 @@ class Experiment:
     shuffled_control: bool = False  # also run each country-conditioned condition on shuffled countries
     out: Path = Path("results")
     raw: dict = field(default_factory=dict)  # the file as written, kept in the report
+
+    @property
+    def mode(self) -> str:
+        return self.generation.mode
 
 
 def _fail(where: str, message: str):
@@ -253,8 +255,8 @@ def parse_experiment(raw, where: str = "experiment") -> Experiment:
     return Experiment(
         name=name, models=list(models), conditions=conditions,
         countries=_countries(raw.get("countries", "all"), split_seed, where),
-        held_out=table.loc[table.split == "test", "country"].tolist(), split_seed=split_seed, mode=mode,
-        samples=samples, generation=generation, variants=_int(raw, "variants", 10, 1, 10, where),
+        held_out=table.loc[table.split == "test", "country"].tolist(), split_seed=split_seed,
+        generation=generation, variants=_int(raw, "variants", 10, 1, 10, where),
         seeds=seeds, parallel=_int(raw, "parallel", 1, 1, 64, where), shuffled_control=shuffled,
         out=output_folder(raw.get("out"), name, where), raw=raw)
 

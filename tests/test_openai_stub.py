@@ -20,7 +20,7 @@ from culturalign.conditions import CULTURAL_PROMPT, NO_PERSONA
 from culturalign.elicit import TOP_K, Context, _run_calls, elicit, logprob_prompts
 from culturalign.errors import ModelError
 from culturalign.models import ModelSession, Prompt
-from culturalign.models.clients import OpenAICompatClient, _top_from_openai
+from culturalign.models.clients import OpenAICompatClient, _openai_usage, _top_from_openai
 from culturalign.models.stub_server import StubServer, completion_body, top_tokens
 from culturalign.survey import load_survey
 
@@ -67,7 +67,7 @@ def test_parsers_read_chat_completion_and_legacy_logprobs():
 
 
 def test_usage_reads_cached_tokens_or_llamacpps_timings():
-    usage = OpenAICompatClient._usage
+    usage = _openai_usage
     assert usage({"usage": {"prompt_tokens": 9, "completion_tokens": 1,
                             "prompt_tokens_details": {"cached_tokens": 4}}})["cached_tokens"] == 4
     assert usage({"usage": {"prompt_tokens": 9}, "timings": {"cache_n": 7}})["cached_tokens"] == 7

@@ -1,8 +1,10 @@
 """Clients that ask a served model for next-token log-probabilities and for sampled text.
 
 Two wire protocols cover every provider: OpenAI-compatible HTTP (the embedded llama.cpp server, vLLM,
-SGLang, llama-server, gateways) and Ollama's native API. Both return plain Python data so the
-elicitation layer never sees provider differences.
+SGLang, llama-server, gateways) and Ollama's native API. Each protocol's responses are read by one pure
+function (:func:`read_openai`, :func:`read_ollama`), so a scripted client (``models.mock.MockClient``) runs
+the same parsers without a server. Every client satisfies :class:`ModelClient` and returns plain
+:class:`Reply` data, so the elicitation layer never sees provider differences.
 """
 from __future__ import annotations
 
@@ -11,7 +13,9 @@ import json
 import ssl
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 import httpx
@@ -71,7 +75,44 @@ class Reply:
                    completion_tokens=data.get("completion_tokens", 0), cached_tokens=data.get("cached_tokens", 0))
 
 
-def _top_from_openai(choice: dict) -> list[tuple[str, float]]:
+@runtime_checkable
+class ModelClient(Protocol):
+    """What a :class:`~culturalign.models.ModelSession` needs from a provider. ``identity`` and ``endpoint``
+    are part of every cache key (a new model version or another server never reuses old answers);
+    ``base_url`` is the OpenAI-compatible address DSPy's LM talks to."""
+
+    identity: str
+    endpoint: str
+    style: str  # "chat" or "completion": how prompts are rendered
+    parallel: int  # requests worth keeping in flight
+
+    @property
+    def base_url(self) -> str: ...
+
+    def top_logprobs(self, prompt: Prompt, k: int = 20) -> Reply: ...
+
+    def generate(self, prompt: Prompt, *, temperature: float, max_tokens: int, seed: int, stop=None) -> Reply: ...
+
+    def close(self) -> None: ...
+
+
+def openai_base(url: str) -> str:
+    """An OpenAI-compatible base URL ending in ``/v1``, whether or not the user wrote it (the one place)."""
+    base = url.rstrip("/")
+    return base if base.endswith("/v1") else base + "/v1"
+
+
+@contextmanager
+def _readable(where: str, data):
+    """A response missing what its protocol promises becomes one clear ModelError, not a KeyError."""
+    try:
+        yield
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        raise ModelError(f"{where} answered a response culturalign cannot read ({exc.__class__.__name__}: {exc}): "
+                         f"{str(data)[:200]}") from None
+
+
+def _top_from_openai(choice: dict, where: str = "the server") -> list[tuple[str, float]]:
     logprobs = choice.get("logprobs") or {}
     content = logprobs.get("content")
     if content:  # chat format (and llama.cpp's completions)
@@ -79,8 +120,40 @@ def _top_from_openai(choice: dict) -> list[tuple[str, float]]:
     legacy = logprobs.get("top_logprobs")  # legacy completions format: [{token: logprob}]
     if legacy:
         return [(tok, float(lp)) for tok, lp in legacy[0].items()]
-    raise ModelError("the server returned no log-probabilities; it must support 'logprobs'/'top_logprobs' "
+    raise ModelError(f"{where} returned no log-probabilities; it must support 'logprobs'/'top_logprobs' "
                      "(use --mode sample for servers that do not)")
+
+
+def _openai_usage(data: dict) -> dict:
+    usage = data.get("usage") or {}
+    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
+    if cached is None:
+        cached = (data.get("timings") or {}).get("cache_n", 0)
+    return {"prompt_tokens": usage.get("prompt_tokens", 0), "completion_tokens": usage.get("completion_tokens", 0),
+            "cached_tokens": cached or 0}
+
+
+def read_openai(data: dict, kind: str, style: str, where: str = "the model server") -> Reply:
+    """An OpenAI-compatible response as a Reply: ``kind`` is ``top_logprobs`` or ``generate``."""
+    with _readable(where, data):
+        choice = data["choices"][0]
+        if kind == "top_logprobs":
+            return Reply(top=_top_from_openai(choice, where), **_openai_usage(data))
+        text = choice.get("text") if style == "completion" else (choice.get("message") or {}).get("content")
+        return Reply(text=text or "", **_openai_usage(data))
+
+
+def read_ollama(resp, kind: str, style: str, where: str = "Ollama") -> Reply:
+    """An Ollama response (the ``ollama`` package's objects or plain dicts) as a Reply."""
+    with _readable(where, resp):
+        usage = {"prompt_tokens": resp.get("prompt_eval_count") or 0, "completion_tokens": resp.get("eval_count") or 0}
+        if kind == "top_logprobs":
+            first = (resp.get("logprobs") or [None])[0]
+            if not first:
+                raise ModelError(f"{where} returned no log-probabilities (needs Ollama >= 0.12.11); use --mode sample")
+            return Reply(top=[(t["token"], float(t["logprob"])) for t in first.get("top_logprobs") or []], **usage)
+        text = resp.get("response") if style == "completion" else resp["message"]["content"]
+        return Reply(text=text or "", **usage)
 
 
 class _Connections:
@@ -146,10 +219,10 @@ class OpenAICompatClient:
     """Any server speaking the OpenAI HTTP API: ``/v1/chat/completions`` and ``/v1/completions``."""
 
     def __init__(self, base_url: str, model: str, *, style: str = "chat", api_key: str | None = None,
-                 timeout: float = 600.0, continue_final_message: bool = False):
-        base = base_url.rstrip("/")
-        self.base_url = base if base.endswith("/v1") else base + "/v1"
-        self.model, self.style = model, style
+                 timeout: float = 600.0, continue_final_message: bool = False, parallel: int = 8):
+        self.base_url = openai_base(base_url)
+        self.model, self.style, self.parallel = model, style, parallel
+        self.identity, self.endpoint = f"openai:{model}", self.base_url
         # vLLM/SGLang need this flag to continue an assistant prefill; llama.cpp continues by default.
         self.continue_final_message = continue_final_message
         self._headers = {"Content-Type": "application/json", "Accept": "application/json",
@@ -198,34 +271,21 @@ class OpenAICompatClient:
             body.update(continue_final_message=True, add_generation_prompt=False)
         return "/chat/completions", body
 
-    @staticmethod
-    def _usage(data: dict) -> dict:
-        usage = data.get("usage") or {}
-        cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
-        if cached is None:
-            cached = (data.get("timings") or {}).get("cache_n", 0)
-        return {"prompt_tokens": usage.get("prompt_tokens", 0), "completion_tokens": usage.get("completion_tokens", 0),
-                "cached_tokens": cached or 0}
-
     def top_logprobs(self, prompt: Prompt, k: int = 20) -> Reply:
         path, body = self._body(prompt, max_tokens=1, temperature=0.0)
         if path == "/completions":
             body["logprobs"] = k
         else:
             body.update(logprobs=True, top_logprobs=k)
-        data = self._post(path, body)
-        return Reply(top=_top_from_openai(data["choices"][0]), **self._usage(data))
+        return read_openai(self._post(path, body), "top_logprobs", self.style, self.base_url + path)
 
     def generate(self, prompt: Prompt, *, temperature: float, max_tokens: int, seed: int, stop=None) -> Reply:
         path, body = self._body(prompt, max_tokens=max_tokens, temperature=temperature, seed=seed,
                                 **({"stop": list(stop)} if stop else {}))
-        data = self._post(path, body)
-        choice = data["choices"][0]
-        text = choice.get("text") if path == "/completions" else (choice.get("message") or {}).get("content")
-        return Reply(text=text or "", **self._usage(data))
+        return read_openai(self._post(path, body), "generate", self.style, self.base_url + path)
 
     def model_ids(self) -> list[str]:
-        status, data = self._send("GET", "/models", timeout=5)
+        status, data = self._send("GET", "/models", timeout=min(5.0, self._http.timeout))
         if status >= 400:
             raise ModelError(f"cannot reach the model server at {self.base_url}: /models answered HTTP {status}")
         try:
@@ -238,13 +298,16 @@ class OpenAICompatClient:
 
 
 class OllamaClient:
-    """A model on an Ollama server, through the official ``ollama`` client (logprobs need Ollama >= 0.12.11)."""
+    """A model on an Ollama server, through the official ``ollama`` client (logprobs need Ollama >= 0.12.11).
+    Making one asks the server for the model's digest: an unreachable server or an unpulled model fails here."""
 
-    def __init__(self, url: str, model: str, *, style: str = "chat", timeout: float = 600.0):
+    def __init__(self, url: str, model: str, *, style: str = "chat", timeout: float = 600.0, parallel: int = 4):
         import ollama
 
-        self.url, self.model, self.style = url.rstrip("/"), model, style
+        self.url, self.model, self.style, self.parallel = url.rstrip("/"), model, style, parallel
         self._client = ollama.Client(host=self.url, timeout=timeout)
+        self.identity, self.endpoint = f"ollama:{model}@{self.digest()}", self.url
+        self.base_url = openai_base(self.url)  # Ollama's OpenAI-compatible API, for DSPy
 
     def _call(self, fn, **kwargs):
         import ollama
@@ -264,24 +327,14 @@ class OllamaClient:
                               options=options, **extra)
         return self._call(self._client.chat, model=self.model, messages=prompt.messages(), options=options, **extra)
 
-    @staticmethod
-    def _usage(resp) -> dict:
-        return {"prompt_tokens": resp.get("prompt_eval_count") or 0, "completion_tokens": resp.get("eval_count") or 0}
-
     def top_logprobs(self, prompt: Prompt, k: int = 20) -> Reply:
         resp = self._request(prompt, {"temperature": 0, "num_predict": 1}, logprobs=True, top_logprobs=k)
-        first = (resp.get("logprobs") or [None])[0]
-        if not first:
-            raise ModelError(f"Ollama at {self.url} returned no log-probabilities (needs Ollama >= 0.12.11); "
-                             "use --mode sample")
-        top = [(t["token"], float(t["logprob"])) for t in first.get("top_logprobs") or []]
-        return Reply(top=top, **self._usage(resp))
+        return read_ollama(resp, "top_logprobs", self.style, f"Ollama at {self.url}")
 
     def generate(self, prompt: Prompt, *, temperature: float, max_tokens: int, seed: int, stop=None) -> Reply:
         options = {"temperature": temperature, "num_predict": max_tokens, "seed": seed}
         resp = self._request(prompt, {**options, **({"stop": list(stop)} if stop else {})})
-        text = resp.get("response") if self.style == "completion" else resp["message"]["content"]
-        return Reply(text=text or "", **self._usage(resp))
+        return read_ollama(resp, "generate", self.style, f"Ollama at {self.url}")
 
     def digest(self) -> str:
         listing = self._call(self._client.list)
@@ -289,3 +342,6 @@ class OllamaClient:
             if entry.get("model") in (self.model, f"{self.model}:latest"):
                 return entry.get("digest") or ""
         raise ModelError(f"Ollama at {self.url} has no model {self.model!r}; run `ollama pull {self.model}`")
+
+    def close(self) -> None:
+        pass  # the ollama package keeps no connections worth closing between runs

@@ -10,6 +10,7 @@ import importlib.util
 import json
 import os
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import httpx
 
 from ..errors import ModelError
 from ..fileio import atomic_write
+from .clients import OpenAICompatClient, Prompt, Reply
 from .registry import ModelSpec
 
 
@@ -216,3 +218,45 @@ class EmbeddedServer:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+class EmbeddedClient:
+    """An embedded model as a client: identified by its GGUF digest, its llama.cpp server started on the first
+    call, so a fully cached re-run starts nothing. ``close`` stops the server; a later call starts it again."""
+
+    endpoint = "embedded"
+
+    def __init__(self, spec: ModelSpec, *, n_parallel: int | None = None, timeout: float = 600.0):
+        self.spec, self.style, self.timeout = spec, spec.style, timeout
+        self.parallel = int(n_parallel or spec.get("n_parallel", DEFAULT_SLOTS))
+        self.path, digest = gguf_path(spec)
+        self.identity = f"gguf-sha256:{digest}"
+        self._lock = threading.Lock()
+        self._server: EmbeddedServer | None = None
+        self._http: OpenAICompatClient | None = None
+
+    def _live(self) -> OpenAICompatClient:
+        with self._lock:
+            if self._http is None:
+                self._server = EmbeddedServer(self.spec, n_parallel=self.parallel).start()
+                self._http = OpenAICompatClient(self._server.base_url, self.spec.name, style=self.style,
+                                                timeout=self.timeout)
+            return self._http
+
+    @property
+    def base_url(self) -> str:
+        return self._live().base_url
+
+    def top_logprobs(self, prompt: Prompt, k: int = 20) -> Reply:
+        return self._live().top_logprobs(prompt, k)
+
+    def generate(self, prompt: Prompt, **settings) -> Reply:
+        return self._live().generate(prompt, **settings)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._http is not None:
+                self._http.close()
+            if self._server is not None:
+                self._server.stop()
+            self._server = self._http = None
