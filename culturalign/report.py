@@ -287,30 +287,32 @@ def steering_figure(table: pd.DataFrame) -> bytes:
 
 def skill_figure(summary: pd.DataFrame) -> bytes:
     """Skill against the centroid per model and condition, with its 95% bootstrap interval (shuffled
-    controls beside the condition they control)."""
+    controls beside the condition they control). Horizontal bars: condition names stay one readable line."""
     models = list(dict.fromkeys(summary.model))
-    width = max(5.0, 0.9 * (summary.groupby("model").size().max() + summary.shuffled_skill.notna().sum()) + 2)
-    fig, axes = _subplots(1, len(models), figsize=(width * len(models), 4.8), squeeze=False, sharey=True)
+    rows = summary.groupby("model").size().max() + summary.groupby("model").shuffled_skill.count().max()
+    label_width = max(len(str(c)) for c in summary.condition) * 0.065 + 1.2
+    fig, axes = _subplots(1, len(models), figsize=((label_width + 4.5) * len(models), 1.2 + 0.32 * rows),
+                          squeeze=False)
     for ax, model in zip(axes[0], models):
         bars = []  # (label, skill, low, high, colour)
         for r in summary[summary.model == model].itertuples():
             bars.append((REFERENCE_LABELS.get(r.condition, r.condition), r.skill, r.skill_ci95_low,
                          r.skill_ci95_high, "#bbb" if r.kind == "reference" else "C0"))
             if not np.isnan(r.shuffled_skill):
-                bars.append((f"{r.condition} (shuffled countries)", r.shuffled_skill, np.nan, np.nan, "#d62728"))
+                bars.append(("shuffled countries", r.shuffled_skill, np.nan, np.nan, "#d62728"))
         values = np.array([b[1] for b in bars], dtype=float)
         err = np.nan_to_num(np.array([values - [b[2] for b in bars], np.array([b[3] for b in bars]) - values],
                                      dtype=float).clip(min=0))
-        ax.bar(range(len(bars)), values, color=[b[4] for b in bars], yerr=err, capsize=3)
-        ax.axhline(0, color="#333", lw=1)
-        ax.set_xticks(range(len(bars)), [textwrap.fill(b[0].replace(":", ": "), 20) for b in bars], fontsize=7,
-                      rotation=30, ha="right")
+        ax.barh(range(len(bars)), values, color=[b[4] for b in bars], xerr=err, capsize=3)
+        ax.axvline(0, color="#333", lw=1)
+        ax.set_yticks(range(len(bars)), [b[0] for b in bars], fontsize=8)
+        ax.invert_yaxis()  # first condition on top, its shuffled control right below it
         sub = summary[summary.model == model]
         ax.set_title(f"{model} (n={int(sub.countries.max())})", fontsize=10)
-        ax.grid(axis="y", alpha=0.3)
-    axes[0][0].set_ylabel("skill = 1 − Σd² / Σd²(centroid)")
+        ax.grid(axis="x", alpha=0.3)
+        ax.set_xlabel("skill = 1 − Σd² / Σd²(centroid)")
     fig.suptitle("Skill against the model-free centroid (0: no better than one constant point; grey: model-free;"
-                 " red: shuffled countries)", fontsize=10)
+                 " red: the condition above with shuffled countries)", fontsize=10)
     return _png(fig)
 
 

@@ -54,3 +54,33 @@ def test_committed_explainer_reloads_and_passes_the_gate_as_often_as_saved(cache
     passed = [check(t, r["facts"], r["history"], r["country"], _titles()).passed
               for t, r in zip(texts, test.to_dict("records"))]
     assert sum(passed) / len(passed) == pytest.approx(manifest["scores"]["test"]["faithfulness_pass_rate"])
+
+
+KNN = PROGRAMS / "respondent_knn-bootstrap-steer-contrastive-qwen2.5-coder-0.5b"
+STEERING = PROGRAMS.parent / "results" / "steering" / "distances.csv"
+
+
+def test_committed_steering_program_reproduces_the_study_on_three_held_out_countries(cache_root):
+    """The committed respondent_knn program (retrieved neighbours' answers as demos) reloads from a clean
+    checkout and puts three held-out countries where the committed steering study put them; three, not 21,
+    to keep CI's budget (its prompts are several times longer than the engineered prompt's)."""
+    import pandas as pd
+
+    from culturalign.compile import score_split
+    from culturalign.evaluate import session_for
+    from culturalign.saved import load_program
+    from culturalign.survey import load_survey
+
+    program, manifest = load_program(KNN, load_survey())
+    study = pd.read_csv(STEERING)
+    study = study[study.condition == "compiled:respondent_knn/bootstrap-steer/contrastive"]
+    study = study[study.seed == 0].set_index("country")
+    countries = ["Kenya", "Peru", "Sweden"]  # three regions
+    assert set(countries) <= set(manifest["split"]["test"]) <= set(study.index)
+    session = session_for(manifest, None)
+    try:
+        scored = score_split(session, program, countries, load_survey()).set_index("country")
+    finally:
+        session.close()
+    for country in countries:
+        assert scored.distance[country] == pytest.approx(study.distance[country], abs=0.02), country
