@@ -221,3 +221,58 @@ def test_bench_client_prints_one_json_object_of_rates():
     for key in ("answers_per_s", "plain_http_answers_per_s"):
         assert set(out[key]) == {"0", "10"} and all(set(v) == {"1", "4"} for v in out[key].values())
         assert all(rate > 0 for v in out[key].values() for rate in v.values())
+
+
+# ------------------------------------------------------------------ one model at several addresses
+
+def test_replicas_share_the_requests_and_the_cache(tmp_path, monkeypatch):
+    """A spec with ``replicas:`` spreads one run's requests over every server and caches them under the first
+    address, so a run without the replicas reuses every answer."""
+    contexts = [Context(CULTURAL_PROMPT, c, "an average human being") for c in ("Japan", "Peru", "Kenya")]
+    with StubServer(latency=0.02) as one, StubServer(latency=0.02) as two:
+        path = tmp_path / "models.yaml"
+        path.write_text(f"models:\n  spread:\n    provider: openai\n    base_url: {one.base_url}\n    model: stub\n"
+                        f"    parallel: 4\n    replicas: [{two.base_url}]\n"
+                        f"  single:\n    provider: openai\n    base_url: {one.base_url}\n    model: stub\n")
+        monkeypatch.setenv("CULTURALIGN_MODELS", str(path))
+        cache = AnswerCache(tmp_path / "answers.sqlite")
+        session = ModelSession("spread", cache=cache)
+        assert session.parallel == 8 and session.endpoint == one.base_url
+        spread = elicit(session, SURVEY, contexts, progress=False)
+        first, second = one.stats()["requests"], two.stats()["requests"]
+        assert first + second == session.usage.calls == 60
+        assert min(first, second) >= 20, (first, second)  # both kept busy, neither left idle
+        assert session.client.served == [first, second]
+        again = ModelSession("single", cache=cache)
+        single = elicit(again, SURVEY, contexts, progress=False)
+        assert again.usage.calls == 0 and again.usage.cache_hits == 60
+        assert single["values"].equals(spread["values"])
+
+
+def test_a_replica_that_is_down_is_named(tmp_path, monkeypatch):
+    with StubServer() as one, StubServer() as two:
+        path = tmp_path / "models.yaml"
+        path.write_text(f"models:\n  spread:\n    provider: openai\n    base_url: {one.base_url}\n    model: stub\n"
+                        f"    replicas: [{two.base_url}]\n")
+        monkeypatch.setenv("CULTURALIGN_MODELS", str(path))
+        two.kill()
+        with pytest.raises(ModelError, match=two.base_url.replace(".", r"\.")):
+            ModelSession("spread")
+
+
+@pytest.mark.parametrize("replicas, message", [
+    ("http://a:1/v1", "must be a list of 1 to 64"),
+    ("[]", "must be a list of 1 to 64"),
+    ("[ftp://a:1]", "must be a list of 1 to 64"),
+    ("[http://base:1]", "repeats an address"),
+    ("[http://a:1, http://a:1/v1]", "repeats an address"),
+])
+def test_bad_replicas_are_refused_clearly(tmp_path, monkeypatch, replicas, message):
+    from culturalign.models.registry import get_spec
+
+    path = tmp_path / "models.yaml"
+    path.write_text(f"models:\n  spread:\n    provider: openai\n    base_url: http://base:1/v1\n    model: m\n"
+                    f"    replicas: {replicas}\n")
+    monkeypatch.setenv("CULTURALIGN_MODELS", str(path))
+    with pytest.raises(ModelError, match=f"model 'spread': 'replicas' {message}"):
+        get_spec("spread")

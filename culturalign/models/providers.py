@@ -14,20 +14,25 @@ from ..errors import ModelError
 from .clients import ModelClient, OllamaClient, OpenAICompatClient
 from .embedded import EmbeddedClient, cache_dir, chunk_paths
 from .registry import OLLAMA_URL, ModelSpec
+from .replicas import ReplicaClient
 
 
-def _open_openai(spec: ModelSpec, n_parallel: int | None, timeout: float) -> OpenAICompatClient:
+def _open_openai(spec: ModelSpec, n_parallel: int | None, timeout: float) -> ModelClient:
     key_env = spec.get("api_key_env")
     if key_env and not os.environ.get(key_env):
         raise ModelError(f"model {spec.name!r} reads its API key from ${key_env}, which is not set")
-    # vLLM/SGLang need continue_final_message to continue an assistant prefill; llama.cpp ignores it
-    client = OpenAICompatClient(spec.get("base_url"), spec.get("model"), style=spec.style,
-                                api_key=os.environ.get(key_env) if key_env else None, timeout=timeout,
-                                continue_final_message=True, parallel=int(n_parallel or spec.get("parallel", 8)))
-    served = client.model_ids()  # fails fast, naming the URL, when the server is unreachable
-    if served and spec.get("model") not in served:
-        raise ModelError(f"{client.base_url} does not serve {spec.get('model')!r}; it serves {', '.join(served[:10])}")
-    return client
+    clients = []
+    for url in [spec.get("base_url"), *spec.get("replicas", [])]:
+        # vLLM/SGLang need continue_final_message to continue an assistant prefill; llama.cpp ignores it
+        client = OpenAICompatClient(url, spec.get("model"), style=spec.style,
+                                    api_key=os.environ.get(key_env) if key_env else None, timeout=timeout,
+                                    continue_final_message=True, parallel=int(n_parallel or spec.get("parallel", 8)))
+        served = client.model_ids()  # fails fast, naming the URL, when the server is unreachable
+        if served and spec.get("model") not in served:
+            raise ModelError(f"{client.base_url} does not serve {spec.get('model')!r}; it serves "
+                             f"{', '.join(served[:10])}")
+        clients.append(client)
+    return clients[0] if len(clients) == 1 else ReplicaClient(clients)
 
 
 def _open_ollama(spec: ModelSpec, n_parallel: int | None, timeout: float) -> OllamaClient:

@@ -21,7 +21,7 @@ STYLES = ("chat", "completion")
 _KEYS = {
     "embedded": {"provider", "style", "description", "source", "n_ctx", "n_parallel", "threads"},
     "ollama": {"provider", "style", "description", "model", "url"},
-    "openai": {"provider", "style", "description", "model", "base_url", "api_key_env", "parallel"},
+    "openai": {"provider", "style", "description", "model", "base_url", "replicas", "api_key_env", "parallel"},
 }
 OLLAMA_URL = "http://localhost:11434"
 
@@ -62,12 +62,26 @@ def _check_values(raw: dict, where: str) -> None:
     for key in ("url", "base_url"):
         if key in raw and not re.match(r"https?://[^/\s]+", raw[key]):
             raise ModelError(f"{where}: '{key}' must be an http:// or https:// address, got {shown(raw[key])}")
+    if "replicas" in raw:
+        _check_replicas(raw, where)
     if "api_key_env" in raw and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", raw["api_key_env"]):
         raise ModelError(f"{where}: 'api_key_env' must name an environment variable, got {shown(raw['api_key_env'])}")
     for key, (low, high) in _WHOLE.items():
         value = raw.get(key, low)
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise ModelError(f"{where}: '{key}' must be a whole number from {low} to {high}, got {shown(value)}")
+
+
+def _check_replicas(raw: dict, where: str) -> None:
+    """More addresses serving the same model as ``base_url``: a list of distinct http(s) addresses."""
+    replicas = raw["replicas"]
+    if not isinstance(replicas, list) or not 1 <= len(replicas) <= 64 or not all(
+            isinstance(u, str) and re.match(r"https?://[^/\s]+", u) and len(u) <= 1000 for u in replicas):
+        raise ModelError(f"{where}: 'replicas' must be a list of 1 to 64 http:// or https:// addresses (more servers "
+                         f"of the same model besides base_url), got {shown(replicas)}")
+    seen = [u.rstrip("/").removesuffix("/v1") for u in [raw.get("base_url", "")] + replicas]
+    if len(set(seen)) < len(seen):
+        raise ModelError(f"{where}: 'replicas' repeats an address (base_url is the first replica already)")
 
 
 def _check_source(src, where: str) -> None:
