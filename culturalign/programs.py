@@ -9,11 +9,13 @@ with the same interface, so every comparison is program against program on the s
 """
 from __future__ import annotations
 
+import weakref
 import zlib
 from dataclasses import dataclass, field
 from typing import Callable
 
 import dspy
+import tqdm
 
 from .conditions import CULTURAL_PROMPT, DESCRIPTORS, NO_PERSONA
 from .elicit import Context
@@ -22,6 +24,25 @@ from .models.clients import Prompt
 from .questions import Question
 
 ANSWER_MARKER = "[[ ## answer ## ]]\n"
+
+
+class _TolerantInstances(weakref.WeakSet):
+    """tqdm's registry of bars, where removing a bar that is gone is not an error. DSPy's
+    ``ParallelExecutor.execute`` empties the registry without tqdm's lock, so with two optimizers running in two
+    threads (``compare`` with ``parallel`` > 1) a bar created in the other thread failed to remove itself with a
+    KeyError and killed that compile (seen in 2 of 8 runs of the two-thread test). Emptying it takes tqdm's lock,
+    so it cannot change size while tqdm iterates it."""
+
+    def remove(self, item):
+        self.discard(item)
+
+    def clear(self):
+        with tqdm.tqdm.get_lock():
+            super().clear()
+
+
+if not isinstance(tqdm.tqdm._instances, _TolerantInstances):
+    tqdm.tqdm._instances = _TolerantInstances(tqdm.tqdm._instances)
 
 
 class SurveyAnswer(dspy.Signature):

@@ -181,29 +181,16 @@ def test_labelled_demos_come_from_wave7_data_of_training_countries():
     assert "Nigeria" in prompt.turns[0][1] and "Sweden" not in str(prompt)
 
 
-def test_two_runs_in_two_threads_each_answer_through_their_own_session(tmp_path):
-    """The model session travels in DSPy's thread-local context: two compiles in two threads (as compare runs
-    models with parallel > 1), each fanning out to DSPy's own worker threads, never borrow each other's."""
+def _at_once(work, timeout: float) -> None:
+    """``work(0, ready)`` and ``work(1, ready)`` in two threads; ``ready()`` returns once both have called it.
+    Fails on what either raised."""
     import threading
 
-    from culturalign.programs import _active
-    from dspy.utils.parallelizer import ParallelExecutor
-
-    sessions = [FakeSession(AnswerCache(tmp_path / f"{i}.sqlite")) for i in range(2)]
-    seen, errors, barrier = {0: set(), 1: set()}, [], threading.Barrier(2)
+    errors, barrier = [], threading.Barrier(2)
 
     def run(i):
         try:
-            with using_session(sessions[i], SURVEY):
-                barrier.wait()  # both sessions are active at once
-                program = make_program("respondent")
-                countries = ["Chile", "Peru", "Japan", "Kenya"]
-
-                def answer(country):
-                    seen[i].add(id(_active()[0]))
-                    return program(country=country)
-
-                ParallelExecutor(num_threads=3, disable_progress_bar=True).execute(answer, countries)
+            work(i, barrier.wait)
         except BaseException as exc:
             errors.append(exc)
 
@@ -211,8 +198,32 @@ def test_two_runs_in_two_threads_each_answer_through_their_own_session(tmp_path)
     for t in threads:
         t.start()
     for t in threads:
-        t.join(60)
+        t.join(timeout)
     assert errors == []
+
+
+def test_two_runs_in_two_threads_each_answer_through_their_own_session(tmp_path):
+    """The model session travels in DSPy's thread-local context: two compiles in two threads (as compare runs
+    models with parallel > 1), each fanning out to DSPy's own worker threads, never borrow each other's."""
+    from culturalign.programs import _active
+    from dspy.utils.parallelizer import ParallelExecutor
+
+    sessions = [FakeSession(AnswerCache(tmp_path / f"{i}.sqlite")) for i in range(2)]
+    seen = {0: set(), 1: set()}
+
+    def run(i, ready):
+        with using_session(sessions[i], SURVEY):
+            ready()  # both sessions are active at once
+            program = make_program("respondent")
+
+            def answer(country):
+                seen[i].add(id(_active()[0]))
+                return program(country=country)
+
+            ParallelExecutor(num_threads=3, disable_progress_bar=True).execute(answer, ["Chile", "Peru", "Japan",
+                                                                                     "Kenya"])
+
+    _at_once(run, 60)
     assert seen == {0: {id(sessions[0])}, 1: {id(sessions[1])}}
     assert sessions[0].calls == sessions[1].calls > 0  # each answered its own four countries
     with pytest.raises(CulturalignError, match="no active model session"):
@@ -223,7 +234,6 @@ def test_two_compiles_at_once_each_answer_through_their_own_session(tmp_path):
     """Two compiles in two threads against two sessions that answer differently: each compiled program's
     bootstrapped demos carry its own session's answers, and each session answered its own compile."""
     import math
-    import threading
 
     from culturalign.compile import compile_program
     from culturalign.models.clients import Reply
@@ -249,22 +259,15 @@ def test_two_compiles_at_once_each_answer_through_their_own_session(tmp_path):
 
     for i in range(2):
         sessions[i].top_logprobs = prefers(i)
-    results, errors, barrier = {}, [], threading.Barrier(2)
+    results = {}
 
-    def run(i):
-        try:
-            barrier.wait()
-            results[i], _ = compile_program(make_program("respondent"), preset, sessions[i], SURVEY,
-                                            train=["Chile", "Peru", "Japan"], val=["Kenya"])
-        except BaseException as exc:
-            errors.append(exc)
+    def run(i, ready):
+        ready()
+        results[i], _ = compile_program(make_program("respondent"), preset, sessions[i], SURVEY,
+                                        train=["Chile", "Peru", "Japan"], val=["Kenya"])
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    assert errors == [] and set(results) == {0, 1}
+    _at_once(run, 120)
+    assert set(results) == {0, 1}
     for i in range(2):
         answers = {d["answer"] for d in results[i].respond.demos}
         assert answers == {favourite[i]}, (i, answers)
