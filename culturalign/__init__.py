@@ -16,7 +16,7 @@ from .evaluate import evaluate_saved, evaluate_seeds
 from .experiment import load_experiment, parse_experiment
 from .models import ModelSession, get_spec
 from .reference import countries, resolve_country
-from .report import write_report
+from .report.report import write_report
 from .survey import load_survey
 from .yardsticks import ShuffledCountries, condition_stats, derangement, reference_predictions, skill
 

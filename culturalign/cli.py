@@ -424,7 +424,7 @@ def compare_cmd(experiment, out, check):
 @click.argument("results", type=click.Path(file_okay=False))
 def report_cmd(results):
     """Rebuild a comparison's tables, figures and report.html from its saved results (no model)."""
-    from .report import write_report
+    from .report.report import write_report
 
     click.echo(f"wrote {write_report(results)}")
 

@@ -219,7 +219,7 @@ def write_tables(exp: Experiment, cells) -> pd.DataFrame:
 
 def run_compare(exp: Experiment, *, out: str | Path | None = None) -> Path:
     """Run every missing cell of the grid, then write the tables, figures and report. Returns the folder."""
-    from .report import write_report
+    from .report.report import write_report
     from .survey import load_survey
 
     if out is not None:

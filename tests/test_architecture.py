@@ -45,3 +45,15 @@ def test_the_extension_is_found_through_its_entry_point():
 
     assert {"recexplain", "recexplain_plain", "recexplain_handwritten"} <= set(registered())
     assert task_kind("recexplain") is not None
+
+
+def test_every_subpackage_is_listed_for_the_wheel():
+    import tomllib
+
+    setuptools = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(setuptools["packages"])
+    mapped = {name: PACKAGE.parent / folder for name, folder in setuptools.get("package-dir", {}).items()}
+    found = {".".join(p.parent.relative_to(PACKAGE.parent).parts) for p in PACKAGE.rglob("__init__.py")}
+    for name, folder in mapped.items():
+        found |= {".".join((name, *p.parent.relative_to(folder).parts)) for p in folder.rglob("__init__.py")}
+    assert found - listed == set(), "subpackages missing from pyproject.toml [tool.setuptools] packages"

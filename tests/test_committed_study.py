@@ -8,7 +8,7 @@ import pytest
 
 from culturalign import compare
 from culturalign.experiment import load_experiment
-from culturalign.report import write_report
+from culturalign.report.report import write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY = ROOT / "results" / "local-models"

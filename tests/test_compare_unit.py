@@ -153,7 +153,7 @@ def test_grid_runs_resumes_and_rerenders_without_a_model(tmp_path, monkeypatch):
 
 
 def test_report_needs_results(tmp_path):
-    from culturalign.report import write_report
+    from culturalign.report.report import write_report
 
     with pytest.raises(CulturalignError, match="no comparison results"):
         write_report(tmp_path)

@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import cultmap, reference
-from .errors import CulturalignError
-from .fileio import atomic_write, parse_yaml, read_json, read_table, read_text, shown
-from .plot import REFERENCE_LABELS, model_free_marks
-from .yardsticks import REFERENCE_PREDICTORS, skill, summarize_conditions, with_reference_rows
+from .. import cultmap, reference
+from ..errors import CulturalignError
+from ..fileio import atomic_write, parse_yaml, read_json, read_table, read_text, shown
+from ..plot import REFERENCE_LABELS, model_free_marks
+from ..yardsticks import REFERENCE_PREDICTORS, skill, summarize_conditions, with_reference_rows
 
 BASELINES = ("no_persona", "engineered")
 
@@ -336,7 +336,7 @@ border-bottom:1px solid #ddd;text-align:right}table.t th{background:#f4f4f4}img{
 
 def write_report(folder) -> Path:
     """Write the summary tables (CSV), figures (PNG) and ``report.html`` into ``folder``; no model needed."""
-    from .plot import map_figure
+    from ..plot import map_figure
 
     folder = Path(folder)
     distances = load_distances(folder)

@@ -1,0 +1,1 @@
+"""Stage 7: the HTML report built from the written tables."""
