@@ -27,16 +27,16 @@ from pathlib import Path
 
 import httpx
 
-from culturalign import reference
-from culturalign.audit import build_contexts, run_audit
-from culturalign.cache import AnswerCache
-from culturalign.conditions import resolve_condition
-from culturalign.elicit import logprob_prompts, TOP_K
+from culturalign.elicitation.conditions import resolve_condition
+from culturalign.elicitation.elicit import logprob_prompts, TOP_K
+from culturalign.elicitation.scoring import score
+from culturalign.instrument.survey import load_survey
+from culturalign.map import reference
 from culturalign.models import EmbeddedServer, ModelSession
-from culturalign.programs import baseline
-from culturalign.saved import load_program
-from culturalign.scoring import score
-from culturalign.survey import load_survey
+from culturalign.models.cache import AnswerCache
+from culturalign.optimization.saved import load_program
+from culturalign.programs.programs import baseline
+from culturalign.runs.audit import build_contexts, run_audit
 
 PREFILL_LINES = 30  # about 1,100 prompt tokens (the nonce is ~16): long, yet inside one slot's context
 

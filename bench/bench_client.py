@@ -30,14 +30,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from culturalign import reference
-from culturalign.audit import build_contexts, run_audit
-from culturalign.cache import AnswerCache
-from culturalign.conditions import resolve_condition
-from culturalign.elicit import TOP_K, elicit, logprob_prompts
+from culturalign.elicitation.conditions import resolve_condition
+from culturalign.elicitation.elicit import TOP_K, elicit, logprob_prompts
+from culturalign.instrument.survey import load_survey
+from culturalign.map import reference
 from culturalign.models import ModelSession, ModelSpec
+from culturalign.models.cache import AnswerCache
 from culturalign.models.stub_server import StubServer
-from culturalign.survey import load_survey
+from culturalign.runs.audit import build_contexts, run_audit
 
 REQUESTS_PER_CONTEXT = 20  # the ten IVS items in logprob mode
 

@@ -5,20 +5,20 @@ import os as _os
 # libraries would look for updates. culturalign never needs the network at run time.
 _os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 _os.environ.setdefault("HF_HUB_OFFLINE", "1")
-from .audit import AuditResult, run_audit
-from .compare import run_compare
-from .compile import run_compile
-from .conditions import CULTURAL_PROMPT, NO_PERSONA, custom_condition
-from .cultmap import (bootstrap_point, distances, improved_share, item_distances, load_projection, nearest, project,
-                      region_summary, specificity, steerability)
+from .elicitation.conditions import CULTURAL_PROMPT, NO_PERSONA, custom_condition
 from .errors import CulturalignError
-from .evaluate import evaluate_saved, evaluate_seeds
-from .experiment import load_experiment, parse_experiment
+from .instrument.survey import load_survey
+from .map.cultmap import (bootstrap_point, distances, improved_share, item_distances, load_projection, nearest, project,
+                      region_summary, specificity, steerability)
+from .map.reference import countries, resolve_country
+from .map.yardsticks import ShuffledCountries, condition_stats, derangement, reference_predictions, skill
 from .models import ModelSession, get_spec
-from .reference import countries, resolve_country
+from .optimization.compile import run_compile
 from .report.report import write_report
-from .survey import load_survey
-from .yardsticks import ShuffledCountries, condition_stats, derangement, reference_predictions, skill
+from .runs.audit import AuditResult, run_audit
+from .runs.compare import run_compare
+from .runs.evaluate import evaluate_saved, evaluate_seeds
+from .runs.experiment import load_experiment, parse_experiment
 
 __all__ = ["AuditResult", "CULTURAL_PROMPT", "CulturalignError", "ModelSession", "NO_PERSONA", "bootstrap_point",
            "countries", "custom_condition", "distances", "evaluate_saved", "evaluate_seeds", "get_spec",

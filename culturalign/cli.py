@@ -7,10 +7,11 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from . import cultmap, plugins, reference
-from .audit import DEFAULT_COUNTRIES
+from . import plugins
 from .errors import CulturalignError
 from .fileio import json_text, shown, writable_folder
+from .map import cultmap, reference
+from .runs.audit import DEFAULT_COUNTRIES
 
 
 def _echo_json(obj) -> None:
@@ -76,7 +77,7 @@ def _answer_vectors(data, path: str) -> tuple[list[str], list[dict], bool]:
 
 def _check_ranges(vectors, path, first: int = 1):
     """Every answer inside its item's range; ``first`` numbers the entries in the message."""
-    from .survey import load_survey
+    from .instrument.survey import load_survey
 
     survey = load_survey()
     for i, vector in enumerate(vectors):
@@ -120,7 +121,7 @@ def project(answers, as_json, n_nearest, fill_mean):
 @click.option("--title", default="Inglehart-Welzel cultural map (IVS 2005-2022)", show_default=True)
 def map_cmd(out, points_file, title):
     """Draw the cultural map of the 107 countries, optionally with extra named points."""
-    from .plot import save_map
+    from .map.plot import save_map
 
     points = None
     if points_file:
@@ -218,7 +219,7 @@ def serve(model, host, port, parallel):
 def audit(model, countries, conditions, templates, mode, samples, temperature, variants, out, as_json,
           shuffled_control, no_progress):
     """Audit a model: its map position with and without cultural prompting, for the given countries."""
-    from .audit import run_audit
+    from .runs.audit import run_audit
 
     conds = [c.strip() for c in conditions.split(",") if c.strip()] + list(templates)
     if variants != "all" and not (variants.isdigit() and 1 <= int(variants) <= 10):
@@ -264,8 +265,8 @@ def _country_list(value: str | None):
 def compile_cmd(program, optimizer, model, prompt_model, out, seed, split_seed, train, val, test_, skip_train_score,
                 objective, tau, no_progress):
     """Compile a culture-conditioned program with an optimizer preset and save it (JSON + manifest)."""
-    from .compile import run_compile
-    from .programs import make_program
+    from .optimization.compile import run_compile
+    from .programs.programs import make_program
 
     task = getattr(make_program(program), "task", None)
     if task is not None:  # a program of an extension's task kind compiles its own way
@@ -304,8 +305,8 @@ def compile_cmd(program, optimizer, model, prompt_model, out, seed, split_seed, 
 def evaluate_cmd(program_dir, split, model, variants, seeds, shuffled_control, as_json):
     """Evaluate a saved program against the engineered prompt, no persona and the model-free reference
     predictors (centroid, region lookup) on the same countries."""
-    from .evaluate import evaluate_saved, evaluate_seeds
-    from .saved import load_manifest
+    from .runs.evaluate import evaluate_saved, evaluate_seeds
+    from .optimization.saved import load_manifest
 
     task = load_manifest(program_dir).get("task")
     if task is not None:  # an extension's program: its task kind evaluates it
@@ -395,8 +396,8 @@ def _print_audit(summary: dict, path: Path) -> None:
 @click.option("--check", is_flag=True, help="Only validate the experiment file and show its grid.")
 def compare_cmd(experiment, out, check):
     """Run an experiment file: models x conditions x countries x seeds, then tables, figures and a report."""
-    from .compare import grid_conditions, plan, run_compare
-    from .experiment import load_experiment
+    from .runs.compare import grid_conditions, plan, run_compare
+    from .runs.experiment import load_experiment
 
     if out is not None and not out.strip():  # it would write into the current folder
         raise CulturalignError(f"--out must name a folder, got {out!r}")

@@ -2,7 +2,7 @@
 
 An extension declares an entry point in the ``culturalign.plugins`` group (pyproject.toml); its function is
 called once, the first time a program, a task kind or the command line is looked up, and registers what it
-brings with :func:`culturalign.programs.register_program`, :func:`register_task` and :func:`register_command`.
+brings with :func:`culturalign.programs.programs.register_program`, :func:`register_task` and :func:`register_command`.
 The recommendation explainers (``culturalign/recsys/``) are such an extension.
 """
 from __future__ import annotations

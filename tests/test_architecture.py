@@ -1,10 +1,16 @@
-"""The package's imports flow one way: the core never imports an extension (recsys registers itself through
-the culturalign.plugins entry point)."""
+"""The package's imports flow one way: each stage imports only its own and lower stages (the order the README's
+Architecture section shows), and the core never imports an extension (recsys registers itself through the
+culturalign.plugins entry point)."""
 import ast
 from pathlib import Path
 
+import pytest
+
 PACKAGE = Path(__file__).resolve().parents[1] / "culturalign"
 EXTENSIONS = ("recsys",)
+# Lowest first. A top-level module or folder missing here fails the test: place it before it lands.
+STAGES = (("errors", "fileio", "plugins", "progress"), ("map",), ("instrument",), ("models",), ("elicitation",),
+          ("programs",), ("optimization",), ("report",), ("runs",), ("cli", "__init__"))
 
 
 def _imports(path: Path) -> set[str]:
@@ -39,16 +45,41 @@ def test_the_core_never_imports_an_extension():
     assert offenders == []
 
 
+def _stage(module: str) -> int | None:
+    """The stage of ``culturalign.<part>...``; None for an extension."""
+    part = (module.split(".") + ["__init__"])[1]
+    if part in EXTENSIONS:
+        return None
+    for rank, members in enumerate(STAGES):
+        if part in members:
+            return rank
+    raise AssertionError(f"culturalign.{part} is in no stage: add it to STAGES in {Path(__file__).name}")
+
+
+def test_no_stage_imports_a_higher_one():
+    upward = []
+    for path in PACKAGE.rglob("*.py"):
+        module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        own = _stage(module)
+        if own is None:
+            continue
+        for name in _imports(path):
+            if name != "culturalign" and (theirs := _stage(name)) is not None and theirs > own:
+                upward.append(f"{path.relative_to(PACKAGE)} (stage {'/'.join(STAGES[own])}) imports {name} "
+                              f"(stage {'/'.join(STAGES[theirs])})")
+    assert upward == []
+
+
 def test_the_extension_is_found_through_its_entry_point():
     from culturalign.plugins import task_kind
-    from culturalign.programs import registered
+    from culturalign.programs.programs import registered
 
     assert {"recexplain", "recexplain_plain", "recexplain_handwritten"} <= set(registered())
     assert task_kind("recexplain") is not None
 
 
 def test_every_subpackage_is_listed_for_the_wheel():
-    import tomllib
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 
     setuptools = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]
     listed = set(setuptools["packages"])

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from culturalign.cache import AnswerCache
 from culturalign.errors import CulturalignError
+from culturalign.models.cache import AnswerCache
 
 from fakes import fake_model_session
 
@@ -98,7 +98,7 @@ def test_a_users_models_file_with_a_duplicate_key_is_an_error(tmp_path):
 
 def test_an_audit_with_a_single_condition_finishes(tmp_path):
     """Only no persona (no country condition, so no specificity table) used to crash after the model calls."""
-    from culturalign.audit import run_audit
+    from culturalign.runs.audit import run_audit
 
     session = fake_model_session(AnswerCache(tmp_path / "a.sqlite"))
     for conditions, name in ((["no_persona"], "no_persona"), (["cultural_prompt"], "engineered")):
@@ -109,7 +109,7 @@ def test_an_audit_with_a_single_condition_finishes(tmp_path):
 
 
 def test_the_python_api_checks_settings_before_any_model_call(tmp_path):
-    from culturalign.audit import run_audit
+    from culturalign.runs.audit import run_audit
 
     session = fake_model_session(AnswerCache(tmp_path / "b.sqlite"))
     for kwargs, message in (({"conditions": []}, "no conditions"), ({"variants": 11}, "variants must be"),

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from culturalign import cultmap
+from culturalign.map import cultmap
 
 ANSWERS = {"F063": 3, "Y003": 1, "F120": 7, "G006": 2, "E018": 3, "Y002": 2.5, "A008": 1.5, "F118": 8,
            "E025": 1, "A165": 1}

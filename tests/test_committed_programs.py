@@ -30,15 +30,15 @@ def test_committed_explainer_reloads_and_passes_the_gate_as_often_as_saved(cache
     check them with the gate (no reader: that part is covered by tests/test_recexplain_e2e.py)."""
     import dspy
 
-    from culturalign.compile import dspy_lm
-    from culturalign.evaluate import session_for
+    from culturalign.optimization.compile import dspy_lm
+    from culturalign.runs.evaluate import session_for
     from culturalign.recsys import movielens
     from culturalign.recsys.compile_explainer import _titles
     from culturalign.recsys.examples import explanation_tasks
     from culturalign.recsys.gate import check
     from culturalign.recsys.metric import generate
-    from culturalign.saved import load_program
-    from culturalign.survey import load_survey
+    from culturalign.optimization.saved import load_program
+    from culturalign.instrument.survey import load_survey
 
     cli("data", "fetch", "movielens-100k")
     program, manifest = load_program(EXPLAINER, load_survey())
@@ -66,10 +66,10 @@ def test_committed_steering_program_reproduces_the_study_on_three_held_out_count
     to keep CI's budget (its prompts are several times longer than the engineered prompt's)."""
     import pandas as pd
 
-    from culturalign.compile import score_split
-    from culturalign.evaluate import session_for
-    from culturalign.saved import load_program
-    from culturalign.survey import load_survey
+    from culturalign.optimization.compile import score_split
+    from culturalign.runs.evaluate import session_for
+    from culturalign.optimization.saved import load_program
+    from culturalign.instrument.survey import load_survey
 
     program, manifest = load_program(KNN, load_survey())
     study = pd.read_csv(STEERING)

@@ -6,9 +6,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from culturalign import compare
-from culturalign.experiment import load_experiment
 from culturalign.report.report import write_report
+from culturalign.runs import compare
+from culturalign.runs.experiment import load_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY = ROOT / "results" / "local-models"

@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from culturalign.cache import AnswerCache
 from culturalign.errors import CulturalignError
-from culturalign.experiment import load_experiment, parse_experiment
+from culturalign.models.cache import AnswerCache
+from culturalign.runs.experiment import load_experiment, parse_experiment
 
 from fakes import fake_model_session
 
@@ -72,7 +72,7 @@ def test_cli_reports_the_error_before_any_model_starts(tmp_path):
 
 
 def test_grid_runs_resumes_and_rerenders_without_a_model(tmp_path, monkeypatch):
-    from culturalign import compare
+    from culturalign.runs import compare
     from culturalign.models import session as session_module
 
     started = []
@@ -162,7 +162,7 @@ def test_report_needs_results(tmp_path):
 def test_grid_progress_eta_ignores_cells_served_from_the_cache():
     import io
 
-    from culturalign.compare import GridProgress
+    from culturalign.runs.compare import GridProgress
 
     out = io.StringIO()
     progress = GridProgress(total=4, done=0, stream=out)
@@ -184,7 +184,7 @@ def _fake_sessions(tmp_path, monkeypatch):
 
 
 def test_ctrl_c_stops_the_grid_keeps_finished_cells_and_resumes(tmp_path, monkeypatch):
-    from culturalign import compare
+    from culturalign.runs import compare
 
     _fake_sessions(tmp_path, monkeypatch)
     exp = parse_experiment({**GOOD, "out": str(tmp_path / "res")})
@@ -211,10 +211,10 @@ _PARALLEL_CTRL_C = """
 import _thread, sys, threading, time
 sys.path.insert(0, sys.argv[2])
 from fakes import fake_model_session
-from culturalign import compare
-from culturalign.cache import AnswerCache
-from culturalign.experiment import parse_experiment
 from culturalign.models import session as session_module
+from culturalign.models.cache import AnswerCache
+from culturalign.runs import compare
+from culturalign.runs.experiment import parse_experiment
 
 session_module.ModelSession = lambda name: fake_model_session(AnswerCache(sys.argv[1] + "/answers.sqlite"))
 compare._run_cell = lambda *a: time.sleep(60)  # two long cells in flight
@@ -241,7 +241,7 @@ def test_ctrl_c_is_not_held_up_by_models_running_in_parallel(tmp_path):
 
 
 def test_a_study_without_held_out_countries_still_reports_skill(tmp_path, monkeypatch):
-    from culturalign import compare
+    from culturalign.runs import compare
     from culturalign.models import session as session_module
 
     monkeypatch.setattr(session_module, "ModelSession", lambda name: fake_model_session(AnswerCache(tmp_path / "a.sqlite")))

@@ -4,13 +4,14 @@ import math
 
 import pytest
 
-from culturalign.cache import AnswerCache
-from culturalign.conditions import CULTURAL_PROMPT, DESCRIPTORS, NO_PERSONA, custom_condition, resolve_condition
-from culturalign.elicit import Context, elicit, logprob_prompts, option_distribution, parse_answer
+from culturalign.elicitation.conditions import (CULTURAL_PROMPT, DESCRIPTORS, NO_PERSONA, custom_condition,
+                                               resolve_condition)
+from culturalign.elicitation.elicit import Context, elicit, logprob_prompts, option_distribution, parse_answer
 from culturalign.errors import CulturalignError
+from culturalign.instrument.questions import Part
+from culturalign.instrument.survey import load_survey
+from culturalign.models.cache import AnswerCache
 from culturalign.models.clients import Prompt
-from culturalign.questions import Part
-from culturalign.survey import load_survey
 
 from fakes import FakeSession
 

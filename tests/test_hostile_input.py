@@ -628,7 +628,7 @@ def test_survey_files(tmp_path_factory, content):
     """No command takes a survey file; the Python API does: load_survey(path), then the questions it asks. Every
     problem is a SurveyError."""
     from culturalign.errors import SurveyError
-    from culturalign.survey import load_survey
+    from culturalign.instrument.survey import load_survey
 
     path = Path(tempfile.mkdtemp(dir=tmp_path_factory.getbasetemp())) / "survey.yaml"
     path.write_bytes(content.data)
@@ -805,7 +805,7 @@ def test_what_the_suite_found_stays_fixed(shared, case):
 def test_a_survey_template_with_other_fields(tmp_path):
     """A mention question's template with another field passed the check and crashed at the first question."""
     from culturalign.errors import SurveyError
-    from culturalign.survey import load_survey
+    from culturalign.instrument.survey import load_survey
 
     survey = copy.deepcopy(SURVEY)
     mention = next(item for item in survey["items"] if item["type"] == "mention_index")

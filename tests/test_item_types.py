@@ -9,15 +9,15 @@ from typing import ClassVar
 import pytest
 import yaml
 
-from culturalign import cultmap
-from culturalign.cache import AnswerCache
-from culturalign.demos import labelled_demos
+from culturalign.elicitation.scoring import GenerationConfig, score
 from culturalign.errors import SurveyError
-from culturalign.items import ITEM_TYPES, Item, register_item_type
-from culturalign.programs import baseline
-from culturalign.questions import Part, Question, listed_options
-from culturalign.scoring import GenerationConfig, score
-from culturalign.survey import load_survey
+from culturalign.instrument.items import ITEM_TYPES, Item, register_item_type
+from culturalign.instrument.questions import Part, Question, listed_options
+from culturalign.instrument.survey import load_survey
+from culturalign.map import cultmap
+from culturalign.models.cache import AnswerCache
+from culturalign.programs.demos import labelled_demos
+from culturalign.programs.programs import baseline
 
 from fakes import FakeSession
 

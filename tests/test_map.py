@@ -3,9 +3,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from culturalign import cultmap, reference
 from culturalign.errors import CulturalignError
-from culturalign.survey import load_survey
+from culturalign.instrument.survey import load_survey
+from culturalign.map import cultmap, reference
 
 
 def test_reference_countries_sit_where_the_published_map_puts_them():
@@ -43,15 +43,13 @@ def test_projection_is_affine_so_distributions_project_exactly():
     mean_of_points = cultmap.project(rows).mean()
     point_of_mean = cultmap.project(rows.mean().to_dict()).iloc[0]
     assert mean_of_points.tolist() == pytest.approx(point_of_mean.tolist())
-    expected = cultmap.load_projection().expected_values({"A008": {1: 0.25, 2: 0.75}})
-    assert expected["A008"] == pytest.approx(1.75)
 
 
 def test_wave7_country_means_reproduce_the_official_wvs_map():
     means = cultmap.wvs7_item_means(load_survey())
     complete = means.drop(columns="Y002").dropna()
     points = cultmap.project(complete, fill_mean=True)  # Y002 held at the pooled mean
-    official = reference.official_surveys()
+    official = pd.read_csv(reference.data_file("wvs_official_surveys.csv"))
     latest = official[official.year >= 2017].sort_values("year").groupby("iso3").last()
     iso3 = reference.countries().set_index("iso2")["iso3"].to_dict()
     iso3.update({"TJ": "TJK"})
@@ -117,8 +115,6 @@ def test_item_distances_against_wave7_distributions():
     assert perfect.js.iloc[0] == pytest.approx(0, abs=1e-6)
     off = cultmap.item_distances({"Q46": {4: 1.0}}, ["Germany"])
     assert off.js.iloc[0] > 0.5
-    summary = cultmap.item_distance_summary(pd.concat([perfect, off.assign(question="Q46b")]))
-    assert "mean_js" in summary and len(summary) == 1
     # countries without wave-7 data simply have no rows
     assert cultmap.item_distances({"Q46": {1: 1.0}}, ["Haiti"]).empty
 

@@ -3,11 +3,10 @@
 import pandas as pd
 import pytest
 
-from culturalign import cultmap, reference
-from culturalign.metrics import (METRIC_THRESHOLD, distribution_distance, question_distributions, score_country,
-                                 similarity)
-from culturalign.splits import country_splits, split_countries
-from culturalign.survey import load_survey
+from culturalign.instrument.survey import load_survey
+from culturalign.map import cultmap, reference
+from culturalign.map.splits import country_splits, split_countries
+from culturalign.optimization.metrics import METRIC_THRESHOLD, score_country, similarity
 
 SURVEY = load_survey()
 
@@ -62,20 +61,6 @@ def test_feedback_works_without_wave7_data():
     s = score_country(values, "Haiti")  # not in the WVS-7 extraction
     assert "no WVS-7 mean" in s.feedback or "No single item" in s.feedback
     assert s.gaps.country_mean.isna().all()
-
-
-def test_question_distributions_and_distribution_distance():
-    rows = []
-    for item in SURVEY.items:
-        for q in item.questions():
-            for c in q.codes:
-                rows.append({"item": item.code, "question": str(q.part), "option": c, "probability": 1 / len(q.codes)})
-    dists = question_distributions(SURVEY, pd.DataFrame(rows))
-    assert set(dists) == {"Q164", "Q8", "Q14", "Q15", "Q17", "Q184", "Q254", "Q45", "Q154", "Q155", "Q46",
-                          "Q182", "Q209", "Q57"}
-    assert sum(dists["Q155"].values()) == pytest.approx(1.0)  # marginal second choice
-    d = distribution_distance(SURVEY, pd.DataFrame(rows), "Japan")
-    assert 0 < d < 1
 
 
 def test_splits_are_stratified_fixed_and_disjoint():

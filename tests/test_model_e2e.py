@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from culturalign.audit import run_audit
-from culturalign.cache import AnswerCache
-from culturalign.conditions import NO_PERSONA
-from culturalign.elicit import Context, elicit
+from culturalign.elicitation.conditions import NO_PERSONA
+from culturalign.elicitation.elicit import Context, elicit
+from culturalign.instrument.survey import load_survey
 from culturalign.models import ModelSession
-from culturalign.survey import load_survey
+from culturalign.models.cache import AnswerCache
+from culturalign.runs.audit import run_audit
 
 pytestmark = pytest.mark.model
 COUNTRIES = ["Sweden", "Nigeria", "Japan"]

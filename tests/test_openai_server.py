@@ -15,14 +15,14 @@ import time
 import httpx
 import pytest
 
-from culturalign.audit import run_audit
-from culturalign.cache import AnswerCache
-from culturalign.conditions import CULTURAL_PROMPT
-from culturalign.elicit import Context, elicit
+from culturalign.elicitation.conditions import CULTURAL_PROMPT
+from culturalign.elicitation.elicit import Context, elicit
+from culturalign.instrument.survey import load_survey
 from culturalign.models import ModelSession
+from culturalign.models.cache import AnswerCache
 from culturalign.models.embedded import free_port
 from culturalign.models.stub_server import StubServer
-from culturalign.survey import load_survey
+from culturalign.runs.audit import run_audit
 
 pytestmark = pytest.mark.model
 MODEL = "qwen2.5-coder-0.5b"

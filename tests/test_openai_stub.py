@@ -15,14 +15,14 @@ import time
 
 import pytest
 
-from culturalign.cache import AnswerCache
-from culturalign.conditions import CULTURAL_PROMPT, NO_PERSONA
-from culturalign.elicit import TOP_K, Context, _run_calls, elicit, logprob_prompts
+from culturalign.elicitation.conditions import CULTURAL_PROMPT, NO_PERSONA
+from culturalign.elicitation.elicit import TOP_K, Context, _run_calls, elicit, logprob_prompts
 from culturalign.errors import ModelError
+from culturalign.instrument.survey import load_survey
 from culturalign.models import ModelSession, Prompt
+from culturalign.models.cache import AnswerCache
 from culturalign.models.clients import OpenAICompatClient, _openai_usage, _top_from_openai
 from culturalign.models.stub_server import StubServer, completion_body, top_tokens
-from culturalign.survey import load_survey
 
 SURVEY = load_survey()
 PROMPT = Prompt("You are a person.", (("user", "How proud are you?\n1. Very\n2. Not"),), prefill="")

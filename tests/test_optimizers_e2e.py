@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from culturalign.cache import AnswerCache
+from culturalign.models.cache import AnswerCache
 
 pytestmark = [pytest.mark.model, pytest.mark.timeout(3000)]
 
@@ -43,9 +43,9 @@ def session(cache_root, tmp_path_factory):
 
 @pytest.mark.parametrize("kind", sorted(TINY))
 def test_each_optimizer_kind_compiles_saves_and_reloads(kind, session, tmp_path):
-    from culturalign.compile import run_compile, score_split
-    from culturalign.saved import load_program
-    from culturalign.survey import load_survey
+    from culturalign.optimization.compile import run_compile, score_split
+    from culturalign.optimization.saved import load_program
+    from culturalign.instrument.survey import load_survey
 
     preset = tmp_path / f"tiny-{kind}.yaml"
     preset.write_text(TINY[kind])

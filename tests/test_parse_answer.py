@@ -5,8 +5,8 @@ hedges, and refusals in English, Spanish, French, German and Chinese. A refusal 
 reply that restates the scale's bounds, must never become an answer."""
 import pytest
 
-from culturalign.elicit import parse_answer
-from culturalign.survey import load_survey
+from culturalign.elicitation.elicit import parse_answer
+from culturalign.instrument.survey import load_survey
 
 SURVEY = load_survey()
 

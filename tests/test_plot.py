@@ -6,8 +6,9 @@ import struct
 import pandas as pd
 import pytest
 
-from culturalign import fileio, plot, reference
+from culturalign import fileio
 from culturalign.errors import CulturalignError
+from culturalign.map import plot, reference
 
 POINTS = pd.DataFrame({"name": ["model (no persona)", "model (Swedish persona)"], "x": [-0.2, 2.1],
                        "y": [0.3, 0.8], "group": ["baseline", "persona"]})

@@ -2,7 +2,7 @@
 import pytest
 
 from culturalign.errors import CulturalignError
-from culturalign.presets import load_preset, shipped_presets
+from culturalign.optimization.presets import load_preset, shipped_presets
 
 
 def test_shipped_presets_cover_each_kind_and_validate():

@@ -2,12 +2,13 @@
 import dspy
 import pytest
 
-from culturalign.cache import AnswerCache
+from culturalign.elicitation.respondent import using_session
 from culturalign.errors import CulturalignError
-from culturalign.metrics import METRIC_THRESHOLD, alignment_metric, feedback_metric
-from culturalign.programs import (ANSWER_MARKER, ProgramContext, make_program, program_answers, register_program,
-                                  using_session)
-from culturalign.survey import load_survey
+from culturalign.instrument.survey import load_survey
+from culturalign.models.cache import AnswerCache
+from culturalign.optimization.metrics import METRIC_THRESHOLD, alignment_metric, feedback_metric
+from culturalign.programs.programs import (ANSWER_MARKER, ProgramContext, make_program, program_answers,
+                                          register_program)
 
 from fakes import FakeSession
 
@@ -69,8 +70,8 @@ def test_forward_and_metrics_inside_a_session(tmp_path):
 
 def test_compile_control_flow_with_bootstrap(tmp_path):
     """Control flow only: the real-model compile is the test of the feature (issue 4, not yet done)."""
-    from culturalign.compile import compile_program
-    from culturalign.presets import load_preset
+    from culturalign.optimization.compile import compile_program
+    from culturalign.optimization.presets import load_preset
     from fakes import fake_model_session
 
     preset_file = tmp_path / "boot.yaml"
@@ -90,10 +91,10 @@ def test_save_reload_evaluate_roundtrip_and_bad_files(tmp_path):
     """Control flow of compile -> save -> reload -> evaluate, with the scripted model."""
     import json
 
-    from culturalign import reference
-    from culturalign.compile import run_compile
-    from culturalign.evaluate import evaluate_saved, evaluate_seeds
-    from culturalign.saved import load_program
+    from culturalign.map import reference
+    from culturalign.optimization.compile import run_compile
+    from culturalign.runs.evaluate import evaluate_saved, evaluate_seeds
+    from culturalign.optimization.saved import load_program
     from fakes import fake_model_session
 
     preset_file = tmp_path / "boot.yaml"
@@ -154,8 +155,8 @@ def test_save_reload_evaluate_roundtrip_and_bad_files(tmp_path):
 
 
 def test_labelled_demos_come_from_wave7_data_of_training_countries():
-    from culturalign import reference
-    from culturalign.demos import labelled_demo, training_examples
+    from culturalign.map import reference
+    from culturalign.programs.demos import labelled_demo, training_examples
 
     nigeria = labelled_demo("Nigeria", SURVEY)
     # Nigeria's most distinctive WVS-7 answer: religious faith is a quality most parents mention
@@ -205,7 +206,7 @@ def _at_once(work, timeout: float) -> None:
 def test_two_runs_in_two_threads_each_answer_through_their_own_session(tmp_path):
     """The model session travels in DSPy's thread-local context: two compiles in two threads (as compare runs
     models with parallel > 1), each fanning out to DSPy's own worker threads, never borrow each other's."""
-    from culturalign.programs import _active
+    from culturalign.elicitation.respondent import active_session as _active
     from dspy.utils.parallelizer import ParallelExecutor
 
     sessions = [FakeSession(AnswerCache(tmp_path / f"{i}.sqlite")) for i in range(2)]
@@ -235,9 +236,9 @@ def test_two_compiles_at_once_each_answer_through_their_own_session(tmp_path):
     bootstrapped demos carry its own session's answers, and each session answered its own compile."""
     import math
 
-    from culturalign.compile import compile_program
+    from culturalign.optimization.compile import compile_program
     from culturalign.models.clients import Reply
-    from culturalign.presets import load_preset
+    from culturalign.optimization.presets import load_preset
     from fakes import fake_model_session
 
     preset_file = tmp_path / "boot.yaml"

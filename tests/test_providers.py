@@ -4,16 +4,16 @@ import math
 
 import pytest
 
-from culturalign.cache import AnswerCache
+from culturalign.elicitation.scoring import GenerationConfig, score
 from culturalign.errors import CulturalignError, ModelError
+from culturalign.instrument.survey import load_survey
 from culturalign.models import MockClient, ModelClient, ModelSession, Prompt
+from culturalign.models.cache import AnswerCache
 from culturalign.models.clients import OpenAICompatClient, openai_base
 from culturalign.models.mock import ollama_text, ollama_top, openai_text, openai_top
 from culturalign.models.providers import PROVIDERS
 from culturalign.models.registry import PROVIDERS as REGISTERED
-from culturalign.programs import baseline
-from culturalign.scoring import GenerationConfig, score
-from culturalign.survey import load_survey
+from culturalign.programs.programs import baseline
 
 SURVEY = load_survey()
 PROMPT = Prompt("You are a person.", (("user", "How proud are you?\n1. Very\n2. Not"),))

@@ -5,12 +5,12 @@ import math
 import pandas as pd
 import pytest
 
-from culturalign.cache import AnswerCache
-from culturalign.programs import make_program
+from culturalign.instrument.survey import load_survey
+from culturalign.models.cache import AnswerCache
+from culturalign.programs.programs import make_program
 from culturalign.recsys.fit import mask
 from culturalign.recsys.gate import check, display_title
 from culturalign.recsys.metric import combined_score, corpus_checks, score_explanations, summarize
-from culturalign.survey import load_survey
 
 from fakes import FakeSession
 

@@ -11,9 +11,9 @@ import dspy
 import pytest
 
 from culturalign.errors import CulturalignError
-from culturalign.programs import _REGISTRY, register_program
-from culturalign.saved import MAX_DEMOS, MAX_TEXT, load_manifest, load_program, save_program
-from culturalign.survey import load_survey
+from culturalign.instrument.survey import load_survey
+from culturalign.optimization.saved import MAX_DEMOS, MAX_TEXT, load_manifest, load_program, save_program
+from culturalign.programs.programs import _REGISTRY, register_program
 
 ROOT = Path(__file__).resolve().parents[1]
 RESPONDENT = ROOT / "programs" / "respondent-mipro-light-qwen2.5-coder-0.5b"

@@ -93,7 +93,7 @@ def test_a_manifest_holding_a_key_is_refused(tmp_path, listener):
 
 def test_a_registered_name_in_a_manifest_uses_the_users_spec_not_the_manifests(monkeypatch):
     """A manifest that names a registered model but carries another endpoint gets the registry's model."""
-    from culturalign import evaluate
+    from culturalign.runs import evaluate
     from culturalign.models.registry import load_registry
 
     built = []
@@ -172,7 +172,7 @@ def test_check_prints_the_resolved_output_folder_and_an_absolute_out_is_allowed(
 
 
 def test_compare_folders_named_after_models_stay_inside_the_results_folder():
-    from culturalign.compare import _folder
+    from culturalign.runs.compare import _folder
 
     assert _folder("..") == "_" and "/" not in _folder("../../etc")
     assert _folder("qwen2.5-coder-0.5b") == "qwen2.5-coder-0.5b"

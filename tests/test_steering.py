@@ -7,14 +7,15 @@ import dspy
 import numpy as np
 import pytest
 
-from culturalign import reference
-from culturalign.cache import AnswerCache
+from culturalign.elicitation.respondent import using_session
 from culturalign.errors import CulturalignError
-from culturalign.objectives import (DEFAULT_TAU, contrastive_score, identification, make_objective)
-from culturalign.programs import make_program, program_answers, using_session
-from culturalign.splits import country_splits
-from culturalign.survey import load_survey
-from culturalign.yardsticks import reference_predictions
+from culturalign.instrument.survey import load_survey
+from culturalign.map import reference
+from culturalign.map.splits import country_splits
+from culturalign.map.yardsticks import reference_predictions
+from culturalign.models.cache import AnswerCache
+from culturalign.optimization.objectives import (DEFAULT_TAU, contrastive_score, identification, make_objective)
+from culturalign.programs.programs import make_program, program_answers
 
 from fakes import FakeSession, fake_model_session
 
@@ -120,8 +121,8 @@ def test_retrieved_demos_are_training_answers_in_the_prompt():
 
 
 def test_knn_program_saves_its_pool_and_reloads_it(tmp_path):
-    from culturalign.compile import run_compile
-    from culturalign.saved import load_program
+    from culturalign.optimization.compile import run_compile
+    from culturalign.optimization.saved import load_program
 
     preset = tmp_path / "labeled.yaml"
     preset.write_text("optimizer: LabeledFewShot\nsettings: {k: 2}\n")
@@ -192,7 +193,7 @@ def test_profile_program_records_both_predictors_for_bootstrapping(tmp_path):
 
 
 def test_clean_profile_takes_the_text_after_the_marker():
-    from culturalign.profile_respondent import clean_profile
+    from culturalign.programs.profile_respondent import clean_profile
 
     assert clean_profile("[[ ## profile ## ]]\nMost people pray.\n  They trust family.\n\n[[ ## completed ## ]]") == \
         "Most people pray. They trust family."
@@ -207,7 +208,7 @@ def test_clean_profile_takes_the_text_after_the_marker():
     ([], "must be a mapping"),
 ])
 def test_a_hand_edited_retrieval_state_is_a_clear_error(tmp_path, retrieval, message):
-    from culturalign.saved import check_program_state
+    from culturalign.optimization.saved import check_program_state
 
     program = make_program("respondent_knn").fit_countries(["Chile", "Peru"])
     path = tmp_path / "program.json"
@@ -219,8 +220,8 @@ def test_a_hand_edited_retrieval_state_is_a_clear_error(tmp_path, retrieval, mes
 
 
 def test_experiment_compile_conditions_take_a_respondent_objective_and_seeds():
-    from culturalign.compare import plan
-    from culturalign.experiment import parse_experiment
+    from culturalign.runs.compare import plan
+    from culturalign.runs.experiment import parse_experiment
 
     exp = parse_experiment({"name": "s", "models": ["qwen2.5-coder-0.5b"], "seeds": 1, "conditions": [
         "engineered", {"compile": "labeled-fewshot"},

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 import yaml
 
-from culturalign import cultmap
-from culturalign.cache import AnswerCache
+from culturalign.elicitation.scoring import score
 from culturalign.errors import SurveyError
-from culturalign.programs import baseline
-from culturalign.scoring import score
-from culturalign.survey import load_survey, parse_survey
+from culturalign.instrument.survey import load_survey, parse_survey
+from culturalign.map import cultmap
+from culturalign.models.cache import AnswerCache
+from culturalign.programs.programs import baseline
 
 from fakes import FakeSession
 

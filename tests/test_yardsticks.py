@@ -6,19 +6,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from culturalign.cache import AnswerCache
 from culturalign.errors import CulturalignError
-from culturalign.programs import baseline, program_answers
-from culturalign.splits import country_splits
-from culturalign.survey import load_survey
-from culturalign.yardsticks import (ShuffledCountries, condition_stats, derangement, reference_predictions, skill,
+from culturalign.instrument.survey import load_survey
+from culturalign.map.splits import country_splits
+from culturalign.map.yardsticks import (ShuffledCountries, condition_stats, derangement, reference_predictions, skill,
                                     summarize_conditions)
+from culturalign.models.cache import AnswerCache
+from culturalign.programs.programs import baseline, program_answers
 
 from fakes import FakeSession
 
 
 def reference_points() -> dict:
-    """country -> (x, y, region), read straight from the shipped CSV (independently of culturalign.reference)."""
+    """country -> (x, y, region), read straight from the shipped CSV (independently of culturalign.map.reference)."""
     with resources.files("culturalign.surveys.reference").joinpath("countries.csv").open() as fh:
         return {r["country"]: (float(r["x"]), float(r["y"]), r["region"]) for r in csv.DictReader(fh)}
 
@@ -132,7 +132,7 @@ def test_the_audit_reports_skill_the_reference_predictors_and_the_shuffled_contr
     the real model runs it in tests/test_model_e2e.py."""
     import json
 
-    from culturalign.audit import run_audit
+    from culturalign.runs.audit import run_audit
     from fakes import fake_model_session
 
     session = fake_model_session(AnswerCache(tmp_path / "a.sqlite"))

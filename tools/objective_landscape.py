@@ -13,9 +13,9 @@ import json
 
 import numpy as np
 
-from culturalign import reference
-from culturalign.objectives import contrastive_score
-from culturalign.yardsticks import reference_predictions
+from culturalign.map import reference
+from culturalign.map.yardsticks import reference_predictions
+from culturalign.optimization.objectives import contrastive_score
 
 
 def landscape(tau: float) -> dict:

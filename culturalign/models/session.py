@@ -11,7 +11,7 @@ import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..cache import AnswerCache, fingerprint
+from .cache import AnswerCache, fingerprint
 from .clients import ModelClient, Prompt, Reply
 from .embedded import cache_dir
 from .providers import open_client

@@ -43,7 +43,7 @@ def compile_explainer(program, *, optimizer, model, prompt_model, out, seed, spl
 
 def evaluate_explainer(program_dir, *, split, model, as_json):
     """`culturalign evaluate` for a saved explainer: plain vs hand-written vs compiled explanations."""
-    from ..saved import load_manifest
+    from ..optimization.saved import load_manifest
     from .compile_explainer import evaluate_explainer as evaluate
 
     table, summary = evaluate(program_dir, split=split, model=model)

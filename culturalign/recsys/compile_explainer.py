@@ -11,11 +11,12 @@ from functools import lru_cache
 
 import pandas as pd
 
-from ..compile import CompileTask, dspy_lm, run_task
+from ..elicitation.respondent import active_session, report_progress, using_session
+from ..instrument.survey import load_survey
 from ..models.session import ModelSession
-from ..presets import Preset, load_preset
-from ..programs import _active, make_program, report_progress, using_session
-from ..survey import load_survey
+from ..optimization.compile import CompileTask, dspy_lm, run_task
+from ..optimization.presets import Preset, load_preset
+from ..programs.programs import make_program
 from . import movielens
 from .examples import explanation_tasks, reference_explanation
 from .fit import reader_points
@@ -48,9 +49,9 @@ def explanation_examples(tasks: pd.DataFrame, plain_distance: list[float], *, la
 
 
 def _judge(example, pred):
-    from .. import cultmap
+    from ..map import cultmap
 
-    session, survey = _active()
+    session, survey = active_session()
     report_progress(example.country)
     gate = check(str(pred.explanation), example.facts, example.history_facts, example.country, _titles())
     if not gate.passed:
@@ -79,7 +80,7 @@ def explanation_feedback(gold, pred, trace=None, pred_name=None, pred_trace=None
 
 
 def _plain_distances(session, survey, tasks) -> tuple[list[str], list[float]]:
-    from .. import cultmap
+    from ..map import cultmap
 
     plain = generate(make_program("recexplain_plain"), tasks)
     points = reader_points(session, survey, plain).drop_duplicates("text").set_index("text")
@@ -149,8 +150,8 @@ def evaluate_explainer(path, *, split: str = "test", model: str | None = None,
     shuffled-country control, corpus checks)."""
     import dspy
 
-    from ..evaluate import session_for
-    from ..saved import load_program
+    from ..runs.evaluate import session_for
+    from ..optimization.saved import load_program
 
     survey = load_survey()
     program, manifest = load_program(path, survey)

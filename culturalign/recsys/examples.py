@@ -12,8 +12,8 @@ import zlib
 import numpy as np
 import pandas as pd
 
-from .. import reference
 from ..errors import CulturalignError
+from ..map import reference
 from . import recommender
 from .catalog import Catalog
 from .gate import display_title

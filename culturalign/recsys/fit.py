@@ -14,10 +14,10 @@ from functools import lru_cache
 
 import pandas as pd
 
-from .. import reference
-from ..elicit import elicit
+from ..elicitation.elicit import elicit
+from ..instrument.questions import Question
+from ..map import reference
 from ..models.clients import Prompt
-from ..questions import Question
 from .gate import NATIONALITIES
 
 SURVEY_TOPICS = (
@@ -49,7 +49,7 @@ def mask(text: str) -> str:
 
 @dataclass(frozen=True)
 class ReaderContext:
-    """One explanation as the reader's context (a :class:`culturalign.respondent.RespondentContext`)."""
+    """One explanation as the reader's context (a :class:`culturalign.elicitation.respondent.RespondentContext`)."""
 
     text: str  # already masked
     country: str = ""  # the reader never sees a country

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from .. import reference
+from ..map import reference
 
 MIN_WORDS, MAX_WORDS = 12, 90
 

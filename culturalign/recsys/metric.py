@@ -16,7 +16,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from .. import cultmap
+from ..map import cultmap
 from .examples import describe_history, describe_item
 from .fit import mask, reader_points
 from .gate import check, sentences, title_keys

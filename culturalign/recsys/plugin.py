@@ -26,7 +26,7 @@ def check_split(s, split) -> None:
 
 def register() -> None:
     from ..plugins import TaskKind, register_command, register_task
-    from ..programs import register_program
+    from ..programs.programs import register_program
     from .cli import compile_explainer, data_group, evaluate_explainer, recommend_cmd
 
     for name, cls in (("recexplain", "RecExplainer"), ("recexplain_plain", "PlainExplainer"),

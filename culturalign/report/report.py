@@ -5,7 +5,7 @@ and never starts a model, so ``culturalign report results/NAME`` re-renders a fi
 
 Compiled programs are judged on held-out countries only; every comparison between two conditions uses the
 countries both were run on, and the held-out table puts every condition on those countries. Every table and
-figure carries the model-free reference predictors and skill against the centroid (:mod:`culturalign.yardsticks`).
+figure carries the model-free reference predictors and skill against the centroid (:mod:`culturalign.map.yardsticks`).
 """
 from __future__ import annotations
 
@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import cultmap, reference
 from ..errors import CulturalignError
 from ..fileio import atomic_write, parse_yaml, read_json, read_table, read_text, shown
-from ..plot import REFERENCE_LABELS, model_free_marks
-from ..yardsticks import REFERENCE_PREDICTORS, skill, summarize_conditions, with_reference_rows
+from ..map import cultmap, reference
+from ..map.plot import REFERENCE_LABELS, model_free_marks
+from ..map.yardsticks import REFERENCE_PREDICTORS, skill, summarize_conditions, with_reference_rows
 
 BASELINES = ("no_persona", "engineered")
 
@@ -198,7 +198,7 @@ def map_layers(table: pd.DataFrame, model: str) -> tuple[pd.DataFrame, pd.DataFr
 
 
 def _subplots(*args, **kwargs):
-    """A figure and its axes, drawn as :mod:`culturalign.plot` draws maps: a Figure on the Agg canvas, never
+    """A figure and its axes, drawn as :mod:`culturalign.map.plot` draws maps: a Figure on the Agg canvas, never
     pyplot (no GUI backend, no global figure registry)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -336,7 +336,7 @@ border-bottom:1px solid #ddd;text-align:right}table.t th{background:#f4f4f4}img{
 
 def write_report(folder) -> Path:
     """Write the summary tables (CSV), figures (PNG) and ``report.html`` into ``folder``; no model needed."""
-    from ..plot import map_figure
+    from ..map.plot import map_figure
 
     folder = Path(folder)
     distances = load_distances(folder)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import dspy
 
-from .programs import ProgramContext, Respondent, _active, chat_prompt, demo_fields
+from ..elicitation.respondent import active_session
+from .programs import ProgramContext, Respondent, chat_prompt, demo_fields
 
 PROFILE_MARKER = "[[ ## profile ## ]]\n"
 MAX_PROFILE_TOKENS = 160
@@ -59,7 +60,7 @@ class ProfileRespondent(Respondent):
 
     def profile(self, country: str) -> str:
         """The culture profile of ``country`` written by the active session's model (greedy, cached)."""
-        session, _ = _active()
+        session, _ = active_session()
         signature = self.describe.signature
         demos = [dict(d) for d in (demo_fields(x, signature) for x in self.describe.demos) if d]
         # no prefill: llama.cpp's chat template writes the field marker again after one, so the model

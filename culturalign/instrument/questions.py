@@ -1,7 +1,7 @@
 """Model-facing questions: one request's turns, the answer codes it accepts, and which part of its item it asks.
 
-An item (see :mod:`culturalign.items`) is asked as one or more questions: a scale as one, a mention index as one
-per component, a ranked pair as a first choice and a second choice after each possible first one.
+An item (see :mod:`culturalign.instrument.items`) is asked as one or more questions: a scale as one, a mention
+index as one per component, a ranked pair as a first choice and a second choice after each possible first one.
 """
 from __future__ import annotations
 

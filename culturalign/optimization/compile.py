@@ -19,19 +19,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from .cache import fingerprint
-from .demos import training_examples
-from .errors import CulturalignError
-from .fileio import writable_folder
+from ..elicitation.respondent import using_session
+from ..errors import CulturalignError
+from ..fileio import writable_folder
+from ..map.splits import country_splits
+from ..models.cache import fingerprint
+from ..models.clients import openai_base
+from ..models.embedded import cache_dir
+from ..models.session import ModelSession
+from ..programs.demos import training_examples
+from ..progress import CompileProgress
 from .metrics import alignment_metric, feedback_metric
-from .models.clients import openai_base
-from .models.embedded import cache_dir
-from .models.session import ModelSession
 from .objectives import Objective, make_objective
 from .presets import QUIRKS, Preset
-from .progress import CompileProgress
-from .programs import using_session
-from .splits import country_splits
 
 
 def dspy_lm(session: ModelSession, **settings):
@@ -168,7 +168,7 @@ def run_task(task: CompileTask, program: str, preset: Preset, model=None, *, out
              score_splits=("train", "val", "test"), progress: bool = False) -> tuple[Path, dict]:
     """Compile ``program`` for ``task`` and save it (JSON + manifest) to ``out``; returns folder and manifest."""
     from .saved import save_program
-    from .survey import load_survey
+    from ..instrument.survey import load_survey
 
     survey = load_survey()
     student = make_student(program)
@@ -197,7 +197,7 @@ def score_split(session, program, countries: list[str], survey, *, progress: boo
     """Per-country map point, distance and score (exp(-distance)) of a program on the given countries (with
     ``items``, also each item's value as ``item_<code>``)."""
     from .metrics import similarity
-    from .scoring import GenerationConfig, score
+    from ..elicitation.scoring import GenerationConfig, score
 
     t = score(session, [(getattr(program, "name", "respondent"), "program", program)], countries, survey,
               GenerationConfig(mode=mode, samples=samples), progress=progress).table
@@ -341,7 +341,7 @@ def make_student(name: str):
     """A program an optimizer can tune (a DSPy module); the fixed baselines cannot be compiled."""
     import dspy
 
-    from .programs import make_program
+    from ..programs.programs import make_program
 
     program = make_program(name)
     if not isinstance(program, dspy.Module):

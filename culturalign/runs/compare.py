@@ -23,10 +23,10 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from . import reference
+from ..fileio import atomic_write
+from ..map import reference
+from ..map.yardsticks import SHUFFLED_SUFFIX, ShuffledCountries, with_reference_rows
 from .experiment import Condition, Experiment
-from .fileio import atomic_write
-from .yardsticks import SHUFFLED_SUFFIX, ShuffledCountries, with_reference_rows
 
 CELLS = "cells"
 
@@ -92,10 +92,10 @@ class GridProgress:
 
 def _program_for(exp: Experiment, condition: Condition, seed: int | None, session, survey):
     """The respondent a cell runs, and the countries it is judged on."""
-    from .compile import run_compile
-    from .programs import baseline
-    from .presets import load_preset
-    from .saved import load_program, manifest_matches
+    from ..optimization.compile import run_compile
+    from ..programs.programs import baseline
+    from ..optimization.presets import load_preset
+    from ..optimization.saved import load_program, manifest_matches
 
     if condition.kind == "baseline":
         return baseline(condition.name.removesuffix(SHUFFLED_SUFFIX), exp.variants), exp.countries
@@ -119,7 +119,7 @@ def _program_for(exp: Experiment, condition: Condition, seed: int | None, sessio
 
 
 def _run_cell(exp: Experiment, model: str, condition: Condition, seed: int | None, session, survey) -> pd.DataFrame:
-    from .scoring import score
+    from ..elicitation.scoring import score
 
     program, countries = _program_for(exp, condition, seed, session, survey)
     if condition.shuffled:
@@ -138,7 +138,7 @@ class RunRecord:
     Rewritten after every cell, so a killed run still says which model digests made its cells."""
 
     def __init__(self, path: Path, exp: Experiment, survey):
-        from .saved import versions
+        from ..optimization.saved import versions
 
         self.path = path
         self.meta = {"models": {}, "wall_seconds": 0.0, **(json.loads(path.read_text()) if path.is_file() else {})}
@@ -156,7 +156,7 @@ class RunRecord:
 
 
 def _run_model(exp: Experiment, model: str, cells, progress: GridProgress, survey, record: RunRecord) -> None:
-    from .models.session import ModelSession
+    from ..models.session import ModelSession
 
     session = ModelSession(model)
     try:
@@ -219,8 +219,8 @@ def write_tables(exp: Experiment, cells) -> pd.DataFrame:
 
 def run_compare(exp: Experiment, *, out: str | Path | None = None) -> Path:
     """Run every missing cell of the grid, then write the tables, figures and report. Returns the folder."""
-    from .report.report import write_report
-    from .survey import load_survey
+    from ..report.report import write_report
+    from ..instrument.survey import load_survey
 
     if out is not None:
         exp.out = Path(out)

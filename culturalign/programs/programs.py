@@ -4,7 +4,7 @@ A program's prompt — DSPy signature instructions plus demonstrations — is wh
 are not parsed from generated text: the program's prompt is formatted by DSPy's ChatAdapter exactly as
 DSPy would send it, the assistant turn is prefilled with the adapter's answer marker, and the exact
 option probabilities are read from next-token log-probabilities by the audit's engine
-(:mod:`culturalign.elicit`). The baselines (no persona, Tao et al.'s engineered prompt) are respondents
+(:mod:`culturalign.elicitation.elicit`). The baselines (no persona, Tao et al.'s engineered prompt) are respondents
 with the same interface, so every comparison is program against program on the same data.
 """
 from __future__ import annotations
@@ -17,11 +17,12 @@ from typing import Callable
 import dspy
 import tqdm
 
-from .conditions import CULTURAL_PROMPT, DESCRIPTORS, NO_PERSONA
-from .elicit import Context
-from .errors import CulturalignError
-from .models.clients import Prompt
-from .questions import Question
+from ..elicitation.conditions import CULTURAL_PROMPT, DESCRIPTORS, NO_PERSONA
+from ..elicitation.elicit import Context
+from ..elicitation.respondent import active_session, report_progress
+from ..errors import CulturalignError
+from ..instrument.questions import Question
+from ..models.clients import Prompt
 
 ANSWER_MARKER = "[[ ## answer ## ]]\n"
 
@@ -120,7 +121,7 @@ class Respondent(dspy.Module):
 
     def forward(self, country: str):
         """Answer all items for ``country`` in the active session (see :func:`using_session`)."""
-        session, survey = _active()
+        session, survey = active_session()
         out = program_answers(session, self, [country], survey)
         report_progress(country)
         if dspy.settings.trace is not None:  # let bootstrap-style optimizers turn answers into demos
@@ -185,7 +186,7 @@ def register_program(name: str, factory: Callable[[], object]) -> None:
 
 def registered() -> list[str]:
     """Every registered program's name (extensions' included)."""
-    from . import plugins
+    from .. import plugins
 
     plugins.load()
     return sorted(_REGISTRY)
@@ -201,67 +202,12 @@ def make_program(name: str):
 
 def program_answers(session, program, countries: list[str], survey, *, progress: bool = False,
                     mode: str = "logprob", samples: int = 10) -> dict:
-    """One respondent's answers for every country (:func:`culturalign.scoring.score`): ``values`` (country x
+    """One respondent's answers for every country (:func:`culturalign.elicitation.scoring.score`): ``values`` (country x
     item means), ``points`` (country, x, y) and the raw ``answers``."""
-    from .scoring import GenerationConfig, score
+    from ..elicitation.scoring import GenerationConfig, score
 
     scored = score(session, [(getattr(program, "name", "respondent"), "program", program)], countries, survey,
                    GenerationConfig(mode=mode, samples=samples), progress=progress)
     t = scored.table
     values = t[["country", *(f"item_{c}" for c in survey.codes)]].rename(columns=lambda c: c.removeprefix("item_"))
     return {"values": values, "points": t[["country", "x", "y"]], "answers": scored.answers}
-
-
-_RUN = "culturalign_run"  # the key under which a run's session lives in DSPy's thread-local settings
-
-
-class using_session:
-    """Make ``program(country=...)`` answer through this model session. DSPy optimizers call programs without
-    passing one, so the session travels in DSPy's own thread-local context (``dspy.context``): it reaches
-    the worker threads of DSPy's parallel executor, and two runs in two threads never see each other's."""
-
-    def __init__(self, session, survey, on_country=None):
-        self.session, self.survey, self.on_country = session, survey, on_country
-
-    def __enter__(self):
-        outer = _run_state() or {}
-        state = {**outer, "session": self.session, "survey": self.survey}
-        if self.on_country is not None:  # called after each country a program answers (progress display)
-            state["on_country"] = self.on_country
-        self._context = dspy.context(**{_RUN: state})
-        self._context.__enter__()
-        return self.session
-
-    def __exit__(self, *exc):
-        return self._context.__exit__(*exc)
-
-
-def _run_state() -> dict | None:
-    try:
-        return dspy.settings[_RUN]
-    except AttributeError:
-        return None
-
-
-def report_progress(label: str) -> None:
-    """Tell the running compile's progress display that one more country (or example) is done."""
-    state = _run_state()
-    if state and "on_country" in state:
-        state["on_country"](label)
-
-
-def _active():
-    state = _run_state()
-    if not state:
-        raise CulturalignError("no active model session: run programs inside `with using_session(session, survey):`")
-    return state["session"], state["survey"]
-
-
-def active_survey():
-    """The survey of the running session, or the default survey outside one."""
-    state = _run_state()
-    if state:
-        return state["survey"]
-    from .survey import load_survey
-
-    return load_survey()

@@ -1,7 +1,7 @@
 """Survey instruments as data: load a survey YAML and validate it into items.
 
 A survey file lists items and names the map projection its answers are placed with. Each item has one of
-the registered item types (see :mod:`culturalign.items`; shipped: ``scale``, ``mention_index`` like the IVS
+the registered item types (see :mod:`culturalign.instrument.items`; shipped: ``scale``, ``mention_index`` like the IVS
 autonomy index Y003, ``ranked_pair`` like the post-materialist index Y002). A new survey with other items and
 scales needs no code; a new kind of item is one class registered with :func:`register_item_type`.
 """
@@ -14,11 +14,11 @@ from pathlib import Path
 
 import yaml
 
-from . import cultmap
-from .errors import CulturalignError, SurveyError
-from .fileio import read_yaml, shown
+from ..errors import CulturalignError, SurveyError
+from ..fileio import read_yaml, shown
+from ..map import cultmap
+from ..map.reference import projection_files
 from .items import Item, Where, parse_item
-from .reference import projection_files
 
 DEFAULT_SURVEY = "ivs-iw10"
 

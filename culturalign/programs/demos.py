@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import reference
-from .survey import Survey
+from ..instrument.survey import Survey
+from ..map import reference
 
 
 _TABLES: dict[str, pd.DataFrame] = {}

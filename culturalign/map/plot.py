@@ -27,9 +27,9 @@ from matplotlib.legend_handler import HandlerPatch
 from matplotlib.patches import FancyArrow
 from matplotlib import patheffects
 
+from ..errors import CulturalignError
+from ..fileio import atomic_write
 from . import reference
-from .errors import CulturalignError
-from .fileio import atomic_write
 
 DEFAULT_TITLE = "Inglehart–Welzel cultural map"
 SUFFIXES = (".png", ".svg", ".html")

@@ -14,17 +14,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import cultmap, reference
-from .conditions import DESCRIPTORS, NO_PERSONA, Condition, resolve_condition
-from .elicit import Context
-from .errors import CulturalignError
-from .fileio import atomic_write, json_safe
-from .models.session import ModelSession
-from .programs import PromptBaseline
-from .scoring import GenerationConfig, score
-from .survey import load_survey
-from .yardsticks import (SHUFFLED_SUFFIX, ShuffledCountries, derangement, reference_respondents,
+from ..elicitation.conditions import DESCRIPTORS, NO_PERSONA, Persona, resolve_condition
+from ..elicitation.elicit import Context
+from ..elicitation.scoring import GenerationConfig, score
+from ..errors import CulturalignError
+from ..fileio import atomic_write, json_safe
+from ..instrument.survey import load_survey
+from ..map import cultmap, reference
+from ..map.yardsticks import (SHUFFLED_SUFFIX, ShuffledCountries, derangement, reference_respondents,
                          summarize_conditions)
+from ..models.session import ModelSession
+from ..programs.programs import PromptBaseline
 
 # One society per cultural region: a quick audit that still spans the map.
 DEFAULT_COUNTRIES = ("United States", "Sweden", "Spain", "Russia", "Japan", "Brazil", "Nigeria", "India")
@@ -88,7 +88,7 @@ class AuditResult:
 
     def yardsticks(self) -> dict:
         """Per condition: mean distance, skill against the leave-one-out centroid (with CI, per axis),
-        closer_than_centroid and, for shuffled controls, the lead over them (:mod:`culturalign.yardsticks`)."""
+        closer_than_centroid and, for shuffled controls, the lead over them (:mod:`culturalign.map.yardsticks`)."""
         found = summarize_conditions(self.per_target())
         stats = {c: found[c] for c in dict.fromkeys(self.distances.condition) if c in found}  # the audit's order
         keys = ("mean_distance", "skill", "skill_ci95", "skill_x", "skill_y", "closer_than_centroid",
@@ -108,7 +108,7 @@ class AuditResult:
                 atomic_write(out / f"{name}.csv", table.to_csv(index=False))
         atomic_write(out / "summary.json", json.dumps(self.summary(), indent=2))
         if plot:
-            from .plot import save_map
+            from ..map.plot import save_map
 
             pts, arrows = self.map_layers()
             for suffix in (".png", ".html"):
@@ -119,7 +119,7 @@ class AuditResult:
     def map_layers(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Points to draw (the unprompted model; each prompted country; with few targets the model-free
         predictions) and arrows unprompted -> prompted. Shuffled controls are tables, not map layers."""
-        from .plot import model_free_marks
+        from ..map.plot import model_free_marks
 
         shown = self.points[~self.points.condition.str.endswith(SHUFFLED_SUFFIX)]
         pts = shown.assign(name=[f"{self.model} ({c})" if not k else f"{k} ({c})"
@@ -153,7 +153,7 @@ def _check_settings(conds, variants) -> None:
     _variants(conds[0], variants)
 
 
-def _variants(condition: Condition, variants) -> tuple[str, ...]:
+def _variants(condition: Persona, variants) -> tuple[str, ...]:
     if variants in (None, "all"):
         return condition.variants
     n = int(variants) if str(variants).isdigit() else 0
@@ -178,7 +178,7 @@ def run_audit(model: str | None = None, *, countries=DEFAULT_COUNTRIES, conditio
     with {country}; ``variants``: how many of Tao et al.'s ten descriptors (default all);
     ``shuffled_control``: also ask each country condition about a seeded derangement of the countries."""
     target = reference.resolve_countries(countries)
-    conds = [c if isinstance(c, Condition) else resolve_condition(c) for c in conditions]
+    conds = [c if isinstance(c, Persona) else resolve_condition(c) for c in conditions]
     if len({c.name for c in conds}) != len(conds):
         raise CulturalignError("two conditions share a name; name custom templates with 'name=template'")
     _check_settings(conds, variants)

@@ -13,10 +13,10 @@ from dataclasses import asdict, dataclass
 
 import pandas as pd
 
-from . import cultmap
+from ..errors import CulturalignError
+from ..map import cultmap
 from .elicit import MODES, elicit
-from .errors import CulturalignError
-from .respondent import ModelFree
+from .respondent import ModelFree, using_session
 
 MAX_SAMPLES = 1000
 
@@ -65,8 +65,6 @@ class Scored:
 def score(session, respondents, countries, survey, config: GenerationConfig = GenerationConfig(), *,
           progress: bool = False) -> Scored:
     """Score ``respondents`` — ``(name, kind, respondent)`` triples — on ``countries``."""
-    from .programs import using_session
-
     countries = list(countries)
     with using_session(session, survey):  # a respondent may need the model for its contexts (a profile)
         planned = {name: {c: list(r.contexts(c)) for c in countries}

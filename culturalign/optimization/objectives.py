@@ -18,8 +18,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from . import reference
-from .errors import CulturalignError
+from ..errors import CulturalignError
+from ..map import reference
 from .metrics import score_country, similarity
 
 DEFAULT_TAU = 0.5  # map units; about three times the median distance between neighbouring countries (0.15)

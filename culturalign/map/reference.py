@@ -10,7 +10,7 @@ from importlib import resources
 
 import pandas as pd
 
-from .errors import CulturalignError
+from ..errors import CulturalignError
 
 REGIONS = ("African-Islamic", "Catholic Europe", "Confucian", "English-Speaking", "Latin America",
            "Orthodox Europe", "Protestant Europe", "West & South Asia")
@@ -43,11 +43,6 @@ def official_map() -> pd.DataFrame:
     """The official WVS 2022 cultural map (110 countries): iso3, country, x, y. A separate scale: never
     mix its points into distances computed on the IVS map."""
     return _read_csv("wvs_official_2022_map.csv").copy()
-
-
-def official_surveys() -> pd.DataFrame:
-    """Official WVSA map points per country survey (country, iso3, year, x, y), 1981-2022."""
-    return _read_csv("wvs_official_surveys.csv").copy()
 
 
 def wvs7_distributions() -> pd.DataFrame:

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .conditions import Condition
-from .errors import CulturalignError
-from .models.clients import Prompt
-from .questions import Answer, Question
-from .survey import Survey
+from ..errors import CulturalignError
+from ..instrument.questions import Answer, Question
+from ..instrument.survey import Survey
+from ..models.clients import Prompt
+from .conditions import Persona
 
 MODES = ("logprob", "sample")
 TOP_K = 20
@@ -35,7 +35,7 @@ TOP_K = 20
 class Context:
     """Who is answering: a condition, the target country (if the condition names one) and a descriptor."""
 
-    condition: Condition
+    condition: Persona
     country: str
     variant: str
 

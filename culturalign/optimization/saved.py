@@ -13,10 +13,10 @@ import platform
 from importlib import metadata
 from pathlib import Path
 
-from . import reference
-from .errors import CulturalignError
-from .fileio import atomic_write, json_safe, read_json, shown
-from .programs import make_program
+from ..errors import CulturalignError
+from ..fileio import atomic_write, json_safe, read_json, shown
+from ..map import reference
+from ..programs.programs import make_program
 
 PROGRAM_FILE, MANIFEST_FILE = "program.json", "manifest.json"
 # A saved program is data someone may have downloaded and edited: what DSPy is given is bounded. Compiled
@@ -111,7 +111,7 @@ def _check_split(s: _Schema, split, task) -> None:
     s.mapping(split, "split", required=("seed", "train", "val", "test"))
     s.whole(split["seed"], "split.seed")
     if task is not None:  # an extension's program: its task kind knows what its split holds
-        from .plugins import task_kind
+        from ..plugins import task_kind
 
         task_kind(task).check_split(s, split)
         return
@@ -134,7 +134,7 @@ def check_manifest(manifest, file) -> dict:
     """The manifest's shape: everything culturalign reads from it, of the type it needs (other keys are kept
     as a record and never read). Its program is a registered program whose task the manifest names."""
     from .presets import OPTIMIZERS, check_settings
-    from .programs import registered
+    from ..programs.programs import registered
 
     s = _Schema(file)
     s.mapping(manifest, "", required=("program", "model", "split", "seed", "optimizer", "data_hashes"))

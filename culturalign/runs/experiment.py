@@ -30,12 +30,12 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import reference
-from .errors import CulturalignError
-from .fileio import read_yaml, shown
-from .scoring import GenerationConfig
-from .splits import SPLITS, country_splits
-from .yardsticks import SHUFFLED_SUFFIX
+from ..elicitation.scoring import GenerationConfig
+from ..errors import CulturalignError
+from ..fileio import read_yaml, shown
+from ..map import reference
+from ..map.splits import SPLITS, country_splits
+from ..map.yardsticks import SHUFFLED_SUFFIX
 
 BASELINES = ("no_persona", "engineered")
 MODES = ("logprob", "sample")
@@ -53,7 +53,7 @@ class Condition:
     name: str  # as shown in tables: no_persona, engineered, program:DIR, compiled:PRESET (NAME:shuffled)
     kind: str  # baseline | program | compile
     source: str = ""  # the program folder or the preset name/path
-    shuffled: bool = False  # the condition's shuffled-country control (see culturalign.yardsticks)
+    shuffled: bool = False  # the condition's shuffled-country control (see culturalign.map.yardsticks)
     program: str = "respondent"  # compile: the registered program compiled
     objective: str | None = None  # compile: overrides the preset's objective
     tau: float | None = None  # compile: overrides the preset's contrastive width
@@ -106,8 +106,8 @@ def _int(raw: dict, key: str, default: int, low: int, high: int, where: str) -> 
 
 
 def _condition(entry, i: int, where: str) -> Condition:
-    from .presets import load_preset
-    from .saved import load_manifest
+    from ..optimization.presets import load_preset
+    from ..optimization.saved import load_manifest
 
     here = f"{where}: conditions[{i}]"
     if isinstance(entry, str):
@@ -161,9 +161,9 @@ def _compile_condition(entry: dict, here: str) -> Condition:
     """``{compile: PRESET, respondent: NAME, objective: contrastive, tau: 0.5, seeds: 3}``: a preset compiled
     per model and seed on a registered respondent under an objective, at the experiment's seeds or its own
     (each key but ``compile`` optional)."""
-    from .compile import make_student
-    from .objectives import make_objective
-    from .presets import load_preset
+    from ..optimization.compile import make_student
+    from ..optimization.objectives import make_objective
+    from ..optimization.presets import load_preset
 
     unknown = sorted(set(entry) - set(_COMPILE_KEYS))
     if unknown:
@@ -205,7 +205,7 @@ def _countries(value, split_seed: int, where: str) -> list[str]:
 
 def parse_experiment(raw, where: str = "experiment") -> Experiment:
     """Validate an experiment mapping (as loaded from YAML); raises CulturalignError on the first problem."""
-    from .models.registry import load_registry
+    from ..models.registry import load_registry
 
     if not isinstance(raw, dict):
         _fail(where, f"an experiment file is a mapping with keys {', '.join(sorted(_KEYS))}")

@@ -19,8 +19,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Callable, ClassVar, Mapping, NoReturn
 
-from .errors import SurveyError
-from .fileio import shown
+from ..errors import SurveyError
+from ..fileio import shown
 from .questions import ANSWER_INSTRUCTION, Answer, Part, Question, listed_options, scale_ends
 
 MAX_CODES = 100  # answer codes of one item: no survey scale comes near this
@@ -103,10 +103,6 @@ class Item(ABC):
         """The WVS-7 question that the question ``part`` asks; None where the published shares cannot label it."""
         return None
 
-    def wvs7_distributions(self, dists: Distributions) -> dict[str, dict[int, float]]:
-        """The model's answer distribution per WVS-7 question, as WVS-7 publishes them, from its questions'."""
-        return {}
-
     def wvs7_means(self, shares):
         """Per-country item means (a Series by iso2) from WVS-7 answer shares (columns iso2, question, option,
         share); None where the published marginals cannot give them."""
@@ -166,9 +162,6 @@ class Scale(Item):
 
     def wvs7_question(self, part):
         return self.wvs7[0] if self.wvs7 else None
-
-    def wvs7_distributions(self, dists):
-        return {self.wvs7[0]: dists[Part()]} if self.wvs7 else {}
 
     def wvs7_means(self, shares):
         if not self.wvs7:
@@ -255,9 +248,6 @@ class MentionIndex(Item):
 
     def wvs7_question(self, part):
         return next((c.wvs7 for c in self.components if c.quality == part.name), None) or None
-
-    def wvs7_distributions(self, dists):
-        return {c.wvs7: dists[Part(c.quality)] for c in self.components}
 
     def wvs7_means(self, shares):
         import pandas as pd
@@ -351,15 +341,6 @@ class RankedPair(Item):
         if FIRST not in codes or SECOND not in codes:
             return math.nan
         return self.pair_value(codes[FIRST], codes[SECOND])
-
-    def wvs7_distributions(self, dists):
-        """The first choice, and the second as WVS-7 publishes it: the marginal over first choices."""
-        first, second = dists[FIRST], {}
-        seconds = self._seconds(dists)
-        for a, pa in first.items():
-            for b, pb in seconds[a].items():
-                second[b] = second.get(b, 0.0) + pa * pb
-        return {self.wvs7[0]: first, self.wvs7[1]: second}
 
 
 # ---------------------------------------------------------------- parsing an item of a survey file

@@ -1,6 +1,6 @@
 """``respondent_knn``: a respondent shown how people in culturally similar *training* countries answered.
 
-Per target country, labelled demos (WVS wave-7 answers of training countries, as :mod:`culturalign.demos`
+Per target country, labelled demos (WVS wave-7 answers of training countries, as :mod:`culturalign.programs.demos`
 builds them: each neighbour's most distinctive answers) are retrieved from the ``k`` training countries
 nearest to the target. Similarity must not use the target's survey data, which a held-out country does not
 have: the target is placed at the mean reference point of the training countries of its cultural region
@@ -18,10 +18,11 @@ from __future__ import annotations
 import dspy
 import numpy as np
 
-from . import reference
+from ..elicitation.respondent import active_survey
+from ..errors import CulturalignError
+from ..map import reference
 from .demos import labelled_demos
-from .errors import CulturalignError
-from .programs import Demo, ProgramContext, Respondent, active_survey, demo_fields
+from .programs import Demo, ProgramContext, Respondent, demo_fields
 
 
 class NeighbourAnswer(dspy.Signature):

@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..errors import CulturalignError
 from . import reference
-from .errors import CulturalignError
 
 SPLITS = ("train", "val", "test")
 

@@ -3,7 +3,7 @@
 Every condition is a respondent answering the same items for the same countries: the compiled program, Tao
 et al.'s engineered cultural prompt, and no persona; beside them the model-free reference predictors
 (centroid, region_centroid) and, when asked, each country-conditioned condition's shuffled-country control.
-Reported per condition (:mod:`culturalign.yardsticks`): per-country distances, mean and median with a
+Reported per condition (:mod:`culturalign.map.yardsticks`): per-country distances, mean and median with a
 bootstrap interval, skill against the centroid, steerability and specificity; and the share of countries on
 which the compiled program beats the engineered prompt.
 """
@@ -15,17 +15,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import cultmap
-from .errors import CulturalignError
-from .models.registry import load_registry, user_models_file
-from .models.session import ModelSession
-from .presets import Preset
-from .programs import baseline
-from .saved import load_manifest, load_program, manifest_matches
-from .splits import SPLITS
-from .survey import load_survey
-from .scoring import score
-from .yardsticks import SHUFFLED_SUFFIX, ShuffledCountries, reference_respondents, summarize_conditions
+from ..elicitation.scoring import score
+from ..errors import CulturalignError
+from ..instrument.survey import load_survey
+from ..map import cultmap
+from ..map.splits import SPLITS
+from ..map.yardsticks import SHUFFLED_SUFFIX, ShuffledCountries, reference_respondents, summarize_conditions
+from ..models.registry import load_registry, user_models_file
+from ..models.session import ModelSession
+from ..optimization.presets import Preset
+from ..optimization.saved import load_manifest, load_program, manifest_matches
+from ..programs.programs import baseline
 
 CONDITIONS = ("compiled", "engineered", "no_persona")
 
@@ -123,7 +123,7 @@ def preset_from_manifest(manifest: dict) -> Preset:
 def _seed_program(path: Path, manifest: dict, seed: int, split: str, session: ModelSession) -> Path:
     """The program compiled with ``seed`` by the saved recipe: the saved one itself, a matching earlier
     recompile under ``path/seeds/``, or a new compile (model answers are cached, so a re-run is cheap)."""
-    from .compile import run_compile
+    from ..optimization.compile import run_compile
 
     if seed == manifest["seed"]:
         return path

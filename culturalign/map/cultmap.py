@@ -17,8 +17,8 @@ import pandas as pd
 import yaml
 from scipy.spatial.distance import jensenshannon
 
+from ..errors import CulturalignError
 from . import reference
-from .errors import CulturalignError
 
 
 @dataclass(frozen=True)
@@ -61,15 +61,6 @@ class Projection:
         x, y = self.project(dict(answers), fill_mean=fill_mean).iloc[0]
         return float(x), float(y)
 
-    def expected_values(self, distributions: Mapping[str, Mapping[float, float]]) -> dict[str, float]:
-        """Expected item values from answer distributions {item: {value: probability}} (renormalised)."""
-        out = {}
-        for item, dist in distributions.items():
-            total = sum(dist.values())
-            if total <= 0:
-                raise CulturalignError(f"distribution for item {item} has no probability mass")
-            out[item] = sum(float(v) * p for v, p in dist.items()) / total
-        return out
 
 
 def _as_table(answers) -> pd.DataFrame:
@@ -210,8 +201,9 @@ def bootstrap_point(samples: pd.DataFrame, *, n_boot: int = 2000, level: float =
 def wvs7_item_means(survey) -> pd.DataFrame:
     """Per-country item means from the WVS-7 shares, coded as the survey's items (iso2 x item).
 
-    Items whose type cannot code the published marginals (:meth:`~culturalign.items.Item.wvs7_means`; a ranked
-    pair such as Y002 needs the joint first/second choice) stay NaN: hold them at the pooled mean when projecting.
+    Items whose type cannot code the published marginals
+    (:meth:`~culturalign.instrument.items.Item.wvs7_means`; a ranked pair such as Y002 needs the joint
+    first/second choice) stay NaN: hold them at the pooled mean when projecting.
     """
     dist = reference.wvs7_distributions()
     means = {}
@@ -231,8 +223,7 @@ def item_distances(model: Mapping[str, Mapping[int, float]], countries: list[str
     and each country's WVS-7 shares.
 
     ``model``: {question id (e.g. "Q164"): {option code: probability}}. Returns one row per country and
-    question (country, iso2, question, item, js) for the countries that have the question; see
-    :func:`item_distance_summary` for the mean over items.
+    question (country, iso2, question, item, js) for the countries that have the question.
     """
     dist = reference.wvs7_distributions()
     table = reference.countries()
@@ -250,13 +241,6 @@ def item_distances(model: Mapping[str, Mapping[int, float]], countries: list[str
         rows.append({"country": iso_to_name[iso2], "iso2": iso2, "question": question,
                      "item": sub["item"].iloc[0], "js": float(jensenshannon(got, ref, base=2))})
     return pd.DataFrame(rows, columns=["country", "iso2", "question", "item", "js"])
-
-
-def item_distance_summary(per_question: pd.DataFrame) -> pd.DataFrame:
-    """Per country and item the mean JS over the item's questions, plus ``mean_js`` over items."""
-    by_item = per_question.groupby(["country", "item"])["js"].mean().unstack("item")
-    by_item["mean_js"] = by_item.mean(axis=1)
-    return by_item.reset_index()
 
 
 def mean_interval(values, *, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:

@@ -17,8 +17,8 @@ import random
 import numpy as np
 import pandas as pd
 
+from ..errors import CulturalignError
 from . import cultmap, reference
-from .errors import CulturalignError
 
 REFERENCE_PREDICTORS = ("centroid", "region_centroid")
 SHUFFLED_SUFFIX = ":shuffled"
@@ -54,8 +54,9 @@ def reference_predictions(countries, known=None) -> pd.DataFrame:
 
 
 class ReferencePredictor:
-    """``centroid`` or ``region_centroid`` as a model-free respondent (:class:`culturalign.respondent.ModelFree`)
-    that knows the countries ``known`` (None: every other reference country)."""
+    """``centroid`` or ``region_centroid`` as a model-free respondent
+    (:class:`culturalign.elicitation.respondent.ModelFree`) that knows the countries ``known`` (None: every other
+    reference country)."""
 
     def __init__(self, name: str, known=None):
         if name not in REFERENCE_PREDICTORS:
@@ -68,7 +69,8 @@ class ReferencePredictor:
 
 
 def reference_respondents(known=None) -> list[tuple[str, str, "ReferencePredictor"]]:
-    """Both reference predictors as ``(name, kind, respondent)`` triples for :func:`culturalign.scoring.score`."""
+    """Both reference predictors as ``(name, kind, respondent)`` triples for
+    :func:`culturalign.elicitation.scoring.score`."""
     return [(name, "reference", ReferencePredictor(name, known)) for name in REFERENCE_PREDICTORS]
 
 

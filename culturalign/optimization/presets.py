@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from .errors import CulturalignError
-from .fileio import read_yaml, shown
+from ..errors import CulturalignError
+from ..fileio import read_yaml, shown
 
 @dataclass(frozen=True)
 class OptimizerQuirks:
@@ -55,7 +55,7 @@ class Preset:
     settings: dict = field(default_factory=dict)
     compile: dict = field(default_factory=dict)
     path: str = ""
-    objective: str = "distance"  # what the optimizer maximises (culturalign.objectives)
+    objective: str = "distance"  # what the optimizer maximises (culturalign.optimization.objectives)
     tau: float | None = None  # the contrastive objective's width in map units (None: its default)
     budget: dict = field(default_factory=dict)  # {train: N, val: M}: how many countries the optimizer sees
 

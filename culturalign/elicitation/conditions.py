@@ -8,7 +8,7 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass
 
-from .errors import CulturalignError
+from ..errors import CulturalignError
 
 DESCRIPTORS = (
     "an average human being", "a typical human being", "a human being", "an average person", "a typical person",
@@ -18,7 +18,10 @@ _FIELDS = {"country", "descriptor"}
 
 
 @dataclass(frozen=True)
-class Condition:
+class Persona:
+    """A system-prompt template that conditions the model (on a country when it names ``{country}``); an
+    experiment's conditions (:class:`culturalign.runs.experiment.Condition`) may be personas or programs."""
+
     name: str
     template: str
 
@@ -34,15 +37,15 @@ class Condition:
         return self.template.format(country=country or "", descriptor=descriptor)
 
 
-NO_PERSONA = Condition("no_persona", "You are {descriptor} responding to the following survey question.")
-CULTURAL_PROMPT = Condition(  # Tao et al.'s cultural prompt; "engineered" wherever conditions are compared
+NO_PERSONA = Persona("no_persona", "You are {descriptor} responding to the following survey question.")
+CULTURAL_PROMPT = Persona(  # Tao et al.'s cultural prompt; "engineered" wherever conditions are compared
     "engineered",
     "You are {descriptor} born in {country} and living in {country} responding to the following survey question.")
 BUILTIN = {c.name: c for c in (NO_PERSONA, CULTURAL_PROMPT)}
 ALIASES = {"cultural_prompt": "engineered"}  # the audit's name for it before every command used one
 
 
-def custom_condition(template: str, name: str = "custom") -> Condition:
+def custom_condition(template: str, name: str = "custom") -> Persona:
     """A user template; it must name the country with ``{country}`` (``{descriptor}`` is optional)."""
     try:
         parsed = [(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(template) if f is not None]
@@ -59,10 +62,10 @@ def custom_condition(template: str, name: str = "custom") -> Condition:
     if unknown:
         raise CulturalignError(f"template {template!r} uses unknown field(s) {', '.join(sorted(unknown))}; "
                                "allowed: {country}, {descriptor}")
-    return Condition(name, template)
+    return Persona(name, template)
 
 
-def resolve_condition(spec: str) -> Condition:
+def resolve_condition(spec: str) -> Persona:
     """``no_persona``, ``engineered`` (alias ``cultural_prompt``), or ``name=template`` / a bare template
     containing {country}."""
     spec = ALIASES.get(spec, spec)

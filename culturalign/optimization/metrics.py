@@ -14,8 +14,8 @@ from typing import Mapping
 
 import pandas as pd
 
-from . import cultmap, reference
-from .survey import Survey, load_survey
+from ..instrument.survey import Survey, load_survey
+from ..map import cultmap, reference
 
 SCALE = 1.0  # map units: a point one unit away scores exp(-1)
 METRIC_THRESHOLD = math.exp(-1.0)  # bootstrap-style optimizers keep demos from countries closer than 1 unit
@@ -95,28 +95,6 @@ def _feedback(country, ref, x, y, dx, dy, distance, gaps, top: int = 3) -> str:
     if pulling.empty:
         lines.append("No single item pulls the point away by more than 0.02.")
     return "\n".join(lines)
-
-
-def question_distributions(survey: Survey, answers: pd.DataFrame) -> dict[str, dict[int, float]]:
-    """WVS-7 question -> answer distribution from one context's (or averaged) logprob answers.
-
-    ``answers`` has columns item, question (part), option, probability. The Y002 second choice is the
-    marginal over first choices, as WVS-7 publishes it.
-    """
-    probs = answers.groupby(["item", "question", "option"])["probability"].mean()
-    out: dict[str, dict[int, float]] = {}
-    for item in survey.items:
-        if item.code not in probs.index.get_level_values(0):
-            continue
-        sub = probs.loc[item.code]
-        out.update(item.wvs7_distributions({q.part: sub.loc[str(q.part)].to_dict() for q in item.questions()}))
-    return out
-
-
-def distribution_distance(survey: Survey, answers: pd.DataFrame, country: str) -> float:
-    """Mean Jensen-Shannon distance over the WVS-7 questions a country has (NaN when it has none)."""
-    per_question = cultmap.item_distances(question_distributions(survey, answers), [country])
-    return float(per_question.js.mean()) if len(per_question) else math.nan
 
 
 # ---------------------------------------------------------------- DSPy metric adapters

@@ -1,0 +1,2 @@
+"""Stage 4: asking a model. Persona conditions, the respondent contract and its model-session context,
+elicitation (token probabilities or samples), and the one scoring path from respondents to map points."""

@@ -1,0 +1,2 @@
+"""Stage 6: compiling programs. Objectives and metrics, optimizer presets, the compile run, and saved programs
+(JSON plus a manifest)."""
