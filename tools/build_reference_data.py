@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
-"""Build culturalign's reference data files from the shared reference snapshot.
+"""Build culturalign's reference data files from a snapshot of the third-party reference figures.
 
 Usage:
-    python tools/build_reference_data.py [REFERENCE_DIR] [--out OUT_DIR]
+    python tools/build_reference_data.py REFERENCE_DIR [--out OUT_DIR]
 
-REFERENCE_DIR defaults to ``../shared/reference`` relative to the repository root (the parent of
-``tools/``); OUT_DIR defaults to ``surveys/reference`` in the repository.  The inputs are the
-figures collected under ``ivs_map_tao_repro/``, ``wvs_official_map/`` and
-``wvs7_item_distributions/`` (see the PROVENANCE.txt in each, and surveys/SOURCES.md).
+REFERENCE_DIR is the snapshot's folder (it is not part of the repository); OUT_DIR defaults to
+``surveys/reference`` in the repository.  The inputs are the figures collected under
+``ivs_map_tao_repro/``, ``wvs_official_map/`` and ``wvs7_item_distributions/`` (see the PROVENANCE.txt in
+each, and surveys/SOURCES.md).
 
 Outputs (all deterministic: same inputs -> byte-identical files):
     countries.csv                      107 reference societies, codes, region, map point, aliases
@@ -670,8 +670,7 @@ def verify(out_dir, ref, proj):
 def main(argv=None):
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("reference", nargs="?", default=os.path.join(repo, "..", "shared", "reference"),
-                    help="reference directory (default: ../shared/reference from the repo root)")
+    ap.add_argument("reference", help="the reference snapshot's folder (not part of the repository)")
     ap.add_argument("--out", default=os.path.join(repo, "surveys", "reference"),
                     help="output directory (default: surveys/reference in the repo)")
     args = ap.parse_args(argv)
