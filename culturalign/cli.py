@@ -305,8 +305,8 @@ def compile_cmd(program, optimizer, model, prompt_model, out, seed, split_seed, 
 def evaluate_cmd(program_dir, split, model, variants, seeds, shuffled_control, as_json):
     """Evaluate a saved program against the engineered prompt, no persona and the model-free reference
     predictors (centroid, region lookup) on the same countries."""
-    from .runs.evaluate import evaluate_saved, evaluate_seeds
     from .optimization.saved import load_manifest
+    from .runs.evaluate import evaluate_saved, evaluate_seeds
 
     task = load_manifest(program_dir).get("task")
     if task is not None:  # an extension's program: its task kind evaluates it

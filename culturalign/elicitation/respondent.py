@@ -3,8 +3,11 @@
 Every condition culturalign scores is a respondent — the hand-written baselines (no persona, Tao et al.'s
 cultural prompt, your templates), the compiled DSPy programs, the shuffled-country control of any of them,
 the recommendation explainers' reader — and so are the model-free reference predictors, which place a
-country on the map without any model (:class:`ModelFree`). :func:`culturalign.elicitation.scoring.score` scores any
-mix of them in one elicitation.
+country on the map without any model (:class:`ModelFree`). :func:`culturalign.elicitation.scoring.score` scores
+any mix of them in one elicitation.
+
+A program answers through the model session of the run it is in (:class:`using_session`), which lives in DSPy's
+thread-local settings: two runs in two threads never see each other's session.
 """
 from __future__ import annotations
 
@@ -89,6 +92,7 @@ def report_progress(label: str) -> None:
 
 
 def active_session():
+    """The running ``(session, survey)``; an error outside :class:`using_session`."""
     state = _run_state()
     if not state:
         raise CulturalignError("no active model session: run programs inside `with using_session(session, survey):`")

@@ -167,8 +167,8 @@ def run_task(task: CompileTask, program: str, preset: Preset, model=None, *, out
              prompt_model: str | None = None, session: ModelSession | None = None,
              score_splits=("train", "val", "test"), progress: bool = False) -> tuple[Path, dict]:
     """Compile ``program`` for ``task`` and save it (JSON + manifest) to ``out``; returns folder and manifest."""
-    from .saved import save_program
     from ..instrument.survey import load_survey
+    from .saved import save_program
 
     survey = load_survey()
     student = make_student(program)
@@ -196,8 +196,8 @@ def score_split(session, program, countries: list[str], survey, *, progress: boo
                 samples: int = 10, items: bool = False) -> pd.DataFrame:
     """Per-country map point, distance and score (exp(-distance)) of a program on the given countries (with
     ``items``, also each item's value as ``item_<code>``)."""
-    from .metrics import similarity
     from ..elicitation.scoring import GenerationConfig, score
+    from .metrics import similarity
 
     t = score(session, [(getattr(program, "name", "respondent"), "program", program)], countries, survey,
               GenerationConfig(mode=mode, samples=samples), progress=progress).table

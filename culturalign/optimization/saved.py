@@ -133,8 +133,8 @@ def _check_split(s: _Schema, split, task) -> None:
 def check_manifest(manifest, file) -> dict:
     """The manifest's shape: everything culturalign reads from it, of the type it needs (other keys are kept
     as a record and never read). Its program is a registered program whose task the manifest names."""
-    from .presets import OPTIMIZERS, check_settings
     from ..programs.programs import registered
+    from .presets import OPTIMIZERS, check_settings
 
     s = _Schema(file)
     s.mapping(manifest, "", required=("program", "model", "split", "seed", "optimizer", "data_hashes"))

@@ -20,6 +20,7 @@ import tqdm
 from ..elicitation.conditions import CULTURAL_PROMPT, DESCRIPTORS, NO_PERSONA
 from ..elicitation.elicit import Context
 from ..elicitation.respondent import active_session, report_progress
+from ..elicitation.scoring import GenerationConfig, score
 from ..errors import CulturalignError
 from ..instrument.questions import Question
 from ..models.clients import Prompt
@@ -202,10 +203,8 @@ def make_program(name: str):
 
 def program_answers(session, program, countries: list[str], survey, *, progress: bool = False,
                     mode: str = "logprob", samples: int = 10) -> dict:
-    """One respondent's answers for every country (:func:`culturalign.elicitation.scoring.score`): ``values`` (country x
-    item means), ``points`` (country, x, y) and the raw ``answers``."""
-    from ..elicitation.scoring import GenerationConfig, score
-
+    """One respondent's answers for every country (:func:`culturalign.elicitation.scoring.score`): ``values``
+    (country x item means), ``points`` (country, x, y) and the raw ``answers``."""
     scored = score(session, [(getattr(program, "name", "respondent"), "program", program)], countries, survey,
                    GenerationConfig(mode=mode, samples=samples), progress=progress)
     t = scored.table

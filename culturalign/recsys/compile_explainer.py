@@ -150,8 +150,8 @@ def evaluate_explainer(path, *, split: str = "test", model: str | None = None,
     shuffled-country control, corpus checks)."""
     import dspy
 
-    from ..runs.evaluate import session_for
     from ..optimization.saved import load_program
+    from ..runs.evaluate import session_for
 
     survey = load_survey()
     program, manifest = load_program(path, survey)

@@ -93,9 +93,9 @@ class GridProgress:
 def _program_for(exp: Experiment, condition: Condition, seed: int | None, session, survey):
     """The respondent a cell runs, and the countries it is judged on."""
     from ..optimization.compile import run_compile
-    from ..programs.programs import baseline
     from ..optimization.presets import load_preset
     from ..optimization.saved import load_program, manifest_matches
+    from ..programs.programs import baseline
 
     if condition.kind == "baseline":
         return baseline(condition.name.removesuffix(SHUFFLED_SUFFIX), exp.variants), exp.countries
@@ -219,8 +219,8 @@ def write_tables(exp: Experiment, cells) -> pd.DataFrame:
 
 def run_compare(exp: Experiment, *, out: str | Path | None = None) -> Path:
     """Run every missing cell of the grid, then write the tables, figures and report. Returns the folder."""
-    from ..report.report import write_report
     from ..instrument.survey import load_survey
+    from ..report.report import write_report
 
     if out is not None:
         exp.out = Path(out)
