@@ -206,7 +206,7 @@ def _at_once(work, timeout: float) -> None:
 def test_two_runs_in_two_threads_each_answer_through_their_own_session(tmp_path):
     """The model session travels in DSPy's thread-local context: two compiles in two threads (as compare runs
     models with parallel > 1), each fanning out to DSPy's own worker threads, never borrow each other's."""
-    from culturalign.elicitation.respondent import active_session as _active
+    from culturalign.elicitation.respondent import active_session
     from dspy.utils.parallelizer import ParallelExecutor
 
     sessions = [FakeSession(AnswerCache(tmp_path / f"{i}.sqlite")) for i in range(2)]
@@ -218,7 +218,7 @@ def test_two_runs_in_two_threads_each_answer_through_their_own_session(tmp_path)
             program = make_program("respondent")
 
             def answer(country):
-                seen[i].add(id(_active()[0]))
+                seen[i].add(id(active_session()[0]))
                 return program(country=country)
 
             ParallelExecutor(num_threads=3, disable_progress_bar=True).execute(answer, ["Chile", "Peru", "Japan",
@@ -228,7 +228,7 @@ def test_two_runs_in_two_threads_each_answer_through_their_own_session(tmp_path)
     assert seen == {0: {id(sessions[0])}, 1: {id(sessions[1])}}
     assert sessions[0].calls == sessions[1].calls > 0  # each answered its own four countries
     with pytest.raises(CulturalignError, match="no active model session"):
-        _active()  # nothing leaks out of the runs
+        active_session()  # nothing leaks out of the runs
 
 
 def test_two_compiles_at_once_each_answer_through_their_own_session(tmp_path):

@@ -16,7 +16,7 @@ from typing import Protocol, Sequence, runtime_checkable
 import dspy
 
 from ..errors import CulturalignError
-
+from ..instrument.survey import load_survey
 from ..models.clients import Prompt
 
 
@@ -104,6 +104,4 @@ def active_survey():
     state = _run_state()
     if state:
         return state["survey"]
-    from ..instrument.survey import load_survey
-
     return load_survey()
