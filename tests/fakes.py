@@ -1,5 +1,6 @@
 """A scripted stand-in for a model session, for fast tests of control flow (never the only test of a feature)."""
 import math
+import signal
 
 from culturalign.models.clients import Reply
 
@@ -63,3 +64,9 @@ def fake_model_session(cache):
     session.spec, session.base_url, session.usage = FakeSpec(), "http://127.0.0.1:9/v1", FakeUsage(session)
     session.close = lambda: None
     return session
+
+
+def ctrl_c_answered():
+    """``preexec_fn`` for a child whose Ctrl-C a test checks: a test runner started in the background inherits an
+    ignored SIGINT, and Python then never raises KeyboardInterrupt in its children."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

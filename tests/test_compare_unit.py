@@ -13,7 +13,7 @@ from culturalign.errors import CulturalignError
 from culturalign.models.cache import AnswerCache
 from culturalign.runs.experiment import load_experiment, parse_experiment
 
-from fakes import fake_model_session
+from fakes import ctrl_c_answered, fake_model_session
 
 GOOD = {"name": "tiny", "models": ["qwen2.5-coder-0.5b"], "conditions": ["no_persona", "engineered"],
         "countries": ["Japan", "Nigeria", "Sweden"], "variants": 1}
@@ -234,7 +234,7 @@ def test_ctrl_c_is_not_held_up_by_models_running_in_parallel(tmp_path):
     tests = str(Path(__file__).parent)
     start = time.monotonic()
     proc = subprocess.run([sys.executable, "-c", _PARALLEL_CTRL_C, str(tmp_path), tests],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, preexec_fn=ctrl_c_answered)
     assert proc.returncode == 0 and "interrupted after" in proc.stdout, proc.stderr[-2000:]
     assert time.monotonic() - start < 30  # not the 60 s the cells would take
     assert float(proc.stdout.split()[-2]) < 15

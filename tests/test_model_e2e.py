@@ -18,6 +18,8 @@ from culturalign.models import ModelSession
 from culturalign.models.cache import AnswerCache
 from culturalign.runs.audit import run_audit
 
+from fakes import ctrl_c_answered
+
 pytestmark = pytest.mark.model
 COUNTRIES = ["Sweden", "Nigeria", "Japan"]
 SURVEY = load_survey()
@@ -103,7 +105,8 @@ def _answers_in(db) -> int:
 
 
 def _stop_after(cmd, env, db, n_answers, sig):
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=ctrl_c_answered)
     deadline = time.time() + 300
     while time.time() < deadline and _answers_in(db) < n_answers and proc.poll() is None:
         time.sleep(0.3)
