@@ -9,7 +9,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "culturalign"
 EXTENSIONS = ("recsys",)
 # Lowest first. A top-level module or folder missing here fails the test: place it before it lands.
-STAGES = (("errors", "fileio", "plugins", "progress"), ("map",), ("instrument",), ("models",), ("elicitation",),
+STAGES = (("errors", "fileio", "plugins", "progress"), ("map",), ("instrument",), ("distribution",), ("models",), ("elicitation",),
           ("programs",), ("optimization",), ("report",), ("runs",), ("cli", "__init__"))
 
 

@@ -7,6 +7,7 @@ value (sample mode), and says which WVS-7 published questions its questions ask.
 ``scale``          one question; the answer code is the item value.
 ``mention_index``  one yes/no "mentioned" question per component; value = sum(weight * P(mentioned)) (IVS Y003).
 ``ranked_pair``    a first and a second choice among options; value looked up from the pair (IVS Y002).
+``choice``         one question among unordered options (scored by its answer distribution only).
 
 A new type is a subclass of :class:`Item` passed to :func:`register_item_type`; survey files then name it as
 ``type:``. Nothing else needs to change (tests/test_item_types.py adds one).
@@ -24,7 +25,7 @@ from ..fileio import shown
 from .questions import ANSWER_INSTRUCTION, Answer, Part, Question, listed_options, scale_ends
 
 MAX_CODES = 100  # answer codes of one item: no survey scale comes near this
-COMMON_KEYS = frozenset({"code", "name", "type", "text", "options", "range", "wvs7", "direction"})
+COMMON_KEYS = frozenset({"code", "name", "type", "text", "options", "range", "wvs7", "direction", "theme"})
 
 Distributions = Mapping[Part, Mapping[int, float]]  # each question's answer distribution {code: p}, by part
 
@@ -67,6 +68,8 @@ class Item(ABC):
     range: tuple[float, float]
     wvs7: tuple[str, ...] = ()
     direction: str = ""
+    theme: str = ""  # the questionnaire's topic (WVS-7: happiness, trust, ...), for --questions and per-theme scores
+    ordinal: ClassVar[bool] = True  # options form an ordered scale, so the earth mover's distance applies
 
     @classmethod
     def parse(cls, raw: Mapping, common: dict, where: Where) -> "Item":
@@ -168,6 +171,28 @@ class Scale(Item):
             return None
         sub = shares[shares.question == self.wvs7[0]]
         return (sub.option * sub.share).groupby(sub.iso2).sum()
+
+
+@register_item_type
+@dataclass(frozen=True)
+class Choice(Scale):
+    """One question whose options have no order (a country's first aim, a preferred source of news): scored by
+    its answer distribution only. Its mean code means nothing, so its value is NaN in logprob mode, and a
+    sample's value is just the code chosen."""
+
+    type: ClassVar[str] = "choice"
+    ordinal: ClassVar[bool] = False
+
+    def questions(self) -> tuple[Question, ...]:
+        codes = self.answer_codes
+        return (Question.one_turn(self.code, Part(), f"{self.text}\n{listed_options(self.options, codes)}", codes,
+                                  self.labels),)
+
+    def value_from_distributions(self, dists):
+        return math.nan
+
+    def wvs7_means(self, shares):
+        return None
 
 
 @dataclass(frozen=True)
@@ -337,6 +362,9 @@ class RankedPair(Item):
             rows.append((SECOND, ask(next(q for q in seconds if q.part.after == answer.code))))
         return rows
 
+    def wvs7_question(self, part):
+        return self.wvs7[0] if self.wvs7 and part == FIRST else None  # the published first choice
+
     def value_from_codes(self, codes):
         if FIRST not in codes or SECOND not in codes:
             return math.nan
@@ -389,8 +417,9 @@ def parse_item(raw, path, index: int) -> Item:
     wvs7 = [wvs7] if isinstance(wvs7, str) else wvs7
     if not isinstance(wvs7, list) or not all(isinstance(w, str) for w in wvs7):
         where.fail(f"'wvs7' must be a variable name or a list of them, got {shown(wvs7)}")
-    if not isinstance(raw.get("direction", ""), str):
-        where.fail(f"'direction' must be text, got {shown(raw['direction'])}")
+    for key in ("direction", "theme"):
+        if not isinstance(raw.get(key, ""), str):
+            where.fail(f"'{key}' must be text, got {shown(raw[key])}")
     common = dict(code=code, name=raw["name"], text=raw["text"].strip(), options=options, range=(lo, hi),
-                  wvs7=tuple(wvs7), direction=raw.get("direction", ""))
+                  wvs7=tuple(wvs7), direction=raw.get("direction", ""), theme=raw.get("theme", ""))
     return cls.parse(raw, common, where)

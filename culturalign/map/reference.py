@@ -26,10 +26,22 @@ def _read_csv(name: str) -> pd.DataFrame:
         return pd.read_csv(fh, keep_default_na=False, na_values=[""])
 
 
+def read_data(name: str) -> pd.DataFrame:
+    """A copy of a shipped reference table, by file name."""
+    return _read_csv(name).copy()
+
+
 def projection_files() -> list[str]:
     """The shipped map projections (``projection_*.yaml``), by file name: what a survey's ``projection:`` names."""
     return sorted(e.name for e in resources.files("culturalign.surveys.reference").iterdir()
                   if e.name.startswith("projection_") and e.name.endswith(".yaml"))
+
+
+def distribution_files() -> list[str]:
+    """The shipped files of societies' answer shares per WVS-7 question (``wvs7_*distributions*.csv``): what a
+    survey's ``distributions:`` names."""
+    return sorted(e.name for e in resources.files("culturalign.surveys.reference").iterdir()
+                  if e.name.startswith("wvs7_") and "distributions" in e.name and e.name.endswith(".csv"))
 
 
 def countries() -> pd.DataFrame:

@@ -19,7 +19,10 @@ from ..elicitation.elicit import Context
 from ..elicitation.scoring import GenerationConfig, score
 from ..errors import CulturalignError
 from ..fileio import atomic_write, json_safe
-from ..instrument.survey import load_survey
+from ..distribution.scores import by_group, cells, floor_cells, summarize
+from ..distribution.yardsticks import distribution_respondents
+from ..instrument.populations import question_keys, resolve_targets, target_distributions
+from ..instrument.survey import DEFAULT_SURVEY, Survey, load_survey
 from ..map import cultmap, reference
 from ..map.yardsticks import (SHUFFLED_SUFFIX, ShuffledCountries, derangement, reference_respondents,
                          summarize_conditions)
@@ -47,6 +50,13 @@ class AuditResult:
     usage: dict
     model_free: pd.DataFrame = field(default_factory=pd.DataFrame)  # reference predictors: condition, country, x, y
     intervals: pd.DataFrame = field(default_factory=pd.DataFrame)
+    distributions: pd.DataFrame = field(default_factory=pd.DataFrame)  # each condition's per question and country
+    distribution_cells: pd.DataFrame = field(default_factory=pd.DataFrame)  # metrics per condition x country x question
+    noise_floor: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def has_map(self) -> bool:
+        return not self.points.empty
 
     def summary(self) -> dict:
         """A JSON-ready summary: model, points, distances, improved_share, steerability, model_calls, ..."""
@@ -74,9 +84,16 @@ class AuditResult:
             "yardsticks": self.yardsticks(),
             "nearest_unprompted": [{"country": r.country, "distance": float(r.distance)}
                                    for r in self.nearest_unprompted.itertuples()],
+            "distribution": self.distribution_summary(),
             "model_calls": self.usage["calls"],
             "usage": self.usage,
         }
+
+    def distribution_summary(self) -> dict:
+        """Per condition (the distributional yardsticks uniform, marginal, region_marginal among them, and the
+        noise floor): 1 - JSD, tv, emd with intervals, skill_tv against the marginal, closer_than_marginal,
+        counts and, for shuffled controls, the gap (:mod:`culturalign.distribution.scores`)."""
+        return json_safe(summarize(self.distribution_cells, self.noise_floor))
 
     def per_target(self) -> pd.DataFrame:
         """One row per condition and target country: the point the condition gives it (no persona's single
@@ -89,6 +106,8 @@ class AuditResult:
     def yardsticks(self) -> dict:
         """Per condition: mean distance, skill against the leave-one-out centroid (with CI, per axis),
         closer_than_centroid and, for shuffled controls, the lead over them (:mod:`culturalign.map.yardsticks`)."""
+        if not self.has_map:
+            return {}
         found = summarize_conditions(self.per_target())
         stats = {c: found[c] for c in dict.fromkeys(self.distances.condition) if c in found}  # the audit's order
         keys = ("mean_distance", "skill", "skill_ci95", "skill_x", "skill_y", "closer_than_centroid",
@@ -102,12 +121,15 @@ class AuditResult:
         tables = {"answers": self.answers, "item_values": self.values, "item_means": self.item_means,
                   "points": self.points, "distances": self.distances, "improved": self.improved,
                   "steerability": self.steerability, "specificity": self.specificity,
-                  "nearest_unprompted": self.nearest_unprompted, "intervals": self.intervals}
+                  "nearest_unprompted": self.nearest_unprompted, "intervals": self.intervals,
+                  "distributions": self.distributions, "distribution_scores": self.distribution_cells,
+                  "distribution_by_theme": by_group(self.distribution_cells, "theme")
+                  if len(self.distribution_cells) else pd.DataFrame()}
         for name, table in tables.items():
             if not table.empty:
                 atomic_write(out / f"{name}.csv", table.to_csv(index=False))
         atomic_write(out / "summary.json", json.dumps(self.summary(), indent=2))
-        if plot:
+        if plot and self.has_map:
             from ..map.plot import save_map
 
             pts, arrows = self.map_layers()
@@ -172,12 +194,18 @@ def build_contexts(conditions, countries, variants=None) -> list[Context]:
 
 def run_audit(model: str | None = None, *, countries=DEFAULT_COUNTRIES, conditions=DEFAULT_CONDITIONS,
               mode: str = "logprob", samples: int = 10, temperature: float = 1.0, variants=None,
-              survey: str = "ivs-iw10", progress: bool = True, session: ModelSession | None = None,
-              shuffled_control: bool = False) -> AuditResult:
+              survey: str | Survey = DEFAULT_SURVEY, questions=None, progress: bool = True,
+              session: ModelSession | None = None, shuffled_control: bool = False) -> AuditResult:
     """Audit a model. ``countries``: names/ISO codes/regions or "all"; ``conditions``: names or templates
-    with {country}; ``variants``: how many of Tao et al.'s ten descriptors (default all);
-    ``shuffled_control``: also ask each country condition about a seeded derangement of the countries."""
-    target = reference.resolve_countries(countries)
+    with {country}; ``variants``: how many of Tao et al.'s ten descriptors (default all); ``survey``: a
+    shipped survey's name, a survey file or a :class:`Survey`; ``questions``: question ids and/or themes of
+    it; ``shuffled_control``: also ask each country condition about a seeded derangement of the countries.
+    A survey with a map projection gives map points and distances; every question with published answer
+    shares gives per-question distributional scores against the distributional yardsticks."""
+    inst = survey if isinstance(survey, Survey) else load_survey(survey)
+    if questions is not None:
+        inst = inst.select(questions)
+    target = resolve_targets(inst, countries)
     conds = [c if isinstance(c, Persona) else resolve_condition(c) for c in conditions]
     if len({c.name for c in conds}) != len(conds):
         raise CulturalignError("two conditions share a name; name custom templates with 'name=template'")
@@ -189,8 +217,11 @@ def run_audit(model: str | None = None, *, countries=DEFAULT_COUNTRIES, conditio
         asked = derangement(target)
         respondents += [(name + SHUFFLED_SUFFIX, "shuffled", ShuffledCountries(r, target))
                         for name, _, r in list(respondents) if r.condition.needs_country]
-    respondents += reference_respondents()  # leave-one-out: no split is in force in an audit
-    inst = load_survey(survey)
+    if inst.map is not None:
+        respondents += reference_respondents()  # leave-one-out: no split is in force in an audit
+    keys = question_keys(inst)
+    if len(keys):
+        respondents += distribution_respondents()
     own_session = session is None
     session = session or ModelSession(model)
     try:
@@ -199,6 +230,24 @@ def run_audit(model: str | None = None, *, countries=DEFAULT_COUNTRIES, conditio
         if own_session:
             session.close()
     table = scored.table
+    targets = target_distributions(inst)
+    dist_cells = cells(scored.distributions, targets, keys)
+    floor = floor_cells(targets, target) if len(dist_cells) else pd.DataFrame()
+    usage = {**session.usage.as_dict(), "seconds": round(scored.seconds, 2), "contexts": scored.contexts,
+             "answers": int(len(scored.answers))}
+    config = {"model": session.spec.name, "model_identity": session.identity, "endpoint": session.endpoint,
+              **{k: config_.record().get(k) for k in ("mode", "samples", "temperature")}, "survey": inst.name,
+              "survey_digest": inst.digest, "questions": inst.codes if questions is not None else "all",
+              "projection_digest": inst.map.digest if inst.map is not None else None,
+              "countries": target, "conditions": {c.name: c.template for c in conds},
+              "variants": n_variants if variants not in (None, "all") else "all",
+              "shuffled_control": asked if shuffled_control else None}
+    common = dict(model=session.spec.name, config=config, answers=scored.answers, values=scored.values, usage=usage,
+                  distributions=scored.distributions, distribution_cells=dist_cells, noise_floor=floor)
+    if inst.map is None:  # scored by answer distributions only
+        empty = pd.DataFrame()
+        return AuditResult(**common, item_means=empty, points=empty, distances=empty, improved=empty,
+                           steerability=empty, specificity=empty, nearest_unprompted=empty)
     free = {name for name, _, r in respondents if getattr(r, "condition", None) and not r.condition.needs_country}
     asked_rows = table[table.kind != "reference"].copy()
     asked_rows.loc[asked_rows.condition.isin(free), "country"] = ""  # one point for every country: shown once
@@ -230,20 +279,11 @@ def run_audit(model: str | None = None, *, countries=DEFAULT_COUNTRIES, conditio
     unprompted = points[points.country == ""]
     nearest = cultmap.nearest(unprompted.x.iloc[0], unprompted.y.iloc[0], 5) if len(unprompted) else pd.DataFrame()
     intervals = _sample_intervals(scored.values, inst) if mode == "sample" else pd.DataFrame()
-    usage = {**session.usage.as_dict(), "seconds": round(scored.seconds, 2), "contexts": scored.contexts,
-             "answers": int(len(scored.answers))}
-    config = {"model": session.spec.name, "model_identity": session.identity, "endpoint": session.endpoint,
-              **{k: config_.record().get(k) for k in ("mode", "samples", "temperature")}, "survey": inst.name,
-              "survey_digest": inst.digest, "projection_digest": inst.map.digest,
-              "countries": target, "conditions": {c.name: c.template for c in conds},
-              "variants": n_variants if variants not in (None, "all") else "all"}
-    config["shuffled_control"] = asked if shuffled_control else None
     model_free = table[table.kind == "reference"][["condition", "country", "x", "y"]].reset_index(drop=True)
-    return AuditResult(model=session.spec.name, config=config, answers=scored.answers, values=scored.values,
-                       item_means=item_means, points=points, model_free=model_free,
+    return AuditResult(**common, item_means=item_means, points=points, model_free=model_free,
                        distances=dists, improved=pd.DataFrame(improved),
                        steerability=pd.DataFrame(steer), specificity=pd.concat(spec) if spec else pd.DataFrame(),
-                       nearest_unprompted=nearest, usage=usage, intervals=intervals)
+                       nearest_unprompted=nearest, intervals=intervals)
 
 
 def _sample_intervals(values: pd.DataFrame, survey) -> pd.DataFrame:

@@ -1,0 +1,149 @@
+"""Per-question distributional scores, and the one summary of a condition built on them.
+
+:func:`cells` scores every condition x country x question (:mod:`culturalign.distribution.metrics`);
+:func:`summarize` aggregates each condition with bootstrap intervals that resample countries *and* questions,
+skill against the population marginal (``skill_tv = 1 - mean tv / mean tv(marginal)`` over the same cells; 0
+is no better than the constant, below 0 worse), ``closer_than_marginal`` (the share of countries on which the
+condition's mean tv is below the marginal's), the sampling noise floor, and a shuffled-country control's gap.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..errors import CulturalignError
+from .metrics import METRICS, compare, noise_floor
+
+SHUFFLED_SUFFIX = ":shuffled"
+N_BOOT, LEVEL, BOOT_SEED = 1000, 0.95, 0
+KEY = ["item", "part", "question"]
+
+
+def cells(predicted: pd.DataFrame, targets: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
+    """One row per condition, country and question both cover: condition, kind, country, item, part, question,
+    theme and every metric. ``predicted``: tidy distributions (condition, kind, country, item, part, question,
+    option, p); ``targets``: the societies' (item, part, question, country, option, share); ``keys``: the
+    survey's :func:`~culturalign.instrument.populations.question_keys`."""
+    out = []
+    for key in keys.itertuples():
+        mine = predicted[(predicted.item == key.item) & (predicted.part == key.part)]
+        theirs = targets[(targets.item == key.item) & (targets.part == key.part)]
+        if mine.empty or theirs.empty:
+            continue
+        codes = list(key.codes)
+        q = theirs.pivot_table(index="country", columns="option", values="share", aggfunc="first") \
+            .reindex(columns=codes).fillna(0.0)
+        p = mine.pivot_table(index=["condition", "kind", "country"], columns="option", values="p", aggfunc="first") \
+            .reindex(columns=codes)
+        for (condition, kind, country), row in p.iterrows():
+            if country not in q.index or row.isna().any() or row.sum() <= 0:
+                continue
+            out.append({"condition": condition, "kind": kind, "country": country, "item": key.item,
+                        "part": key.part, "question": key.question, "theme": key.theme,
+                        **compare(row.to_numpy(), q.loc[country].to_numpy(), key.ordinal)})
+    return pd.DataFrame(out, columns=["condition", "kind", "country", *KEY, "theme", *METRICS])
+
+
+def floor_cells(targets: pd.DataFrame, countries=None) -> pd.DataFrame:
+    """The sampling noise floor per country and question (country, item, part, question, tv, one_minus_jsd)."""
+    rows = []
+    chosen = targets if countries is None else targets[targets.country.isin(list(countries))]
+    for (item, part, question, country), sub in chosen.groupby([*KEY, "country"], sort=False):
+        rows.append({"country": country, "item": item, "part": part, "question": question,
+                     **noise_floor(sub.sort_values("option").share.to_numpy())})
+    return pd.DataFrame(rows, columns=["country", *KEY, "tv", "one_minus_jsd"])
+
+
+def _matrix(table: pd.DataFrame, metric: str, countries, questions) -> np.ndarray:
+    return table.pivot_table(index="country", columns="question", values=metric, aggfunc="mean") \
+        .reindex(index=countries, columns=questions).to_numpy()
+
+
+def _boot(n_rows: int, n_cols: int):
+    rng = np.random.default_rng(BOOT_SEED)
+    return [(rng.integers(0, n_rows, n_rows), rng.integers(0, n_cols, n_cols)) for _ in range(N_BOOT)]
+
+
+def _interval(values) -> list[float]:
+    values = np.asarray([v for v in values if np.isfinite(v)])
+    if len(values) == 0:
+        return [float("nan"), float("nan")]
+    alpha = (1 - LEVEL) / 2
+    return [float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))]
+
+
+def _mean(m: np.ndarray) -> float:
+    return float(np.nanmean(m)) if np.isfinite(m).any() else float("nan")
+
+
+def condition_summary(mine: pd.DataFrame, marginal: pd.DataFrame | None = None,
+                      shuffled: pd.DataFrame | None = None) -> dict:
+    """Means of every metric with two-way bootstrap intervals (countries and questions resampled together),
+    counts, and — given the marginal's cells — ``skill_tv`` with an interval and ``closer_than_marginal``."""
+    countries, questions = sorted(mine.country.unique()), sorted(mine.question.unique())
+    draws = _boot(len(countries), len(questions))
+    out = {"n_questions": len(questions), "n_countries": len(countries), "n_cells": int(len(mine))}
+    mats = {}
+    for metric in METRICS:
+        m = mats[metric] = _matrix(mine, metric, countries, questions)
+        out[metric] = _mean(m)
+        out[f"{metric}_ci95"] = _interval(_mean(m[np.ix_(r, c)]) for r, c in draws) \
+            if np.isfinite(m).any() else [float("nan")] * 2
+    if marginal is not None and len(marginal):
+        base = _matrix(marginal, "tv", countries, questions)
+        both = np.isfinite(mats["tv"]) & np.isfinite(base)
+        mine_tv, base_tv = np.where(both, mats["tv"], np.nan), np.where(both, base, np.nan)
+
+        def skill(r, c):
+            den = _mean(base_tv[np.ix_(r, c)])
+            return 1 - _mean(mine_tv[np.ix_(r, c)]) / den if den and den > 0 else float("nan")
+
+        every = (np.arange(len(countries)), np.arange(len(questions)))
+        out["skill_tv"] = skill(*every)
+        out["skill_tv_ci95"] = _interval(skill(r, c) for r, c in draws)
+        with np.errstate(invalid="ignore"):
+            per_country = np.nanmean(mine_tv, axis=1) < np.nanmean(base_tv, axis=1)
+        out["closer_than_marginal"] = float(per_country.mean())
+    if shuffled is not None and len(shuffled):
+        other = _matrix(shuffled, "tv", countries, questions)
+        gap = other - mats["tv"]  # how much farther the shuffled control is: > 0 carries country information
+        ci = _interval(_mean(gap[np.ix_(r, c)]) for r, c in draws)
+        out["shuffled_control"] = {"tv": _mean(other), "gap_tv": _mean(gap), "gap_tv_ci95": ci,
+                                   "carries_country_information": bool(ci[0] > 0)}
+        if marginal is not None and len(marginal):
+            out["shuffled_control"]["skill_tv"] = condition_summary(shuffled, marginal)["skill_tv"]
+    return out
+
+
+def summarize(table: pd.DataFrame, floor: pd.DataFrame | None = None) -> dict[str, dict]:
+    """:func:`condition_summary` for every condition of a cells table, against its ``marginal`` rows and,
+    where present, its ``NAME:shuffled`` rows; plus ``noise_floor`` (the expected tv and 1 - JSD of a perfect
+    predictor measured by a survey of 1,200 people) over the same countries and questions."""
+    if table.empty:
+        return {}
+    by = {c: sub for c, sub in table.groupby("condition", sort=False)}
+    marginal = by.get("marginal")
+    out = {}
+    for cond, sub in by.items():
+        if cond.endswith(SHUFFLED_SUFFIX):
+            continue
+        out[cond] = {"kind": str(sub.kind.iloc[0]),
+                     **condition_summary(sub, marginal, by.get(cond + SHUFFLED_SUFFIX))}
+    if floor is not None and len(floor):
+        shown = floor[floor.country.isin(table.country) & floor.question.isin(table.question)]
+        out["noise_floor"] = {"kind": "reference", "tv": float(shown.tv.mean()),
+                              "one_minus_jsd": float(shown.one_minus_jsd.mean()),
+                              "n_questions": int(shown.question.nunique()), "n_countries": int(shown.country.nunique()),
+                              "note": "expected score of a perfect predictor against a survey of 1,200 respondents"}
+    return out
+
+
+def by_group(table: pd.DataFrame, group: str) -> pd.DataFrame:
+    """Mean of every metric per condition and ``group`` (theme, question or country), with counts."""
+    if group not in ("theme", "question", "country"):
+        raise CulturalignError(f"group must be theme, question or country, got {group!r}")
+    if table.empty:
+        return pd.DataFrame(columns=["condition", group, *METRICS, "n_cells"])
+    out = table.groupby(["condition", group], sort=False)[list(METRICS)].mean()
+    out["n_cells"] = table.groupby(["condition", group], sort=False).size()
+    return out.reset_index()

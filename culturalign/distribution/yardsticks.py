@@ -1,0 +1,77 @@
+"""Model-free distributional yardsticks: what a condition's answer distributions must beat.
+
+* ``uniform``          every substantive option equally likely.
+* ``marginal``         the unweighted mean of the distributions of the societies the predictor may know for
+  that question: the training split under a split, otherwise every other society with data (leave-one-out,
+  exactly as ``centroid`` on the map). The target itself is never used. In one study this population
+  marginal beat every language model tested (DTEF).
+* ``region_marginal``  the same within the target's cultural region, falling back to ``marginal`` where the
+  region has no known society (and for societies off the map, which have no region).
+
+They are respondents of kind ``reference`` in the one scoring path
+(:func:`culturalign.elicitation.scoring.score`), like the map's ``centroid``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..errors import CulturalignError
+from ..instrument.populations import question_keys, societies, target_distributions
+
+DISTRIBUTION_PREDICTORS = ("uniform", "marginal", "region_marginal")
+COLUMNS = ["condition", "kind", "country", "item", "part", "question", "option", "p"]
+
+
+def predictions(survey, countries, known=None, names=DISTRIBUTION_PREDICTORS) -> pd.DataFrame:
+    """The yardsticks' distribution for every target country and question with data (tidy: ``COLUMNS``).
+    ``known``: the societies they may learn from (None: every other society with data)."""
+    bad = [n for n in names if n not in DISTRIBUTION_PREDICTORS]
+    if bad:
+        raise CulturalignError(f"unknown distributional yardstick(s) {bad}; use {', '.join(DISTRIBUTION_PREDICTORS)}")
+    targets = target_distributions(survey)
+    region = societies().set_index("society").region
+    known = None if known is None else set(known)
+    rows = []
+    for key in question_keys(survey).itertuples():
+        sub = targets[(targets.item == key.item) & (targets.part == key.part)]
+        if sub.empty:
+            continue
+        wide = sub.pivot_table(index="country", columns="option", values="share", aggfunc="first")
+        wide = wide.reindex(columns=list(key.codes)).fillna(0.0)
+        for country in countries:
+            pool = wide.drop(index=country, errors="ignore")
+            if known is not None:
+                pool = pool[pool.index.isin(known)]
+            k = len(key.codes)
+            found = {"uniform": np.full(k, 1 / k)}
+            if len(pool):
+                found["marginal"] = pool.to_numpy().mean(axis=0)
+                mine = region.get(country, "")
+                same = pool[[bool(mine) and region.get(c, "") == mine for c in pool.index]]
+                found["region_marginal"] = same.to_numpy().mean(axis=0) if len(same) else found["marginal"]
+            for name in names:
+                if name in found:
+                    rows += [{"condition": name, "kind": "reference", "country": country, "item": key.item,
+                              "part": key.part, "question": key.question, "option": code, "p": float(p)}
+                             for code, p in zip(key.codes, found[name])]
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+class DistributionYardstick:
+    """``uniform``, ``marginal`` or ``region_marginal`` as a model-free respondent that predicts distributions
+    (no map point), knowing the societies ``known`` (None: every other society with data)."""
+
+    def __init__(self, name: str, known=None):
+        if name not in DISTRIBUTION_PREDICTORS:
+            raise CulturalignError(f"unknown distributional yardstick {name!r}; use one of "
+                                   f"{', '.join(DISTRIBUTION_PREDICTORS)}")
+        self.name, self.known = name, None if known is None else list(known)
+
+    def distributions(self, survey, countries) -> pd.DataFrame:
+        return predictions(survey, countries, self.known, names=(self.name,)).drop(columns=["condition", "kind"])
+
+
+def distribution_respondents(known=None) -> list[tuple[str, str, DistributionYardstick]]:
+    """The three yardsticks as ``(name, kind, respondent)`` triples for the scoring path."""
+    return [(name, "reference", DistributionYardstick(name, known)) for name in DISTRIBUTION_PREDICTORS]
