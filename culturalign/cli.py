@@ -42,6 +42,21 @@ def countries(as_json, region):
         click.echo(table[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
+@cli.command("surveys")
+@click.argument("paths", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of objects.")
+def surveys_cmd(paths, as_json):
+    """List the shipped surveys (and any survey files given): items, themes, societies with data, map."""
+    from .runs.surveys import survey_table
+
+    table = survey_table(paths)
+    if as_json:
+        _echo_json(table.to_dict(orient="records"))
+        return
+    shown_cols = table.drop(columns=["themes", "source_path"]).assign(themes=table.themes.map(len))
+    click.echo(shown_cols.to_string(index=False))
+
+
 def _read_json(path: str, what: str):
     from .fileio import read_json
 
@@ -215,19 +230,34 @@ def serve(model, host, port, parallel):
 @click.option("--shuffled-control", is_flag=True,
               help="Also ask each country condition about a seeded derangement of the countries (scored against "
                    "the true ones): a condition no closer than its control carries no country information.")
+@click.option("--survey", "survey_name", default="ivs-iw10", show_default=True,
+              help="A shipped survey's name (`culturalign surveys` lists them) or a survey YAML file.")
+@click.option("--questions", default=None,
+              help="Comma-separated question ids and/or themes of the survey (default: every question).")
+@click.option("--per-theme", type=click.IntRange(1, 1000), default=None,
+              help="Only a seeded, theme-stratified subset: this many questions of every theme (seed 0).")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def audit(model, countries, conditions, templates, mode, samples, temperature, variants, out, as_json,
-          shuffled_control, no_progress):
-    """Audit a model: its map position with and without cultural prompting, for the given countries."""
+          shuffled_control, survey_name, questions, per_theme, no_progress):
+    """Audit a model: its map position with and without cultural prompting, and its answer distributions
+    against each country's, for the given countries."""
+    from .instrument.survey import load_survey
     from .runs.audit import run_audit
 
     conds = [c.strip() for c in conditions.split(",") if c.strip()] + list(templates)
     if variants != "all" and not (variants.isdigit() and 1 <= int(variants) <= 10):
         raise CulturalignError(f"--variants must be a number from 1 to 10 or 'all', got {variants!r}")
     writable_folder(out, "--out")
+    inst = load_survey(survey_name)  # a bad survey or question list fails here, before any model starts
+    if questions is not None:
+        inst = inst.select(questions)
+    if per_theme is not None:
+        from .instrument.question_splits import stratified_questions
+
+        inst = inst.select(stratified_questions(inst, per_theme))
     result = run_audit(model, countries=countries, conditions=conds, mode=mode, samples=samples,
                        temperature=temperature, variants=variants, progress=not no_progress,
-                       shuffled_control=shuffled_control)
+                       shuffled_control=shuffled_control, survey=inst)
     path = result.save(out)
     summary = result.summary()
     if as_json:
@@ -361,7 +391,8 @@ def _signed(value) -> str:
 
 
 def _print_audit(summary: dict, path: Path) -> None:
-    click.echo(f"\nmodel: {summary['model']}    mode: {summary['config']['mode']}")
+    click.echo(f"\nmodel: {summary['model']}    mode: {summary['config']['mode']}    survey: "
+               f"{summary['config']['survey']}")
     for cond, point in summary["points"].items():
         click.echo(f"  {cond:<18} mean point x = {point['x']:+.3f}  y = {point['y']:+.3f}   "
                    f"mean distance to targets {summary['mean_distance'][cond]:.3f}")
@@ -371,7 +402,8 @@ def _print_audit(summary: dict, path: Path) -> None:
             f"closer than no persona for {share:.0%} of countries"
         click.echo(f"  {cond}: {closer}; steerability r_x = {_signed(steer.get('x'))}, "
                    f"r_y = {_signed(steer.get('y'))}")
-    click.echo("  against the model-free leave-one-out centroid (skill 0 = no better than one constant point):")
+    if summary["yardsticks"]:
+        click.echo("  against the model-free leave-one-out centroid (skill 0 = no better than one constant point):")
     for cond, y in summary["yardsticks"].items():
         line = (f"    {cond:<22} mean distance {y['mean_distance']:.3f}, skill {_signed(y['skill'])} "
                 f"({_signed(y['skill_ci95'][0])} to {_signed(y['skill_ci95'][1])}), closer than the centroid for "
@@ -381,13 +413,29 @@ def _print_audit(summary: dict, path: Path) -> None:
             line += (f"; closer than its shuffled-country control by {_signed(sc['gap'])} "
                      f"({_signed(sc['gap_ci95'][0])} to {_signed(sc['gap_ci95'][1])})")
         click.echo(line)
+    dist = summary.get("distribution") or {}
+    if dist:
+        first = next(iter(dist.values()))
+        click.echo(f"  answer distributions against each country's, {first.get('n_questions')} questions x "
+                   f"{first.get('n_countries')} countries (higher 1-JSD, lower tv is closer; skill_tv 0 = no better "
+                   "than the population marginal):")
+        for cond, d in dist.items():
+            line = f"    {cond:<22} 1-JSD {d['one_minus_jsd']:.3f}  tv {d['tv']:.3f}"
+            if "skill_tv" in d:
+                line += (f"  skill_tv {_signed(d['skill_tv'])} ({_signed(d['skill_tv_ci95'][0])} to "
+                         f"{_signed(d['skill_tv_ci95'][1])}), closer than the marginal for "
+                         f"{d['closer_than_marginal']:.0%}")
+            if "shuffled_control" in d:
+                sc = d["shuffled_control"]
+                line += f"; tv below its shuffled control by {_signed(sc['gap_tv'])}"
+            click.echo(line)
     near = ", ".join(f"{n['country']} ({n['distance']:.2f})" for n in summary["nearest_unprompted"])
     if near:
         click.echo(f"  nearest to the unprompted model: {near}")
     u = summary["usage"]
     click.echo(f"  model calls: {u['calls']} (cached answers reused: {u['cache_hits']}), prompt tokens: "
                f"{u['prompt_tokens']} ({u['cached_prompt_tokens']} from the prefix cache), {u['seconds']:.0f} s")
-    click.echo(f"results and map: {path}/ (map.png, map.html, summary.json, *.csv)")
+    click.echo(f"results: {path}/ (summary.json, *.csv{', map.png, map.html' if summary['points'] else ''})")
 
 
 @cli.command("compare")

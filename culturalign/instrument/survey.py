@@ -124,7 +124,8 @@ def parse_survey(data, path="<survey>") -> Survey:
                   digest=hashlib.sha256(text.encode()).hexdigest(), distributions=distributions)
 
 
-def _builtin_surveys() -> dict[str, Path]:
+def builtin_surveys() -> dict[str, Path]:
+    """The shipped surveys: name -> file."""
     out = {}
     for entry in resources.files("culturalign.surveys").iterdir():
         if entry.name.endswith(".yaml"):
@@ -138,7 +139,7 @@ def load_survey(name_or_path: str | Path = DEFAULT_SURVEY) -> Survey:
     """Load a shipped survey by name (``ivs-iw10``) or any survey YAML by path."""
     path = Path(name_or_path)
     if not path.exists():
-        builtin = _builtin_surveys()
+        builtin = builtin_surveys()
         if str(name_or_path) not in builtin:
             raise SurveyError(f"unknown survey {str(name_or_path)!r}: not a file, and not one of the shipped "
                               f"surveys ({', '.join(sorted(builtin))})")

@@ -59,23 +59,25 @@ class AuditResult:
         return not self.points.empty
 
     def summary(self) -> dict:
-        """A JSON-ready summary: model, points, distances, improved_share, steerability, model_calls, ..."""
-        points = {}
-        for cond, sub in self.points.groupby("condition", sort=False):
+        """A JSON-ready summary: model, points, distances, improved_share, steerability, distribution,
+        model_calls, ... (the map's parts are empty on a survey without a map)."""
+        points, distances, improved = {}, {}, {}
+        if self.has_map:
+            distances = {cond: {r.country: float(r.distance) for r in sub.itertuples()}
+                         for cond, sub in self.distances.groupby("condition", sort=False)}
+            improved = {r.condition: _num(r.improved_share) for r in self.improved.itertuples()}
+        for cond, sub in (self.points.groupby("condition", sort=False) if self.has_map else ()):
             entry = {"x": float(sub.x.mean()), "y": float(sub.y.mean())}
             if (sub.country != "").any():
                 entry["countries"] = {r.country: {"x": float(r.x), "y": float(r.y)} for r in sub.itertuples()}
             points[cond] = entry
-        distances = {cond: {r.country: float(r.distance) for r in sub.itertuples()}
-                     for cond, sub in self.distances.groupby("condition", sort=False)}
-        improved = {r.condition: _num(r.improved_share) for r in self.improved.itertuples()}
         return {
             "model": self.model,
             "config": self.config,
             "points": points,
             "distances": distances,
-            "mean_distance": {c: float(sum(d.values()) / len(d)) for c, d in distances.items()},
-            "improved_share": improved.get("engineered", next(iter(improved.values()), None)),
+            "mean_distance": {c: float(sum(d.values()) / len(d)) for c, d in distances.items() if d},
+            "improved_share": improved.get("engineered", next(iter(improved.values()), None)) if improved else None,
             "improved_share_by_condition": improved,
             "steerability": {r.condition: {"x": _num(r.x), "y": _num(r.y)} for r in self.steerability.itertuples()},
             "specificity": {c: {r.country: int(r.rank) for r in sub.itertuples()}
@@ -231,7 +233,9 @@ def run_audit(model: str | None = None, *, countries=DEFAULT_COUNTRIES, conditio
             session.close()
     table = scored.table
     targets = target_distributions(inst)
+    rank = {name: i for i, (name, _, _) in enumerate(respondents)}  # report conditions in the order asked
     dist_cells = cells(scored.distributions, targets, keys)
+    dist_cells = dist_cells.iloc[dist_cells.condition.map(rank).argsort(kind="stable")].reset_index(drop=True)
     floor = floor_cells(targets, target) if len(dist_cells) else pd.DataFrame()
     usage = {**session.usage.as_dict(), "seconds": round(scored.seconds, 2), "contexts": scored.contexts,
              "answers": int(len(scored.answers))}
