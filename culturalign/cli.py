@@ -63,14 +63,25 @@ def _read_json(path: str, what: str):
     return read_json(path, f"{what} file")
 
 
-def _answer_vectors(data, path: str) -> tuple[list[str], list[dict], bool]:
+def _map_survey(name: str):
+    """The survey whose projection places answers (``--survey``); one without a map is refused."""
+    from .instrument.survey import load_survey
+
+    survey = load_survey(name)
+    if survey.map is None:
+        raise CulturalignError(f"--survey: survey {survey.name!r} has no map projection; name a survey with one "
+                               "(`culturalign surveys` lists them)")
+    return survey
+
+
+def _answer_vectors(data, path: str, survey) -> tuple[list[str], list[dict], bool]:
     """Names and answer mappings from a JSON object or list of objects; checks item codes and values."""
     single = isinstance(data, dict)
     entries = [data] if single else data
     if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
         raise CulturalignError(f"{path}: expected an object mapping item codes to values, or a non-empty list of "
                                "such objects")
-    items = set(cultmap.load_projection().items)
+    items = set(survey.map.items)
     names, vectors = [], []
     for i, entry in enumerate(entries):
         where = f"{path}: entry {i + 1}" if not single else path
@@ -90,11 +101,8 @@ def _answer_vectors(data, path: str) -> tuple[list[str], list[dict], bool]:
     return names, vectors, single
 
 
-def _check_ranges(vectors, path, first: int = 1):
+def _check_ranges(vectors, path, survey, first: int = 1):
     """Every answer inside its item's range; ``first`` numbers the entries in the message."""
-    from .instrument.survey import load_survey
-
-    survey = load_survey()
     for i, vector in enumerate(vectors):
         for code, value in vector.items():
             lo, hi = survey.item(code).range
@@ -109,11 +117,14 @@ def _check_ranges(vectors, path, first: int = 1):
 @click.option("--nearest", "n_nearest", type=click.IntRange(1, 107), default=5, show_default=True,
               help="How many nearest countries.")
 @click.option("--fill-mean", is_flag=True, help="Hold missing items at the pooled IVS mean.")
-def project(answers, as_json, n_nearest, fill_mean):
+@click.option("--survey", "survey_name", default="ivs-iw10", show_default=True,
+              help="The survey whose items and map projection the answers follow.")
+def project(answers, as_json, n_nearest, fill_mean, survey_name):
     """Project answers (JSON: item code -> value, or a list of such objects) onto the map."""
-    names, vectors, single = _answer_vectors(_read_json(answers, "answers"), answers)
-    _check_ranges(vectors, answers)
-    xy = cultmap.project(vectors, fill_mean=fill_mean)
+    survey = _map_survey(survey_name)
+    names, vectors, single = _answer_vectors(_read_json(answers, "answers"), answers, survey)
+    _check_ranges(vectors, answers, survey)
+    xy = survey.map.project(vectors, fill_mean=fill_mean)
     results = []
     for name, (x, y) in zip(names, xy.itertuples(index=False)):
         near = cultmap.nearest(x, y, n_nearest)
@@ -134,10 +145,13 @@ def project(answers, as_json, n_nearest, fill_mean):
 @click.option("--points", "points_file", type=click.Path(dir_okay=False),
               help="JSON list of extra points: {name, x, y} or {name, <item answers>}.")
 @click.option("--title", default="Inglehart-Welzel cultural map (IVS 2005-2022)", show_default=True)
-def map_cmd(out, points_file, title):
+@click.option("--survey", "survey_name", default="ivs-iw10", show_default=True,
+              help="The survey whose items and map projection answer points follow.")
+def map_cmd(out, points_file, title, survey_name):
     """Draw the cultural map of the 107 countries, optionally with extra named points."""
     from .map.plot import save_map
 
+    survey = _map_survey(survey_name)
     points = None
     if points_file:
         data = _read_json(points_file, "points")
@@ -161,9 +175,9 @@ def map_cmd(out, points_file, title):
                     raise CulturalignError(f"{where}: name must be text of at most 200 characters, got {shown(name)}")
                 rows.append({"name": name, "x": float(entry["x"]), "y": float(entry["y"])})
             else:  # answers, checked as `project` checks them
-                names, vectors, _ = _answer_vectors(entry, where)
-                _check_ranges(vectors, points_file, first=i + 1)
-                x, y = cultmap.project(vectors).iloc[0]
+                names, vectors, _ = _answer_vectors(entry, where, survey)
+                _check_ranges(vectors, points_file, survey, first=i + 1)
+                x, y = survey.map.project(vectors).iloc[0]
                 rows.append({"name": names[0], "x": float(x), "y": float(y)})
         if not rows:
             raise CulturalignError(f"{points_file}: expected a list of points ({{name, x, y}} or item answers)")
@@ -291,13 +305,17 @@ def _country_list(value: str | None):
                    "well the point identifies its country among all known countries.")
 @click.option("--tau", type=float, default=None,
               help="Width of the contrastive objective in map units (default 0.5).")
+@click.option("--survey", "survey_name", default="ivs-iw10", show_default=True,
+              help="The survey the program answers: a shipped survey's name or a survey YAML file (with a map).")
 @click.option("--no-progress", is_flag=True, help="Hide the progress lines.")
 def compile_cmd(program, optimizer, model, prompt_model, out, seed, split_seed, train, val, test_, skip_train_score,
-                objective, tau, no_progress):
+                objective, tau, survey_name, no_progress):
     """Compile a culture-conditioned program with an optimizer preset and save it (JSON + manifest)."""
+    from .instrument.survey import load_survey
     from .optimization.compile import run_compile
     from .programs.programs import make_program
 
+    inst = load_survey(survey_name)  # a bad survey fails here, before any model starts
     task = getattr(make_program(program), "task", None)
     if task is not None:  # a program of an extension's task kind compiles its own way
         if objective or tau is not None:
@@ -312,7 +330,7 @@ def compile_cmd(program, optimizer, model, prompt_model, out, seed, split_seed, 
     path, manifest = run_compile(program, optimizer, model, out=out, seed=seed, split_seed=split_seed,
                                  prompt_model=prompt_model, countries=lists, progress=not no_progress,
                                  score_splits=("val", "test") if skip_train_score else ("train", "val", "test"),
-                                 objective=objective, tau=tau)
+                                 objective=objective, tau=tau, survey=inst)
     scores = ", ".join(f"{k} {v['mean_distance']:.3f}" for k, v in manifest["scores"].items() if v["mean_distance"] is not None)
     click.echo(f"wrote {path}/program.json and manifest.json; mean distance: {scores}; "
                f"{manifest['usage']['calls']} model calls, {manifest['wall_seconds']:.0f} s compiling")
@@ -331,8 +349,12 @@ def compile_cmd(program, optimizer, model, prompt_model, out, seed, split_seed, 
               help="Also ask the compiled program and the engineered prompt about a seeded derangement of the "
                    "countries (scored against the true ones): a condition no closer than its control carries no "
                    "country information.")
+@click.option("--survey", "survey_name", default=None,
+              help="Score on this survey (a shipped name or a YAML file) instead of the one the program was compiled "
+                   "on; said so in the output.")
+@click.option("--questions", default=None, help="Comma-separated question ids and/or themes of the survey.")
 @click.option("--json", "as_json", is_flag=True)
-def evaluate_cmd(program_dir, split, model, variants, seeds, shuffled_control, as_json):
+def evaluate_cmd(program_dir, split, model, variants, seeds, shuffled_control, survey_name, questions, as_json):
     """Evaluate a saved program against the engineered prompt, no persona and the model-free reference
     predictors (centroid, region lookup) on the same countries."""
     from .optimization.saved import load_manifest
@@ -346,14 +368,21 @@ def evaluate_cmd(program_dir, split, model, variants, seeds, shuffled_control, a
         kind.evaluate(program_dir, split=split, model=model, as_json=as_json)
         return
     if seeds > 1:
-        if shuffled_control:
-            raise CulturalignError("--shuffled-control works with one seed; run it on the seed you report")
+        if shuffled_control or survey_name or questions:
+            raise CulturalignError("--shuffled-control, --survey and --questions work with one seed; run them on the "
+                                   "seed you report")
         table, s = evaluate_seeds(program_dir, seeds, split=split, model=model, variants=variants)
     else:
         s = evaluate_saved(program_dir, split=split, model=model, variants=variants,
-                           shuffled_control=shuffled_control).summary
+                           shuffled_control=shuffled_control, survey=survey_name, questions=questions).summary
+    if s.get("other_survey"):
+        click.echo(f"note: scored on survey {s['survey']!r}, not {s['compiled_on_survey']!r} which the program was "
+                   "compiled on (asked for with --survey)", err=True)
     if as_json:
         _echo_json(s)
+        return
+    if "compiled" not in s:  # a survey without a map: distributions only
+        _print_distribution(s.get("distribution", {}))
         return
     click.echo(f"{s['program']} on the {split} split ({len(s['countries'])} countries); skill is against the "
                "training centroid (0 = no better than one constant point, below 0 worse)")
@@ -375,6 +404,7 @@ def evaluate_cmd(program_dir, split, model, variants, seeds, shuffled_control, a
     click.echo("  * model-free: the training countries' mean point, and the mean of the target's region's "
                "training countries (a lookup that knows the region)")
     click.echo(f"  compiled closer than engineered for {s['improved_share_vs_engineered']:.0%} of countries")
+    _print_distribution(s.get("distribution", {}))
     if seeds > 1:
         click.echo("  across optimizer seeds:")
         for r in s["seeds"]:
@@ -384,6 +414,25 @@ def evaluate_cmd(program_dir, split, model, variants, seeds, shuffled_control, a
         click.echo(f"    spread: mean {sp['mean_distance_mean']:.3f}, SD {sp['mean_distance_sd']:.3f}, range "
                    f"{sp['mean_distance_min']:.3f}-{sp['mean_distance_max']:.3f}; skill mean "
                    f"{_signed(sp['skill_mean'])}, range {_signed(sp['skill_min'])} to {_signed(sp['skill_max'])}")
+
+
+def _print_distribution(dist: dict) -> None:
+    if not dist:
+        return
+    first = next(iter(dist.values()))
+    click.echo(f"  answer distributions against each country's, {first.get('n_questions')} questions x "
+               f"{first.get('n_countries')} countries (higher 1-JSD, lower tv is closer; skill_tv 0 = no better "
+               "than the population marginal):")
+    for cond, d in dist.items():
+        line = f"    {cond:<22} 1-JSD {d['one_minus_jsd']:.3f}  tv {d['tv']:.3f}"
+        if "skill_tv" in d:
+            line += (f"  skill_tv {_signed(d['skill_tv'])} ({_signed(d['skill_tv_ci95'][0])} to "
+                     f"{_signed(d['skill_tv_ci95'][1])}), closer than the marginal for {d['closer_than_marginal']:.0%}")
+        if "shuffled_control" in d:
+            sc = d["shuffled_control"]
+            line += (f"; tv below its shuffled control by {_signed(sc['gap_tv'])} ({_signed(sc['gap_tv_ci95'][0])} "
+                     f"to {_signed(sc['gap_tv_ci95'][1])})")
+        click.echo(line)
 
 
 def _signed(value) -> str:
@@ -413,22 +462,7 @@ def _print_audit(summary: dict, path: Path) -> None:
             line += (f"; closer than its shuffled-country control by {_signed(sc['gap'])} "
                      f"({_signed(sc['gap_ci95'][0])} to {_signed(sc['gap_ci95'][1])})")
         click.echo(line)
-    dist = summary.get("distribution") or {}
-    if dist:
-        first = next(iter(dist.values()))
-        click.echo(f"  answer distributions against each country's, {first.get('n_questions')} questions x "
-                   f"{first.get('n_countries')} countries (higher 1-JSD, lower tv is closer; skill_tv 0 = no better "
-                   "than the population marginal):")
-        for cond, d in dist.items():
-            line = f"    {cond:<22} 1-JSD {d['one_minus_jsd']:.3f}  tv {d['tv']:.3f}"
-            if "skill_tv" in d:
-                line += (f"  skill_tv {_signed(d['skill_tv'])} ({_signed(d['skill_tv_ci95'][0])} to "
-                         f"{_signed(d['skill_tv_ci95'][1])}), closer than the marginal for "
-                         f"{d['closer_than_marginal']:.0%}")
-            if "shuffled_control" in d:
-                sc = d["shuffled_control"]
-                line += f"; tv below its shuffled control by {_signed(sc['gap_tv'])}"
-            click.echo(line)
+    _print_distribution(summary.get("distribution") or {})
     near = ", ".join(f"{n['country']} ({n['distance']:.2f})" for n in summary["nearest_unprompted"])
     if near:
         click.echo(f"  nearest to the unprompted model: {near}")

@@ -30,9 +30,9 @@ def test_similarity_is_bounded_and_monotone():
 
 def test_reference_point_scores_best_and_moving_an_item_moves_the_score():
     values, _ = _exact_vector("Germany")
-    base = score_country(values, "Germany")
+    base = score_country(values, "Germany", survey=SURVEY)
     # nudge F063 (importance of God) up: more traditional, so Germany (secular) should get further away
-    worse = score_country({**values, "F063": values["F063"] + 3}, "Germany")
+    worse = score_country({**values, "F063": values["F063"] + 3}, "Germany", survey=SURVEY)
     assert worse.distance > base.distance and worse.score < base.score
     assert worse.gaps.iloc[0]["item"] == "F063"  # the item that pulls the point away is named first
     assert "F063" in worse.feedback and "Importance of God" in worse.feedback
@@ -51,14 +51,14 @@ def test_a_perfect_point_scores_one():
     step = np.linalg.solve(jac, [sweden.x - x0, sweden.y - y0])
     values["F118"] += step[0]
     values["F063"] += step[1]
-    perfect = score_country(values, "Sweden")
+    perfect = score_country(values, "Sweden", survey=SURVEY)
     assert perfect.distance == pytest.approx(0, abs=1e-9) and perfect.score == pytest.approx(1.0)
     assert all(s == pytest.approx(1.0) for s in perfect.objective_scores.values())
 
 
 def test_feedback_works_without_wave7_data():
     values = dict(zip(cultmap.load_projection().items, cultmap.load_projection().mean))
-    s = score_country(values, "Haiti")  # not in the WVS-7 extraction
+    s = score_country(values, "Haiti", survey=SURVEY)  # not in the WVS-7 extraction
     assert "no WVS-7 mean" in s.feedback or "No single item" in s.feedback
     assert s.gaps.country_mean.isna().all()
 

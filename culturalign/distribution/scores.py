@@ -41,7 +41,9 @@ def cells(predicted: pd.DataFrame, targets: pd.DataFrame, keys: pd.DataFrame) ->
             out.append({"condition": condition, "kind": kind, "country": country, "item": key.item,
                         "part": key.part, "question": key.question, "theme": key.theme,
                         **compare(row.to_numpy(), q.loc[country].to_numpy(), key.ordinal)})
-    return pd.DataFrame(out, columns=["condition", "kind", "country", *KEY, "theme", *METRICS])
+    table = pd.DataFrame(out, columns=["condition", "kind", "country", *KEY, "theme", *METRICS])
+    rank = {c: i for i, c in enumerate(dict.fromkeys(predicted.condition))}  # conditions in the order given
+    return table.iloc[table.condition.map(rank).argsort(kind="stable")].reset_index(drop=True)
 
 
 def floor_cells(targets: pd.DataFrame, countries=None) -> pd.DataFrame:

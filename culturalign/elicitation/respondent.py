@@ -16,7 +16,6 @@ from typing import Protocol, Sequence, runtime_checkable
 import dspy
 
 from ..errors import CulturalignError
-from ..instrument.survey import load_survey
 from ..models.clients import Prompt
 
 
@@ -100,8 +99,5 @@ def active_session():
 
 
 def active_survey():
-    """The survey of the running session, or the default survey outside one."""
-    state = _run_state()
-    if state:
-        return state["survey"]
-    return load_survey()
+    """The survey of the running session; an error outside one (no code path falls back to a default survey)."""
+    return active_session()[1]

@@ -165,12 +165,18 @@ def optimize(task: CompileTask, student, preset: Preset, session: ModelSession, 
 
 def run_task(task: CompileTask, program: str, preset: Preset, model=None, *, out=None, seed: int = 0,
              prompt_model: str | None = None, session: ModelSession | None = None,
-             score_splits=("train", "val", "test"), progress: bool = False) -> tuple[Path, dict]:
-    """Compile ``program`` for ``task`` and save it (JSON + manifest) to ``out``; returns folder and manifest."""
-    from ..instrument.survey import load_survey
+             score_splits=("train", "val", "test"), progress: bool = False,
+             survey="ivs-iw10") -> tuple[Path, dict]:
+    """Compile ``program`` for ``task`` and save it (JSON + manifest) to ``out``; returns folder and manifest.
+    ``survey``: a shipped survey's name, a survey file or a Survey; its digest is recorded in the manifest."""
+    from ..instrument.survey import Survey, load_survey
     from .saved import save_program
 
-    survey = load_survey()
+    survey = survey if isinstance(survey, Survey) else load_survey(survey)
+    if survey.map is None:
+        raise CulturalignError(f"survey {survey.name!r} has no map projection, and the compile objectives score map "
+                               "points; compile on a survey with a map (ivs-iw10), then evaluate the program on "
+                               f"{survey.name!r} with `culturalign evaluate PROGRAM --survey {survey.name}`")
     student = make_student(program)
     if out is not None:
         writable_folder(out, "--out")
@@ -289,14 +295,15 @@ def run_compile(program: str = "respondent", optimizer: str | Preset = "mipro-li
                 out=None, seed: int = 0, split_seed: int = 0, prompt_model: str | None = None,
                 countries: dict | None = None, session: ModelSession | None = None,
                 score_splits=("train", "val", "test"), progress: bool = False, objective: str | None = None,
-                tau: float | None = None):
+                tau: float | None = None, survey="ivs-iw10"):
     """Compile a survey respondent with an optimizer preset on ``model`` and save it (JSON + manifest).
 
     ``countries`` may override the region split with explicit ``{"train": [...], "val": [...], "test": [...]}``
     lists (small budgets); the test countries are only scored after compiling, never shown to the optimizer.
     ``score_splits`` names the splits scored for the manifest (scoring the training split costs one
     evaluation per training country; a skipped split is recorded as such). ``objective`` (``distance`` or
-    ``contrastive``) and ``tau`` override the preset's. Returns the folder and manifest.
+    ``contrastive``) and ``tau`` override the preset's; ``survey`` is the survey it answers (a name, file or
+    Survey with a map projection). Returns the folder and manifest.
     """
     from .presets import load_preset
 
@@ -305,7 +312,7 @@ def run_compile(program: str = "respondent", optimizer: str | Preset = "mipro-li
     chosen = make_objective(objective or preset.objective, tau=tau if tau is not None else preset.tau)
     task = SurveyTask(lists, chosen, preset, seed=seed, split_seed=split_seed)
     return run_task(task, program, preset, model, out=out, seed=seed, prompt_model=prompt_model, session=session,
-                    score_splits=score_splits, progress=progress)
+                    score_splits=score_splits, progress=progress, survey=survey)
 
 
 @contextlib.contextmanager

@@ -14,7 +14,8 @@ from typing import Mapping
 
 import pandas as pd
 
-from ..instrument.survey import Survey, load_survey
+from ..elicitation.respondent import active_survey
+from ..instrument.survey import Survey
 from ..map import cultmap, reference
 
 SCALE = 1.0  # map units: a point one unit away scores exp(-1)
@@ -51,7 +52,7 @@ class CountryScore:
 def score_country(values: Mapping[str, float], country: str, *, survey: Survey | None = None,
                   scale: float = SCALE) -> CountryScore:
     """Score one country's answers (item -> expected value) against its reference point, with feedback."""
-    survey = survey or load_survey()
+    survey = survey or active_survey()  # the running compile's survey; never a default one
     proj = survey.map
     country = reference.resolve_country(country)
     ref = reference.countries().set_index("country").loc[country]

@@ -272,13 +272,40 @@ def manifest_matches(folder, expected: dict) -> bool:
     return True
 
 
-def load_program(path, survey) -> tuple[object, dict]:
+def survey_for(manifest: dict, where, survey=None):
+    """The survey to score a saved program on, and whether it is another than the one it was compiled on.
+
+    Without ``survey``: the shipped survey the manifest names, which must be the very survey (same digest) it was
+    compiled on; a program compiled on a survey file needs that file passed explicitly (a manifest never chooses
+    a file to read). With ``survey`` (a name, a path or a Survey, the user's explicit choice): that survey, which
+    may be another one."""
+    from ..instrument.survey import Survey, builtin_surveys, load_survey
+
+    compiled_on, digest = manifest.get("survey"), manifest["data_hashes"].get("survey")
+    if survey is None:
+        if compiled_on not in builtin_surveys():
+            raise CulturalignError(f"{where}: the program was compiled on survey {compiled_on!r}, which is not a "
+                                   "shipped survey; pass its file with --survey PATH")
+        chosen = load_survey(compiled_on)
+        if chosen.digest != digest:
+            raise CulturalignError(f"{where}: the program was compiled on another version of survey {compiled_on!r} "
+                                   f"(digest {str(digest)[:12]}, this installation's is {chosen.digest[:12]}); recompile "
+                                   "it, or pass --survey to score it on this one anyway")
+        return chosen, False
+    chosen = survey if isinstance(survey, Survey) else load_survey(survey)
+    return chosen, chosen.digest != digest
+
+
+def load_program(path, survey, *, other_survey: bool = False) -> tuple[object, dict]:
     """Reload a saved program; checks the manifest's shape and data hashes against this installation, and the
-    program state against the program's own predictors."""
+    program state against the program's own predictors. ``other_survey``: the caller scores it on another
+    survey than it was compiled on, explicitly asked for (the reference data must still match)."""
     path = Path(path)
     manifest = load_manifest(path)
     file = path / MANIFEST_FILE if path.is_dir() else path
     expected, actual = manifest["data_hashes"], data_hashes(survey)
+    if other_survey:
+        expected = {**expected, "survey": actual["survey"]}
     if expected != actual:
         changed = [k for k in ("survey",) if expected.get("survey") != actual["survey"]]
         changed += [k for k, v in actual["reference"].items() if expected["reference"].get(k) != v]

@@ -12,7 +12,6 @@ from functools import lru_cache
 import pandas as pd
 
 from ..elicitation.respondent import active_session, report_progress, using_session
-from ..instrument.survey import load_survey
 from ..models.session import ModelSession
 from ..optimization.compile import CompileTask, dspy_lm, run_task
 from ..optimization.presets import Preset, load_preset
@@ -150,10 +149,10 @@ def evaluate_explainer(path, *, split: str = "test", model: str | None = None,
     shuffled-country control, corpus checks)."""
     import dspy
 
-    from ..optimization.saved import load_program
+    from ..optimization.saved import load_manifest, load_program, survey_for
     from ..runs.evaluate import session_for
 
-    survey = load_survey()
+    survey, _ = survey_for(load_manifest(path), path)  # the survey its readers answered when it was compiled
     program, manifest = load_program(path, survey)
     tasks = explanation_tasks(movielens.load(), seed=manifest["split"]["seed"], sizes=manifest["split"]["sizes"])
     sub = tasks[tasks.split == split].reset_index(drop=True)

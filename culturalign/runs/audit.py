@@ -233,9 +233,7 @@ def run_audit(model: str | None = None, *, countries=DEFAULT_COUNTRIES, conditio
             session.close()
     table = scored.table
     targets = target_distributions(inst)
-    rank = {name: i for i, (name, _, _) in enumerate(respondents)}  # report conditions in the order asked
     dist_cells = cells(scored.distributions, targets, keys)
-    dist_cells = dist_cells.iloc[dist_cells.condition.map(rank).argsort(kind="stable")].reset_index(drop=True)
     floor = floor_cells(targets, target) if len(dist_cells) else pd.DataFrame()
     usage = {**session.usage.as_dict(), "seconds": round(scored.seconds, 2), "contexts": scored.contexts,
              "answers": int(len(scored.answers))}

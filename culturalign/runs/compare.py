@@ -24,6 +24,7 @@ import pandas as pd
 import yaml
 
 from ..fileio import atomic_write
+from ..instrument.survey import load_survey
 from ..map import reference
 from ..map.yardsticks import SHUFFLED_SUFFIX, ShuffledCountries, with_reference_rows
 from .experiment import Condition, Experiment
@@ -37,8 +38,10 @@ def _cell_id(exp: Experiment, model: str, condition: Condition, seed: int | None
     gen = exp.generation.record()  # the one generation config: {mode} or {mode, samples, temperature, max_tokens}
     # (the temperature joins the name only when it is not the default: earlier cells keep their names)
     temperature = [gen["temperature"]] if gen.get("temperature", 1.0) != 1.0 else []
+    # (likewise the survey, when it is not the default: its digest, so an edited survey file is a new cell)
+    survey = [load_survey(exp.survey).digest] if exp.survey != "ivs-iw10" else []
     key = json.dumps([model, condition.name, condition.source, seed, gen["mode"], gen.get("samples"), *temperature,
-                      exp.variants, exp.split_seed, countries])
+                      exp.variants, exp.split_seed, countries, *survey])
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
@@ -219,14 +222,13 @@ def write_tables(exp: Experiment, cells) -> pd.DataFrame:
 
 def run_compare(exp: Experiment, *, out: str | Path | None = None) -> Path:
     """Run every missing cell of the grid, then write the tables, figures and report. Returns the folder."""
-    from ..instrument.survey import load_survey
     from ..report.report import write_report
 
     if out is not None:
         exp.out = Path(out)
     exp.out.mkdir(parents=True, exist_ok=True)
     atomic_write(exp.out / "experiment.yaml", yaml.safe_dump(exp.raw, sort_keys=False))
-    survey = load_survey()
+    survey = load_survey(exp.survey)
     cells = plan(exp)
     todo = [c for c in cells if not _cell_file(exp, *c).is_file()]
     progress = GridProgress(len(cells), len(cells) - len(todo))

@@ -17,14 +17,18 @@ import pandas as pd
 
 from ..elicitation.scoring import score
 from ..errors import CulturalignError
-from ..instrument.survey import load_survey
+from ..distribution.scores import cells, floor_cells
+from ..distribution.scores import summarize as summarize_distributions
+from ..distribution.yardsticks import distribution_respondents
+from ..fileio import json_safe
+from ..instrument.populations import countries_with_data, question_keys, target_distributions
 from ..map import cultmap
 from ..map.splits import SPLITS
 from ..map.yardsticks import SHUFFLED_SUFFIX, ShuffledCountries, reference_respondents, summarize_conditions
 from ..models.registry import load_registry, user_models_file
 from ..models.session import ModelSession
 from ..optimization.presets import Preset
-from ..optimization.saved import load_manifest, load_program, manifest_matches
+from ..optimization.saved import load_manifest, load_program, manifest_matches, survey_for
 from ..programs.programs import baseline
 
 CONDITIONS = ("compiled", "engineered", "no_persona")
@@ -78,31 +82,56 @@ def summarize(program_name: str, split: str, table: pd.DataFrame) -> dict:
 
 
 def evaluate_saved(path, *, split: str = "test", model: str | None = None, variants: int | None = None,
-                   session: ModelSession | None = None, shuffled_control: bool = False) -> Evaluation:
+                   session: ModelSession | None = None, shuffled_control: bool = False, survey=None,
+                   questions=None) -> Evaluation:
     """The saved program, the engineered prompt and no persona on the program's ``split`` countries, beside
     the reference predictors (which know the program's training countries only). ``variants``: how many of
     Tao et al.'s ten descriptors the baselines average over (default all). ``shuffled_control``: also ask
-    the compiled program and the engineered prompt about a seeded derangement of the countries."""
+    the compiled program and the engineered prompt about a seeded derangement of the countries.
+    ``survey``: score on this survey instead of the one the program was compiled on (the summary says so);
+    ``questions``: ids and/or themes of it. Where the survey has published answer shares the summary gains
+    the per-question distributional scores; on a survey without a map they are all it reports."""
     if split not in SPLITS:
         raise CulturalignError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
-    survey = load_survey()
-    program, manifest = load_program(path, survey)
+    manifest = load_manifest(path)
+    inst, other = survey_for(manifest, path, survey)
+    if questions is not None:
+        inst = inst.select(questions)
+        other = other or inst.digest != manifest["data_hashes"]["survey"]
+    program, manifest = load_program(path, inst, other_survey=other)
     countries = manifest["split"][split]  # the lists the program was compiled with (test never seen)
+    if inst.map is None:  # the societies of the split that the survey has answer shares for
+        with_data = set(countries_with_data(inst))
+        countries = [c for c in countries if c in with_data]
+        if not countries:
+            raise CulturalignError(f"no {split} country of the program has answer shares in survey {inst.name!r}")
     respondents = [("compiled", "program", program), ("engineered", "baseline", baseline("engineered", variants)),
                    ("no_persona", "baseline", baseline("no_persona", variants))]
     if shuffled_control:
         respondents += [(name + SHUFFLED_SUFFIX, "shuffled", ShuffledCountries(prog, countries))
                         for name, _, prog in respondents[:2]]
-    respondents += reference_respondents(known=manifest["split"]["train"])
+    train = manifest["split"]["train"]
+    if inst.map is not None:
+        respondents += reference_respondents(known=train)
+    keys = question_keys(inst)
+    if len(keys):
+        respondents += distribution_respondents(known=train)  # the marginal knows the training countries only
     own = session is None
     session = session or session_for(manifest, model)
     try:
-        table = score(session, respondents, countries, survey).table
-        table = table[[c for c in table.columns if not c.startswith("item_")]]
+        scored = score(session, respondents, countries, inst)
+        table = scored.table[[c for c in scored.table.columns if not c.startswith("item_")]]
     finally:
         if own:
             session.close()
-    summary = summarize(manifest["program"], split, table)
+    dist_cells = cells(scored.distributions, target_distributions(inst), keys)
+    floor = floor_cells(target_distributions(inst), countries) if len(dist_cells) else None
+    head = {"survey": inst.name, "survey_digest": inst.digest, "compiled_on_survey": manifest.get("survey"),
+            "other_survey": other, "distribution": json_safe(summarize_distributions(dist_cells, floor))}
+    if inst.map is None:
+        summary = {"program": manifest["program"], "split": split, "countries": sorted(countries), **head}
+        return Evaluation(manifest["program"], split, countries, table, summary)
+    summary = {**summarize(manifest["program"], split, table), **head}
     if getattr(program, "profiles", None):  # what the model believed about each country (respondent_profile)
         summary["compiled"]["profiles"] = {c: program.profiles[c] for c in sorted(countries)}
     return Evaluation(manifest["program"], split, countries, table, summary)

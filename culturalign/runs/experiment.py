@@ -33,6 +33,7 @@ from pathlib import Path
 from ..elicitation.scoring import GenerationConfig
 from ..errors import CulturalignError
 from ..fileio import read_yaml, shown
+from ..instrument.survey import load_survey
 from ..map import reference
 from ..map.splits import SPLITS, country_splits
 from ..map.yardsticks import SHUFFLED_SUFFIX
@@ -40,7 +41,7 @@ from ..map.yardsticks import SHUFFLED_SUFFIX
 BASELINES = ("no_persona", "engineered")
 MODES = ("logprob", "sample")
 _KEYS = {"name", "models", "conditions", "countries", "split_seed", "mode", "samples", "temperature", "variants", "seeds",
-         "parallel", "out", "description", "shuffled_control"}
+         "parallel", "out", "description", "shuffled_control", "survey"}
 _REQUIRED = ("name", "models", "conditions")
 MAX_SEEDS = 50
 _NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._ -]{0,99}")
@@ -81,6 +82,7 @@ class Experiment:
     seeds: list[int] = field(default_factory=lambda: [0])
     parallel: int = 1
     shuffled_control: bool = False  # also run each country-conditioned condition on shuffled countries
+    survey: str = "ivs-iw10"  # the survey every cell answers: a shipped name or a survey file
     out: Path = Path("results")
     raw: dict = field(default_factory=dict)  # the file as written, kept in the report
 
@@ -247,6 +249,16 @@ def parse_experiment(raw, where: str = "experiment") -> Experiment:
     if not isinstance(shuffled, bool):
         _fail(where, f"'shuffled_control' must be true or false, got {shown(shuffled)}")
     table = country_splits(split_seed)
+    survey = raw.get("survey", "ivs-iw10")
+    if not isinstance(survey, str) or not survey.strip():
+        _fail(where, f"'survey' must name a shipped survey or a survey file, got {shown(survey)}")
+    try:
+        found = load_survey(survey)
+    except CulturalignError as exc:
+        _fail(where, f"survey: {exc}")
+    if found.map is None:
+        _fail(where, f"survey {survey!r} has no map projection; a comparison scores map points today, so run it with "
+                     f"`culturalign audit --survey {survey}` (distributions) instead")
     samples = _int(raw, "samples", 10, 1, 100, where)
     try:  # the one generation config: checked here, before any model starts
         generation = GenerationConfig(mode=mode, samples=samples, temperature=raw.get("temperature", 1.0))
@@ -257,7 +269,7 @@ def parse_experiment(raw, where: str = "experiment") -> Experiment:
         countries=_countries(raw.get("countries", "all"), split_seed, where),
         held_out=table.loc[table.split == "test", "country"].tolist(), split_seed=split_seed,
         generation=generation, variants=_int(raw, "variants", 10, 1, 10, where),
-        seeds=seeds, parallel=_int(raw, "parallel", 1, 1, 64, where), shuffled_control=shuffled,
+        seeds=seeds, parallel=_int(raw, "parallel", 1, 1, 64, where), shuffled_control=shuffled, survey=survey,
         out=output_folder(raw.get("out"), name, where), raw=raw)
 
 
