@@ -661,6 +661,8 @@ CONDITION_LISTS = ["", ",", ",,", "no_persona", "cultural_prompt", "no_persona,n
                    "no_persona,", "cultural_prompt,{country}", "mine={country}", "no persona"]
 COUNTRY_LISTS = ["", ",", "Japan,Japan", "JP", "jpn", "japan", "Confucian", "Atlantis", "Japan,Atlantis", "0",
                  "Japan;Chile", " Japan , Chile "]
+SURVEY_NAMES = ["ivs-iw10", "wvs7", "s.yaml", "IVS-IW10", "wvs", "nothing.yaml", "prog", ".", "surveys"]
+QUESTION_LISTS = ["Q1", "Q1,Q46", "happiness", "Q1,", ",", "Q9999", "F063", "q1", "Happiness,Q1", "all"]
 text_for = lambda menu: st.one_of(one_of_list(menu), arg)  # noqa: E731 - what an option means, then anything
 
 # command -> (fixed arguments, {option: values}, flags); a value None is an argument without option name
@@ -671,20 +673,24 @@ COMMANDS = {
                "--conditions": text_for(CONDITION_LISTS), "--template": text_for(TEMPLATES),
                "--mode": st.one_of(st.just("sample"), arg),
                "--samples": st.one_of(st.integers(-3, 12).map(str), arg), "--temperature": number,
-               "--variants": number, "--out": arg},
+               "--variants": number, "--out": arg, "--survey": text_for(SURVEY_NAMES),
+               "--questions": text_for(QUESTION_LISTS), "--per-theme": number},
               ["--json", "--shuffled-control"]),
     "serve": (["serve"], {None: st.one_of(st.just("refused"), arg), "--host": arg, "--port": number,
                           "--parallel": number}, []),
     "countries": (["countries"], {"--region": arg}, ["--json"]),
-    "project": (["project", "answers.json"], {"--nearest": number}, ["--json", "--fill-mean"]),
-    "map": (["map"], {"--out": arg, "--title": arg, "--points": arg}, []),
+    "project": (["project", "answers.json"], {"--nearest": number, "--survey": text_for(SURVEY_NAMES)},
+                ["--json", "--fill-mean"]),
+    "map": (["map"], {"--out": arg, "--title": arg, "--points": arg, "--survey": text_for(SURVEY_NAMES)}, []),
+    "surveys": (["surveys"], {None: text_for(["s.yaml", "nothing.yaml"])}, ["--json"]),
     "models": (["models"], {}, ["--json"]),
     "evaluate": (["evaluate"], {None: st.one_of(st.just("prog"), arg), "--split": arg, "--model": arg,
-                                "--variants": number, "--seeds": number}, ["--json", "--shuffled-control"]),
+                                "--variants": number, "--seeds": number, "--survey": text_for(SURVEY_NAMES),
+                                "--questions": text_for(QUESTION_LISTS)}, ["--json", "--shuffled-control"]),
     "compile": (["compile", "--no-progress", "--model", "refused"],
                 {"--program": arg, "--optimizer": arg, "--prompt-model": arg, "--out": arg, "--seed": number,
                  "--split-seed": number, "--train": text_for(COUNTRY_LISTS), "--val": text_for(COUNTRY_LISTS),
-                 "--test": text_for(COUNTRY_LISTS)}, ["--skip-train-score"]),
+                 "--test": text_for(COUNTRY_LISTS), "--survey": text_for(SURVEY_NAMES)}, ["--skip-train-score"]),
     "compare": (["compare"], {None: st.one_of(st.just("exp.yaml"), arg), "--out": arg}, ["--check"]),
     "report": (["report"], {None: arg}, []),
     "recommend": (["recommend"], {"--user": number, "--k": number, "--catalog": st.one_of(st.just("cat"), arg)},
@@ -705,9 +711,11 @@ def workspace(w: World) -> None:
     w.write("answers.json", dump_json(ANSWERS))
     w.write("cat/ratings.csv", dump_csv(CATALOGUE["ratings"]))
     w.write("cat/items.csv", dump_csv(CATALOGUE["items"]))
+    w.write("s.yaml", dump_yaml(SURVEY))
 
 
-MENUS = {"audit": {"--conditions": CONDITION_LISTS, "--template": TEMPLATES, "--countries": COUNTRY_LISTS},
+MENUS = {"audit": {"--conditions": CONDITION_LISTS, "--template": TEMPLATES, "--countries": COUNTRY_LISTS,
+                   "--survey": SURVEY_NAMES, "--questions": QUESTION_LISTS},
          "compile": {"--test": COUNTRY_LISTS, "--train": COUNTRY_LISTS[:6]}}
 
 
@@ -813,3 +821,27 @@ def test_a_survey_template_with_other_fields(tmp_path):
     (tmp_path / "s.yaml").write_text(yaml.safe_dump(survey))
     with pytest.raises(SurveyError, match="'ask' must contain {quality} and no other {field}"):
         load_survey(tmp_path / "s.yaml")
+
+
+# every command that takes --survey: a malformed survey file is one clear error (exit 2), before any model starts
+SURVEY_COMMANDS = [["audit", "--model", "stub", "--countries", "Japan", "--variants", "1", "--no-progress"],
+                   ["compile", "--model", "refused", "--no-progress"], ["evaluate", "prog"], ["map", "--out", "m.svg"],
+                   ["project", "answers.json"], ["surveys"]]
+BAD_SURVEYS = {**{name: raw for name, raw in RAW_FILES.items() if raw is not None},
+               "items not a list": dump_yaml({"survey": "x", "items": 3}),
+               "an unknown item type": dump_yaml({"survey": "x", "items": [{**SURVEY["items"][0], "type": "grid"}]}),
+               "an unshipped distributions file": dump_yaml({**SURVEY, "distributions": "../../etc/passwd"}),
+               "a projection of a survey without its items": dump_yaml({**SURVEY, "items": SURVEY["items"][:2]}),
+               "a theme that is no text": dump_yaml({**SURVEY, "items": [{**SURVEY["items"][0], "theme": [1]}]})}
+
+
+@pytest.mark.parametrize("command", [c[0] for c in SURVEY_COMMANDS])
+def test_a_malformed_survey_file_through_every_command_that_takes_one(shared, command):
+    args = next(c for c in SURVEY_COMMANDS if c[0] == command)
+    for name, raw in BAD_SURVEYS.items():
+        with world(shared) as w:
+            workspace(w)
+            w.write("bad.yaml", raw if isinstance(raw, bytes) else raw)
+            code, _, err = w.run([*args, "bad.yaml"] if command == "surveys" else [*args, "--survey", "bad.yaml"],
+                                 outputs=["m.svg", "audit", "programs"])
+            assert code == 2 and "error:" in err and "bad.yaml" in err, f"{name}: {err[-500:]}"

@@ -1,0 +1,126 @@
+"""Distributional metrics, yardsticks and the one scoring path's distributions, on hand-computed cases."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from culturalign.distribution.metrics import compare, noise_floor
+from culturalign.distribution.scores import cells, floor_cells, summarize
+from culturalign.distribution.yardsticks import distribution_respondents, predictions
+from culturalign.elicitation.scoring import score
+from culturalign.instrument.populations import question_keys, target_distributions
+from culturalign.instrument.survey import load_survey
+from culturalign.map.yardsticks import derangement
+
+WVS7 = load_survey("wvs7").select("Q1,Q46,Q164,Q152")
+COUNTRIES = ["Japan", "Nigeria", "Germany", "Brazil", "Tajikistan"]  # Tajikistan is off the map
+
+
+def test_metrics_match_hand_computed_values():
+    p, q = [0.5, 0.5, 0.0], [0.25, 0.25, 0.5]
+    m = [(a + b) / 2 for a, b in zip(p, q)]
+
+    def kl(a, b, log):
+        return sum(x * log(x / y) for x, y in zip(a, b) if x > 0)
+
+    js2 = (kl(p, m, math.log2) + kl(q, m, math.log2)) / 2
+    jse = (kl(p, m, math.log) + kl(q, m, math.log)) / 2
+    got = compare(p, q)
+    assert got["one_minus_jsd"] == pytest.approx(1 - math.sqrt(js2))  # the distance, base 2
+    assert got["one_minus_jsd_e"] == pytest.approx(1 - math.sqrt(jse))  # Cao et al.'s natural log
+    assert got["tv"] == pytest.approx(0.5)
+    assert got["emd"] == pytest.approx((0.25 + 0.5) / 2)  # |CDF differences| 0.25, 0.5 over k - 1 = 2
+    assert math.isnan(compare(p, q, ordinal=False)["emd"])
+    assert compare(q, q) == {"one_minus_jsd": pytest.approx(1), "one_minus_jsd_e": pytest.approx(1),
+                             "tv": pytest.approx(0), "emd": pytest.approx(0)}
+
+
+def test_uniform_scores_the_hand_computed_one_minus_jsd():
+    targets = target_distributions(WVS7)
+    pred = predictions(WVS7, ["Japan"], names=("uniform",))
+    table = cells(pred, targets, question_keys(WVS7))
+    row = table[table.question == "Q46"].iloc[0]
+    q = targets[(targets.question == "Q46") & (targets.country == "Japan")].sort_values("option").share.to_numpy()
+    m = (q + 0.25) / 2
+    js = (np.sum(np.where(q > 0, q * np.log2(q / m), 0)) + np.sum(0.25 * np.log2(0.25 / m))) / 2
+    assert row.one_minus_jsd == pytest.approx(1 - math.sqrt(js))
+
+
+def test_marginal_never_includes_the_target():
+    targets = target_distributions(WVS7)
+    pred = predictions(WVS7, ["Japan"], names=("marginal",))
+    got = pred[pred.question == "Q46"].sort_values("option").p.to_numpy()
+    others = targets[(targets.question == "Q46") & (targets.country != "Japan")]
+    expected = others.pivot(index="country", columns="option", values="share").fillna(0).mean().to_numpy()
+    assert got == pytest.approx(expected)
+    # with a training list, only those societies (never the target even if listed)
+    known = predictions(WVS7, ["Japan"], known=["Japan", "Nigeria"], names=("marginal",))
+    nigeria = targets[(targets.question == "Q46") & (targets.country == "Nigeria")].sort_values("option").share
+    assert known[known.question == "Q46"].sort_values("option").p.to_numpy() == pytest.approx(nigeria.to_numpy())
+
+
+def test_region_marginal_falls_back_to_the_marginal_off_the_map():
+    pred = predictions(WVS7, ["Tajikistan"], names=("marginal", "region_marginal"))
+    wide = pred.pivot_table(index=["question", "option"], columns="condition", values="p")
+    assert wide.marginal.to_numpy() == pytest.approx(wide.region_marginal.to_numpy())
+
+
+class Oracle:
+    """A model-free respondent that answers each society's own distribution (or, shuffled, another's)."""
+
+    def __init__(self, asked=None):
+        self.asked = asked or {}
+
+    def distributions(self, survey, countries):
+        t = target_distributions(survey)
+        parts = [t[t.country == self.asked.get(c, c)].assign(country=c) for c in countries]
+        return pd.concat(parts).rename(columns={"share": "p"})[["country", "item", "part", "question", "option", "p"]]
+
+
+def test_a_perfect_respondent_scores_tv_zero_and_skill_one_and_its_shuffled_control_below_zero():
+    respondents = [("oracle", "program", Oracle()),
+                   ("oracle:shuffled", "shuffled", Oracle(derangement(COUNTRIES))),
+                   *distribution_respondents()]
+    scored = score(None, respondents, COUNTRIES, WVS7)  # no model respondent: no model call
+    assert scored.contexts == 0
+    targets = target_distributions(WVS7)
+    table = cells(scored.distributions, targets, question_keys(WVS7))
+    summary = summarize(table, floor_cells(targets, COUNTRIES))
+    oracle = summary["oracle"]
+    assert oracle["tv"] == pytest.approx(0, abs=1e-9) and oracle["one_minus_jsd"] == pytest.approx(1)
+    assert oracle["skill_tv"] == pytest.approx(1) and oracle["closer_than_marginal"] == 1
+    assert oracle["shuffled_control"]["skill_tv"] < 0
+    assert oracle["shuffled_control"]["carries_country_information"]
+    assert summary["marginal"]["skill_tv"] == pytest.approx(0)
+    assert summary["uniform"]["tv"] > summary["marginal"]["tv"]
+    assert oracle["n_questions"] == 4 and oracle["n_countries"] == 5
+    assert "oracle:shuffled" not in summary  # reported inside the condition it controls
+    assert 0 < summary["noise_floor"]["tv"] < 0.05
+
+
+def test_noise_floor_is_within_ten_percent_of_a_monte_carlo_estimate():
+    rng = np.random.default_rng(12345)  # another seed and draw count than the module's
+    for q in ([0.7, 0.2, 0.1], [0.25, 0.25, 0.25, 0.25], [0.05] * 10 + [0.5]):
+        q = np.array(q) / np.sum(q)
+        draws = rng.multinomial(1200, q, size=3000) / 1200
+        tv = 0.5 * np.abs(draws - q).sum(axis=1).mean()
+        floor = noise_floor(q)
+        assert floor["tv"] == pytest.approx(tv, rel=0.10)
+        m = (draws + q) / 2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            kl = lambda a, b: np.nansum(np.where(a > 0, a * np.log2(a / b), 0), axis=1)  # noqa: E731
+            jsd = np.sqrt((kl(draws, m) + kl(np.broadcast_to(q, draws.shape), m)) / 2).mean()
+        assert 1 - floor["one_minus_jsd"] == pytest.approx(jsd, rel=0.10)
+
+
+def test_sample_mode_distributions_are_the_empirical_shares():
+    from culturalign.elicitation.scoring import _context_distributions
+
+    keys = question_keys(WVS7)
+    answers = pd.DataFrame({"context": [0] * 5, "item": ["Q46"] * 5, "question": [""] * 5, "sample": range(5),
+                            "text": list("11249"), "code": [1, 1, 2, 4, None],
+                            "status": ["ok"] * 4 + ["out_of_range"]})
+    got = _context_distributions(answers, keys, "sample").set_index("option")
+    assert got.p.to_dict() == {1: 0.5, 2: 0.25, 3: 0.0, 4: 0.25}
+    assert set(got.n) == {4} and set(got.valid_mass) == {0.8}
