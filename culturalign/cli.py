@@ -234,7 +234,9 @@ def serve(model, host, port, parallel):
                    "the same). Add your own with --template.")
 @click.option("--template", "templates", multiple=True,
               help="Extra condition, a template with {country} (and optionally {descriptor}); 'name=template' names it.")
-@click.option("--mode", type=click.Choice(["logprob", "sample"]), default="logprob", show_default=True)
+@click.option("--mode", type=click.Choice(["logprob", "sample", "verbalized"]), default="logprob", show_default=True,
+              help="logprob: exact option probabilities; sample: sampled answers; verbalized: the model states the "
+                   "share of people choosing each option (parse rate reported).")
 @click.option("--samples", type=int, default=10, show_default=True, help="Samples per question (sample mode).")
 @click.option("--temperature", type=float, default=1.0, show_default=True, help="Sampling temperature (sample mode).")
 @click.option("--variants", default="all", show_default=True,
@@ -424,7 +426,9 @@ def _print_distribution(dist: dict) -> None:
                f"{first.get('n_countries')} countries (higher 1-JSD, lower tv is closer; skill_tv 0 = no better "
                "than the population marginal):")
     for cond, d in dist.items():
-        line = f"    {cond:<22} 1-JSD {d['one_minus_jsd']:.3f}  tv {d['tv']:.3f}"
+        line = f"    {cond:<22} 1-JSD {_fixed(d['one_minus_jsd'])}  tv {_fixed(d['tv'])}"
+        if "parse_rate" in d:
+            line += f"  parsed {d['parse_rate']:.0%}"
         if "skill_tv" in d:
             line += (f"  skill_tv {_signed(d['skill_tv'])} ({_signed(d['skill_tv_ci95'][0])} to "
                      f"{_signed(d['skill_tv_ci95'][1])}), closer than the marginal for {d['closer_than_marginal']:.0%}")
@@ -433,6 +437,10 @@ def _print_distribution(dist: dict) -> None:
             line += (f"; tv below its shuffled control by {_signed(sc['gap_tv'])} ({_signed(sc['gap_tv_ci95'][0])} "
                      f"to {_signed(sc['gap_tv_ci95'][1])})")
         click.echo(line)
+
+
+def _fixed(value) -> str:
+    return "n/a" if value is None or value != value else f"{value:.3f}"
 
 
 def _signed(value) -> str:

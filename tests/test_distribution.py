@@ -124,3 +124,50 @@ def test_sample_mode_distributions_are_the_empirical_shares():
     got = _context_distributions(answers, keys, "sample").set_index("option")
     assert got.p.to_dict() == {1: 0.5, 2: 0.25, 3: 0.0, 4: 0.25}
     assert set(got.n) == {4} and set(got.valid_mass) == {0.8}
+
+
+@pytest.mark.parametrize("reply, expected", [
+    ("1: 70%\n2: 30%", ({1: 0.7, 2: 0.3}, "ok")),
+    ("1. Most people can be trusted: 68 %\n2. Need to be very careful: 30 %", ({1: 0.68 / 0.98, 2: 0.30 / 0.98}, "ok")),
+    ("1: 50%\n2: 40%", (None, "bad_sum")),  # 90: outside 100 +- 5, never rescaled
+    ("1: 100%", (None, "unparseable")),  # an option missing
+    ("1: 60%\n1: 40%", (None, "unparseable")),  # an option twice
+    ("1: 60%\n3: 40%", (None, "unparseable")),  # no such option
+    ("Most people: 1: 60%\n2: 40%", (None, "unparseable")),  # a line that is not an option's share
+    ("I cannot answer that.", (None, "unparseable")),
+])
+def test_a_verbalized_reply_is_parsed_strictly(reply, expected):
+    from culturalign.elicitation.elicit import parse_distribution
+
+    dist, status = parse_distribution(reply, (1, 2))
+    assert status == expected[1]
+    assert dist == (pytest.approx(expected[0]) if expected[0] else None)
+
+
+def test_verbalized_mode_through_the_scoring_path_records_what_did_not_parse(tmp_path):
+    from culturalign.elicitation.scoring import GenerationConfig
+    from culturalign.models import MockClient, ModelSession
+    from culturalign.models.cache import AnswerCache
+    from culturalign.models.mock import openai_text
+    from culturalign.programs.programs import baseline
+
+    survey = load_survey("wvs7").select("Q46,Q57")
+
+    def script(kind, prompt, settings):
+        assert kind == "generate" and settings["temperature"] == 0
+        asked = prompt.turns[-1][1]
+        assert "What percentage of people like you would choose each option?" in asked
+        if "trusted" in asked:
+            return openai_text("1: 20%\n2: 80%")
+        return openai_text("1: 50%\n2: 50%\n3: 50%\n4: 50%")  # adds up to 200: recorded, not coerced
+
+    session = ModelSession(client=MockClient(script), cache=AnswerCache(tmp_path / "answers.sqlite"))
+    scored = score(session, [("no_persona", "prompt", baseline("no_persona", 1))], ["Japan", "Nigeria"], survey,
+                   GenerationConfig(mode="verbalized"))
+    statuses = scored.answers.drop_duplicates("item").set_index("item").status
+    assert statuses.to_dict() == {"Q46": "bad_sum", "Q57": "ok"}
+    table = cells(scored.distributions, target_distributions(survey), question_keys(survey))
+    got = summarize(table)["no_persona"]
+    assert got["valid_mass"] == pytest.approx(0.5) and got["n_cells"] == 4 and got["n_scored"] == 2
+    q57 = scored.distributions[scored.distributions.question == "Q57"].drop_duplicates("option")
+    assert q57.set_index("option").p.to_dict() == {1: pytest.approx(0.2), 2: pytest.approx(0.8)}

@@ -33,15 +33,19 @@ def cells(predicted: pd.DataFrame, targets: pd.DataFrame, keys: pd.DataFrame) ->
         codes = list(key.codes)
         q = theirs.pivot_table(index="country", columns="option", values="share", aggfunc="first") \
             .reindex(columns=codes).fillna(0.0)
-        p = mine.pivot_table(index=["condition", "kind", "country"], columns="option", values="p", aggfunc="first") \
-            .reindex(columns=codes)
-        for (condition, kind, country), row in p.iterrows():
-            if country not in q.index or row.isna().any() or row.sum() <= 0:
+        for (condition, kind, country), sub in mine.groupby(["condition", "kind", "country"], sort=False):
+            if country not in q.index:
                 continue
+            row = sub.groupby("option").p.first().reindex(codes)
+            valid = float(sub.valid_mass.mean()) if "valid_mass" in sub else 1.0
+            if row.isna().any() or row.sum() <= 0:  # no valid answer at all (a verbalized reply that never parsed)
+                scores = dict.fromkeys(METRICS, float("nan"))
+            else:
+                scores = compare(row.to_numpy(), q.loc[country].to_numpy(), key.ordinal)
             out.append({"condition": condition, "kind": kind, "country": country, "item": key.item,
-                        "part": key.part, "question": key.question, "theme": key.theme,
-                        **compare(row.to_numpy(), q.loc[country].to_numpy(), key.ordinal)})
-    table = pd.DataFrame(out, columns=["condition", "kind", "country", *KEY, "theme", *METRICS])
+                        "part": key.part, "question": key.question, "theme": key.theme, **scores,
+                        "valid_mass": valid})
+    table = pd.DataFrame(out, columns=["condition", "kind", "country", *KEY, "theme", *METRICS, "valid_mass"])
     rank = {c: i for i, c in enumerate(dict.fromkeys(predicted.condition))}  # conditions in the order given
     return table.iloc[table.condition.map(rank).argsort(kind="stable")].reset_index(drop=True)
 
@@ -84,7 +88,10 @@ def condition_summary(mine: pd.DataFrame, marginal: pd.DataFrame | None = None,
     counts, and — given the marginal's cells — ``skill_tv`` with an interval and ``closer_than_marginal``."""
     countries, questions = sorted(mine.country.unique()), sorted(mine.question.unique())
     draws = _boot(len(countries), len(questions))
-    out = {"n_questions": len(questions), "n_countries": len(countries), "n_cells": int(len(mine))}
+    out = {"n_questions": len(questions), "n_countries": len(countries), "n_cells": int(len(mine)),
+           "n_scored": int(mine.tv.notna().sum())}
+    if "valid_mass" in mine:  # the share of answer mass on valid options (verbalized mode: the parse rate)
+        out["valid_mass"] = float(mine.valid_mass.mean())
     mats = {}
     for metric in METRICS:
         m = mats[metric] = _matrix(mine, metric, countries, questions)

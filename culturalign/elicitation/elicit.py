@@ -10,6 +10,10 @@ choice 3), each asked in a *context* (condition, country, descriptor variant). T
   Every request is independent of every other, so all run concurrently.
 * ``sample`` — N sampled answers per question at a temperature, parsed; refusals and unparseable
   answers are kept as such, never coerced.
+* ``verbalized`` — the model is asked what share of people like it would choose each option (Meister et al.:
+  models describe distributions better than their log-probabilities show); the greedy reply is parsed
+  strictly, and one that does not give every option exactly once, or does not add up to 100 +- 5, is recorded
+  as such (``unparseable``, ``bad_sum``), never coerced.
 """
 from __future__ import annotations
 
@@ -27,7 +31,7 @@ from ..instrument.survey import Survey
 from ..models.clients import Prompt
 from .conditions import Persona
 
-MODES = ("logprob", "sample")
+MODES = ("logprob", "sample", "verbalized")
 TOP_K = 20
 
 
@@ -191,6 +195,47 @@ def parse_answer(text: str, codes, labels) -> tuple[int | None, str]:
     return None, "unparseable"
 
 
+# ---------------------------------------------------------------- verbalized mode
+
+VERBALIZED_INSTRUCTION = ("What percentage of people like you would choose each option? For each option from "
+                          "{first} to {last}, write its number, a colon and the percentage, one option per line; the "
+                          "percentages add up to 100.")
+# one line per option: its number, optionally its label, then the percentage ("2: 40%", "2. Quite happy: 40 %")
+_SHARE = re.compile(r"^\W*(\d+)(?:[:=)\-.,]|\s)[^\d%]*?(\d+(?:\.\d+)?)\s*%?\s*$")
+SUM_TOLERANCE = 5.0
+
+
+def verbalized_question(q: Question) -> Question:
+    """``q`` with its answer instruction replaced by the request for a distribution."""
+    role, text = q.turns[-1]
+    lines = text.split("\n")
+    lines[-1] = VERBALIZED_INSTRUCTION.format(first=q.codes[0], last=q.codes[-1])
+    turns = (*q.turns[:-1], (role, "\n".join(lines)))
+    return Question(q.item, q.part, turns, q.codes, q.labels, "\n".join(lines))
+
+
+def parse_distribution(text: str, codes) -> tuple[dict[int, float] | None, str]:
+    """A stated distribution ``{code: share}`` (shares renormalised) and ``ok``; or None and why: every option
+    exactly once (``unparseable`` otherwise) and a total of 100 +- 5 (``bad_sum`` otherwise)."""
+    found: dict[int, float] = {}
+    for line in text.strip().splitlines():
+        if not line.strip():
+            continue
+        match = _SHARE.match(line.strip().replace("*", ""))
+        if not match:
+            return None, "unparseable"
+        code, share = int(match.group(1)), float(match.group(2))
+        if code not in codes or code in found:
+            return None, "unparseable"
+        found[code] = share
+    if set(found) != set(codes):
+        return None, "unparseable"
+    total = sum(found.values())
+    if abs(total - 100) > SUM_TOLERANCE:
+        return None, "bad_sum"
+    return {c: found[c] / total for c in codes}, "ok"
+
+
 # ---------------------------------------------------------------- running
 
 def _run_calls(calls: list, parallel: int, progress: bool, desc: str) -> list:
@@ -239,6 +284,8 @@ def elicit(session, survey: Survey, contexts: list[Context], *, mode: str = "log
     start = time.monotonic()
     if mode == "logprob":
         out = _elicit_logprob(session, plan, progress, ids)
+    elif mode == "verbalized":
+        out = _elicit_verbalized(session, plan, max_tokens, progress, ids)
     else:
         out = _elicit_sample(session, plan, samples, temperature, max_tokens, progress, ids)
     out["seconds"] = time.monotonic() - start
@@ -270,6 +317,32 @@ def _elicit_logprob(session, plan, progress, ids) -> dict:
         values.append({**_ctx_columns(ctx, ids), "item": item.code, "sample": 0,
                        "value": item.value_from_distributions(dists), "valid_mass": min(masses),
                        "status": "ok" if min(masses) > 0 else "no_valid_option"})
+    return {"answers": pd.DataFrame(answers), "values": pd.DataFrame(values)}
+
+
+def _elicit_verbalized(session, plan, max_tokens, progress, ids) -> dict:
+    """One greedy reply per question, parsed into a distribution; rows as in logprob mode, with the reply's
+    ``text`` and ``status``, and ``valid_mass`` 1 for a parsed reply and 0 otherwise."""
+    asked = [(ctx, verbalized_question(q)) for ctx, _, questions in plan for q in questions]
+    unique = list(dict.fromkeys(asked))  # context by context: prefixes shared
+    replies = _run_calls([lambda c=c, q=q: session.generate(
+        c.prompt(q), temperature=0.0, max_tokens=max(max_tokens, 12 * len(q.codes)), seed=0).text for c, q in unique],
+        session.parallel, progress, "answers")
+    got = dict(zip(unique, replies))
+    answers, values = [], []
+    for ctx, item, questions in plan:
+        dists, bad = {}, []
+        for q in questions:
+            text = got[(ctx, verbalized_question(q))]
+            dist, status = parse_distribution(text, q.codes)
+            bad += [status] if dist is None else []
+            dists[q.part] = dist or {c: math.nan for c in q.codes}
+            answers += [{**_ctx_columns(ctx, ids), "item": item.code, "question": str(q.part), "option": c,
+                         "probability": p, "valid_mass": float(dist is not None), "text": text, "status": status}
+                        for c, p in dists[q.part].items()]
+        value = math.nan if bad else item.value_from_distributions(dists)
+        values.append({**_ctx_columns(ctx, ids), "item": item.code, "sample": 0, "value": value,
+                       "valid_mass": float(not bad), "status": bad[0] if bad else "ok"})
     return {"answers": pd.DataFrame(answers), "values": pd.DataFrame(values)}
 
 

@@ -24,8 +24,9 @@ MAX_SAMPLES = 1000
 
 @dataclass(frozen=True)
 class GenerationConfig:
-    """How answers are read: ``logprob`` (exact option probabilities) or ``sample`` (``samples`` sampled
-    answers per question at ``temperature``, at most ``max_tokens`` each). Checked when made, so a bad
+    """How answers are read: ``logprob`` (exact option probabilities), ``sample`` (``samples`` sampled
+    answers per question at ``temperature``, at most ``max_tokens`` each) or ``verbalized`` (the model states
+    the share of people choosing each option). Checked when made, so a bad
     setting never costs a run's worth of model calls."""
 
     mode: str = "logprob"
@@ -47,6 +48,8 @@ class GenerationConfig:
 
     def record(self) -> dict:
         """The settings that change answers (what a manifest or a cell name records)."""
+        if self.mode == "verbalized":
+            return {"mode": self.mode, "max_tokens": self.max_tokens}
         return {"mode": self.mode} if self.mode == "logprob" else asdict(self)
 
 
@@ -83,7 +86,7 @@ def _context_distributions(answers: pd.DataFrame, keys: pd.DataFrame, mode: str)
         return pd.DataFrame(columns=cols)
     ans = answers.rename(columns={"question": "part"})
     ans = ans.merge(keys[["item", "part"]], on=["item", "part"])
-    if mode == "logprob":
+    if mode in ("logprob", "verbalized"):  # a verbalized reply that did not parse has NaN shares, valid_mass 0
         return ans.rename(columns={"probability": "p"}).assign(n=math.nan)[cols]
     ok = ans[ans.status == "ok"]
     rows = []

@@ -95,7 +95,12 @@ class AuditResult:
         """Per condition (the distributional yardsticks uniform, marginal, region_marginal among them, and the
         noise floor): 1 - JSD, tv, emd with intervals, skill_tv against the marginal, closer_than_marginal,
         counts and, for shuffled controls, the gap (:mod:`culturalign.distribution.scores`)."""
-        return json_safe(summarize(self.distribution_cells, self.noise_floor))
+        found = summarize(self.distribution_cells, self.noise_floor)
+        if self.config.get("mode") == "verbalized":  # reported beside every figure: how many replies parsed
+            for entry in found.values():
+                if entry.get("kind") not in ("reference", None) and "valid_mass" in entry:
+                    entry["parse_rate"] = entry["valid_mass"]
+        return json_safe(found)
 
     def per_target(self) -> pd.DataFrame:
         """One row per condition and target country: the point the condition gives it (no persona's single

@@ -39,7 +39,7 @@ from ..map.splits import SPLITS, country_splits
 from ..map.yardsticks import SHUFFLED_SUFFIX
 
 BASELINES = ("no_persona", "engineered")
-MODES = ("logprob", "sample")
+MODES = ("logprob", "sample", "verbalized")
 _KEYS = {"name", "models", "conditions", "countries", "split_seed", "mode", "samples", "temperature", "variants", "seeds",
          "parallel", "out", "description", "shuffled_control", "survey"}
 _REQUIRED = ("name", "models", "conditions")
