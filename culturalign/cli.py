@@ -340,7 +340,9 @@ def compile_cmd(program, optimizer, model, prompt_model, out, seed, split_seed, 
 
 @cli.command("evaluate")
 @click.argument("program_dir", type=click.Path(file_okay=False))
-@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "val", "test"]))
+@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "val", "test", "train+test"]),
+              help="The program's countries to score; train+test gives the four held-out cells (seen/unseen "
+                   "countries x seen/unseen questions) on a survey with answer shares.")
 @click.option("--model", default=None, help="Evaluate on another model than the one in the manifest.")
 @click.option("--variants", type=click.IntRange(1, 10), default=None,
               help="Descriptor variants for the baselines (default: all ten, as Tao et al.).")
@@ -385,6 +387,7 @@ def evaluate_cmd(program_dir, split, model, variants, seeds, shuffled_control, s
         return
     if "compiled" not in s:  # a survey without a map: distributions only
         _print_distribution(s.get("distribution", {}))
+        _print_held_out(s.get("held_out_cells", {}))
         return
     click.echo(f"{s['program']} on the {split} split ({len(s['countries'])} countries); skill is against the "
                "training centroid (0 = no better than one constant point, below 0 worse)")
@@ -407,6 +410,7 @@ def evaluate_cmd(program_dir, split, model, variants, seeds, shuffled_control, s
                "training countries (a lookup that knows the region)")
     click.echo(f"  compiled closer than engineered for {s['improved_share_vs_engineered']:.0%} of countries")
     _print_distribution(s.get("distribution", {}))
+    _print_held_out(s.get("held_out_cells", {}))
     if seeds > 1:
         click.echo("  across optimizer seeds:")
         for r in s["seeds"]:
@@ -437,6 +441,15 @@ def _print_distribution(dist: dict) -> None:
             line += (f"; tv below its shuffled control by {_signed(sc['gap_tv'])} ({_signed(sc['gap_tv_ci95'][0])} "
                      f"to {_signed(sc['gap_tv_ci95'][1])})")
         click.echo(line)
+
+
+def _print_held_out(found: dict) -> None:
+    """tv and skill_tv of each condition in the four cells of seen/unseen countries x questions."""
+    for cell, by_condition in found.items():
+        parts = [f"{cond} tv {_fixed(v.get('tv'))} (skill_tv {_signed(v.get('skill_tv'))})"
+                 for cond, v in by_condition.items() if cond not in ("uniform", "noise_floor")]
+        first = next(iter(by_condition.values()))
+        click.echo(f"  {cell} ({first.get('n_countries')} x {first.get('n_questions')}): " + "; ".join(parts))
 
 
 def _fixed(value) -> str:

@@ -171,3 +171,21 @@ def test_verbalized_mode_through_the_scoring_path_records_what_did_not_parse(tmp
     assert got["valid_mass"] == pytest.approx(0.5) and got["n_cells"] == 4 and got["n_scored"] == 2
     q57 = scored.distributions[scored.distributions.question == "Q57"].drop_duplicates("option")
     assert q57.set_index("option").p.to_dict() == {1: pytest.approx(0.2), 2: pytest.approx(0.8)}
+
+
+def test_held_out_cells_split_countries_and_questions_and_score_each_against_the_marginal():
+    from culturalign.distribution.scores import seen_unseen
+
+    rows = []
+    for country in ("A", "B", "C", "D"):
+        for question in ("Q1", "Q2", "Q3"):
+            for cond, tv in (("compiled", 0.1 if question == "Q1" else 0.3), ("marginal", 0.2)):
+                rows.append({"condition": cond, "kind": "program" if cond == "compiled" else "reference",
+                             "country": country, "question": question, "theme": "t", "one_minus_jsd": 1 - tv,
+                             "one_minus_jsd_e": 1 - tv, "tv": tv, "emd": tv, "valid_mass": 1.0})
+    found = seen_unseen(pd.DataFrame(rows), seen_countries=["A", "B"], seen_questions=["Q1"])
+    assert list(found) == ["seen countries, seen questions", "seen countries, unseen questions",
+                           "unseen countries, seen questions", "unseen countries, unseen questions"]
+    assert found["unseen countries, seen questions"]["compiled"]["skill_tv"] == pytest.approx(0.5)
+    assert found["unseen countries, unseen questions"]["compiled"]["skill_tv"] == pytest.approx(-0.5)
+    assert found["seen countries, unseen questions"]["compiled"]["n_questions"] == 2

@@ -156,3 +156,22 @@ def by_group(table: pd.DataFrame, group: str) -> pd.DataFrame:
     out = table.groupby(["condition", group], sort=False)[list(METRICS)].mean()
     out["n_cells"] = table.groupby(["condition", group], sort=False).size()
     return out.reset_index()
+
+
+def seen_unseen(table: pd.DataFrame, seen_countries, seen_questions) -> dict[str, dict]:
+    """A condition's summary in the four cells of held-out evaluation: countries seen or unseen while
+    compiling x questions seen or unseen (``"unseen countries, seen questions"`` ...), each against the
+    marginal over the same cells. Cells with no data are left out."""
+    seen_countries, seen_questions = set(seen_countries), set(seen_questions)
+    out = {}
+    for c_seen in (True, False):
+        for q_seen in (True, False):
+            part = table[(table.country.isin(seen_countries) == c_seen) & (table.question.isin(seen_questions) == q_seen)]
+            if part.empty:
+                continue
+            name = f"{'seen' if c_seen else 'unseen'} countries, {'seen' if q_seen else 'unseen'} questions"
+            found = summarize(part)
+            out[name] = {cond: {k: v[k] for k in ("tv", "tv_ci95", "one_minus_jsd", "skill_tv", "skill_tv_ci95",
+                                                  "n_questions", "n_countries") if k in v}
+                         for cond, v in found.items()}
+    return out

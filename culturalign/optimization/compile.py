@@ -338,10 +338,18 @@ def manifest_head(program: str, session: ModelSession, prompt_name, survey, pres
 
     return {"program": program, "model": session.spec.public(), "model_identity": session.identity,
             "endpoint": session.endpoint, "prompt_model": prompt_name, "survey": survey.name,
-            "data_hashes": data_hashes(survey),
+            "data_hashes": data_hashes(survey), "trained_questions": trained_questions(survey),
             "optimizer": {"optimizer": preset.optimizer, "preset": preset.name, "settings": preset.settings,
                           "compile_settings": compile_settings, **({"budget": preset.budget} if preset.budget else {})},
             "seed": seed}
+
+
+def trained_questions(survey) -> list[str]:
+    """The published (WVS-7) questions a program answers while compiling on ``survey``: the "seen" questions of
+    a held-out-question evaluation."""
+    from ..instrument.populations import question_keys
+
+    return sorted(set(question_keys(survey).question))
 
 
 def make_student(name: str):

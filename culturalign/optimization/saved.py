@@ -154,6 +154,9 @@ def check_manifest(manifest, file) -> dict:
     for key, value in s.mapping(hashes["reference"], "data_hashes.reference").items():
         s.text(value, f"data_hashes.reference.{key}", 100)
     s.whole(manifest["seed"], "seed")
+    if "trained_questions" in manifest:  # read by a held-out-question evaluation
+        for i, question in enumerate(s.items(manifest["trained_questions"], "trained_questions", 1000)):
+            s.text(question, f"trained_questions[{i}]", 20)
     _check_split(s, manifest["split"], task)
     opt = s.mapping(manifest["optimizer"], "optimizer", required=("optimizer", "preset", "settings"))
     if opt["optimizer"] not in OPTIMIZERS:

@@ -17,11 +17,12 @@ import pandas as pd
 
 from ..elicitation.scoring import score
 from ..errors import CulturalignError
-from ..distribution.scores import cells, floor_cells
+from ..distribution.scores import cells, floor_cells, seen_unseen
 from ..distribution.scores import summarize as summarize_distributions
 from ..distribution.yardsticks import distribution_respondents
 from ..fileio import json_safe
 from ..instrument.populations import countries_with_data, question_keys, target_distributions
+from ..instrument.survey import builtin_surveys, load_survey
 from ..map import cultmap
 from ..map.splits import SPLITS
 from ..map.yardsticks import SHUFFLED_SUFFIX, ShuffledCountries, reference_respondents, summarize_conditions
@@ -32,6 +33,16 @@ from ..optimization.saved import load_manifest, load_program, manifest_matches, 
 from ..programs.programs import baseline
 
 CONDITIONS = ("compiled", "engineered", "no_persona")
+BOTH = "train+test"  # --split: the training and the test countries, for the four held-out cells
+
+
+def compiled_questions(manifest: dict) -> list[str]:
+    """The published questions a saved program saw while compiling (older manifests: its shipped survey's)."""
+    from ..optimization.compile import trained_questions
+
+    if "trained_questions" in manifest:
+        return list(manifest["trained_questions"])
+    return trained_questions(load_survey(manifest["survey"])) if manifest.get("survey") in builtin_surveys() else []
 
 
 @dataclass
@@ -91,15 +102,16 @@ def evaluate_saved(path, *, split: str = "test", model: str | None = None, varia
     ``survey``: score on this survey instead of the one the program was compiled on (the summary says so);
     ``questions``: ids and/or themes of it. Where the survey has published answer shares the summary gains
     the per-question distributional scores; on a survey without a map they are all it reports."""
-    if split not in SPLITS:
-        raise CulturalignError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
+    if split not in (*SPLITS, BOTH):
+        raise CulturalignError(f"unknown split {split!r}; use one of {', '.join(SPLITS)} or {BOTH}")
     manifest = load_manifest(path)
     inst, other = survey_for(manifest, path, survey)
     if questions is not None:
         inst = inst.select(questions)
         other = other or inst.digest != manifest["data_hashes"]["survey"]
     program, manifest = load_program(path, inst, other_survey=other)
-    countries = manifest["split"][split]  # the lists the program was compiled with (test never seen)
+    # the lists the program was compiled with (test never seen); train+test for held-out evaluation's four cells
+    countries = manifest["split"][split] if split != BOTH else manifest["split"]["train"] + manifest["split"]["test"]
     if inst.map is None:  # the societies of the split that the survey has answer shares for
         with_data = set(countries_with_data(inst))
         countries = [c for c in countries if c in with_data]
@@ -128,6 +140,8 @@ def evaluate_saved(path, *, split: str = "test", model: str | None = None, varia
     floor = floor_cells(target_distributions(inst), countries) if len(dist_cells) else None
     head = {"survey": inst.name, "survey_digest": inst.digest, "compiled_on_survey": manifest.get("survey"),
             "other_survey": other, "distribution": json_safe(summarize_distributions(dist_cells, floor))}
+    if len(dist_cells):  # seen/unseen countries x seen/unseen questions
+        head["held_out_cells"] = json_safe(seen_unseen(dist_cells, train, compiled_questions(manifest)))
     if inst.map is None:
         summary = {"program": manifest["program"], "split": split, "countries": sorted(countries), **head}
         return Evaluation(manifest["program"], split, countries, table, summary)
