@@ -527,9 +527,15 @@ def compare_cmd(experiment, out, check):
 @cli.command("report")
 @click.argument("results", type=click.Path(file_okay=False))
 def report_cmd(results):
-    """Rebuild a comparison's tables, figures and report.html from its saved results (no model)."""
+    """Rebuild a comparison's tables, figures and report.html from its saved results, or an audit's
+    distributional figures and distribution_report.html (no model)."""
     from .report.report import write_report
 
+    if Path(results, "distribution_scores.csv").is_file() and not Path(results, "meta.json").is_file():
+        from .report.distribution_report import write_distribution_report
+
+        click.echo(f"wrote {write_distribution_report(results)}")
+        return
     click.echo(f"wrote {write_report(results)}")
 
 

@@ -189,3 +189,19 @@ def test_held_out_cells_split_countries_and_questions_and_score_each_against_the
     assert found["unseen countries, seen questions"]["compiled"]["skill_tv"] == pytest.approx(0.5)
     assert found["unseen countries, unseen questions"]["compiled"]["skill_tv"] == pytest.approx(-0.5)
     assert found["seen countries, unseen questions"]["compiled"]["n_questions"] == 2
+
+
+def test_an_audit_folder_re_renders_its_distributional_figures_without_a_model(tmp_path):
+    from culturalign.cli import main
+
+    respondents = [("oracle", "program", Oracle()), *distribution_respondents()]
+    scored = score(None, respondents, COUNTRIES, WVS7)
+    targets = target_distributions(WVS7)
+    cells(scored.distributions, targets, question_keys(WVS7)).to_csv(tmp_path / "distribution_scores.csv", index=False)
+    floor_cells(targets, COUNTRIES).to_csv(tmp_path / "noise_floor.csv", index=False)
+    main(["report", str(tmp_path)])
+    assert (tmp_path / "figures" / "distribution_by_theme.png").stat().st_size > 10_000
+    assert (tmp_path / "figures" / "distribution_by_question.png").stat().st_size > 10_000
+    import json
+    found = json.loads((tmp_path / "distribution_summary.json").read_text())
+    assert found["oracle"]["skill_tv"] == pytest.approx(1) and found["noise_floor"]["tv"] > 0

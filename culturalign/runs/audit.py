@@ -130,12 +130,17 @@ class AuditResult:
                   "steerability": self.steerability, "specificity": self.specificity,
                   "nearest_unprompted": self.nearest_unprompted, "intervals": self.intervals,
                   "distributions": self.distributions, "distribution_scores": self.distribution_cells,
+                  "noise_floor": self.noise_floor,
                   "distribution_by_theme": by_group(self.distribution_cells, "theme")
                   if len(self.distribution_cells) else pd.DataFrame()}
         for name, table in tables.items():
             if not table.empty:
                 atomic_write(out / f"{name}.csv", table.to_csv(index=False))
         atomic_write(out / "summary.json", json.dumps(self.summary(), indent=2))
+        if plot and len(self.distribution_cells) and "marginal" in set(self.distribution_cells.condition):
+            from ..report.distribution_report import write_distribution_report
+
+            write_distribution_report(out)  # per-theme and per-question figures, from the tables just written
         if plot and self.has_map:
             from ..map.plot import save_map
 
