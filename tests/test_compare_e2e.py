@@ -1,5 +1,6 @@
 """A small comparison end to end with the real embedded default model, and its report re-rendered in a
 process that could not start any model."""
+import json
 import os
 import subprocess
 import sys
@@ -33,6 +34,13 @@ def test_compare_two_conditions_then_rerender_without_a_model(cache_root, tmp_pa
     assert summary.loc["engineered", "mean_distance"] == pytest.approx(engineered.distance.mean())
     assert 0 <= summary.loc["engineered", "improved_vs_no_persona"] <= 1
     assert summary.loc["centroid", "skill"] == 0 and summary.loc["engineered", "skill"] < 1
+    # the distributional block: the same answers, per question, against each society's published distribution
+    dist = pd.read_csv(out / "distribution_scores.csv")
+    assert {"no_persona", "engineered", "uniform", "marginal", "region_marginal"} <= set(dist.condition)
+    assert set(dist.country) == {"Japan", "Nigeria"}  # Sweden has no published WVS-7 shares
+    assert dist.tv.between(0, 1).all() and dist.question.nunique() == 13
+    found = json.loads((out / "distribution_summary.json").read_text())["qwen2.5-coder-0.5b"]
+    assert found["marginal"]["skill_tv"] == 0 and found["noise_floor"]["tv"] < found["marginal"]["tv"]
 
     # the report is rebuilt from the tables alone: a broken model registry cannot matter
     before = (out / "summary.csv").read_text()
@@ -44,3 +52,4 @@ def test_compare_two_conditions_then_rerender_without_a_model(cache_root, tmp_pa
                           text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (out / "report.html").stat().st_size > 50_000 and (out / "summary.csv").read_text() == before
+    assert "Answer distributions per question" in (out / "report.html").read_text()

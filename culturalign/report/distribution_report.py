@@ -91,7 +91,8 @@ def load_cells(folder) -> tuple[pd.DataFrame, pd.DataFrame | None, dict]:
     cells = read_table(folder, "distribution_scores", "distribution scores",
                        {"condition": "text", "kind": "text", "country": "text", "item": "text", "part": "text?",
                         "question": "text", "theme": "text?", **metrics})
-    cells["part"], cells["theme"] = cells.part.fillna(""), cells.theme.fillna("")
+    for col in ("part", "theme"):  # empty in a CSV: a one-question item's part, a survey without themes
+        cells[col] = cells[col].map(lambda v: v if isinstance(v, str) else "")
     floor = read_table(folder, "noise_floor", "noise floor", {"country": "text", "question": "text", "tv": "number",
                                                               "one_minus_jsd": "number"}, required=False)
     summary = read_json(folder / "summary.json", "audit summary") if (folder / "summary.json").is_file() else {}
@@ -110,11 +111,7 @@ def write_distribution_report(folder) -> Path:
     theme_png, question_png = theme_figure(cells, floor), question_figure(cells)
     atomic_write(figures / "distribution_by_theme.png", theme_png)
     atomic_write(figures / "distribution_by_question.png", question_png)
-    rows = [{"condition": c, "1-JSD": v.get("one_minus_jsd"), "tv": v.get("tv"),
-             "tv 95% CI": _pair(v.get("tv_ci95")), "skill_tv": v.get("skill_tv"),
-             "skill_tv 95% CI": _pair(v.get("skill_tv_ci95")), "closer than marginal": v.get("closer_than_marginal"),
-             "shuffled gap (tv)": (v.get("shuffled_control") or {}).get("gap_tv")} for c, v in found.items()]
-    table = pd.DataFrame(rows).round(3)
+    table = summary_table(cells, floor)
     theme = by_group(cells, "theme").pivot(index="theme", columns="condition", values="tv").round(3).reset_index()
     model = html.escape(str(summary.get("model", "")))
     page = (f"<!doctype html><meta charset='utf-8'><title>Distributional alignment {model}</title>"
@@ -127,6 +124,17 @@ def write_distribution_report(folder) -> Path:
             + "<h2>Mean tv by theme</h2>" + _table_html(theme))
     atomic_write(folder / "distribution_report.html", page)
     return folder / "distribution_report.html"
+
+
+def summary_table(cells: pd.DataFrame, floor: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per condition (yardsticks and noise floor included): 1 - JSD, tv and skill_tv with intervals."""
+    found = json_safe(summarize(cells, floor))
+    rows = [{"condition": c, "1-JSD": v.get("one_minus_jsd"), "tv": v.get("tv"),
+             "tv 95% CI": _pair(v.get("tv_ci95")), "skill_tv": v.get("skill_tv"),
+             "skill_tv 95% CI": _pair(v.get("skill_tv_ci95")), "closer than marginal": v.get("closer_than_marginal"),
+             "shuffled gap (tv)": (v.get("shuffled_control") or {}).get("gap_tv"),
+             "questions": v.get("n_questions"), "countries": v.get("n_countries")} for c, v in found.items()]
+    return pd.DataFrame(rows).round(3)
 
 
 def _pair(values) -> str:

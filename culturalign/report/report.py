@@ -334,6 +334,30 @@ border-bottom:1px solid #ddd;text-align:right}table.t th{background:#f4f4f4}img{
 .wide{overflow-x:auto}pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:12px}h2{margin-top:2em}.note{color:#555}"""
 
 
+def _distribution_section(folder: Path) -> list[str]:
+    """Per model: each condition's answer distributions against each society's (distribution_scores.csv, written
+    with the comparison's tables), a table and the per-theme and per-question figures; nothing if absent."""
+    from .distribution_report import question_figure, summary_table, theme_figure
+
+    if not (folder / "distribution_scores.csv").is_file():
+        return []
+    cells = read_table(folder, "distribution_scores", "distribution scores",
+                       {"model": "text", "condition": "text", "country": "text", "question": "text", "tv": "number"})
+    for col in ("part", "theme"):
+        cells[col] = cells[col].map(lambda v: v if isinstance(v, str) else "")
+    parts = ["<h2>Answer distributions per question, against each society's</h2>",
+             "<p class=note>tv: total variation between the condition's answer distribution and the society's "
+             "published one (lower is closer); skill_tv = 1 − tv / tv(marginal): 0 is no better than the "
+             "population marginal (the mean distribution of the societies the predictor may know).</p>"]
+    for model, sub in cells.groupby("model", sort=False):
+        figures = {"theme": theme_figure(sub), "question": question_figure(sub)}
+        for name, png in figures.items():
+            atomic_write(folder / "figures" / f"distribution_{name}_{model}.png", png)
+        parts += [f"<h3>{html.escape(model)}</h3>", _table_html(summary_table(sub)),
+                  _img(figures["theme"], "mean tv by theme"), _img(figures["question"], "tv per question")]
+    return parts
+
+
 def write_report(folder) -> Path:
     """Write the summary tables (CSV), figures (PNG) and ``report.html`` into ``folder``; no model needed."""
     from ..map.plot import map_figure
@@ -392,6 +416,7 @@ def write_report(folder) -> Path:
             parts += [f"<h2>Cultural map: {html.escape(name[4:])}</h2>", _img(png, name)]
     if len(tables["stability"]):
         parts += ["<h2>Stability across optimizer seeds</h2>", _table_html(tables["stability"])]
+    parts += _distribution_section(folder)
     parts += ["<h2>Models</h2>", _table_html(digest_rows) if len(digest_rows) else "<p>–</p>",
               "<h2>Configuration</h2>", f"<pre>{html.escape(config)}</pre>",
               "<h2>Versions</h2>", f"<pre>{html.escape(json.dumps(meta.get('versions', {}), indent=2))}</pre>",

@@ -121,19 +121,22 @@ def _program_for(exp: Experiment, condition: Condition, seed: int | None, sessio
     return program, manifest["split"]["test"]
 
 
-def _run_cell(exp: Experiment, model: str, condition: Condition, seed: int | None, session, survey) -> pd.DataFrame:
+def _run_cell(exp: Experiment, model: str, condition: Condition, seed: int | None, session,
+              survey) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The cell's per-country table and its answer distributions per question (both with model and seed)."""
     from ..elicitation.scoring import score
 
     program, countries = _program_for(exp, condition, seed, session, survey)
     if condition.shuffled:
         program = ShuffledCountries(program, countries)
     kind = "shuffled" if condition.shuffled else condition.kind
-    table = score(session, [(condition.name, kind, program)], countries, survey,
-                  exp.generation, progress=True).table
+    scored = score(session, [(condition.name, kind, program)], countries, survey, exp.generation, progress=True)
+    table = scored.table
     table.insert(0, "model", model)
     table.insert(table.columns.get_loc("kind") + 1, "seed", -1 if seed is None else seed)
     table.insert(table.columns.get_loc("country") + 1, "held_out", table.country.isin(exp.held_out))
-    return table
+    dists = scored.distributions.assign(model=model, seed=-1 if seed is None else seed)
+    return table, dists
 
 
 class RunRecord:
@@ -166,8 +169,10 @@ def _run_model(exp: Experiment, model: str, cells, progress: GridProgress, surve
         record.update(model, session)
         for _, condition, seed in cells:
             began = time.monotonic()
-            table = _run_cell(exp, model, condition, seed, session, survey)
-            atomic_write(_cell_file(exp, model, condition, seed), table.to_csv(index=False))
+            table, dists = _run_cell(exp, model, condition, seed, session, survey)
+            cell = _cell_file(exp, model, condition, seed)
+            atomic_write(cell.with_suffix(".dist.csv"), dists.to_csv(index=False))  # before the cell: it marks done
+            atomic_write(cell, table.to_csv(index=False))
             record.update(model, session)
             progress.cell_done(f"{model} · {condition.name}" + ("" if seed is None else f" · seed {seed}"),
                                time.monotonic() - began)
@@ -217,7 +222,45 @@ def write_tables(exp: Experiment, cells) -> pd.DataFrame:
                              value_name="value").assign(item=lambda d: d.item.str.removeprefix("item_"))
     atomic_write(exp.out / "answers.csv", answers.to_csv(index=False))
     atomic_write(exp.out / "answers.parquet", lambda fh: answers.to_parquet(fh, index=False))
+    write_distribution_tables(exp, cells)
     return distances
+
+
+def write_distribution_tables(exp: Experiment, cells) -> None:
+    """The distributional block: every cell's answer distributions scored per question against each society's
+    (with the yardsticks: held-out countries predicted from the training countries only, the others
+    leave-one-out), into distribution_scores.csv and distribution_summary.json per model. Cells run before
+    distributions were recorded are left out and counted."""
+    from ..distribution.scores import cells as score_cells
+    from ..distribution.scores import floor_cells, summarize
+    from ..distribution.yardsticks import predictions
+    from ..fileio import json_safe
+    from ..instrument.populations import question_keys, target_distributions
+    from ..map.splits import country_splits
+
+    files = [_cell_file(exp, *c).with_suffix(".dist.csv") for c in cells]
+    found = [pd.read_csv(f, keep_default_na=False, na_values=[""]) for f in files if f.is_file()]
+    found = [f for f in found if len(f)]
+    if not found:
+        return
+    survey = load_survey(exp.survey)
+    keys, targets = question_keys(survey), target_distributions(survey)
+    split = country_splits(exp.split_seed)
+    train = split.loc[split.split == "train", "country"].tolist()
+    dists = pd.concat(found, ignore_index=True)
+    dists["part"] = dists.part.map(lambda v: v if isinstance(v, str) else "")
+    tables, summaries = [], {}
+    for model, sub in dists.groupby("model", sort=False):
+        countries = sorted(sub.country.unique())
+        held, seen = [c for c in countries if c in exp.held_out], [c for c in countries if c not in exp.held_out]
+        refs = [predictions(survey, held, known=train), predictions(survey, seen)]
+        both = pd.concat([sub.drop(columns=["model", "seed"]), *[r for r in refs if len(r)]], ignore_index=True)
+        table = score_cells(both, targets, keys).assign(model=model)
+        tables.append(table)
+        summaries[model] = summarize(table, floor_cells(targets, countries))
+    summaries["cells_without_distributions"] = len(files) - len(found)
+    atomic_write(exp.out / "distribution_scores.csv", pd.concat(tables, ignore_index=True).to_csv(index=False))
+    atomic_write(exp.out / "distribution_summary.json", json.dumps(json_safe(summaries), indent=2))
 
 
 def run_compare(exp: Experiment, *, out: str | Path | None = None) -> Path:
