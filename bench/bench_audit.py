@@ -14,6 +14,7 @@ Prints, from one run:
     python bench/bench_audit.py                      # 20 countries x 10 items, 1 descriptor variant
     python bench/bench_audit.py --countries all      # all 107 countries
     python bench/bench_audit.py --program programs/respondent-mipro-light-qwen2.5-coder-0.5b
+    python bench/bench_audit.py --survey wvs7 --per-theme 1 --countries 8 --no-compare   # the whole survey
 """
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ import httpx
 from culturalign.elicitation.conditions import resolve_condition
 from culturalign.elicitation.elicit import logprob_prompts, TOP_K
 from culturalign.elicitation.scoring import score
+from culturalign.instrument.populations import countries_with_data
+from culturalign.instrument.question_splits import stratified_questions
 from culturalign.instrument.survey import load_survey
 from culturalign.map import reference
 from culturalign.models import EmbeddedServer, ModelSession
@@ -118,16 +121,23 @@ def main() -> None:
     ap.add_argument("--out", help="also save the audit's tables and map here")
     ap.add_argument("--program", help="also measure what one country costs this saved program against the "
                                       "engineered prompt")
+    ap.add_argument("--survey", default="ivs-iw10", help="a shipped survey's name or a survey file")
+    ap.add_argument("--per-theme", type=int, default=None,
+                    help="only a seeded, theme-stratified subset of this many questions per theme")
     args = ap.parse_args()
 
+    survey = load_survey(args.survey)
+    if args.per_theme:
+        survey = survey.select(stratified_questions(survey, args.per_theme))
     table = reference.countries().sort_values(["region", "country"])
+    if survey.map is None:  # only the societies the survey has answer shares for
+        table = table[table.country.isin(countries_with_data(survey))]
     if args.countries == "all":
         countries = table.country.tolist()
     else:  # round-robin over regions so a small benchmark still spans the map
         by_region = [g.country.tolist() for _, g in table.groupby("region")]
         order = [c for i in range(max(map(len, by_region))) for g in by_region if i < len(g) for c in [g[i]]]
         countries = order[: int(args.countries)]
-    survey = load_survey()
     conditions = [resolve_condition("no_persona"), resolve_condition("cultural_prompt")]
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -149,7 +159,8 @@ def main() -> None:
                 raw_rate, raw_n = raw_answers_per_second(server.base_url + "/v1", session.spec.name, chains,
                                                          session.parallel)
         with session:
-            result = run_audit(countries=countries, variants=args.variants, session=session, progress=True)
+            result = run_audit(countries=countries, variants=args.variants, session=session, progress=True,
+                               survey=survey)
             usage = result.usage
             audit_rate = usage["calls"] / usage["seconds"]
             prefill = prefill_tokens_per_second(session.base_url, session.spec.name)
@@ -170,9 +181,10 @@ def main() -> None:
         sample_countries = countries[: args.sample_countries]
         with ModelSession(args.model, cache=AnswerCache(Path(tmp) / "sample.sqlite")) as s2:
             sampled = run_audit(countries=sample_countries, variants=args.variants, mode="sample",
-                                samples=args.samples, session=s2, progress=True)
+                                samples=args.samples, session=s2, progress=True, survey=survey)
         with ModelSession(args.model, cache=AnswerCache(Path(tmp) / "lp.sqlite")) as s3:
-            lp = run_audit(countries=sample_countries, variants=args.variants, session=s3, progress=False)
+            lp = run_audit(countries=sample_countries, variants=args.variants, session=s3, progress=False,
+                           survey=survey)
 
     n_ctx = usage["contexts"]
     print(f"\nmodel {result.model}; {len(countries)} countries x {len(survey.items)} items, "
