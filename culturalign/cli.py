@@ -265,6 +265,8 @@ def audit(model, countries, conditions, templates, mode, samples, temperature, v
         raise CulturalignError(f"--variants must be a number from 1 to 10 or 'all', got {variants!r}")
     writable_folder(out, "--out")
     inst = load_survey(survey_name)  # a bad survey or question list fails here, before any model starts
+    if questions is not None and per_theme is not None:
+        raise CulturalignError("--questions and --per-theme both choose questions; give one of them")
     if questions is not None:
         inst = inst.select(questions)
     if per_theme is not None:
@@ -357,8 +359,11 @@ def compile_cmd(program, optimizer, model, prompt_model, out, seed, split_seed, 
               help="Score on this survey (a shipped name or a YAML file) instead of the one the program was compiled "
                    "on; said so in the output.")
 @click.option("--questions", default=None, help="Comma-separated question ids and/or themes of the survey.")
+@click.option("--per-theme", type=click.IntRange(1, 1000), default=None,
+              help="Only a seeded, theme-stratified subset: this many questions of every theme (seed 0).")
 @click.option("--json", "as_json", is_flag=True)
-def evaluate_cmd(program_dir, split, model, variants, seeds, shuffled_control, survey_name, questions, as_json):
+def evaluate_cmd(program_dir, split, model, variants, seeds, shuffled_control, survey_name, questions, per_theme,
+                 as_json):
     """Evaluate a saved program against the engineered prompt, no persona and the model-free reference
     predictors (centroid, region lookup) on the same countries."""
     from .optimization.saved import load_manifest
@@ -371,6 +376,15 @@ def evaluate_cmd(program_dir, split, model, variants, seeds, shuffled_control, s
             raise CulturalignError(f"{program_dir} is a {task!r} program, and no installed extension handles that task")
         kind.evaluate(program_dir, split=split, model=model, as_json=as_json)
         return
+    if per_theme is not None:
+        from .instrument.question_splits import stratified_questions
+        from .instrument.survey import load_survey
+
+        if questions is not None:
+            raise CulturalignError("--questions and --per-theme both choose questions; give one of them")
+        if survey_name is None:
+            raise CulturalignError("--per-theme needs --survey (a survey with themes, e.g. wvs7)")
+        questions = stratified_questions(load_survey(survey_name), per_theme)
     if seeds > 1:
         if shuffled_control or survey_name or questions:
             raise CulturalignError("--shuffled-control, --survey and --questions work with one seed; run them on the "

@@ -75,6 +75,8 @@ class Survey:
             if lacking:
                 raise SurveyError(f"--questions: survey {self.name!r} places its answers on the map, which needs "
                                   f"{', '.join(lacking)} too; keep every map item")
+        if keep == set(self.codes):
+            return self
         items = tuple(i for i in self.items if i.code in keep)
         return replace(self, items=items, digest=hashlib.sha256(
             (self.digest + "|" + ",".join(i.code for i in items)).encode()).hexdigest())
