@@ -85,7 +85,7 @@ def test_a_registered_item_type_is_read_from_a_survey_file(yes_no, tmp_path):
 
 
 def test_an_unregistered_type_is_refused_naming_the_registered_ones(tmp_path):
-    with pytest.raises(SurveyError, match="'type' must be one of scale, mention_index, ranked_pair, got 'yes_no'"):
+    with pytest.raises(SurveyError, match="'type' must be one of scale, choice, mention_index, ranked_pair, got 'yes_no'"):
         load_survey(_survey_file(tmp_path))
 
 

@@ -59,11 +59,14 @@ def test_forward_and_metrics_inside_a_session(tmp_path):
     assert set(pred.item_values) == set(SURVEY.codes)
     assert len(trace) == 1 and trace[0][1]["country"] == "Peru"  # one demo candidate per country
     example = dspy.Example(country="Chile").with_inputs("country")
-    score = alignment_metric(example, pred)
+    with pytest.raises(CulturalignError, match="no active model session"):  # scored on the run's own survey
+        alignment_metric(example, pred)
+    with using_session(session, SURVEY):  # as a compile calls it
+        score = alignment_metric(example, pred)
+        assert alignment_metric(example, pred, trace=[]) == score  # thresholding is the optimizer's job
+        fb = feedback_metric(example, pred)
     assert 0 < score <= 1
-    assert alignment_metric(example, pred, trace=[]) == score  # thresholding is the optimizer's job
     assert 0 < METRIC_THRESHOLD < 1
-    fb = feedback_metric(example, pred)
     assert fb.score == pytest.approx(score) and "Chile" in fb.feedback
     assert set(fb.objective_scores) == {"x", "y"} and all(0 < v <= 1 for v in fb.objective_scores.values())
 

@@ -86,8 +86,9 @@ def test_objective_factory_metric_feedback_and_threshold():
     values = {c: 5.0 for c in SURVEY.codes}
     example = dspy.Example(country="Chile").with_inputs("country")
     pred = dspy.Prediction(item_values=values)
-    score = obj.metric(example, pred)
-    fb = obj.feedback(example, pred)
+    with using_session(None, SURVEY):  # a compile's metric scores on the run's own survey
+        score = obj.metric(example, pred)
+        fb = obj.feedback(example, pred)
     assert 0 < score < 1 and fb.score == pytest.approx(score)
     assert set(fb.objective_scores) == {"distance", "contrastive"}
     assert fb.objective_scores["contrastive"] == pytest.approx(score)
@@ -97,7 +98,14 @@ def test_objective_factory_metric_feedback_and_threshold():
 
 # ---------------------------------------------------------------- retrieval (respondent_knn)
 
-def test_retrieval_never_returns_the_target_or_a_held_out_country():
+@pytest.fixture
+def in_a_run():
+    """Programs retrieve inside a run, which names the survey (nothing falls back to a default one)."""
+    with using_session(None, SURVEY):
+        yield
+
+
+def test_retrieval_never_returns_the_target_or_a_held_out_country(in_a_run):
     program = make_program("respondent_knn").fit_countries(TRAIN)
     for country in REF.index:
         neighbours = program.neighbours(country)
@@ -109,7 +117,7 @@ def test_retrieval_never_returns_the_target_or_a_held_out_country():
     assert all(again.neighbours(c) == program.neighbours(c) for c in HELD_OUT)
 
 
-def test_retrieved_demos_are_training_answers_in_the_prompt():
+def test_retrieved_demos_are_training_answers_in_the_prompt(in_a_run):
     program = make_program("respondent_knn").fit_countries(TRAIN)
     (ctx,) = program.contexts("Sweden")
     demo_countries = {dict(d)["country"] for d in ctx.demos}
@@ -136,7 +144,8 @@ def test_knn_program_saves_its_pool_and_reloads_it(tmp_path):
     assert manifest["metric"]["candidates"] == 5  # training and validation countries, never a test country
     program, _ = load_program(out, SURVEY)
     assert program.pool == tuple(sorted(split["train"]))
-    assert set(program.neighbours("Argentina")) <= set(split["train"])
+    with using_session(None, SURVEY):
+        assert set(program.neighbours("Argentina")) <= set(split["train"])
 
 
 # ---------------------------------------------------------------- the profile respondent

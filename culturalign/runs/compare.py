@@ -49,6 +49,11 @@ def _cell_file(exp: Experiment, model: str, condition: Condition, seed: int | No
     return exp.out / CELLS / f"{_cell_id(exp, model, condition, seed)}.csv"
 
 
+def _dist_file(cell: Path) -> Path:
+    """Where a cell's answer distributions per question are kept (beside the cell, in their own folder)."""
+    return cell.parent / "distributions" / cell.name
+
+
 def _folder(name: str) -> str:
     """A model or preset name as one folder name that stays inside the results folder ('..', '/' removed)."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).lstrip(".") or "_"
@@ -171,7 +176,7 @@ def _run_model(exp: Experiment, model: str, cells, progress: GridProgress, surve
             began = time.monotonic()
             table, dists = _run_cell(exp, model, condition, seed, session, survey)
             cell = _cell_file(exp, model, condition, seed)
-            atomic_write(cell.with_suffix(".dist.csv"), dists.to_csv(index=False))  # before the cell: it marks done
+            atomic_write(_dist_file(cell), dists.to_csv(index=False))  # before the cell file, which marks it done
             atomic_write(cell, table.to_csv(index=False))
             record.update(model, session)
             progress.cell_done(f"{model} · {condition.name}" + ("" if seed is None else f" · seed {seed}"),
@@ -238,7 +243,7 @@ def write_distribution_tables(exp: Experiment, cells) -> None:
     from ..instrument.populations import question_keys, target_distributions
     from ..map.splits import country_splits
 
-    files = [_cell_file(exp, *c).with_suffix(".dist.csv") for c in cells]
+    files = [_dist_file(_cell_file(exp, *c)) for c in cells]
     found = [pd.read_csv(f, keep_default_na=False, na_values=[""]) for f in files if f.is_file()]
     found = [f for f in found if len(f)]
     if not found:
