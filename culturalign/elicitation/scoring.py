@@ -89,14 +89,14 @@ def _context_distributions(answers: pd.DataFrame, keys: pd.DataFrame, mode: str)
     if mode in ("logprob", "verbalized"):  # a verbalized reply that did not parse has NaN shares, valid_mass 0
         return ans.rename(columns={"probability": "p"}).assign(n=math.nan)[cols]
     ok = ans[ans.status == "ok"]
+    asked = ans.groupby(["context", "item", "part"]).size()  # every sample, valid or not
     rows = []
     codes = {(k.item, k.part): k.codes for k in keys.itertuples()}
     for (ctx, item, part), sub in ok.groupby(["context", "item", "part"], sort=False):
         counts = sub.code.astype(int).value_counts()
         n = int(counts.sum())
         rows += [{"context": ctx, "item": item, "part": part, "option": c, "p": counts.get(c, 0) / n,
-                  "valid_mass": n / len(ans[(ans.context == ctx) & (ans.item == item) & (ans.part == part)]), "n": n}
-                 for c in codes[(item, part)]]
+                  "valid_mass": n / asked[(ctx, item, part)], "n": n} for c in codes[(item, part)]]
     return pd.DataFrame(rows, columns=cols)
 
 

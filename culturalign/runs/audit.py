@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..distribution.scores import by_group, cells, floor_cells, summarize
+from ..distribution.yardsticks import distribution_respondents
 from ..elicitation.conditions import DESCRIPTORS, NO_PERSONA, Persona, resolve_condition
 from ..elicitation.elicit import Context
 from ..elicitation.scoring import GenerationConfig, score
 from ..errors import CulturalignError
 from ..fileio import atomic_write, json_safe
-from ..distribution.scores import by_group, cells, floor_cells, summarize
-from ..distribution.yardsticks import distribution_respondents
 from ..instrument.populations import question_keys, resolve_targets, target_distributions
 from ..instrument.survey import DEFAULT_SURVEY, Survey, load_survey
 from ..map import cultmap, reference
