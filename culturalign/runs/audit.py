@@ -21,7 +21,7 @@ from ..elicitation.elicit import Context
 from ..elicitation.scoring import GenerationConfig, score
 from ..errors import CulturalignError
 from ..fileio import atomic_write, json_safe
-from ..instrument.populations import question_keys, resolve_targets, target_distributions
+from ..instrument.populations import countries_with_data, question_keys, resolve_targets, target_distributions
 from ..instrument.survey import DEFAULT_SURVEY, Survey, load_survey
 from ..map import cultmap, reference
 from ..map.yardsticks import (SHUFFLED_SUFFIX, ShuffledCountries, derangement, reference_respondents,
@@ -217,6 +217,9 @@ def run_audit(model: str | None = None, *, countries=DEFAULT_COUNTRIES, conditio
     inst = survey if isinstance(survey, Survey) else load_survey(survey)
     if questions is not None:
         inst = inst.select(questions)
+    if inst.map is None and countries in (DEFAULT_COUNTRIES, ",".join(DEFAULT_COUNTRIES)):
+        # the default spans the map's regions; a survey without one is scored where it has answer shares
+        countries = [c for c in DEFAULT_COUNTRIES if c in countries_with_data(inst)] or countries
     target = resolve_targets(inst, countries)
     conds = [c if isinstance(c, Persona) else resolve_condition(c) for c in conditions]
     if len({c.name for c in conds}) != len(conds):
