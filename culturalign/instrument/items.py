@@ -294,6 +294,7 @@ class RankedPair(Item):
 
     type: ClassVar[str] = "ranked_pair"
     keys: ClassVar[frozenset[str]] = frozenset({"second_text", "groups", "mixed"})
+    ordinal: ClassVar[bool] = False  # a choice among aims, in no order
 
     second_text: str = ""
     groups: Mapping[float, frozenset] = field(default_factory=dict)

@@ -26,7 +26,7 @@ def _label_table(survey: Survey) -> pd.DataFrame:
     for item in survey.items:
         for q in item.questions():
             wvs7 = item.wvs7_question(q.part)
-            if wvs7 is None:
+            if wvs7 is None or (not item.ordinal and len(q.codes) > 2):  # no typical answer among unordered ones
                 continue
             sub = dist[dist.question == wvs7]
             means = (sub.option * sub.share).groupby(sub.iso2).sum() / sub.share.groupby(sub.iso2).sum()
