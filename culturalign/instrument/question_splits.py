@@ -12,19 +12,25 @@ import pandas as pd
 from ..errors import CulturalignError
 
 
-def question_splits(survey, seed: int = 0, test: float = 0.3) -> pd.DataFrame:
-    """One row per item: item, theme, split ("train" or "test"). Each theme's items are shuffled with ``seed``
-    and the first ``round(n * test)`` (at least one where a theme has two or more) are held out."""
-    if not 0 < test < 1:
-        raise CulturalignError(f"the held-out share of questions must be in (0, 1), got {test!r}")
+def _shuffled_themes(survey, seed: int):
+    """Each theme (sorted) with its item codes in a seeded order; one generator for every theme in turn."""
     rng = np.random.default_rng(seed)
-    rows = []
     by_theme: dict[str, list[str]] = {}
     for item in survey.items:
         by_theme.setdefault(item.theme or "(none)", []).append(item.code)
     for theme in sorted(by_theme):
         codes = sorted(by_theme[theme])
         rng.shuffle(codes)
+        yield theme, codes
+
+
+def question_splits(survey, seed: int = 0, test: float = 0.3) -> pd.DataFrame:
+    """One row per item: item, theme, split ("train" or "test"). Each theme's items are shuffled with ``seed``
+    and the first ``round(n * test)`` (at least one where a theme has two or more) are held out."""
+    if not 0 < test < 1:
+        raise CulturalignError(f"the held-out share of questions must be in (0, 1), got {test!r}")
+    rows = []
+    for theme, codes in _shuffled_themes(survey, seed):
         n_test = max(1, round(len(codes) * test)) if len(codes) >= 2 else 0
         rows += [{"item": code, "theme": theme, "split": "test" if i < n_test else "train"}
                  for i, code in enumerate(codes)]
@@ -36,13 +42,7 @@ def stratified_questions(survey, per_theme: int, seed: int = 0) -> list[str]:
     a study that covers every topic at a fraction of the cost."""
     if isinstance(per_theme, bool) or not isinstance(per_theme, int) or per_theme < 1:
         raise CulturalignError(f"questions per theme must be a whole number of at least 1, got {per_theme!r}")
-    rng = np.random.default_rng(seed)
     chosen = set()
-    by_theme: dict[str, list[str]] = {}
-    for item in survey.items:
-        by_theme.setdefault(item.theme or "(none)", []).append(item.code)
-    for theme in sorted(by_theme):
-        codes = sorted(by_theme[theme])
-        rng.shuffle(codes)
+    for _, codes in _shuffled_themes(survey, seed):
         chosen |= set(codes[:per_theme])
     return [code for code in survey.codes if code in chosen]
