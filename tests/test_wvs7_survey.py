@@ -128,3 +128,18 @@ def test_societies_present_for_few_questions_and_garbled_titles():
     # 5j: titles run together with option text; those items are named from their question instead
     assert "spontan" not in WVS7.item("Q241").name and "democrac y" not in WVS7.item("Q241").name
     assert WVS7.item("Q240").name != "Q240"
+
+
+def test_a_program_never_silently_scores_on_another_survey():
+    from culturalign.optimization.saved import load_manifest, survey_for
+
+    manifest = load_manifest("programs/respondent_knn-bootstrap-steer-contrastive-qwen2.5-coder-0.5b")
+    survey, other = survey_for(manifest, "prog")
+    assert survey.name == "ivs-iw10" and not other  # the survey it was compiled on, by digest
+    edited = {**manifest, "data_hashes": {**manifest["data_hashes"], "survey": "0" * 64}}
+    with pytest.raises(CulturalignError, match="another version of survey 'ivs-iw10'"):
+        survey_for(edited, "prog")  # the shipped survey changed since: refused, not used quietly
+    with pytest.raises(CulturalignError, match="pass its file with --survey"):
+        survey_for({**manifest, "survey": "my-own"}, "prog")  # a manifest never picks a file to read
+    chosen, other = survey_for(manifest, "prog", "wvs7")
+    assert chosen.name == "wvs7" and other  # only when asked, and flagged
