@@ -45,10 +45,22 @@ def countries(as_json, region):
 @cli.command("surveys")
 @click.argument("paths", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of objects.")
-def surveys_cmd(paths, as_json):
+@click.option("--questions", "list_questions", is_flag=True,
+              help="List the questions of the surveys named (ids, themes, societies with data) instead.")
+def surveys_cmd(paths, as_json, list_questions):
     """List the shipped surveys (and any survey files given): items, themes, societies with data, map."""
-    from .runs.surveys import survey_table
+    from .runs.surveys import question_table, survey_table
 
+    if list_questions:
+        if not paths:
+            raise CulturalignError("--questions lists the questions of the surveys you name: culturalign surveys "
+                                   "wvs7 --questions")
+        table = pd.concat([question_table(p).assign(survey=p) for p in paths], ignore_index=True)
+        if as_json:
+            _echo_json(table.to_dict(orient="records"))
+        else:
+            click.echo(table.to_string(index=False, max_colwidth=60))
+        return
     table = survey_table(paths)
     if as_json:
         _echo_json(table.to_dict(orient="records"))

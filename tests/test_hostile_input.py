@@ -682,7 +682,7 @@ COMMANDS = {
     "project": (["project", "answers.json"], {"--nearest": number, "--survey": text_for(SURVEY_NAMES)},
                 ["--json", "--fill-mean"]),
     "map": (["map"], {"--out": arg, "--title": arg, "--points": arg, "--survey": text_for(SURVEY_NAMES)}, []),
-    "surveys": (["surveys"], {None: text_for(["s.yaml", "nothing.yaml"])}, ["--json"]),
+    "surveys": (["surveys"], {None: text_for(["s.yaml", "nothing.yaml", "wvs7"])}, ["--json", "--questions"]),
     "models": (["models"], {}, ["--json"]),
     "evaluate": (["evaluate"], {None: st.one_of(st.just("prog"), arg), "--split": arg, "--model": arg,
                                 "--variants": number, "--seeds": number, "--survey": text_for(SURVEY_NAMES),

@@ -143,3 +143,16 @@ def test_a_program_never_silently_scores_on_another_survey():
         survey_for({**manifest, "survey": "my-own"}, "prog")  # a manifest never picks a file to read
     chosen, other = survey_for(manifest, "prog", "wvs7")
     assert chosen.name == "wvs7" and other  # only when asked, and flagged
+
+
+def test_surveys_lists_the_questions_a_user_can_select(capsys):
+    import json
+
+    from culturalign.cli import main
+
+    main(["surveys", "wvs7", "--questions", "--json"])
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == len(WVS7.items) and rows[0]["code"] == "Q1" and rows[0]["theme"] == "important-in-life"
+    assert {r["societies"] for r in rows} <= set(range(1, 68))
+    main(["surveys", "wvs7", "--json"])  # a shipped name given again is listed once
+    assert [r["name"] for r in json.loads(capsys.readouterr().out)] == ["ivs-iw10", "wvs7"]
