@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import CulturalignError
+from ..map.yardsticks import SHUFFLED_SUFFIX
 from .metrics import METRICS, compare, noise_floor
 
-SHUFFLED_SUFFIX = ":shuffled"
 N_BOOT, LEVEL, BOOT_SEED = 1000, 0.95, 0
 KEY = ["item", "part", "question"]
 

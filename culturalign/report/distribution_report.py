@@ -23,15 +23,15 @@ from ..distribution.metrics import METRICS
 from ..distribution.scores import by_group, summarize
 from ..errors import CulturalignError
 from ..fileio import atomic_write, json_safe, read_json, read_table
+from ..map.yardsticks import SHUFFLED_SUFFIX
 from .report import _img, _png, _subplots, _table_html
 
 YARDSTICKS = ("uniform", "marginal", "region_marginal")
-SHUFFLED = ":shuffled"
 COLOURS = {"uniform": "#bbbbbb", "marginal": "#555555", "region_marginal": "#8c6d31"}
 
 
 def _conditions(cells: pd.DataFrame) -> list[str]:
-    return [c for c in dict.fromkeys(cells.condition) if not c.endswith(SHUFFLED) and c not in YARDSTICKS]
+    return [c for c in dict.fromkeys(cells.condition) if not c.endswith(SHUFFLED_SUFFIX) and c not in YARDSTICKS]
 
 
 def theme_figure(cells: pd.DataFrame, floor: pd.DataFrame | None = None) -> bytes:
@@ -84,15 +84,20 @@ def question_figure(cells: pd.DataFrame) -> bytes:
     return _png(fig)
 
 
+def read_cells(folder, extra: dict | None = None) -> pd.DataFrame:
+    """A folder's distribution_scores table (an audit's or a comparison's, ``extra`` naming its own columns)."""
+    columns = {"condition": "text", "kind": "text", "country": "text", "item": "text", "part": "text?",
+               "question": "text", "theme": "text?", **{m: "number" for m in METRICS}, **(extra or {})}
+    cells = read_table(folder, "distribution_scores", "distribution scores", columns)
+    for col in ("part", "theme"):  # empty in a CSV: a one-question item's part, a survey without themes
+        cells[col] = cells[col].map(lambda v: v if isinstance(v, str) else "")
+    return cells
+
+
 def load_cells(folder) -> tuple[pd.DataFrame, pd.DataFrame | None, dict]:
     """An audit folder's saved distributional cells, noise floor and summary (no model)."""
     folder = Path(folder)
-    metrics = {m: "number" for m in METRICS}
-    cells = read_table(folder, "distribution_scores", "distribution scores",
-                       {"condition": "text", "kind": "text", "country": "text", "item": "text", "part": "text?",
-                        "question": "text", "theme": "text?", **metrics})
-    for col in ("part", "theme"):  # empty in a CSV: a one-question item's part, a survey without themes
-        cells[col] = cells[col].map(lambda v: v if isinstance(v, str) else "")
+    cells = read_cells(folder)
     floor = read_table(folder, "noise_floor", "noise floor", {"country": "text", "question": "text", "tv": "number",
                                                               "one_minus_jsd": "number"}, required=False)
     summary = read_json(folder / "summary.json", "audit summary") if (folder / "summary.json").is_file() else {}
@@ -111,7 +116,7 @@ def write_distribution_report(folder) -> Path:
     theme_png, question_png = theme_figure(cells, floor), question_figure(cells)
     atomic_write(figures / "distribution_by_theme.png", theme_png)
     atomic_write(figures / "distribution_by_question.png", question_png)
-    table = summary_table(cells, floor)
+    table = summary_table(found)
     theme = by_group(cells, "theme").pivot(index="theme", columns="condition", values="tv").round(3).reset_index()
     model = html.escape(str(summary.get("model", "")))
     page = (f"<!doctype html><meta charset='utf-8'><title>Distributional alignment {model}</title>"
@@ -126,9 +131,10 @@ def write_distribution_report(folder) -> Path:
     return folder / "distribution_report.html"
 
 
-def summary_table(cells: pd.DataFrame, floor: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per condition (yardsticks and noise floor included): 1 - JSD, tv and skill_tv with intervals."""
-    found = json_safe(summarize(cells, floor))
+def summary_table(found: dict) -> pd.DataFrame:
+    """One row per condition of a :func:`~culturalign.distribution.scores.summarize` result (yardsticks and noise
+    floor included): 1 - JSD, tv and skill_tv with intervals."""
+    found = json_safe(found)
     rows = [{"condition": c, "1-JSD": v.get("one_minus_jsd"), "tv": v.get("tv"),
              "tv 95% CI": _pair(v.get("tv_ci95")), "skill_tv": v.get("skill_tv"),
              "skill_tv 95% CI": _pair(v.get("skill_tv_ci95")), "closer than marginal": v.get("closer_than_marginal"),

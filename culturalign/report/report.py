@@ -337,14 +337,12 @@ border-bottom:1px solid #ddd;text-align:right}table.t th{background:#f4f4f4}img{
 def _distribution_section(folder: Path) -> list[str]:
     """Per model: each condition's answer distributions against each society's (distribution_scores.csv, written
     with the comparison's tables), a table and the per-theme and per-question figures; nothing if absent."""
-    from .distribution_report import question_figure, summary_table, theme_figure
+    from ..distribution.scores import summarize
+    from .distribution_report import question_figure, read_cells, summary_table, theme_figure
 
     if not (folder / "distribution_scores.csv").is_file():
         return []
-    cells = read_table(folder, "distribution_scores", "distribution scores",
-                       {"model": "text", "condition": "text", "country": "text", "question": "text", "tv": "number"})
-    for col in ("part", "theme"):
-        cells[col] = cells[col].map(lambda v: v if isinstance(v, str) else "")
+    cells = read_cells(folder, {"model": "text"})
     parts = ["<h2>Answer distributions per question, against each society's</h2>",
              "<p class=note>tv: total variation between the condition's answer distribution and the society's "
              "published one (lower is closer); skill_tv = 1 − tv / tv(marginal): 0 is no better than the "
@@ -353,7 +351,7 @@ def _distribution_section(folder: Path) -> list[str]:
         figures = {"theme": theme_figure(sub), "question": question_figure(sub)}
         for name, png in figures.items():
             atomic_write(folder / "figures" / f"distribution_{name}_{model}.png", png)
-        parts += [f"<h3>{html.escape(model)}</h3>", _table_html(summary_table(sub)),
+        parts += [f"<h3>{html.escape(model)}</h3>", _table_html(summary_table(summarize(sub))),
                   _img(figures["theme"], "mean tv by theme"), _img(figures["question"], "tv per question")]
     return parts
 

@@ -136,8 +136,9 @@ def evaluate_saved(path, *, split: str = "test", model: str | None = None, varia
     finally:
         if own:
             session.close()
-    dist_cells = cells(scored.distributions, target_distributions(inst), keys)
-    floor = floor_cells(target_distributions(inst), countries) if len(dist_cells) else None
+    targets = target_distributions(inst)
+    dist_cells = cells(scored.distributions, targets, keys)
+    floor = floor_cells(targets, countries) if len(dist_cells) else None
     head = {"survey": inst.name, "survey_digest": inst.digest, "compiled_on_survey": manifest.get("survey"),
             "other_survey": other, "distribution": json_safe(summarize_distributions(dist_cells, floor))}
     if len(dist_cells):  # seen/unseen countries x seen/unseen questions
