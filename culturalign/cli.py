@@ -300,6 +300,20 @@ def _country_list(value: str | None):
     return [c.strip() for c in value.split(",") if c.strip()] if value else None
 
 
+def _settings_list(value: str | None, option: str) -> dict:
+    """``k=5,evidence=distribution`` as a mapping (whole numbers as ints); the program checks the values."""
+    out = {}
+    for part in (value or "").split(","):
+        if not part.strip():
+            continue
+        key, eq, text = part.partition("=")
+        if not eq or not key.strip() or not text.strip():
+            raise CulturalignError(f"{option}: {part.strip()!r} is not KEY=VALUE (e.g. k=5,evidence=distribution)")
+        text = text.strip()
+        out[key.strip()] = int(text) if text.lstrip("-").isdigit() else text
+    return out
+
+
 @cli.command("compile")
 @click.option("--program", default="respondent", show_default=True, help="Registered program to compile.")
 @click.option("--optimizer", default="mipro-light", show_default=True, help="Preset name or path to a preset YAML.")
@@ -314,8 +328,16 @@ def _country_list(value: str | None):
                                           "take another form: see its documentation).")
 @click.option("--val", default=None, help="Override: comma-separated validation countries (or the extension's form).")
 @click.option("--test", "test_", default=None, help="Override: comma-separated test countries (or the extension's form).")
-@click.option("--skip-train-score", is_flag=True,
-              help="Do not score the compiled program on every training country (saves one evaluation each).")
+@click.option("--score-train", is_flag=True,
+              help="Also score the compiled program on every training country (by default only the held-out "
+                   "validation and test splits are scored; training countries the search answered cost nothing).")
+@click.option("--skip-train-score", is_flag=True, hidden=True, help="Kept for old scripts: the default now.")
+@click.option("--prompt-format", type=click.Choice(["chat", "lean"]), default=None,
+              help="How the program's prompt is formatted: DSPy's ChatAdapter, or the lean adapter "
+                   "(default: the program's own; respondent_knn is lean).")
+@click.option("--retrieval", default=None, metavar="KEY=VALUE,...",
+              help="respondent_knn's retrieval: k (1-20), weighting (uniform, distance), evidence (typical, "
+                   "distribution, none), per_neighbour (0-10); e.g. k=5,evidence=distribution.")
 @click.option("--objective", type=click.Choice(["distance", "contrastive"]), default=None,
               help="What the optimizer maximises (default: the preset's, else distance): exp(-distance), or how "
                    "well the point identifies its country among all known countries.")
@@ -324,8 +346,8 @@ def _country_list(value: str | None):
 @click.option("--survey", "survey_name", default="ivs-iw10", show_default=True,
               help="The survey the program answers: a shipped survey's name or a survey YAML file (with a map).")
 @click.option("--no-progress", is_flag=True, help="Hide the progress lines.")
-def compile_cmd(program, optimizer, model, prompt_model, out, seed, split_seed, train, val, test_, skip_train_score,
-                objective, tau, survey_name, no_progress):
+def compile_cmd(program, optimizer, model, prompt_model, out, seed, split_seed, train, val, test_, score_train,
+                skip_train_score, prompt_format, retrieval, objective, tau, survey_name, no_progress):
     """Compile a culture-conditioned program with an optimizer preset and save it (JSON + manifest)."""
     from .instrument.survey import load_survey
     from .optimization.compile import run_compile
@@ -339,17 +361,19 @@ def compile_cmd(program, optimizer, model, prompt_model, out, seed, split_seed, 
                                    "program, scored by its own metric")
         plugins.task_kind(task).compile(program, optimizer=optimizer, model=model, prompt_model=prompt_model,
                                         out=out, seed=seed, split_seed=split_seed, train=train, val=val, test=test_,
-                                        skip_train_score=skip_train_score, progress=not no_progress)
+                                        skip_train_score=not score_train, progress=not no_progress)
         return
+    settings = {"prompt_format": prompt_format, "retrieval": _settings_list(retrieval, "--retrieval")}
     lists = {k: [reference.resolve_country(c) for c in v] for k, v in
              (("train", _country_list(train)), ("val", _country_list(val)), ("test", _country_list(test_))) if v}
     path, manifest = run_compile(program, optimizer, model, out=out, seed=seed, split_seed=split_seed,
                                  prompt_model=prompt_model, countries=lists, progress=not no_progress,
-                                 score_splits=("val", "test") if skip_train_score else ("train", "val", "test"),
-                                 objective=objective, tau=tau, survey=inst)
+                                 score_splits=("train", "val", "test") if score_train else ("val", "test"),
+                                 objective=objective, tau=tau, survey=inst, program_settings=settings)
     scores = ", ".join(f"{k} {v['mean_distance']:.3f}" for k, v in manifest["scores"].items() if v["mean_distance"] is not None)
     click.echo(f"wrote {path}/program.json and manifest.json; mean distance: {scores}; "
-               f"{manifest['usage']['calls']} model calls, {manifest['wall_seconds']:.0f} s compiling")
+               f"{manifest['usage']['calls']} model calls, {manifest['wall_seconds']:.0f} s searching, "
+               f"{manifest['timing']['scoring_seconds']:.0f} s scoring {'+'.join(manifest['timing']['scored_splits'])}")
 
 
 @cli.command("evaluate")
@@ -417,9 +441,11 @@ def evaluate_cmd(program_dir, split, model, variants, seeds, shuffled_control, s
         return
     click.echo(f"{s['program']} on the {split} split ({len(s['countries'])} countries); skill is against the "
                "training centroid (0 = no better than one constant point, below 0 worse)")
-    for cond in ("compiled", "engineered", "no_persona", "centroid", "region_centroid"):
+    for cond in ("compiled", "engineered", "no_persona", "centroid", "region_centroid", "neighbours"):
+        if cond not in s:
+            continue
         c = s[cond]
-        label = {"centroid": "centroid*", "region_centroid": "region*"}.get(cond, cond)
+        label = {"centroid": "centroid*", "region_centroid": "region*", "neighbours": "neighbours*"}.get(cond, cond)
         click.echo(f"  {label:<11} mean distance {c['mean_distance']:.3f} (95% CI {c['mean_distance_ci95'][0]:.3f}-"
                    f"{c['mean_distance_ci95'][1]:.3f}), skill {_signed(c['skill'])} "
                    f"({_signed(c['skill_ci95'][0])} to {_signed(c['skill_ci95'][1])}), closer than the centroid for "
@@ -432,8 +458,15 @@ def evaluate_cmd(program_dir, split, model, variants, seeds, shuffled_control, s
                        f"{_signed(sc['gap_ci95'][1])}): "
                        + ("carries country information" if sc["carries_country_information"]
                           else "no evidence of country information"))
-    click.echo("  * model-free: the training countries' mean point, and the mean of the target's region's "
-               "training countries (a lookup that knows the region)")
+        if "lead_over_neighbours" in c:
+            ln = c["lead_over_neighbours"]
+            click.echo(f"  {'':<11} lead over neighbours* {_signed(ln['lead'])} ({_signed(ln['lead_ci95'][0])} to "
+                       f"{_signed(ln['lead_ci95'][1])}): " + ("the model adds to the retrieval"
+                                                                if ln["beats_neighbours"] else "no better than the "
+                                                                "retrieved neighbours' own mean point"))
+    click.echo("  * model-free: the training countries' mean point, the mean of the target's region's "
+               "training countries (a lookup that knows the region), and the mean point of the training "
+               "countries the program retrieves (its neighbours, with no model)")
     click.echo(f"  compiled closer than engineered for {s['improved_share_vs_engineered']:.0%} of countries")
     _print_distribution(s.get("distribution", {}))
     _print_held_out(s.get("held_out_cells", {}))

@@ -104,7 +104,7 @@ def test_an_audit_with_a_single_condition_finishes(tmp_path):
     for conditions, name in ((["no_persona"], "no_persona"), (["cultural_prompt"], "engineered")):
         result = run_audit(countries=["Japan", "Chile"], conditions=conditions, variants=1, progress=False,
                            session=session)
-        assert set(result.summary()["yardsticks"]) == {name, "centroid", "region_centroid"}
+        assert set(result.summary()["yardsticks"]) == {name, "centroid", "region_centroid", "neighbours"}
         result.save(tmp_path / name)
 
 

@@ -93,7 +93,8 @@ def test_grid_runs_resumes_and_rerenders_without_a_model(tmp_path, monkeypatch):
     folder = compare.run_compare(exp)
     d = pd.read_parquet(folder / "distances.parquet")
     assert set(d.condition) == {"no_persona", "engineered", "compiled:boot", "engineered:shuffled",
-                                "compiled:boot:shuffled", "centroid", "region_centroid"}
+                                "compiled:boot:shuffled", "centroid", "region_centroid",
+                                "neighbours"}
     assert set(d[d.kind == "reference"].country) == set(d[d.kind != "reference"].country)  # no model call
     assert set(d[d.condition == "engineered:shuffled"].country) == {"Japan", "Nigeria", "Sweden"}
     assert set(d[d.condition == "engineered"].country) == {"Japan", "Nigeria", "Sweden"}
@@ -108,7 +109,7 @@ def test_grid_runs_resumes_and_rerenders_without_a_model(tmp_path, monkeypatch):
     held_out = pd.read_csv(folder / "held_out.csv").set_index("condition")
     # held-out rows only: of the baselines' countries only Sweden is in the test split
     assert held_out.countries.to_dict() == {"no_persona": 1, "engineered": 1, "compiled:boot": 21, "centroid": 21,
-                                            "region_centroid": 21}
+                                            "region_centroid": 21, "neighbours": 21}
     assert held_out.loc["centroid", "skill"] == 0 and held_out.loc["compiled:boot", "lead_over_shuffled"] == 0
     assert pd.read_csv(folder / "summary.csv").set_index("condition").loc["engineered", "countries"] == 3
     assert set(pd.read_csv(folder / "stability.csv").seed) == {0, 1}

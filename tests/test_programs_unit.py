@@ -130,8 +130,8 @@ def test_save_reload_evaluate_roundtrip_and_bad_files(tmp_path):
 
     result = evaluate_saved(out, split="test", session=session, shuffled_control=True)
     assert set(result.summary) >= {"program", "split", "countries", "compiled", "engineered", "no_persona",
-                                   "centroid", "region_centroid", "improved_share_vs_engineered"}
-    assert set(result.distances.condition) == {"compiled", "engineered", "no_persona", "centroid", "region_centroid",
+                                   "centroid", "region_centroid", "neighbours", "improved_share_vs_engineered"}
+    assert set(result.distances.condition) == {"compiled", "engineered", "no_persona", "centroid", "region_centroid", "neighbours",
                                                "compiled:shuffled", "engineered:shuffled"}
     # the reference predictors know the training countries only; the centroid's skill is 0 by definition
     s = result.summary

@@ -3,8 +3,11 @@ scripted model stands in for control flow only — the real-model compiles are i
 import json
 import math
 
+from pathlib import Path
+
 import dspy
 import numpy as np
+import pandas as pd
 import pytest
 
 from culturalign.elicitation.respondent import using_session
@@ -117,15 +120,125 @@ def test_retrieval_never_returns_the_target_or_a_held_out_country(in_a_run):
     assert all(again.neighbours(c) == program.neighbours(c) for c in HELD_OUT)
 
 
-def test_retrieved_demos_are_training_answers_in_the_prompt(in_a_run):
+SHARES = pd.read_csv(Path(__file__).parents[1] / "surveys" / "reference" / "wvs7_distributions.csv")
+
+
+def _by_hand_neighbours(target, pool, k=3):
+    """Region anchor (mean point of the pool's countries of the target's region, target left out), then the k
+    nearest pool countries that WVS-7 surveyed: computed here without the package's retrieval code."""
+    others = REF.loc[sorted(set(pool) - {target})]
+    same = others[others.region == REF.at[target, "region"]]
+    anchor = (same if len(same) else others)[["x", "y"]].mean().to_numpy()
+    surveyed = others[others.iso2.isin(set(SHARES.iso2))]
+    d = np.hypot(surveyed.x - anchor[0], surveyed.y - anchor[1])
+    return list(d.sort_values(kind="stable").index[:k])
+
+
+def _by_hand_shares(country, wvs7_question, codes):
+    rows = SHARES[(SHARES.iso2 == REF.at[country, "iso2"]) & (SHARES.question == wvs7_question)
+                  & SHARES.option.isin(codes)]
+    return {int(o): s / rows.share.sum() for o, s in zip(rows.option, rows.share)}
+
+
+def test_evidence_is_the_neighbours_answers_to_the_asked_question(in_a_run):
+    from culturalign.programs.programs import question_key
+
     program = make_program("respondent_knn").fit_countries(TRAIN)
+    for target in ("Sweden", "Nigeria", "Argentina"):
+        expected = _by_hand_neighbours(target, TRAIN)
+        assert program.neighbours(target) == expected
+        for fmt in ("typical", "distribution"):
+            program.set_retrieval(evidence=fmt)
+            (ctx,) = program.contexts(target)
+            shown = dict(ctx.evidence)
+            for item in SURVEY.items:
+                for q in item.questions():
+                    wvs7 = item.wvs7_question(q.part)
+                    if wvs7 is None:  # nothing published to show (a second choice)
+                        assert question_key(q) not in shown
+                        continue
+                    shares = {c: _by_hand_shares(c, wvs7, q.codes) for c in expected}
+                    shares = {c: s for c, s in shares.items() if s}
+                    if fmt == "typical":
+                        def typical(s):
+                            if item.ordinal:
+                                mean = sum(c * p for c, p in s.items())
+                                return min(q.codes, key=lambda c: (abs(c - mean), c))
+                            return max(s, key=lambda c: (s[c], -c))
+                        want = ", ".join(f"{c} {typical(s)}" for c, s in shares.items())
+                    else:
+                        pooled = {code: np.mean([s.get(code, 0.0) for s in shares.values()]) for code in q.codes}
+                        want = ", ".join(f"{code} = {round(100 * p)}%" for code, p in pooled.items())
+                    assert want in shown[question_key(q)], (target, item.code, fmt)
+                    text = ctx.prompt(q).turns[-1][1]
+                    assert shown[question_key(q)] in text and text.index(q.text.split("\n")[0]) < text.index(want)
+    # the evidence is the question's own: two questions show different lines
+    assert len(set(dict(program.contexts("Sweden")[0].evidence).values())) > 5
+
+
+def test_per_neighbour_demos_still_show_distinctive_answers(in_a_run):
+    program = make_program("respondent_knn").fit_countries(TRAIN).set_retrieval(per_neighbour=2, evidence="none")
     (ctx,) = program.contexts("Sweden")
     demo_countries = {dict(d)["country"] for d in ctx.demos}
-    assert demo_countries == set(program.neighbours("Sweden")) and len(ctx.demos) == 3 * 2
-    prompt = ctx.prompt(SURVEY.item("F063").questions()[0])
-    assert all(c in "".join(t for _, t in prompt.turns) for c in demo_countries)
+    assert demo_countries == set(program.neighbours("Sweden")) and len(ctx.demos) == 3 * 2 and not ctx.evidence
     with pytest.raises(CulturalignError, match="no training countries"):
         make_program("respondent_knn").contexts("Sweden")
+    with pytest.raises(CulturalignError, match="evidence must be one of typical, distribution, none"):
+        program.set_retrieval(evidence="everything")
+
+
+def test_neighbours_yardstick_is_the_mean_of_the_neighbours_points():
+    table = reference_predictions(HELD_OUT, known=TRAIN).set_index(["condition", "country"])
+    for target in HELD_OUT:
+        want = REF.loc[_by_hand_neighbours(target, TRAIN), ["x", "y"]].mean()
+        got = table.loc[("neighbours", target)]
+        assert got.x == pytest.approx(want.x) and got.y == pytest.approx(want.y), target
+        assert got.distance == pytest.approx(math.dist((got.x, got.y), _at(target)))
+    # weighted by inverse distance: the nearest neighbour pulls hardest, weights sum to one
+    from culturalign.map.neighbours import Retrieval, neighbours, region_anchor
+
+    found = neighbours("Sweden", TRAIN, Retrieval(k=4, weighting="distance"))
+    anchor = region_anchor("Sweden", TRAIN)
+    d = [math.dist(_at(c), anchor) for c, _ in found]
+    assert [w for _, w in found] == pytest.approx(list(np.array([1 / x for x in d]) / sum(1 / x for x in d)))
+
+
+def test_distributional_neighbours_yardstick_is_the_pooled_evidence(in_a_run):
+    from culturalign.distribution.yardsticks import predictions
+
+    program = make_program("respondent_knn").fit_countries(TRAIN).set_retrieval(evidence="distribution")
+    got = predictions(SURVEY, ["Sweden"], known=TRAIN, names=("neighbours",))
+    f063 = got[got.item == "F063"].set_index("option").p
+    pooled = {c: np.mean([_by_hand_shares(n, "Q164", range(1, 11)).get(c, 0.0)
+                          for n in program.neighbours("Sweden")]) for c in range(1, 11)}
+    assert f063.to_dict() == pytest.approx(pooled)
+    assert not set(program.neighbours("Sweden")) & set(HELD_OUT)
+
+
+def test_lean_prompt_is_pinned_and_reads_answers_as_chat_does(tmp_path):
+    from culturalign.programs.adapter import LeanAdapter
+
+    program = make_program("respondent_knn").fit_countries(["Chile", "Peru", "Japan", "Nigeria", "Sweden"])
+    with using_session(None, SURVEY):
+        prompt = program.contexts("Argentina")[0].prompt(SURVEY.item("A165").questions()[0])
+    assert prompt.system == program.respond.signature.instructions and prompt.prefill == ""
+    assert prompt.turns == (("user", "Country: Argentina\n"
+                             "Generally speaking, would you say that most people can be trusted or that you need to be "
+                             "very careful in dealing with people?\n1. Most people can be trusted\n"
+                             "2. Need to be very careful\n"
+                             "Most people answered in culturally similar countries: Peru 2, Chile 2, Nigeria 2.\n"
+                             "Answer with the number of your choice only."),)
+    # the same answers from the same scripted model through either format
+    answers = {}
+    for fmt in ("lean", "chat"):
+        program.prompt_format = fmt
+        answers[fmt] = program_answers(FakeSession(AnswerCache(tmp_path / f"{fmt}.sqlite")), program, ["Argentina"],
+                                       SURVEY)["answers"]
+    assert answers["lean"].equals(answers["chat"])
+    # and through DSPy itself, a completion parses to the same answer field as ChatAdapter's
+    signature = program.respond.signature
+    assert LeanAdapter().parse(signature, " 2\n") == dspy.ChatAdapter().parse(
+        signature, "[[ ## answer ## ]]\n2\n\n[[ ## completed ## ]]")
 
 
 def test_knn_program_saves_its_pool_and_reloads_it(tmp_path):
@@ -214,6 +327,8 @@ def test_clean_profile_takes_the_text_after_the_marker():
     ({"pool": ["Atlantis"], "k": 3, "per_neighbour": 2}, "unknown country 'Atlantis'"),
     ({"pool": ["Chile"], "k": 0, "per_neighbour": 2}, "k must be a whole number from 1 to 20"),
     ({"pool": "Chile"}, "pool must be a list"),
+    ({"pool": ["Chile"], "k": 3, "evidence": "all"}, "evidence must be one of typical, distribution, none"),
+    ({"pool": ["Chile"], "weighting": "cosine"}, "weighting must be one of uniform, distance"),
     ([], "must be a mapping"),
 ])
 def test_a_hand_edited_retrieval_state_is_a_clear_error(tmp_path, retrieval, message):

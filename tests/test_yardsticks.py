@@ -110,9 +110,13 @@ def test_summaries_put_each_control_inside_its_condition(tmp_path):
     table = pd.concat([centroid, at(REF, TEST).assign(condition="perfect"),
                        at({c: REF[derangement(TEST)[c]] for c in TEST}, TEST).assign(condition="perfect:shuffled")])
     out = summarize_conditions(table)
-    assert set(out) == {"centroid", "region_centroid", "perfect"}
+    assert set(out) == {"centroid", "region_centroid", "neighbours", "perfect"}
     assert out["centroid"]["skill"] == 0 and out["region_centroid"]["skill"] > 0.5  # the region lookup is strong
     assert out["perfect"]["shuffled_control"]["skill"] < -0.5
+    # a perfect condition leads the neighbours yardstick by its mean distance, an interval above 0
+    lead = out["perfect"]["lead_over_neighbours"]
+    assert lead["lead"] == pytest.approx(out["neighbours"]["mean_distance"]) and lead["beats_neighbours"]
+    assert "lead_over_neighbours" not in out["centroid"]
 
 
 def test_the_shuffled_respondent_asks_about_another_country_but_is_labelled_with_the_target(tmp_path):
@@ -139,7 +143,7 @@ def test_the_audit_reports_skill_the_reference_predictors_and_the_shuffled_contr
     result = run_audit(countries=["Japan", "Sweden", "Nigeria"], variants=1, progress=False, session=session,
                        shuffled_control=True)
     y = result.summary()["yardsticks"]
-    assert set(y) == {"no_persona", "engineered", "centroid", "region_centroid"}
+    assert set(y) == {"no_persona", "engineered", "centroid", "region_centroid", "neighbours"}
     assert y["centroid"]["skill"] == 0 and y["engineered"]["shuffled_control"]["gap"] == 0
     assert "shuffled_control" not in y["no_persona"]
     asked = result.config["shuffled_control"]

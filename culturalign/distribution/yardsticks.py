@@ -7,6 +7,9 @@
   marginal beat every language model tested (DTEF).
 * ``region_marginal``  the same within the target's cultural region, falling back to ``marginal`` where the
   region has no known society (and for societies off the map, which have no region).
+* ``neighbours``       the (weighted) mean distribution of the known societies a retrieving program is shown for
+  the question (:mod:`culturalign.map.neighbours`), the same retrieval with no model; ``marginal`` for a
+  society off the map (it has no region to be placed by) or where no neighbour answered the question.
 
 They are respondents of kind ``reference`` in the one scoring path
 (:func:`culturalign.elicitation.scoring.score`), like the map's ``centroid``.
@@ -18,20 +21,30 @@ import pandas as pd
 
 from ..errors import CulturalignError
 from ..instrument.populations import question_keys, societies, target_distributions
+from ..map import reference
+from ..map.neighbours import Retrieval, neighbours
 
-DISTRIBUTION_PREDICTORS = ("uniform", "marginal", "region_marginal")
+DISTRIBUTION_PREDICTORS = ("uniform", "marginal", "region_marginal", "neighbours")
 COLUMNS = ["condition", "kind", "country", "item", "part", "question", "option", "p"]
 
 
-def predictions(survey, countries, known=None, names=DISTRIBUTION_PREDICTORS) -> pd.DataFrame:
+def predictions(survey, countries, known=None, names=DISTRIBUTION_PREDICTORS,
+                retrieval: Retrieval = Retrieval()) -> pd.DataFrame:
     """The yardsticks' distribution for every target country and question with data (tidy: ``COLUMNS``).
-    ``known``: the societies they may learn from (None: every other society with data)."""
+    ``known``: the societies they may learn from (None: every other society with data); ``retrieval``: how
+    ``neighbours`` retrieves."""
     bad = [n for n in names if n not in DISTRIBUTION_PREDICTORS]
     if bad:
         raise CulturalignError(f"unknown distributional yardstick(s) {bad}; use {', '.join(DISTRIBUTION_PREDICTORS)}")
     targets = target_distributions(survey)
     region = societies().set_index("society").region
     known = None if known is None else set(known)
+    on_map = set(reference.countries().country)
+    found_neighbours = {}
+    if "neighbours" in names:  # retrieval draws on map countries the predictor may know, never the target
+        for country in countries:
+            pool = on_map - {country} if known is None else known & on_map
+            found_neighbours[country] = dict(neighbours(country, pool, retrieval)) if country in on_map else {}
     rows = []
     for key in question_keys(survey).itertuples():
         sub = targets[(targets.item == key.item) & (targets.part == key.part)]
@@ -50,6 +63,10 @@ def predictions(survey, countries, known=None, names=DISTRIBUTION_PREDICTORS) ->
                 mine = region.get(country, "")
                 same = pool[[bool(mine) and region.get(c, "") == mine for c in pool.index]]
                 found["region_marginal"] = same.to_numpy().mean(axis=0) if len(same) else found["marginal"]
+                weights = pd.Series(found_neighbours.get(country, {}), dtype=float)
+                weights = weights[weights.index.isin(pool.index)]
+                found["neighbours"] = (weights / weights.sum()) @ pool.loc[weights.index].to_numpy() \
+                    if len(weights) else found["marginal"]
             for name in names:
                 if name in found:
                     rows += [{"condition": name, "kind": "reference", "country": country, "item": key.item,
@@ -59,19 +76,20 @@ def predictions(survey, countries, known=None, names=DISTRIBUTION_PREDICTORS) ->
 
 
 class DistributionYardstick:
-    """``uniform``, ``marginal`` or ``region_marginal`` as a model-free respondent that predicts distributions
-    (no map point), knowing the societies ``known`` (None: every other society with data)."""
+    """A distributional yardstick by name as a model-free respondent that predicts distributions (no map
+    point), knowing the societies ``known`` (None: every other society with data)."""
 
-    def __init__(self, name: str, known=None):
+    def __init__(self, name: str, known=None, retrieval: Retrieval = Retrieval()):
         if name not in DISTRIBUTION_PREDICTORS:
             raise CulturalignError(f"unknown distributional yardstick {name!r}; use one of "
                                    f"{', '.join(DISTRIBUTION_PREDICTORS)}")
-        self.name, self.known = name, None if known is None else list(known)
+        self.name, self.known, self.retrieval = name, None if known is None else list(known), retrieval
 
     def distributions(self, survey, countries) -> pd.DataFrame:
-        return predictions(survey, countries, self.known, names=(self.name,)).drop(columns=["condition", "kind"])
+        return predictions(survey, countries, self.known, names=(self.name,),
+                           retrieval=self.retrieval).drop(columns=["condition", "kind"])
 
 
-def distribution_respondents(known=None) -> list[tuple[str, str, DistributionYardstick]]:
-    """The three yardsticks as ``(name, kind, respondent)`` triples for the scoring path."""
-    return [(name, "reference", DistributionYardstick(name, known)) for name in DISTRIBUTION_PREDICTORS]
+def distribution_respondents(known=None, retrieval: Retrieval = Retrieval()) -> list[tuple[str, str, DistributionYardstick]]:
+    """The yardsticks as ``(name, kind, respondent)`` triples for the scoring path."""
+    return [(name, "reference", DistributionYardstick(name, known, retrieval)) for name in DISTRIBUTION_PREDICTORS]

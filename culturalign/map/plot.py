@@ -65,7 +65,8 @@ RING_SIZE = 190  # pt^2, the highlight ring around a country dot
 HALO = 2.2  # pt, white outline behind labels
 
 
-REFERENCE_LABELS = {"centroid": "centroid (model-free)", "region_centroid": "region lookup (model-free)"}
+REFERENCE_LABELS = {"centroid": "centroid (model-free)", "region_centroid": "region lookup (model-free)",
+                    "neighbours": "retrieved neighbours (model-free)"}
 
 
 def model_free_marks(table: pd.DataFrame) -> list[pd.DataFrame]:

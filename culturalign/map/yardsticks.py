@@ -3,7 +3,9 @@
 * **Reference predictors** (no model call): ``centroid``, the mean reference point of the countries the
   predictor may know (the training split under a split, else every other reference country), and
   ``region_centroid``, the same restricted to the target's cultural region — a lookup that knows the region
-  (falling back to ``centroid`` where the region has no known country).
+  (falling back to ``centroid`` where the region has no known country), and ``neighbours``, the mean reference
+  point of the known countries a retrieving program would be shown (:mod:`culturalign.map.neighbours`: the
+  surveyed countries nearest the target's region anchor), the same retrieval with no model.
 * **Skill against the constant**: ``1 - Σd² / Σd²(centroid)`` over the same countries (per axis from the
   squared error on that axis). 0 is no better than one constant point for every country; below 0 is worse.
 * **The shuffled-country control**: the same condition asked about a fixed, seeded derangement of its target
@@ -19,20 +21,21 @@ import pandas as pd
 
 from ..errors import CulturalignError
 from . import cultmap, reference
+from .neighbours import Retrieval, neighbours_point
 
-REFERENCE_PREDICTORS = ("centroid", "region_centroid")
+REFERENCE_PREDICTORS = ("centroid", "region_centroid", "neighbours")
 SHUFFLED_SUFFIX = ":shuffled"
 N_BOOT, LEVEL, BOOT_SEED = 2000, 0.95, 0
 
 
 # ---------------------------------------------------------------- reference predictors
 
-def reference_predictions(countries, known=None) -> pd.DataFrame:
-    """Both reference predictors for each target: condition, kind ("reference"), country, x, y, distance and
+def reference_predictions(countries, known=None, retrieval: Retrieval = Retrieval()) -> pd.DataFrame:
+    """The reference predictors for each target: condition, kind ("reference"), country, x, y, distance and
     ``region_fallback`` (region_centroid had no known country of the region and used the centroid).
 
     ``known``: the countries a predictor may know (the training split); ``None`` means every other reference
-    country (leave-one-out). The target itself is never used."""
+    country (leave-one-out). The target itself is never used. ``retrieval``: how ``neighbours`` retrieves."""
     ref = reference.countries().set_index("country")
     pool = ref if known is None else ref.loc[[reference.resolve_country(c) for c in known]]
     rows = []
@@ -43,9 +46,11 @@ def reference_predictions(countries, known=None) -> pd.DataFrame:
         cx, cy = others.x.mean(), others.y.mean()
         same = others[others.region == ref.at[country, "region"]]
         rx, ry = (same.x.mean(), same.y.mean()) if len(same) else (cx, cy)
+        nx, ny = neighbours_point(country, others.index, retrieval)
         rows += [{"condition": "centroid", "country": country, "x": cx, "y": cy, "region_fallback": False},
                  {"condition": "region_centroid", "country": country, "x": rx, "y": ry,
-                  "region_fallback": same.empty}]
+                  "region_fallback": same.empty},
+                 {"condition": "neighbours", "country": country, "x": nx, "y": ny, "region_fallback": False}]
     out = pd.DataFrame(rows, columns=["condition", "country", "x", "y", "region_fallback"])
     target = ref.loc[out.country]
     out["distance"] = np.hypot(out.x.to_numpy() - target.x.to_numpy(), out.y.to_numpy() - target.y.to_numpy())
@@ -54,24 +59,24 @@ def reference_predictions(countries, known=None) -> pd.DataFrame:
 
 
 class ReferencePredictor:
-    """``centroid`` or ``region_centroid`` as a model-free respondent
+    """A reference predictor by name as a model-free respondent
     (:class:`culturalign.elicitation.respondent.ModelFree`) that knows the countries ``known`` (None: every other
     reference country)."""
 
-    def __init__(self, name: str, known=None):
+    def __init__(self, name: str, known=None, retrieval: Retrieval = Retrieval()):
         if name not in REFERENCE_PREDICTORS:
             raise CulturalignError(f"unknown reference predictor {name!r}; use one of {', '.join(REFERENCE_PREDICTORS)}")
-        self.name, self.known = name, None if known is None else list(known)
+        self.name, self.known, self.retrieval = name, None if known is None else list(known), retrieval
 
     def point(self, country: str) -> tuple[float, float]:
-        row = reference_predictions([country], self.known).set_index("condition").loc[self.name]
+        row = reference_predictions([country], self.known, self.retrieval).set_index("condition").loc[self.name]
         return float(row.x), float(row.y)
 
 
-def reference_respondents(known=None) -> list[tuple[str, str, "ReferencePredictor"]]:
-    """Both reference predictors as ``(name, kind, respondent)`` triples for
+def reference_respondents(known=None, retrieval: Retrieval = Retrieval()) -> list[tuple[str, str, "ReferencePredictor"]]:
+    """The reference predictors as ``(name, kind, respondent)`` triples for
     :func:`culturalign.elicitation.scoring.score`."""
-    return [(name, "reference", ReferencePredictor(name, known)) for name in REFERENCE_PREDICTORS]
+    return [(name, "reference", ReferencePredictor(name, known, retrieval)) for name in REFERENCE_PREDICTORS]
 
 
 def with_reference_rows(distances: pd.DataFrame, split_seed: int) -> pd.DataFrame:
@@ -166,23 +171,32 @@ def skill(table: pd.DataFrame, centroid: pd.DataFrame) -> dict:
     return out
 
 
-def shuffled_gap(true: pd.DataFrame, shuffled: pd.DataFrame) -> dict:
-    """How much closer a condition is to its true targets than its shuffled control: the mean of
-    d(shuffled) - d(true) over the countries both cover, with a paired bootstrap interval. An interval above
-    0 says the condition carries country information."""
-    a, b = _errors(true).distance, _errors(shuffled).distance
+def lead(table: pd.DataFrame, other: pd.DataFrame) -> dict:
+    """How much closer a condition is to the targets than ``other``: the mean of d(other) - d(condition) over
+    the countries both cover, with a paired bootstrap interval over countries; ``beats`` when the interval
+    is above 0."""
+    a, b = _errors(table).distance, _errors(other).distance
     shared = a.index.intersection(b.index)
     gap = (b.loc[shared] - a.loc[shared]).to_numpy()
     ci = _interval(gap[_boot_index(len(gap))].mean(1)) if len(gap) >= 2 else [float("nan")] * 2
-    return {"shuffled_mean_distance": float(b.loc[shared].mean()), "gap": float(gap.mean()), "gap_ci95": ci,
-            "carries_country_information": bool(ci[0] > 0)}
+    return {"other_mean_distance": float(b.loc[shared].mean()), "lead": float(gap.mean()), "lead_ci95": ci,
+            "beats": bool(ci[0] > 0)}
+
+
+def shuffled_gap(true: pd.DataFrame, shuffled: pd.DataFrame) -> dict:
+    """How much closer a condition is to its true targets than its shuffled control (:func:`lead`). An
+    interval above 0 says the condition carries country information."""
+    found = lead(true, shuffled)
+    return {"shuffled_mean_distance": found["other_mean_distance"], "gap": found["lead"],
+            "gap_ci95": found["lead_ci95"], "carries_country_information": found["beats"]}
 
 
 def condition_stats(table: pd.DataFrame, centroid: pd.DataFrame | None = None,
-                    shuffled: pd.DataFrame | None = None) -> dict:
+                    shuffled: pd.DataFrame | None = None, neighbours: pd.DataFrame | None = None) -> dict:
     """The one summary of a condition on its countries (columns country, x, y, distance): mean and median
-    distance with a bootstrap interval, steerability, and — given the centroid on the same countries, and the
-    condition's shuffled control — skill and the control gap."""
+    distance with a bootstrap interval, steerability, and — given the centroid on the same countries, the
+    condition's shuffled control and the ``neighbours`` yardstick — skill, the control gap and the lead over
+    the neighbours (what a model must add to retrieval)."""
     t = table.sort_values("country")
     low, high = cultmap.mean_interval(t.distance)
     out = {"countries": int(t.country.nunique()), "mean_distance": float(t.distance.mean()),
@@ -193,14 +207,20 @@ def condition_stats(table: pd.DataFrame, centroid: pd.DataFrame | None = None,
     if shuffled is not None and len(shuffled):
         out["shuffled_control"] = {**shuffled_gap(t, shuffled), "skill": skill(shuffled, centroid)["skill"]
                                    if centroid is not None else float("nan")}
+    if neighbours is not None and len(neighbours):
+        found = lead(t, neighbours)
+        out["lead_over_neighbours"] = {"lead": found["lead"], "lead_ci95": found["lead_ci95"],
+                                       "beats_neighbours": found["beats"]}
     return out
 
 
 def summarize_conditions(table: pd.DataFrame) -> dict[str, dict]:
     """:func:`condition_stats` for every condition of a tidy table (one model; columns condition, country, x,
-    y, distance), each against the table's ``centroid`` rows and, where present, its ``NAME:shuffled`` rows.
-    Shuffled controls are reported inside the condition they control, not as conditions of their own."""
+    y, distance), each against the table's ``centroid`` rows and, where present, its ``NAME:shuffled`` rows
+    and (for conditions that are not themselves reference predictors) the ``neighbours`` rows. Shuffled
+    controls are reported inside the condition they control, not as conditions of their own."""
     by = {c: sub for c, sub in table.groupby("condition", sort=False)}
     centroid = by.get("centroid")
-    return {cond: condition_stats(sub, centroid, by.get(cond + SHUFFLED_SUFFIX))
+    return {cond: condition_stats(sub, centroid, by.get(cond + SHUFFLED_SUFFIX),
+                                  None if cond in REFERENCE_PREDICTORS else by.get("neighbours"))
             for cond, sub in by.items() if not cond.endswith(SHUFFLED_SUFFIX)}

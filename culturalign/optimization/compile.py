@@ -157,18 +157,27 @@ def optimize(task: CompileTask, student, preset: Preset, session: ModelSession, 
         wall = round(time.monotonic() - start, 1)
         model_calls, lm_calls = session.usage.calls - calls_before, counter.calls
         scores = task.score(compiled, session, survey, score_splits, progress) if score_splits else {}
+        # scoring shares the answer cache with the search: a country the search answered costs nothing here
+        timing = {"search_seconds": wall, "scoring_seconds": round(time.monotonic() - start - wall, 1),
+                  "search_model_calls": model_calls,
+                  "scoring_model_calls": session.usage.calls - calls_before - model_calls,
+                  "scored_splits": list(score_splits)}
     record = {"optimizer": preset.optimizer, "preset": preset.name, "settings": preset.settings,
               "compile_settings": kwargs, "seed": seed, "metric": metric_record, "model_calls": model_calls,
-              "lm_calls": lm_calls, "wall_seconds": wall, "scores": scores}
+              "lm_calls": lm_calls, "wall_seconds": wall, "scores": scores, "timing": timing}
     return compiled, record
+
+
+HELD_OUT_SPLITS = ("val", "test")  # what a compile scores by default: the splits no optimizer trained on
 
 
 def run_task(task: CompileTask, program: str, preset: Preset, model=None, *, out=None, seed: int = 0,
              prompt_model: str | None = None, session: ModelSession | None = None,
-             score_splits=("train", "val", "test"), progress: bool = False,
-             survey="ivs-iw10") -> tuple[Path, dict]:
+             score_splits=HELD_OUT_SPLITS, progress: bool = False,
+             survey="ivs-iw10", program_settings: dict | None = None) -> tuple[Path, dict]:
     """Compile ``program`` for ``task`` and save it (JSON + manifest) to ``out``; returns folder and manifest.
-    ``survey``: a shipped survey's name, a survey file or a Survey; its digest is recorded in the manifest."""
+    ``survey``: a shipped survey's name, a survey file or a Survey; its digest is recorded in the manifest.
+    ``program_settings``: fixed parameters of the program (see :func:`apply_program_settings`)."""
     from ..instrument.survey import Survey, load_survey
     from .saved import save_program
 
@@ -177,7 +186,7 @@ def run_task(task: CompileTask, program: str, preset: Preset, model=None, *, out
         raise CulturalignError(f"survey {survey.name!r} has no map projection, and the compile objectives score map "
                                "points; compile on a survey with a map (ivs-iw10), then evaluate the program on "
                                f"{survey.name!r} with `culturalign evaluate PROGRAM --survey {survey.name}`")
-    student = make_student(program)
+    student = apply_program_settings(make_student(program), program_settings or {})
     if out is not None:
         writable_folder(out, "--out")
     prompt_name = prompt_model or preset.prompt_model
@@ -190,7 +199,8 @@ def run_task(task: CompileTask, program: str, preset: Preset, model=None, *, out
                     # reflections, and an explainer's own writing; cache hits count)
                     "usage": {**session.usage.as_dict(), "compile_model_calls": record["model_calls"],
                               "lm_calls": record["lm_calls"]},
-                    "wall_seconds": record["wall_seconds"], "scores": record["scores"]}
+                    "wall_seconds": record["wall_seconds"], "timing": record["timing"], "scores": record["scores"],
+                    "program_settings": program_settings_of(compiled)}
         out = Path(out or f"programs/{program}-{preset.name}-{session.spec.name}")
         save_program(compiled, out, manifest)
     return out, manifest
@@ -294,16 +304,18 @@ def compile_program(program, preset: Preset, session: ModelSession, survey, *, s
 def run_compile(program: str = "respondent", optimizer: str | Preset = "mipro-light", model: str | None = None, *,
                 out=None, seed: int = 0, split_seed: int = 0, prompt_model: str | None = None,
                 countries: dict | None = None, session: ModelSession | None = None,
-                score_splits=("train", "val", "test"), progress: bool = False, objective: str | None = None,
-                tau: float | None = None, survey="ivs-iw10"):
+                score_splits=HELD_OUT_SPLITS, progress: bool = False, objective: str | None = None,
+                tau: float | None = None, survey="ivs-iw10", program_settings: dict | None = None):
     """Compile a survey respondent with an optimizer preset on ``model`` and save it (JSON + manifest).
 
     ``countries`` may override the region split with explicit ``{"train": [...], "val": [...], "test": [...]}``
     lists (small budgets); the test countries are only scored after compiling, never shown to the optimizer.
-    ``score_splits`` names the splits scored for the manifest (scoring the training split costs one
-    evaluation per training country; a skipped split is recorded as such). ``objective`` (``distance`` or
-    ``contrastive``) and ``tau`` override the preset's; ``survey`` is the survey it answers (a name, file or
-    Survey with a map projection). Returns the folder and manifest.
+    ``score_splits`` names the splits scored for the manifest (default the held-out validation and test
+    splits; scoring the training split costs one evaluation per training country the search did not
+    answer; a skipped split is recorded as such). ``objective`` (``distance`` or ``contrastive``) and ``tau``
+    override the preset's; ``survey`` is the survey it answers (a name, file or Survey with a map
+    projection); ``program_settings`` fixes the program's prompt format and retrieval. Returns the folder and
+    manifest.
     """
     from .presets import load_preset
 
@@ -312,7 +324,7 @@ def run_compile(program: str = "respondent", optimizer: str | Preset = "mipro-li
     chosen = make_objective(objective or preset.objective, tau=tau if tau is not None else preset.tau)
     task = SurveyTask(lists, chosen, preset, seed=seed, split_seed=split_seed)
     return run_task(task, program, preset, model, out=out, seed=seed, prompt_model=prompt_model, session=session,
-                    score_splits=score_splits, progress=progress, survey=survey)
+                    score_splits=score_splits, progress=progress, survey=survey, program_settings=program_settings)
 
 
 @contextlib.contextmanager
@@ -363,3 +375,37 @@ def make_student(name: str):
         raise CulturalignError(f"program {name!r} is a fixed baseline with nothing to tune; compile 'respondent' "
                                "or a registered DSPy module")
     return program
+
+
+PROGRAM_SETTINGS = ("prompt_format", "retrieval")
+
+
+def apply_program_settings(student, settings: dict):
+    """Fix a program's parameters that optimizers do not edit: ``prompt_format`` (chat, lean) and, for a
+    retrieving program, ``retrieval`` ({k, weighting, evidence, per_neighbour}). Checked before any model starts."""
+    if not isinstance(settings, dict) or set(settings) - set(PROGRAM_SETTINGS):
+        raise CulturalignError(f"program settings must be a mapping with {', '.join(PROGRAM_SETTINGS)}; got "
+                               f"{sorted(settings) if isinstance(settings, dict) else type(settings).__name__}")
+    if settings.get("prompt_format") is not None:
+        from ..programs.adapter import adapter
+
+        adapter(settings["prompt_format"])  # an unknown format is a clear error
+        if not hasattr(student, "prompt_format"):
+            raise CulturalignError(f"program {getattr(student, 'name', '?')!r} has no prompt format to set")
+        student.prompt_format = settings["prompt_format"]
+    if settings.get("retrieval"):
+        if not callable(getattr(student, "set_retrieval", None)):
+            raise CulturalignError(f"program {getattr(student, 'name', '?')!r} retrieves nothing; retrieval settings "
+                                   "apply to respondent_knn")
+        student.set_retrieval(**settings["retrieval"])
+    return student
+
+
+def program_settings_of(program) -> dict:
+    """What the manifest records of a program's fixed parameters."""
+    out = {}
+    if hasattr(program, "prompt_format"):
+        out["prompt_format"] = program.prompt_format
+    if callable(getattr(program, "retrieval_settings", None)):
+        out["retrieval"] = program.retrieval_settings()
+    return out

@@ -1,17 +1,19 @@
-"""``respondent_knn``: a respondent shown how people in culturally similar *training* countries answered.
+"""``respondent_knn``: a respondent shown how people in culturally similar *training* countries answered the
+question it is asked.
 
-Per target country, labelled demos (WVS wave-7 answers of training countries, as :mod:`culturalign.programs.demos`
-builds them: each neighbour's most distinctive answers) are retrieved from the ``k`` training countries
-nearest to the target. Similarity must not use the target's survey data, which a held-out country does not
-have: the target is placed at the mean reference point of the training countries of its cultural region
-(the ``region_centroid`` yardstick's prediction, leave-one-out) and its neighbours are the training countries
-with WVS-7 answers nearest that point. Retrieval never returns the target, and its pool holds only the
-training countries the program was compiled on (saved with the program), never validation or test ones.
+Per target country, the ``k`` training countries nearest its region anchor are retrieved
+(:mod:`culturalign.map.neighbours`: similarity never uses the target's survey data, which a held-out country
+does not have; retrieval never returns the target, and its pool holds only the training countries the program
+was compiled on, never validation or test ones). With each question the program shows the *evidence*: the
+neighbours' published answers to that very question (``typical``: each neighbour's typical answer;
+``distribution``: their pooled answer shares, exactly the ``neighbours`` yardstick's distribution), after the
+shared prefix (instructions and demos), so llama.cpp's prefix cache still serves it across countries and
+questions. Any survey whose questions name WVS-7 questions with shipped shares works. Optionally (``per_neighbour``)
+each neighbour's most distinctive answers are also shown as demos, as programs compiled before the evidence did.
 
-The answering predictor's instructions and its own demos stay tunable, and answers are still read exactly
-from log-probabilities. The region-anchored lookup is a plain nearest-neighbour search on two numbers; DSPy's
-``dspy.KNN`` scores one shared embedding by dot product and does not fit a query (a region's centroid) that
-lives in another space than its candidates (countries' points).
+Retrieval settings are program state: saved with it, checked on load, recorded in the manifest. The
+answering predictor's instructions and its own demos stay tunable, and answers are still read exactly from
+log-probabilities.
 """
 from __future__ import annotations
 
@@ -20,10 +22,13 @@ import numpy as np
 
 from ..elicitation.respondent import active_survey
 from ..errors import CulturalignError
+from ..instrument.populations import question_keys, target_distributions
 from ..map import reference
+from ..map.neighbours import MAX_K, WEIGHTINGS, Retrieval, neighbours
 from .demos import labelled_demos
 from .programs import Demo, ProgramContext, Respondent, demo_fields
 
+EVIDENCE_FORMATS = ("typical", "distribution", "none")
 
 class NeighbourAnswer(dspy.Signature):
     """Answer the survey question as a typical person born in and living in the given country would answer
@@ -33,61 +38,109 @@ class NeighbourAnswer(dspy.Signature):
     question: str = dspy.InputField(desc="a survey question with its numbered answer options")
     answer: str = dspy.OutputField(desc="the number of the chosen option only")
 
+EVIDENCE_INSTRUCTIONS = ("Answer the survey question as a typical person born in and living in the given country "
+                         "would answer it. Each question shows how people in culturally similar countries answered "
+                         "it; use that as evidence, and answer with the number of one option.")
 
-def region_anchor(target: str, pool) -> tuple[float, float]:
-    """Where the target is placed without its survey data: the mean point of the pool's countries of its
-    region (the target itself left out), or of the whole pool when the region has none."""
-    ref = reference.countries().set_index("country")
-    known = ref.loc[[c for c in pool if c != target]]
-    if known.empty:
-        raise CulturalignError(f"no known country to place {target!r} by")
-    same = known[known.region == ref.at[target, "region"]]
-    chosen = same if len(same) else known
-    return float(chosen.x.mean()), float(chosen.y.mean())
+def typical_answer(shares: dict[int, float], ordinal: bool) -> int:
+    """A society's typical answer: the option nearest its mean answer on an ordinal question (ties to the lower
+    code), the most chosen option otherwise."""
+    codes = sorted(shares)
+    if ordinal:
+        mean = sum(c * p for c, p in shares.items()) / sum(shares.values())
+        return min(codes, key=lambda c: (abs(c - mean), c))
+    return max(codes, key=lambda c: (shares[c], -c))
 
-
-def nearest_countries(target: str, pool, k: int, eligible=None) -> list[str]:
-    """The ``k`` pool countries (those in ``eligible``, when given) nearest the target's region anchor,
-    nearest first; never the target. Ties go to the alphabetically first, so the result is reproducible."""
-    target = reference.resolve_country(target)
-    candidates = sorted(c for c in set(pool) if c != target and (eligible is None or c in eligible))
-    if not candidates:
-        return []
-    ref = reference.countries().set_index("country")
-    ax, ay = region_anchor(target, pool)
-    d = np.hypot(ref.loc[candidates, "x"].to_numpy() - ax, ref.loc[candidates, "y"].to_numpy() - ay)
-    return [candidates[i] for i in np.argsort(d, kind="stable")[:k]]
-
+def question_evidence(survey, found: list[tuple[str, float]], evidence: str) -> dict[str, str]:
+    """question key (``ITEM/part``) -> the evidence line shown with that question: the neighbours' answers to it
+    (``found``: (country, weight) pairs, nearest first). A question no neighbour answered shows none."""
+    if evidence == "none" or not found:
+        return {}
+    weights = dict(found)
+    targets = target_distributions(survey)
+    targets = targets[targets.country.isin(weights)]
+    ordinal = {(k.item, k.part): k.ordinal for k in question_keys(survey).itertuples()}
+    codes = {(k.item, k.part): k.codes for k in question_keys(survey).itertuples()}
+    out = {}
+    for (item, part), sub in targets.groupby(["item", "part"], sort=False):
+        per_country = {c: dict(zip(g.option.astype(int), g.share)) for c, g in sub.groupby("country")}
+        order = [c for c, _ in found if c in per_country]
+        if evidence == "typical":
+            answers = ", ".join(f"{c} {typical_answer(per_country[c], ordinal[(item, part)])}" for c in order)
+            out[f"{item}/{part}"] = f"Most people answered in culturally similar countries: {answers}."
+        else:
+            w = np.array([weights[c] for c in order]) / sum(weights[c] for c in order)
+            pooled = {code: float(sum(wi * per_country[c].get(code, 0.0) for wi, c in zip(w, order)))
+                      for code in codes[(item, part)]}
+            shares = ", ".join(f"{code} = {round(100 * p)}%" for code, p in pooled.items())
+            out[f"{item}/{part}"] = f"Answers in culturally similar countries ({', '.join(order)}): {shares}."
+    return out
 
 class NeighbourRespondent(Respondent):
-    """Answers with the labelled answers of the ``k`` nearest training countries in its prompt
-    (``per_neighbour`` most distinctive answers each), after the demos an optimizer chose."""
+    """Answers each question shown the ``k`` nearest training countries' answers to it (``evidence``), in the
+    lean prompt format; ``per_neighbour`` > 0 also shows each neighbour's most distinctive answers as demos.
+    A program saved before the evidence existed reloads as it was compiled (no evidence, ChatAdapter)."""
 
     name = "respondent_knn"
+    default_prompt_format = "lean"
 
-    def __init__(self, k: int = 3, per_neighbour: int = 2):
+    def __init__(self, k: int = 3, per_neighbour: int = 0, evidence: str = "typical", weighting: str = "uniform"):
         dspy.Module.__init__(self)
-        self.respond = dspy.Predict(NeighbourAnswer)
-        self.k, self.per_neighbour = k, per_neighbour
+        self.respond = dspy.Predict(NeighbourAnswer.with_instructions(EVIDENCE_INSTRUCTIONS))
+        self.prompt_format = self.default_prompt_format
+        self.set_retrieval(k=k, per_neighbour=per_neighbour, evidence=evidence, weighting=weighting)
         self.fit_countries(())
+
+    def set_retrieval(self, **settings) -> "NeighbourRespondent":
+        """Change retrieval settings (k, weighting, evidence, per_neighbour), checked; clears what was retrieved."""
+        current = {"k": getattr(self, "retrieval", Retrieval()).k,
+                   "weighting": getattr(self, "retrieval", Retrieval()).weighting,
+                   "evidence": getattr(self, "evidence", "typical"),
+                   "per_neighbour": getattr(self, "per_neighbour", 0)}
+        unknown = set(settings) - set(current)
+        if unknown:
+            raise CulturalignError(f"unknown retrieval setting(s) {', '.join(sorted(unknown))}; use "
+                                   f"{', '.join(current)}")
+        merged = {**current, **settings}
+        try:
+            self._check_retrieval({**merged, "pool": []})
+        except ValueError as exc:
+            raise CulturalignError(f"retrieval: {exc}") from None
+        self.retrieval = Retrieval(k=merged["k"], weighting=merged["weighting"])
+        self.evidence, self.per_neighbour = merged["evidence"], merged["per_neighbour"]
+        self._retrieved, self._evidence = {}, {}
+        return self
+
+    @property
+    def k(self) -> int:
+        return self.retrieval.k
+
+    def retrieval_settings(self) -> dict:
+        """What the manifest records: fixed parameters an optimizer that edits instructions does not change."""
+        return {**self.retrieval.record(), "evidence": self.evidence, "per_neighbour": self.per_neighbour,
+                "anchor": "region", "pool_size": len(self.pool)}
 
     def fit_countries(self, train) -> "NeighbourRespondent":
         """The countries retrieval may draw on: the training split, never validation or test countries."""
         self.pool = tuple(sorted({reference.resolve_country(c) for c in train}))
-        self._retrieved, self._labelled = {}, None
+        self._retrieved, self._evidence = {}, {}
         return self
 
-    def neighbours(self, country: str) -> list[str]:
+    def found(self, country: str) -> list[tuple[str, float]]:
+        """The target's neighbours with their weights, nearest first."""
         if not self.pool:
             raise CulturalignError(f"{self.name} has no training countries to retrieve from: compile it, or "
                                    "call fit_countries(train) first")
-        if self._labelled is None:  # the pool countries WVS-7 surveyed: only they have answers to show
-            survey = active_survey()
-            self._labelled = frozenset(c for c in self.pool if labelled_demos(c, survey, 1))
-        return nearest_countries(country, self.pool, self.k, eligible=self._labelled)
+        return neighbours(country, self.pool, self.retrieval)
+
+    def neighbours(self, country: str) -> list[str]:
+        return [c for c, _ in self.found(country)]
 
     def retrieved_demos(self, country: str) -> tuple[Demo, ...]:
-        """The neighbours' labelled answers, farthest neighbour first, so the nearest stands by the question."""
+        """The neighbours' most distinctive answers as demos (``per_neighbour`` each), farthest neighbour first,
+        so the nearest stands by the question."""
+        if not self.per_neighbour:
+            return ()
         if country not in self._retrieved:
             survey, signature = active_survey(), self.respond.signature
             demos = [demo_fields({"country": n, **d}, signature)
@@ -95,20 +148,33 @@ class NeighbourRespondent(Respondent):
             self._retrieved[country] = tuple(d for d in demos if d)
         return self._retrieved[country]
 
+    def evidence_for(self, country: str) -> dict[str, str]:
+        """question key -> the evidence shown with that question for ``country`` in the active survey."""
+        survey = active_survey()
+        key = (country, survey.digest)
+        if key not in self._evidence:
+            self._evidence[key] = question_evidence(survey, self.found(country), self.evidence)
+        return self._evidence[key]
+
     def contexts(self, country: str) -> list[ProgramContext]:
         return [ProgramContext(self.name, self.respond.signature.instructions,
                                self.own_demos() + self.retrieved_demos(country), country,
-                               signature=self.respond.signature)]
+                               signature=self.respond.signature, prompt_format=self.prompt_format,
+                               evidence=tuple(sorted(self.evidence_for(country).items())))]
 
     # The retrieval pool and settings travel in the saved JSON beside the predictor's state, checked on load.
     @staticmethod
     def _check_retrieval(value) -> None:
-        if not isinstance(value, dict) or set(value) - {"pool", "k", "per_neighbour"}:
-            raise ValueError("must be a mapping with pool, k and per_neighbour")
-        for key, high in (("k", 20), ("per_neighbour", 10)):
+        allowed = {"pool", "k", "per_neighbour", "evidence", "weighting"}
+        if not isinstance(value, dict) or set(value) - allowed:
+            raise ValueError(f"must be a mapping with {', '.join(sorted(allowed))}")
+        for key, low, high in (("k", 1, MAX_K), ("per_neighbour", 0, 10)):
             v = value.get(key, 1)
-            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= high:
-                raise ValueError(f"{key} must be a whole number from 1 to {high}, got {v!r}")
+            if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
+                raise ValueError(f"{key} must be a whole number from {low} to {high}, got {v!r}")
+        for key, allowed_values in (("evidence", EVIDENCE_FORMATS), ("weighting", WEIGHTINGS)):
+            if key in value and value[key] not in allowed_values:
+                raise ValueError(f"{key} must be one of {', '.join(allowed_values)}, got {str(value[key])[:40]!r}")
         pool = value.get("pool", [])
         if not isinstance(pool, list) or len(pool) > 500 or not all(isinstance(c, str) for c in pool):
             raise ValueError("pool must be a list of country names")
@@ -118,15 +184,18 @@ class NeighbourRespondent(Respondent):
             except CulturalignError:
                 raise ValueError(f"pool names an unknown country {c[:60]!r}") from None
 
-    extra_state = {"retrieval": _check_retrieval}
+    extra_state = {**Respondent.extra_state, "retrieval": _check_retrieval}
 
     def dump_state(self, json_mode=True):
         return {**super().dump_state(json_mode=json_mode),
-                "retrieval": {"pool": list(self.pool), "k": self.k, "per_neighbour": self.per_neighbour}}
+                "retrieval": {"pool": list(self.pool), "k": self.k, "weighting": self.retrieval.weighting,
+                              "evidence": self.evidence, "per_neighbour": self.per_neighbour}}
 
     def load_state(self, state, **kwargs):
         super().load_state(state, **kwargs)
         retrieval = state.get("retrieval") or {}
-        self.k = int(retrieval.get("k", self.k))
-        self.per_neighbour = int(retrieval.get("per_neighbour", self.per_neighbour))
+        # saved before evidence existed: no evidence, two distinctive answers per neighbour (as compiled)
+        self.set_retrieval(k=int(retrieval.get("k", self.k)), weighting=retrieval.get("weighting", "uniform"),
+                           evidence=retrieval.get("evidence", "none"),
+                           per_neighbour=int(retrieval.get("per_neighbour", 2)))
         return self.fit_countries(retrieval.get("pool", []))

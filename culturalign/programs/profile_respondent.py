@@ -57,6 +57,7 @@ class ProfileRespondent(Respondent):
         self.describe = dspy.Predict(CultureProfile)
         self.respond = dspy.Predict(ProfiledAnswer)
         self.profiles: dict[str, str] = {}  # country -> the profile its answers were given
+        self.prompt_format = self.default_prompt_format
 
     def profile(self, country: str) -> str:
         """The culture profile of ``country`` written by the active session's model (greedy, cached)."""
@@ -72,7 +73,8 @@ class ProfileRespondent(Respondent):
 
     def contexts(self, country: str) -> list[ProgramContext]:
         return [ProgramContext(self.name, self.respond.signature.instructions, self.own_demos(), country,
-                               inputs=(("profile", self.profile(country)),), signature=self.respond.signature)]
+                               inputs=(("profile", self.profile(country)),), signature=self.respond.signature,
+                               prompt_format=self.prompt_format)]
 
     def _record_trace(self, country, answers, survey) -> None:
         """Bootstrap-style optimizers may keep this country's profile as a demo of ``describe`` too."""

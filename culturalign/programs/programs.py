@@ -1,9 +1,10 @@
 """Culture-conditioned survey respondents as DSPy programs.
 
 A program's prompt — DSPy signature instructions plus demonstrations — is what optimizers tune. Answers
-are not parsed from generated text: the program's prompt is formatted by DSPy's ChatAdapter exactly as
-DSPy would send it, the assistant turn is prefilled with the adapter's answer marker, and the exact
-option probabilities are read from next-token log-probabilities by the audit's engine
+are not parsed from generated text: the program's prompt is formatted by its DSPy adapter (ChatAdapter, or
+the lean adapter of :mod:`culturalign.programs.adapter`) exactly as DSPy would send it, the assistant turn
+is prefilled up to the answer, and the exact option probabilities are read from next-token log-probabilities
+by the audit's engine
 (:mod:`culturalign.elicitation.elicit`). The baselines (no persona, Tao et al.'s engineered prompt) are respondents
 with the same interface, so every comparison is program against program on the same data.
 """
@@ -24,8 +25,9 @@ from ..elicitation.scoring import GenerationConfig, score
 from ..errors import CulturalignError
 from ..instrument.questions import Question
 from ..models.clients import Prompt
+from .adapter import CHAT_ANSWER_MARKER, PROMPT_FORMATS, adapter, answer_prefill
 
-ANSWER_MARKER = "[[ ## answer ## ]]\n"
+ANSWER_MARKER = CHAT_ANSWER_MARKER
 
 
 class _TolerantInstances(weakref.WeakSet):
@@ -73,7 +75,8 @@ def demo_fields(demo, signature) -> Demo | None:
 @dataclass(frozen=True)
 class ProgramContext:
     """One country as seen by a DSPy respondent: its signature and instructions, its demos, the target
-    country and any further inputs the answering predictor reads (a culture profile)."""
+    country, any further inputs the answering predictor reads (a culture profile), the evidence shown with
+    each question (``(question key, text)`` pairs, see :func:`question_key`) and the prompt format."""
 
     program: str
     instructions: str
@@ -82,34 +85,78 @@ class ProgramContext:
     variant: str = ""
     inputs: tuple[tuple[str, str], ...] = ()
     signature: type = field(default=SurveyAnswer, compare=False)
+    evidence: tuple[tuple[str, str], ...] = ()
+    prompt_format: str = "chat"
 
     @property
     def condition_name(self) -> str:
         return self.program
 
     def prompt(self, q: Question, prefix: str = "") -> Prompt:
-        return chat_prompt(self.signature.with_instructions(self.instructions), [dict(d) for d in self.demos],
-                           {"country": self.country, **dict(self.inputs), "question": q.text},
-                           ANSWER_MARKER + prefix)
+        return format_prompt(self.prompt_format, self.signature.with_instructions(self.instructions),
+                             [dict(d) for d in self.demos],
+                             {"country": self.country, **dict(self.inputs),
+                              "question": with_evidence(q.text, dict(self.evidence).get(question_key(q), ""))},
+                             answer_prefill(self.prompt_format) + prefix)
 
 
-def chat_prompt(signature, demos: list[dict], inputs: dict, prefill: str) -> Prompt:
-    """A request formatted by DSPy's ChatAdapter exactly as DSPy would send it, with the assistant turn
-    prefilled (the output field's marker, and the start of the answer)."""
-    messages = dspy.ChatAdapter().format(signature, demos, inputs)
+def question_key(q: Question) -> str:
+    """The key of a model-facing question in a context's evidence: item and part (``F063/``, ``Y002/first``)."""
+    return f"{q.item}/{q.part}"
+
+
+def with_evidence(text: str, evidence: str) -> str:
+    """The question with its evidence after the options, just before the answer instruction (last, so the
+    question itself reads as usual and the evidence stands next to the answer)."""
+    if not evidence:
+        return text
+    body, _, last = text.rpartition("\n")
+    if body and last.startswith("Answer with "):  # the answer instruction stays last
+        return f"{body}\n{evidence}\n{last}"
+    return f"{text}\n{evidence}"
+
+
+def format_prompt(prompt_format: str, signature, demos: list[dict], inputs: dict, prefill: str) -> Prompt:
+    """A request formatted by the program's DSPy adapter exactly as DSPy would send it, with the assistant
+    turn prefilled (up to and including the start of the answer)."""
+    messages = adapter(prompt_format).format(signature, demos, inputs)
     system = messages[0]["content"] if messages[0]["role"] == "system" else None
     turns = tuple((m["role"], m["content"]) for m in messages[1 if system else 0:])
     return Prompt(system, turns, prefill=prefill)
 
 
+def chat_prompt(signature, demos: list[dict], inputs: dict, prefill: str) -> Prompt:
+    """:func:`format_prompt` with DSPy's ChatAdapter."""
+    return format_prompt("chat", signature, demos, inputs, prefill)
+
+
+def _check_prompt_format(value) -> None:
+    if value not in PROMPT_FORMATS:
+        raise ValueError(f"must be one of {', '.join(PROMPT_FORMATS)}, got {str(value)[:40]!r}")
+
+
 class Respondent(dspy.Module):
-    """The tunable culture-conditioned respondent: one predictor whose instructions and demos optimizers edit."""
+    """The tunable culture-conditioned respondent: one predictor whose instructions and demos optimizers edit.
+    ``prompt_format`` (``chat``: DSPy's ChatAdapter; ``lean``) is saved with the program; a program saved
+    without one was formatted by ChatAdapter."""
 
     name = "respondent"
+    default_prompt_format = "chat"
 
     def __init__(self):
         super().__init__()
         self.respond = dspy.Predict(SurveyAnswer)
+        self.prompt_format = self.default_prompt_format
+
+    extra_state = {"prompt_format": _check_prompt_format}
+
+    def dump_state(self, json_mode=True):
+        return {**super().dump_state(json_mode=json_mode), "prompt_format": self.prompt_format}
+
+    def load_state(self, state, **kwargs):
+        super().load_state({k: v for k, v in state.items() if k not in self.extra_state}, **kwargs)
+        self.prompt_format = state.get("prompt_format", "chat")
+        return self
 
     def own_demos(self) -> tuple[Demo, ...]:
         """The demos an optimizer gave the answering predictor (the same for every country)."""
@@ -118,7 +165,7 @@ class Respondent(dspy.Module):
 
     def contexts(self, country: str) -> list[ProgramContext]:
         return [ProgramContext(self.name, self.respond.signature.instructions, self.own_demos(), country,
-                               signature=self.respond.signature)]
+                               signature=self.respond.signature, prompt_format=self.prompt_format)]
 
     def forward(self, country: str):
         """Answer all items for ``country`` in the active session (see :func:`using_session`)."""
@@ -140,7 +187,9 @@ class Respondent(dspy.Module):
         hit = answers[(answers["item"] == q.item) & (answers.question == str(q.part))]
         if len(hit):
             best = hit.loc[hit.probability.idxmax()]
-            inputs = {"country": country, **dict(self.contexts(country)[0].inputs), "question": q.text}
+            ctx = self.contexts(country)[0]
+            inputs = {"country": country, **dict(ctx.inputs),
+                      "question": with_evidence(q.text, dict(ctx.evidence).get(question_key(q), ""))}
             dspy.settings.trace.append((self.respond, inputs, dspy.Prediction(answer=str(int(best.option)))))
 
 

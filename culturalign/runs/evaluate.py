@@ -2,10 +2,11 @@
 
 Every condition is a respondent answering the same items for the same countries: the compiled program, Tao
 et al.'s engineered cultural prompt, and no persona; beside them the model-free reference predictors
-(centroid, region_centroid) and, when asked, each country-conditioned condition's shuffled-country control.
-Reported per condition (:mod:`culturalign.map.yardsticks`): per-country distances, mean and median with a
-bootstrap interval, skill against the centroid, steerability and specificity; and the share of countries on
-which the compiled program beats the engineered prompt.
+(centroid, region_centroid, and neighbours: the program's own retrieval with no model) and, when asked, each
+country-conditioned condition's shuffled-country control. Reported per condition
+(:mod:`culturalign.map.yardsticks`): per-country distances, mean and median with a bootstrap interval, skill
+against the centroid, the lead over ``neighbours``, steerability and specificity; and the share of countries
+on which the compiled program beats the engineered prompt.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from ..fileio import json_safe
 from ..instrument.populations import countries_with_data, question_keys, target_distributions
 from ..instrument.survey import builtin_surveys, load_survey
 from ..map import cultmap
+from ..map.neighbours import Retrieval
 from ..map.splits import SPLITS
 from ..map.yardsticks import SHUFFLED_SUFFIX, ShuffledCountries, reference_respondents, summarize_conditions
 from ..models.registry import load_registry, user_models_file
@@ -123,11 +125,12 @@ def evaluate_saved(path, *, split: str = "test", model: str | None = None, varia
         respondents += [(name + SHUFFLED_SUFFIX, "shuffled", ShuffledCountries(prog, countries))
                         for name, _, prog in respondents[:2]]
     train = manifest["split"]["train"]
+    retrieval = getattr(program, "retrieval", Retrieval())  # `neighbours`: the program's own retrieval, no model
     if inst.map is not None:
-        respondents += reference_respondents(known=train)
+        respondents += reference_respondents(known=train, retrieval=retrieval)
     keys = question_keys(inst)
-    if len(keys):
-        respondents += distribution_respondents(known=train)  # the marginal knows the training countries only
+    if len(keys):  # the marginal knows the training countries only
+        respondents += distribution_respondents(known=train, retrieval=retrieval)
     own = session is None
     session = session or session_for(manifest, model)
     try:
