@@ -662,6 +662,9 @@ CONDITION_LISTS = ["", ",", ",,", "no_persona", "cultural_prompt", "no_persona,n
 COUNTRY_LISTS = ["", ",", "Japan,Japan", "JP", "jpn", "japan", "Confucian", "Atlantis", "Japan,Atlantis", "0",
                  "Japan;Chile", " Japan , Chile "]
 SURVEY_NAMES = ["ivs-iw10", "wvs7", "s.yaml", "IVS-IW10", "wvs", "nothing.yaml", "prog", ".", "surveys"]
+RETRIEVAL_SETTINGS = ["k=5", "k=0", "k=-1", "k=21", "k=1.5", "k=", "=5", "k", "k=5,,", "k=5,k=6", "K=5",
+                      "evidence=distribution", "evidence=all", "weighting=cosine", "per_neighbour=11",
+                      "pool=Japan", "k=99999999999999999999", "evidence=typical,weighting=distance,k=2"]
 QUESTION_LISTS = ["Q1", "Q1,Q46", "happiness", "Q1,", ",", "Q9999", "F063", "q1", "Happiness,Q1", "all"]
 text_for = lambda menu: st.one_of(one_of_list(menu), arg)  # noqa: E731 - what an option means, then anything
 
@@ -691,7 +694,9 @@ COMMANDS = {
     "compile": (["compile", "--no-progress", "--model", "refused"],
                 {"--program": arg, "--optimizer": arg, "--prompt-model": arg, "--out": arg, "--seed": number,
                  "--split-seed": number, "--train": text_for(COUNTRY_LISTS), "--val": text_for(COUNTRY_LISTS),
-                 "--test": text_for(COUNTRY_LISTS), "--survey": text_for(SURVEY_NAMES)}, ["--skip-train-score"]),
+                 "--test": text_for(COUNTRY_LISTS), "--survey": text_for(SURVEY_NAMES),
+                 "--retrieval": text_for(RETRIEVAL_SETTINGS), "--prompt-format": arg},
+                ["--skip-train-score", "--score-train"]),
     "compare": (["compare"], {None: st.one_of(st.just("exp.yaml"), arg), "--out": arg}, ["--check"]),
     "report": (["report"], {None: arg}, []),
     "recommend": (["recommend"], {"--user": number, "--k": number, "--catalog": st.one_of(st.just("cat"), arg)},
@@ -717,7 +722,7 @@ def workspace(w: World) -> None:
 
 MENUS = {"audit": {"--conditions": CONDITION_LISTS, "--template": TEMPLATES, "--countries": COUNTRY_LISTS,
                    "--survey": SURVEY_NAMES, "--questions": QUESTION_LISTS},
-         "compile": {"--test": COUNTRY_LISTS, "--train": COUNTRY_LISTS[:6]}}
+         "compile": {"--test": COUNTRY_LISTS, "--train": COUNTRY_LISTS[:6], "--retrieval": RETRIEVAL_SETTINGS}}
 
 
 @pytest.mark.parametrize("command", list(MENUS))

@@ -363,3 +363,22 @@ def test_experiment_compile_conditions_take_a_respondent_objective_and_seeds():
                          ({"compile": "bootstrap-steer", "respondnt": "respondent_knn"}, "did you mean 'respondent'")):
         with pytest.raises(CulturalignError, match=message):
             parse_experiment({"name": "s", "models": ["qwen2.5-coder-0.5b"], "conditions": [bad]})
+
+
+@pytest.mark.parametrize("retrieval, message", [
+    ("k=0", "k must be a whole number from 1 to 20"),
+    ("k=1.5", "k must be a whole number"),
+    ("evidence=all", "evidence must be one of typical, distribution, none"),
+    ("weighting=cosine", "weighting must be one of uniform, distance"),
+    ("pool=Japan", "unknown retrieval setting"),
+    ("k", "is not KEY=VALUE"),
+])
+def test_compile_refuses_bad_retrieval_settings_before_any_model_starts(tmp_path, capsys, retrieval, message):
+    from culturalign.cli import main
+
+    for program, setting, expected in (("respondent_knn", retrieval, message), ("respondent", "k=5", "retrieves nothing")):
+        with pytest.raises(SystemExit) as exit_:
+            main(["compile", "--program", program, "--optimizer", "zero-shot", "--model", "no-such-model",
+                  "--retrieval", setting, "--out", str(tmp_path / "p")])
+        assert exit_.value.code == 2 and expected in capsys.readouterr().err
+    assert not (tmp_path / "p").exists()

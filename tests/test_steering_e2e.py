@@ -28,6 +28,10 @@ def test_steering_program_compiles_reloads_and_evaluates(program, cache_root, tm
     state = json.loads((out / "program.json").read_text())
     if program == "respondent_knn":
         assert state["retrieval"]["pool"] == ["Japan", "Mexico", "Nigeria"]
+        assert state["prompt_format"] == "lean" and state["retrieval"]["evidence"] == "typical"
+        assert manifest["program_settings"] == {"prompt_format": "lean", "retrieval": {
+            "k": 3, "weighting": "uniform", "evidence": "typical", "per_neighbour": 0, "anchor": "region",
+            "pool_size": 3}}
     else:
         assert {"describe", "respond"} <= set(state)
 
@@ -37,6 +41,9 @@ def test_steering_program_compiles_reloads_and_evaluates(program, cache_root, tm
     assert summary["countries"] == ["Kenya", "Peru"]
     assert summary["compiled"]["mean_distance"] == pytest.approx(manifest["scores"]["test"]["mean_distance"], abs=1e-9)
     assert summary["compiled"]["shuffled_control"]["shuffled_mean_distance"] > 0
+    lead = summary["compiled"]["lead_over_neighbours"]  # the model-free retrieval it must beat
+    assert lead["lead"] == pytest.approx(summary["neighbours"]["mean_distance"] - summary["compiled"]["mean_distance"])
+    assert manifest["timing"]["scored_splits"] == ["val", "test"] and manifest["scores"]["train"]["mean_distance"] is None
     if program == "respondent_profile":  # what the model believed about the country is shown
         profile = summary["compiled"]["profiles"]["Peru"]
         assert isinstance(profile, str) and len(profile) > 20 and "[[" not in profile
