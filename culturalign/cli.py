@@ -499,6 +499,10 @@ def _print_distribution(dist: dict) -> None:
             sc = d["shuffled_control"]
             line += (f"; tv below its shuffled control by {_signed(sc['gap_tv'])} ({_signed(sc['gap_tv_ci95'][0])} "
                      f"to {_signed(sc['gap_tv_ci95'][1])})")
+        if "lead_over_neighbours" in d:
+            ln = d["lead_over_neighbours"]
+            line += (f"; below the neighbours' tv by {_signed(ln['tv'])} ({_signed(ln['tv_ci95'][0])} to "
+                     f"{_signed(ln['tv_ci95'][1])})")
         click.echo(line)
 
 

@@ -96,6 +96,9 @@ def test_a_perfect_respondent_scores_tv_zero_and_skill_one_and_its_shuffled_cont
     assert summary["uniform"]["tv"] > summary["marginal"]["tv"]
     assert oracle["n_questions"] == 4 and oracle["n_countries"] == 5
     assert "oracle:shuffled" not in summary  # reported inside the condition it controls
+    # the oracle leads the retrieved neighbours' own distributions by their whole tv
+    assert oracle["lead_over_neighbours"]["tv"] == pytest.approx(summary["neighbours"]["tv"])
+    assert oracle["lead_over_neighbours"]["beats_neighbours"] and "lead_over_neighbours" not in summary["marginal"]
     assert 0 < summary["noise_floor"]["tv"] < 0.05
 
 

@@ -83,9 +83,10 @@ def _mean(m: np.ndarray) -> float:
 
 
 def condition_summary(mine: pd.DataFrame, marginal: pd.DataFrame | None = None,
-                      shuffled: pd.DataFrame | None = None) -> dict:
+                      shuffled: pd.DataFrame | None = None, neighbours: pd.DataFrame | None = None) -> dict:
     """Means of every metric with two-way bootstrap intervals (countries and questions resampled together),
-    counts, and — given the marginal's cells — ``skill_tv`` with an interval and ``closer_than_marginal``."""
+    counts, and — given the marginal's cells — ``skill_tv`` with an interval and ``closer_than_marginal``;
+    given the ``neighbours`` yardstick's cells, the lead over it in tv (> 0: closer than the retrieval alone)."""
     countries, questions = sorted(mine.country.unique()), sorted(mine.question.unique())
     draws = _boot(len(countries), len(questions))
     out = {"n_questions": len(questions), "n_countries": len(countries), "n_cells": int(len(mine)),
@@ -121,6 +122,10 @@ def condition_summary(mine: pd.DataFrame, marginal: pd.DataFrame | None = None,
                                    "carries_country_information": bool(ci[0] > 0)}
         if marginal is not None and len(marginal):
             out["shuffled_control"]["skill_tv"] = condition_summary(shuffled, marginal)["skill_tv"]
+    if neighbours is not None and len(neighbours):
+        lead = _matrix(neighbours, "tv", countries, questions) - mats["tv"]
+        ci = _interval(_mean(lead[np.ix_(r, c)]) for r, c in draws)
+        out["lead_over_neighbours"] = {"tv": _mean(lead), "tv_ci95": ci, "beats_neighbours": bool(ci[0] > 0)}
     return out
 
 
@@ -136,8 +141,9 @@ def summarize(table: pd.DataFrame, floor: pd.DataFrame | None = None) -> dict[st
     for cond, sub in by.items():
         if cond.endswith(SHUFFLED_SUFFIX):
             continue
-        out[cond] = {"kind": str(sub.kind.iloc[0]),
-                     **condition_summary(sub, marginal, by.get(cond + SHUFFLED_SUFFIX))}
+        kind = str(sub.kind.iloc[0])
+        out[cond] = {"kind": kind, **condition_summary(sub, marginal, by.get(cond + SHUFFLED_SUFFIX),
+                                                       None if kind == "reference" else by.get("neighbours"))}
     if floor is not None and len(floor):
         shown = floor[floor.country.isin(table.country) & floor.question.isin(table.question)]
         out["noise_floor"] = {"kind": "reference", "tv": float(shown.tv.mean()),

@@ -1,7 +1,7 @@
 """Figures and a page for distributional alignment: where, by topic and by question, anything beats the constant.
 
 * the **per-theme chart**: each condition's mean total variation per theme, beside the yardsticks (uniform,
-  marginal, region_marginal) and the sampling noise floor (what a perfect predictor scores against a survey of
+  marginal, region_marginal, neighbours) and the sampling noise floor (what a perfect predictor scores against a survey of
   1,200 people); shorter bars are closer;
 * the **per-question scatter**: each question's tv under a condition against the population marginal's, so the
   questions where the condition beats the constant lie below the diagonal.
@@ -26,8 +26,8 @@ from ..fileio import atomic_write, json_safe, read_json, read_table
 from ..map.yardsticks import SHUFFLED_SUFFIX
 from .report import _img, _png, _subplots, _table_html
 
-YARDSTICKS = ("uniform", "marginal", "region_marginal")
-COLOURS = {"uniform": "#bbbbbb", "marginal": "#555555", "region_marginal": "#8c6d31"}
+YARDSTICKS = ("uniform", "marginal", "region_marginal", "neighbours")
+COLOURS = {"uniform": "#bbbbbb", "marginal": "#555555", "region_marginal": "#8c6d31", "neighbours": "#b5651d"}
 
 
 def _conditions(cells: pd.DataFrame) -> list[str]:
