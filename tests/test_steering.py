@@ -350,17 +350,28 @@ def test_experiment_compile_conditions_take_a_respondent_objective_and_seeds():
     exp = parse_experiment({"name": "s", "models": ["qwen2.5-coder-0.5b"], "seeds": 1, "conditions": [
         "engineered", {"compile": "labeled-fewshot"},
         {"compile": "bootstrap-steer", "respondent": "respondent_knn", "objective": "contrastive", "seeds": 3},
-        {"compile": "bootstrap-steer", "respondent": "respondent_knn", "tau": 1.0}]})
+        {"compile": "bootstrap-steer", "respondent": "respondent_knn", "tau": 1.0},
+        {"compile": "zero-shot", "respondent": "respondent_knn", "retrieval": {"evidence": "distribution", "k": 5},
+         "prompt_format": "chat"}]})
     names = [c.name for c in exp.conditions]
     assert names == ["engineered", "compiled:labeled-fewshot", "compiled:respondent_knn/bootstrap-steer/contrastive",
-                     "compiled:respondent_knn/bootstrap-steer/distance-tau1"]
+                     "compiled:respondent_knn/bootstrap-steer/distance-tau1",
+                     "compiled:respondent_knn/zero-shot/evidence-distribution/k-5/chat"]
+    assert json.loads(exp.conditions[-1].settings) == {"prompt_format": "chat",
+                                                       "retrieval": {"evidence": "distribution", "k": 5}}
     cells = [(c.name, s) for _, c, s in plan(exp)]
     assert [s for n, s in cells if n.endswith("/contrastive")] == [0, 1, 2]  # its own seeds
     assert [s for n, s in cells if n == "compiled:labeled-fewshot"] == [0]  # the experiment's
     for bad, message in (({"compile": "bootstrap-steer", "respondent": "recexplain"}, "comparisons run survey"),
                          ({"compile": "bootstrap-steer", "objective": "closeness"}, "unknown objective"),
                          ({"compile": "bootstrap-steer", "seeds": 0}, "'seeds' must be"),
-                         ({"compile": "bootstrap-steer", "respondnt": "respondent_knn"}, "did you mean 'respondent'")):
+                         ({"compile": "bootstrap-steer", "respondnt": "respondent_knn"}, "did you mean 'respondent'"),
+                         ({"compile": "zero-shot", "respondent": "respondent_knn", "retrieval": {"k": 0}},
+                          "k must be a whole number"),
+                         ({"compile": "zero-shot", "respondent": "respondent_knn", "retrieval": "k=5"},
+                          "'retrieval' must be a mapping"),
+                         ({"compile": "zero-shot", "retrieval": {"k": 5}}, "retrieves nothing"),
+                         ({"compile": "zero-shot", "prompt_format": "xml"}, "unknown prompt format")):
         with pytest.raises(CulturalignError, match=message):
             parse_experiment({"name": "s", "models": ["qwen2.5-coder-0.5b"], "conditions": [bad]})
 

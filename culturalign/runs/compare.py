@@ -118,10 +118,14 @@ def _program_for(exp: Experiment, condition: Condition, seed: int | None, sessio
                 "program": condition.program}
     if condition.objective or condition.tau is not None or preset.objective != "distance":
         expected["metric.name"] = condition.objective or preset.objective
+    settings = json.loads(condition.settings) if condition.settings else {}
+    if "prompt_format" in settings:
+        expected["program_settings.prompt_format"] = settings["prompt_format"]
+    expected.update({f"program_settings.retrieval.{k}": v for k, v in settings.get("retrieval", {}).items()})
     if not manifest_matches(out, expected):
         run_compile(condition.program, preset, out=out, seed=seed, split_seed=exp.split_seed,
                     session=session, score_splits=("test",), progress=True, objective=condition.objective,
-                    tau=condition.tau)
+                    tau=condition.tau, program_settings=settings)
     program, manifest = load_program(out, survey)
     return program, manifest["split"]["test"]
 

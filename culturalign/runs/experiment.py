@@ -25,6 +25,7 @@ presets or saved programs, and countries all fail with a message that says where
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 from dataclasses import dataclass, field, replace
@@ -59,6 +60,7 @@ class Condition:
     objective: str | None = None  # compile: overrides the preset's objective
     tau: float | None = None  # compile: overrides the preset's contrastive width
     seeds: tuple[int, ...] | None = None  # compile: its own optimizer seeds instead of the experiment's
+    settings: str = ""  # compile: the program's fixed settings (prompt_format, retrieval) as JSON, or ""
 
     @property
     def names_the_country(self) -> bool:
@@ -144,7 +146,7 @@ def _condition(entry, i: int, where: str) -> Condition:
     _fail(here, f"unknown key {key!r}{_suggest(key, ('program', 'compile'))}; use 'program' or 'compile'")
 
 
-_COMPILE_KEYS = ("compile", "respondent", "objective", "tau", "seeds")
+_COMPILE_KEYS = ("compile", "respondent", "objective", "tau", "seeds", "prompt_format", "retrieval")
 
 
 def _seeds(value, what: str, where: str) -> list[int]:
@@ -160,10 +162,11 @@ def _seeds(value, what: str, where: str) -> list[int]:
 
 
 def _compile_condition(entry: dict, here: str) -> Condition:
-    """``{compile: PRESET, respondent: NAME, objective: contrastive, tau: 0.5, seeds: 3}``: a preset compiled
-    per model and seed on a registered respondent under an objective, at the experiment's seeds or its own
+    """``{compile: PRESET, respondent: NAME, objective: contrastive, tau: 0.5, seeds: 3, prompt_format: lean,
+    retrieval: {k: 5, evidence: distribution}}``: a preset compiled per model and seed on a registered
+    respondent under an objective, at the experiment's seeds or its own, with the program's fixed settings
     (each key but ``compile`` optional)."""
-    from ..optimization.compile import make_student
+    from ..optimization.compile import apply_program_settings, make_student
     from ..optimization.objectives import make_objective
     from ..optimization.presets import load_preset
 
@@ -178,14 +181,21 @@ def _compile_condition(entry: dict, here: str) -> Condition:
         if task is not None:
             raise CulturalignError(f"{program!r} is a {task} program; comparisons run survey respondents")
         objective = make_objective(entry.get("objective", preset.objective), tau=entry.get("tau", preset.tau))
+        settings = {k: entry[k] for k in ("prompt_format", "retrieval") if k in entry}
+        if "retrieval" in settings and not isinstance(settings["retrieval"], dict):
+            raise CulturalignError("'retrieval' must be a mapping such as {k: 5, evidence: distribution}")
+        apply_program_settings(make_student(program), settings)
     except CulturalignError as exc:
         _fail(here, str(exc))
     parts = ([program] if program != "respondent" else []) + [preset.name]
     if objective.name != "distance" or "tau" in entry:
         parts.append(objective.name + (f"-tau{objective.tau:g}" if "tau" in entry else ""))
+    parts += [f"{k}-{v}" for k, v in sorted(settings.get("retrieval", {}).items())]
+    parts += [settings["prompt_format"]] if "prompt_format" in settings else []
     seeds = tuple(_seeds(entry["seeds"], "'seeds'", here)) if "seeds" in entry else None
     return Condition("compiled:" + "/".join(parts), "compile", str(entry["compile"]), program=program,
-                     objective=entry.get("objective"), tau=entry.get("tau"), seeds=seeds)
+                     objective=entry.get("objective"), tau=entry.get("tau"), seeds=seeds,
+                     settings=json.dumps(settings, sort_keys=True) if settings else "")
 
 
 def _countries(value, split_seed: int, where: str) -> list[str]:
