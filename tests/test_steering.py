@@ -393,3 +393,21 @@ def test_compile_refuses_bad_retrieval_settings_before_any_model_starts(tmp_path
                   "--retrieval", setting, "--out", str(tmp_path / "p")])
         assert exit_.value.code == 2 and expected in capsys.readouterr().err
     assert not (tmp_path / "p").exists()
+
+
+def test_a_retrieving_programs_labelled_examples_show_their_own_evidence(in_a_run):
+    from culturalign.optimization.compile import SurveyTask, survey_lists
+    from culturalign.optimization.objectives import make_objective
+    from culturalign.optimization.presets import load_preset
+
+    program = make_program("respondent_knn").fit_countries(TRAIN)
+    example = program.labelled_example("Chile", SURVEY)
+    shown = [line for line in example["question"].splitlines() if line.startswith("Most people answered")]
+    assert len(shown) == 1 and "Chile" not in shown[0]
+    assert all(n in shown[0] for n in program.neighbours("Chile"))
+    task = SurveyTask(survey_lists(0), make_objective("distance"), load_preset("bootstrap-steer"))
+    task.prepare(program)
+    train, _ = task.examples(None, SURVEY, program)
+    assert any("Most people answered" in (e.get("question") or "") for e in train)
+    plain, _ = task.examples(None, SURVEY)  # a program without a labeller gets the plain labelled demos
+    assert not any("Most people answered" in (e.get("question") or "") for e in plain)

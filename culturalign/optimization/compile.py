@@ -110,7 +110,7 @@ class CompileTask:
     generation: dict | None = None  # set when the program itself generates through DSPy's LM (explainers)
     unit = "countries answered"  # what the progress line counts
 
-    def examples(self, session, survey) -> tuple[list, list]:
+    def examples(self, session, survey, student=None) -> tuple[list, list]:
         raise NotImplementedError
 
     def objective(self) -> tuple:
@@ -147,8 +147,8 @@ def optimize(task: CompileTask, student, preset: Preset, session: ModelSession, 
     # stdout stays ours (--json)
     with using_session(session, survey, on_example), dspy.context(lm=context_lm, callbacks=[counter]), \
             contextlib.redirect_stdout(sys.stderr):
-        trainset, valset = task.examples(session, survey)
-        task.prepare(student)
+        task.prepare(student)  # first: a retrieving student's labelled examples show its own evidence
+        trainset, valset = task.examples(session, survey, student)
         metric, feedback, threshold, metric_record = task.objective()
         optimizer = build_optimizer(preset, prompt_lm, seed, task_lm, metric=metric, feedback=feedback,
                                     metric_threshold=threshold)
@@ -241,8 +241,9 @@ class SurveyTask(CompileTask):
             self.shown_val = sorted(random.Random(seed).sample(self.shown_val,
                                                                min(len(self.shown_val), preset.budget["val"])))
 
-    def examples(self, session, survey):
-        return training_examples(self.shown_train, survey), training_examples(self.shown_val, survey)
+    def examples(self, session, survey, student=None):
+        label = getattr(student, "labelled_example", None)
+        return training_examples(self.shown_train, survey, label), training_examples(self.shown_val, survey, label)
 
     def prepare(self, student):
         if hasattr(student, "fit_countries"):

@@ -40,15 +40,15 @@ def _label_table(survey: Survey) -> pd.DataFrame:
 
 
 def labelled_demos(country: str, survey: Survey, n: int = 1) -> list[dict]:
-    """``[{"question": text, "answer": code}, ...]``: the country's ``n`` most distinctive WVS-7 answers (most
-    unusual first); empty when WVS wave 7 did not survey the country."""
+    """``[{"question": text, "answer": code, "item": code, "part": label}, ...]``: the country's ``n`` most
+    distinctive WVS-7 answers (most unusual first); empty when WVS wave 7 did not survey the country."""
     iso2 = reference.countries().set_index("country").loc[reference.resolve_country(country), "iso2"]
     table = _label_table(survey)
     mine = table[table.iso2 == iso2].sort_values(["z", "item", "part"], ascending=[False, True, True]).head(n)
     out = []
     for row in mine.itertuples():
         q = next(q for q in survey.item(row.item).questions() if str(q.part) == row.part)
-        out.append({"question": q.text, "answer": str(int(row.answer))})
+        out.append({"question": q.text, "answer": str(int(row.answer)), "item": row.item, "part": row.part})
     return out
 
 
@@ -56,15 +56,17 @@ def labelled_demo(country: str, survey: Survey) -> dict | None:
     """The country's most distinctive WVS-7 answer as ``{"question": text, "answer": code}``, or None when
     WVS wave 7 did not survey the country."""
     demos = labelled_demos(country, survey, 1)
-    return demos[0] if demos else None
+    return {k: demos[0][k] for k in ("question", "answer")} if demos else None
 
 
-def training_examples(countries: list[str], survey: Survey) -> list:
-    """DSPy examples, one per country (input: ``country``), labelled where WVS-7 data exist."""
+def training_examples(countries: list[str], survey: Survey, label=None) -> list:
+    """DSPy examples, one per country (input: ``country``), labelled where WVS-7 data exist. ``label``: the
+    program's own labeller, (country, survey) -> demo fields or None (a retrieving program shows the evidence
+    it would show with that question); default :func:`labelled_demo`."""
     import dspy
 
     out = []
     for country in countries:
-        label = labelled_demo(country, survey) or {}
-        out.append(dspy.Example(country=country, **label).with_inputs("country"))
+        fields = (label or labelled_demo)(country, survey) or {}
+        out.append(dspy.Example(country=country, **fields).with_inputs("country"))
     return out

@@ -26,7 +26,7 @@ from ..instrument.populations import question_keys, target_distributions
 from ..map import reference
 from ..map.neighbours import MAX_K, WEIGHTINGS, Retrieval, neighbours
 from .demos import labelled_demos
-from .programs import Demo, ProgramContext, Respondent, demo_fields
+from .programs import Demo, ProgramContext, Respondent, demo_fields, with_evidence
 
 EVIDENCE_FORMATS = ("typical", "distribution", "none")
 
@@ -155,6 +155,16 @@ class NeighbourRespondent(Respondent):
         if key not in self._evidence:
             self._evidence[key] = question_evidence(survey, self.found(country), self.evidence)
         return self._evidence[key]
+
+    def labelled_example(self, country: str, survey) -> dict | None:
+        """A training country's labelled demo (its most distinctive WVS-7 answer, :mod:`.demos`) with the
+        evidence this program would show with that question: its own neighbours' answers (never itself)."""
+        demos = labelled_demos(country, survey, 1)
+        if not demos:
+            return None
+        item, part, question = demos[0]["item"], demos[0]["part"], demos[0]["question"]
+        shown = question_evidence(survey, self.found(country), self.evidence).get(f"{item}/{part}", "")
+        return {"question": with_evidence(question, shown), "answer": demos[0]["answer"]}
 
     def contexts(self, country: str) -> list[ProgramContext]:
         return [ProgramContext(self.name, self.respond.signature.instructions,
