@@ -8,7 +8,7 @@ Prints, from one run:
   * the wall time of the whole audit (extrapolate: contexts x seconds per context);
   * the embedded path's bound: llama.cpp's prefill rate, measured in the same run, and the audit's wall time over
     (uncached prompt tokens / prefill rate); 1.0 would mean the model's prefill is the only cost;
-  * with --program DIR: what one country costs a compiled program (DSPy ChatAdapter prompts) against the
+  * with --program DIR: what one country costs a compiled program (in its own prompt format) against the
     engineered prompt, each on a fresh server and cache: seconds, prompt tokens and the prefix-cache share.
 
     python bench/bench_audit.py                      # 20 countries x 10 items, 1 descriptor variant

@@ -411,3 +411,30 @@ def test_a_retrieving_programs_labelled_examples_show_their_own_evidence(in_a_ru
     assert any("Most people answered" in (e.get("question") or "") for e in train)
     plain, _ = task.examples(None, SURVEY)  # a program without a labeller gets the plain labelled demos
     assert not any("Most people answered" in (e.get("question") or "") for e in plain)
+
+
+def test_retrieval_search_scores_every_setting_and_keeps_the_best(tmp_path):
+    from culturalign.optimization.compile import run_compile
+    from culturalign.optimization.saved import load_program
+
+    preset = tmp_path / "search.yaml"
+    preset.write_text("optimizer: RetrievalSearch\nsettings: {grid: {evidence: [typical, distribution], k: [1, 2]}, "
+                      "labeled_demos: 2}\n")
+    session = fake_model_session(AnswerCache(tmp_path / "s.sqlite"))
+    split = {"train": ["Chile", "Peru", "Japan", "Nigeria"], "val": ["Mexico"], "test": ["Argentina"]}
+    out, manifest = run_compile("respondent_knn", str(preset), out=tmp_path / "knn", countries=split,
+                                session=session, objective="contrastive")
+    tried = manifest["retrieval_search"]
+    assert [(t["evidence"], t["k"]) for t in tried] == [("typical", 1), ("typical", 2), ("distribution", 1),
+                                                        ("distribution", 2)]
+    best = max(tried, key=lambda t: t["score"])  # ties: the first
+    chosen = manifest["program_settings"]["retrieval"]
+    assert (chosen["evidence"], chosen["k"]) == (best["evidence"], best["k"])
+    program, _ = load_program(out, SURVEY)
+    assert program.evidence == best["evidence"] and program.k == best["k"] and len(program.respond.demos) == 2
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("optimizer: RetrievalSearch\nsettings: {grid: {evidence: typical}}\n")
+    with pytest.raises(CulturalignError, match="non-empty list"):
+        run_compile("respondent_knn", str(bad), out=tmp_path / "b", countries=split, session=session)
+    with pytest.raises(CulturalignError, match="retrieves nothing"):
+        run_compile("respondent", str(preset), out=tmp_path / "c", countries=split, session=session)

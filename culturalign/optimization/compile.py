@@ -31,7 +31,7 @@ from ..programs.demos import training_examples
 from ..progress import CompileProgress
 from .metrics import alignment_metric, feedback_metric
 from .objectives import Objective, make_objective
-from .presets import QUIRKS, Preset
+from .presets import QUIRKS, Preset, optimizer_class
 
 
 def dspy_lm(session: ModelSession, **settings):
@@ -71,8 +71,6 @@ def build_optimizer(preset: Preset, prompt_lm, seed: int, task_lm=None, *, metri
     """Instantiate the preset's optimizer with its metric (``feedback`` where the optimizer reflects on
     feedback text) and the prompt/reflection model. The defaults are the survey respondent's distance
     objective; ``metric_threshold`` replaces the preset's where an objective has its own."""
-    import dspy
-
     quirks = QUIRKS[preset.optimizer]
     settings = dict(preset.settings)
     if metric_threshold is not None and "metric_threshold" in settings:
@@ -85,7 +83,7 @@ def build_optimizer(preset: Preset, prompt_lm, seed: int, task_lm=None, *, metri
         settings["task_model"] = task_lm or prompt_lm
     if quirks.seed == "init":
         settings["seed"] = seed
-    return getattr(dspy, preset.optimizer)(**settings)
+    return optimizer_class(preset.optimizer)(**settings)
 
 
 def compile_kwargs(preset: Preset, seed: int) -> dict:
@@ -200,7 +198,8 @@ def run_task(task: CompileTask, program: str, preset: Preset, model=None, *, out
                     "usage": {**session.usage.as_dict(), "compile_model_calls": record["model_calls"],
                               "lm_calls": record["lm_calls"]},
                     "wall_seconds": record["wall_seconds"], "timing": record["timing"], "scores": record["scores"],
-                    "program_settings": program_settings_of(compiled)}
+                    "program_settings": program_settings_of(compiled),
+                    **({"retrieval_search": compiled.search_record} if hasattr(compiled, "search_record") else {})}
         out = Path(out or f"programs/{program}-{preset.name}-{session.spec.name}")
         save_program(compiled, out, manifest)
     return out, manifest

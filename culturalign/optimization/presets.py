@@ -30,6 +30,7 @@ class OptimizerQuirks:
 
 
 QUIRKS = {
+    "RetrievalSearch": OptimizerQuirks(seed="init"),  # culturalign's own (optimization/retrieval_search.py)
     "BootstrapFewShotWithRandomSearch": OptimizerQuirks(),
     "MIPROv2": OptimizerQuirks(prompt_model="prompt_model", task_model=True, seed="compile"),
     "COPRO": OptimizerQuirks(valset=False, prompt_model="prompt_model"),
@@ -129,6 +130,17 @@ def _fits(value, kinds: set) -> bool:
     return kind in kinds or (kind == "int" and "float" in kinds)
 
 
+def optimizer_class(name: str):
+    """The optimizer a preset names: culturalign's own ``RetrievalSearch``, else DSPy's class of that name."""
+    if name == "RetrievalSearch":
+        from .retrieval_search import RetrievalSearch
+
+        return RetrievalSearch
+    import dspy
+
+    return getattr(dspy, name)
+
+
 def check_settings(optimizer: str, section: str, values, where: str) -> dict:
     """Check a preset's ``settings`` (the optimizer's constructor) or ``compile`` (its compile call) before any
     of it reaches DSPy: known keys, values of the type the optimizer takes, finite non-negative numbers."""
@@ -138,7 +150,7 @@ def check_settings(optimizer: str, section: str, values, where: str) -> dict:
         return {}
     if not isinstance(values, dict):
         raise CulturalignError(f"{where}: '{section}' must be a mapping of setting -> value, got {shown(values)}")
-    cls = getattr(dspy, optimizer)
+    cls = optimizer_class(optimizer)
     fn = cls.__init__ if section == "settings" else cls.compile
     params = inspect.signature(fn).parameters
     accepted = _accepted(fn)
