@@ -85,7 +85,8 @@ def per_country(distances: pd.DataFrame) -> pd.DataFrame:
 def condition_summary(table: pd.DataFrame) -> pd.DataFrame:
     """Per model and condition (:func:`yardsticks.summarize_conditions`): distances (mean, median, bootstrap
     CI), skill against the centroid (with CI, per axis), the share of countries closer than the centroid and
-    than each baseline (on the countries both share), steerability, and the lead over the shuffled control."""
+    than each baseline (on the countries both share), steerability, the lead over the shuffled control and the
+    lead over the ``neighbours`` yardstick."""
     rows = []
     for model, sub in table.groupby("model", sort=False):
         kinds = sub.groupby("condition", sort=False).kind.first()
@@ -110,6 +111,10 @@ def condition_summary(table: pd.DataFrame) -> pd.DataFrame:
                         "lead_over_shuffled": control.get("gap", np.nan),
                         "lead_ci95_low": control.get("gap_ci95", nan2)[0],
                         "lead_ci95_high": control.get("gap_ci95", nan2)[1]})
+            over = st.get("lead_over_neighbours", {})  # what the model adds to the retrieval alone
+            row.update({"lead_over_neighbours": over.get("lead", np.nan),
+                        "neighbours_lead_ci95_low": over.get("lead_ci95", nan2)[0],
+                        "neighbours_lead_ci95_high": over.get("lead_ci95", nan2)[1]})
             rows.append(row)
     return pd.DataFrame(rows)
 
