@@ -84,3 +84,36 @@ def test_committed_steering_program_reproduces_the_study_on_three_held_out_count
         session.close()
     for country in countries:
         assert scored.distance[country] == pytest.approx(study.distance[country], abs=0.02), country
+
+
+EVIDENCE_KNN = PROGRAMS / "respondent_knn-retrieval-search-contrastive-qwen2.5-coder-0.5b"
+EVIDENCE = PROGRAMS.parent / "results" / "evidence" / "distances.csv"
+
+
+def test_committed_evidence_program_reproduces_the_study_on_three_held_out_countries(cache_root):
+    """The committed respondent_knn program that reads the neighbours' answers to each question (lean prompt)
+    reloads from a clean checkout in its saved settings and puts three held-out countries where the committed
+    evidence study put them."""
+    import pandas as pd
+
+    from culturalign.optimization.compile import score_split
+    from culturalign.optimization.saved import load_program
+    from culturalign.instrument.survey import load_survey
+    from culturalign.runs.evaluate import session_for
+
+    program, manifest = load_program(EVIDENCE_KNN, load_survey())
+    assert program.prompt_format == "lean" and program.evidence == manifest["program_settings"]["retrieval"]["evidence"]
+    assert program.k == manifest["program_settings"]["retrieval"]["k"]
+    study = pd.read_csv(EVIDENCE)
+    study = study[(study.condition == "compiled:respondent_knn/retrieval-search/contrastive")
+                  & (study.seed == manifest["seed"])].set_index("country")
+    countries = ["Kenya", "Peru", "Sweden"]  # three regions
+    assert set(countries) <= set(manifest["split"]["test"]) <= set(study.index)
+    session = session_for(manifest, None)
+    try:
+        scored = score_split(session, program, countries, load_survey()).set_index("country")
+    finally:
+        session.close()
+    for country in countries:
+        assert scored.distance[country] == pytest.approx(study.distance[country], abs=0.02), country
+    assert json.loads((EVIDENCE_KNN / "program.json").read_text())["retrieval"]["pool"] == sorted(manifest["split"]["train"])
