@@ -12,7 +12,7 @@ from culturalign.runs.experiment import load_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY = ROOT / "results" / "local-models"
-STUDIES = ["local-models", "qwen-1.5b"]
+STUDIES = ["local-models", "qwen-1.5b", "evidence"]
 
 
 @pytest.mark.parametrize("name", STUDIES)
