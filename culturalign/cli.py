@@ -461,9 +461,10 @@ def evaluate_cmd(program_dir, split, model, variants, seeds, shuffled_control, s
         if "lead_over_neighbours" in c:
             ln = c["lead_over_neighbours"]
             click.echo(f"  {'':<11} lead over neighbours* {_signed(ln['lead'])} ({_signed(ln['lead_ci95'][0])} to "
-                       f"{_signed(ln['lead_ci95'][1])}): " + ("the model adds to the retrieval"
-                                                                if ln["beats_neighbours"] else "no better than the "
-                                                                "retrieved neighbours' own mean point"))
+                       f"{_signed(ln['lead_ci95'][1])}): " + (
+                           "the model adds to the retrieval" if ln["beats_neighbours"] else
+                           "worse than" if ln["lead_ci95"][1] < 0 else "no better than")
+                       + ("" if ln["beats_neighbours"] else " the retrieved neighbours' own mean point"))
     click.echo("  * model-free: the training countries' mean point, the mean of the target's region's "
                "training countries (a lookup that knows the region), and the mean point of the training "
                "countries the program retrieves (its neighbours, with no model)")
