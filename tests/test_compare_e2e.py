@@ -21,9 +21,10 @@ def test_compare_two_conditions_then_rerender_without_a_model(cache_root, tmp_pa
     printed = cli("compare", str(exp), "--out", str(out))
     assert "engineered" in printed and "report.html" in printed
     d = pd.read_parquet(out / "distances.parquet")
-    # two conditions answered by the model, two model-free yardsticks beside them
-    assert len(d) == 12 and set(d.country) == {"Japan", "Nigeria", "Sweden"}
-    assert d.groupby("kind").size().to_dict() == {"baseline": 6, "reference": 6}
+    # two conditions answered by the model, three model-free yardsticks beside them
+    assert len(d) == 15 and set(d.country) == {"Japan", "Nigeria", "Sweden"}
+    assert d.groupby("kind").size().to_dict() == {"baseline": 6, "reference": 9}
+    assert set(d[d.kind == "reference"].condition) == {"centroid", "region_centroid", "neighbours"}
     no_persona = d[d.condition == "no_persona"]
     assert no_persona[["x", "y"]].nunique().max() == 1  # no persona: one point whatever the target
     engineered = d[d.condition == "engineered"]
@@ -36,7 +37,7 @@ def test_compare_two_conditions_then_rerender_without_a_model(cache_root, tmp_pa
     assert summary.loc["centroid", "skill"] == 0 and summary.loc["engineered", "skill"] < 1
     # the distributional block: the same answers, per question, against each society's published distribution
     dist = pd.read_csv(out / "distribution_scores.csv")
-    assert {"no_persona", "engineered", "uniform", "marginal", "region_marginal"} <= set(dist.condition)
+    assert {"no_persona", "engineered", "uniform", "marginal", "region_marginal", "neighbours"} <= set(dist.condition)
     assert set(dist.country) == {"Japan", "Nigeria"}  # Sweden has no published WVS-7 shares
     assert dist.tv.between(0, 1).all() and dist.question.nunique() == 13
     found = json.loads((out / "distribution_summary.json").read_text())["qwen2.5-coder-0.5b"]
