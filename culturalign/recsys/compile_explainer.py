@@ -98,7 +98,7 @@ class ExplainerTask(CompileTask):
         self.tasks, self.sizes, self.split_seed = tasks, sizes, split_seed
         self.data = {}
 
-    def examples(self, session, survey):
+    def examples(self, session, survey, student=None):
         for split in ("train", "val", "test"):
             sub = self.tasks[self.tasks.split == split].reset_index(drop=True)
             plain, dist = _plain_distances(session, survey, sub)
