@@ -60,22 +60,13 @@ KNN = PROGRAMS / "respondent_knn-bootstrap-steer-contrastive-qwen2.5-coder-0.5b"
 STEERING = PROGRAMS.parent / "results" / "steering" / "distances.csv"
 
 
-def test_committed_steering_program_reproduces_the_study_on_three_held_out_countries(cache_root):
-    """The committed respondent_knn program (retrieved neighbours' answers as demos) reloads from a clean
-    checkout and puts three held-out countries where the committed steering study put them; three, not 21,
-    to keep CI's budget (its prompts are several times longer than the engineered prompt's)."""
-    import pandas as pd
-
+def _reproduces_three_held_out_countries(program, manifest, study):
+    """Kenya, Peru and Sweden (three regions) scored from a clean checkout land where the study put them."""
+    from culturalign.instrument.survey import load_survey
     from culturalign.optimization.compile import score_split
     from culturalign.runs.evaluate import session_for
-    from culturalign.optimization.saved import load_program
-    from culturalign.instrument.survey import load_survey
 
-    program, manifest = load_program(KNN, load_survey())
-    study = pd.read_csv(STEERING)
-    study = study[study.condition == "compiled:respondent_knn/bootstrap-steer/contrastive"]
-    study = study[study.seed == 0].set_index("country")
-    countries = ["Kenya", "Peru", "Sweden"]  # three regions
+    countries = ["Kenya", "Peru", "Sweden"]
     assert set(countries) <= set(manifest["split"]["test"]) <= set(study.index)
     session = session_for(manifest, None)
     try:
@@ -84,6 +75,22 @@ def test_committed_steering_program_reproduces_the_study_on_three_held_out_count
         session.close()
     for country in countries:
         assert scored.distance[country] == pytest.approx(study.distance[country], abs=0.02), country
+
+
+def test_committed_steering_program_reproduces_the_study_on_three_held_out_countries(cache_root):
+    """The committed respondent_knn program (retrieved neighbours' answers as demos) reloads from a clean
+    checkout and puts three held-out countries where the committed steering study put them; three, not 21,
+    to keep CI's budget (its prompts are several times longer than the engineered prompt's)."""
+    import pandas as pd
+
+    from culturalign.optimization.saved import load_program
+    from culturalign.instrument.survey import load_survey
+
+    program, manifest = load_program(KNN, load_survey())
+    study = pd.read_csv(STEERING)
+    study = study[study.condition == "compiled:respondent_knn/bootstrap-steer/contrastive"]
+    study = study[study.seed == 0].set_index("country")
+    _reproduces_three_held_out_countries(program, manifest, study)
 
 
 EVIDENCE_KNN = PROGRAMS / "respondent_knn-retrieval-search-contrastive-qwen2.5-coder-0.5b"
@@ -96,10 +103,8 @@ def test_committed_evidence_program_reproduces_the_study_on_three_held_out_count
     evidence study put them."""
     import pandas as pd
 
-    from culturalign.optimization.compile import score_split
     from culturalign.optimization.saved import load_program
     from culturalign.instrument.survey import load_survey
-    from culturalign.runs.evaluate import session_for
 
     program, manifest = load_program(EVIDENCE_KNN, load_survey())
     assert program.prompt_format == "lean" and program.evidence == manifest["program_settings"]["retrieval"]["evidence"]
@@ -107,13 +112,5 @@ def test_committed_evidence_program_reproduces_the_study_on_three_held_out_count
     study = pd.read_csv(EVIDENCE)
     study = study[(study.condition == "compiled:respondent_knn/retrieval-search/contrastive")
                   & (study.seed == manifest["seed"])].set_index("country")
-    countries = ["Kenya", "Peru", "Sweden"]  # three regions
-    assert set(countries) <= set(manifest["split"]["test"]) <= set(study.index)
-    session = session_for(manifest, None)
-    try:
-        scored = score_split(session, program, countries, load_survey()).set_index("country")
-    finally:
-        session.close()
-    for country in countries:
-        assert scored.distance[country] == pytest.approx(study.distance[country], abs=0.02), country
+    _reproduces_three_held_out_countries(program, manifest, study)
     assert json.loads((EVIDENCE_KNN / "program.json").read_text())["retrieval"]["pool"] == sorted(manifest["split"]["train"])
