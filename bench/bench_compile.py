@@ -22,7 +22,7 @@ from bench_audit import prefill_tokens_per_second
 
 from culturalign.models import ModelSession
 from culturalign.models.cache import AnswerCache
-from culturalign.optimization.compile import run_compile
+from culturalign.optimization.compile import run_compile, settings_from_text
 
 
 def main() -> None:
@@ -37,10 +37,7 @@ def main() -> None:
     ap.add_argument("--score-train", action="store_true", help="also score every training country")
     args = ap.parse_args()
 
-    retrieval = {}
-    for part in filter(None, (args.retrieval or "").split(",")):
-        key, _, value = part.partition("=")
-        retrieval[key] = int(value) if value.isdigit() else value
+    retrieval = settings_from_text(args.retrieval, "--retrieval")
     splits = ("train", "val", "test") if args.score_train else ("val", "test")
     with tempfile.TemporaryDirectory() as tmp:
         with ModelSession(args.model, cache=AnswerCache(Path(tmp) / "answers.sqlite")) as session:

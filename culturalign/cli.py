@@ -300,20 +300,6 @@ def _country_list(value: str | None):
     return [c.strip() for c in value.split(",") if c.strip()] if value else None
 
 
-def _settings_list(value: str | None, option: str) -> dict:
-    """``k=5,evidence=distribution`` as a mapping (whole numbers as ints); the program checks the values."""
-    out = {}
-    for part in (value or "").split(","):
-        if not part.strip():
-            continue
-        key, eq, text = part.partition("=")
-        if not eq or not key.strip() or not text.strip():
-            raise CulturalignError(f"{option}: {part.strip()!r} is not KEY=VALUE (e.g. k=5,evidence=distribution)")
-        text = text.strip()
-        out[key.strip()] = int(text) if text.lstrip("-").isdigit() else text
-    return out
-
-
 @cli.command("compile")
 @click.option("--program", default="respondent", show_default=True, help="Registered program to compile.")
 @click.option("--optimizer", default="mipro-light", show_default=True, help="Preset name or path to a preset YAML.")
@@ -350,7 +336,7 @@ def compile_cmd(program, optimizer, model, prompt_model, out, seed, split_seed, 
                 skip_train_score, prompt_format, retrieval, objective, tau, survey_name, no_progress):
     """Compile a culture-conditioned program with an optimizer preset and save it (JSON + manifest)."""
     from .instrument.survey import load_survey
-    from .optimization.compile import run_compile
+    from .optimization.compile import run_compile, settings_from_text
     from .programs.programs import make_program
 
     inst = load_survey(survey_name)  # a bad survey fails here, before any model starts
@@ -363,7 +349,7 @@ def compile_cmd(program, optimizer, model, prompt_model, out, seed, split_seed, 
                                         out=out, seed=seed, split_seed=split_seed, train=train, val=val, test=test_,
                                         skip_train_score=not score_train, progress=not no_progress)
         return
-    settings = {"prompt_format": prompt_format, "retrieval": _settings_list(retrieval, "--retrieval")}
+    settings = {"prompt_format": prompt_format, "retrieval": settings_from_text(retrieval, "--retrieval")}
     lists = {k: [reference.resolve_country(c) for c in v] for k, v in
              (("train", _country_list(train)), ("val", _country_list(val)), ("test", _country_list(test_))) if v}
     path, manifest = run_compile(program, optimizer, model, out=out, seed=seed, split_seed=split_seed,

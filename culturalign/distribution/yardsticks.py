@@ -43,7 +43,7 @@ def predictions(survey, countries, known=None, names=DISTRIBUTION_PREDICTORS,
     found_neighbours = {}
     if "neighbours" in names:  # retrieval draws on map countries the predictor may know, never the target
         for country in countries:
-            pool = on_map - {country} if known is None else known & on_map
+            pool = on_map if known is None else known & on_map
             found_neighbours[country] = dict(neighbours(country, pool, retrieval)) if country in on_map else {}
     rows = []
     for key in question_keys(survey).itertuples():

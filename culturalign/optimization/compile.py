@@ -409,3 +409,17 @@ def program_settings_of(program) -> dict:
     if callable(getattr(program, "retrieval_settings", None)):
         out["retrieval"] = program.retrieval_settings()
     return out
+
+
+def settings_from_text(value: str | None, option: str) -> dict:
+    """``k=5,evidence=distribution`` as a mapping (whole numbers as ints); the program checks the values."""
+    out = {}
+    for part in (value or "").split(","):
+        if not part.strip():
+            continue
+        key, eq, text = part.partition("=")
+        if not eq or not key.strip() or not text.strip():
+            raise CulturalignError(f"{option}: {part.strip()!r} is not KEY=VALUE (e.g. k=5,evidence=distribution)")
+        text = text.strip()
+        out[key.strip()] = int(text) if text.lstrip("-").isdigit() else text
+    return out

@@ -11,11 +11,11 @@ from __future__ import annotations
 import itertools
 import random
 
-import dspy
 from dspy.teleprompt import Teleprompter
 
 from ..elicitation.respondent import active_survey
 from ..errors import CulturalignError
+from ..programs.demos import training_examples
 
 
 class RetrievalSearch(Teleprompter):
@@ -31,9 +31,8 @@ class RetrievalSearch(Teleprompter):
         program = student.deepcopy()
         program.set_retrieval(**settings)
         if self.labeled_demos:
-            survey = active_survey()
-            labelled = [dspy.Example(country=e.country, **fields).with_inputs("country") for e in trainset
-                        if (fields := program.labelled_example(e.country, survey))]
+            labelled = [e for e in training_examples([e.country for e in trainset], active_survey(),
+                                                     program.labelled_example) if e.get("answer")]
             chosen = random.Random(self.seed).sample(labelled, min(self.labeled_demos, len(labelled)))
             program.respond.demos = chosen
         return program

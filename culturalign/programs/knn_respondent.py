@@ -59,8 +59,9 @@ def question_evidence(survey, found: list[tuple[str, float]], evidence: str) -> 
     weights = dict(found)
     targets = target_distributions(survey)
     targets = targets[targets.country.isin(weights)]
-    ordinal = {(k.item, k.part): k.ordinal for k in question_keys(survey).itertuples()}
-    codes = {(k.item, k.part): k.codes for k in question_keys(survey).itertuples()}
+    keys = list(question_keys(survey).itertuples())
+    ordinal = {(k.item, k.part): k.ordinal for k in keys}
+    codes = {(k.item, k.part): k.codes for k in keys}
     out = {}
     for (item, part), sub in targets.groupby(["item", "part"], sort=False):
         per_country = {c: dict(zip(g.option.astype(int), g.share)) for c, g in sub.groupby("country")}
@@ -88,15 +89,13 @@ class NeighbourRespondent(Respondent):
         dspy.Module.__init__(self)
         self.respond = dspy.Predict(NeighbourAnswer.with_instructions(EVIDENCE_INSTRUCTIONS))
         self.prompt_format = self.default_prompt_format
+        self.retrieval, self.evidence, self.per_neighbour = Retrieval(), "typical", 0
         self.set_retrieval(k=k, per_neighbour=per_neighbour, evidence=evidence, weighting=weighting)
         self.fit_countries(())
 
     def set_retrieval(self, **settings) -> "NeighbourRespondent":
         """Change retrieval settings (k, weighting, evidence, per_neighbour), checked; clears what was retrieved."""
-        current = {"k": getattr(self, "retrieval", Retrieval()).k,
-                   "weighting": getattr(self, "retrieval", Retrieval()).weighting,
-                   "evidence": getattr(self, "evidence", "typical"),
-                   "per_neighbour": getattr(self, "per_neighbour", 0)}
+        current = {**self.retrieval.record(), "evidence": self.evidence, "per_neighbour": self.per_neighbour}
         unknown = set(settings) - set(current)
         if unknown:
             raise CulturalignError(f"unknown retrieval setting(s) {', '.join(sorted(unknown))}; use "
@@ -148,9 +147,10 @@ class NeighbourRespondent(Respondent):
             self._retrieved[country] = tuple(d for d in demos if d)
         return self._retrieved[country]
 
-    def evidence_for(self, country: str) -> dict[str, str]:
-        """question key -> the evidence shown with that question for ``country`` in the active survey."""
-        survey = active_survey()
+    def evidence_for(self, country: str, survey=None) -> dict[str, str]:
+        """question key -> the evidence shown with that question for ``country`` in ``survey`` (default: the
+        active one)."""
+        survey = survey or active_survey()
         key = (country, survey.digest)
         if key not in self._evidence:
             self._evidence[key] = question_evidence(survey, self.found(country), self.evidence)
@@ -163,7 +163,7 @@ class NeighbourRespondent(Respondent):
         if not demos:
             return None
         item, part, question = demos[0]["item"], demos[0]["part"], demos[0]["question"]
-        shown = question_evidence(survey, self.found(country), self.evidence).get(f"{item}/{part}", "")
+        shown = self.evidence_for(country, survey).get(f"{item}/{part}", "")
         return {"question": with_evidence(question, shown), "answer": demos[0]["answer"]}
 
     def contexts(self, country: str) -> list[ProgramContext]:

@@ -92,11 +92,14 @@ class ProgramContext:
     def condition_name(self) -> str:
         return self.program
 
+    def question_text(self, q: Question) -> str:
+        """The question as this context asks it: with its evidence, where the program shows any."""
+        return with_evidence(q.text, dict(self.evidence).get(question_key(q), ""))
+
     def prompt(self, q: Question, prefix: str = "") -> Prompt:
         return format_prompt(self.prompt_format, self.signature.with_instructions(self.instructions),
                              [dict(d) for d in self.demos],
-                             {"country": self.country, **dict(self.inputs),
-                              "question": with_evidence(q.text, dict(self.evidence).get(question_key(q), ""))},
+                             {"country": self.country, **dict(self.inputs), "question": self.question_text(q)},
                              answer_prefill(self.prompt_format) + prefix)
 
 
@@ -188,8 +191,7 @@ class Respondent(dspy.Module):
         if len(hit):
             best = hit.loc[hit.probability.idxmax()]
             ctx = self.contexts(country)[0]
-            inputs = {"country": country, **dict(ctx.inputs),
-                      "question": with_evidence(q.text, dict(ctx.evidence).get(question_key(q), ""))}
+            inputs = {"country": country, **dict(ctx.inputs), "question": ctx.question_text(q)}
             dspy.settings.trace.append((self.respond, inputs, dspy.Prediction(answer=str(int(best.option)))))
 
 
