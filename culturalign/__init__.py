@@ -1,34 +1,56 @@
-"""culturalign: measure and optimise the cultural alignment of language models on the Inglehart-Welzel map."""
-import os as _os
+"""culturalign: measure and optimise the cultural alignment of language models on the Inglehart-Welzel map.
 
-# Offline by default: litellm (under DSPy) would fetch its model price map at import, and Hugging Face
-# libraries would look for updates. culturalign never needs the network at run time.
-_os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-_os.environ.setdefault("HF_HUB_OFFLINE", "1")
-from .elicitation.conditions import CULTURAL_PROMPT, NO_PERSONA, custom_condition
-from .distribution.metrics import compare as compare_distributions
-from .distribution.yardsticks import predictions as distribution_yardsticks
-from .errors import CulturalignError
-from .instrument.populations import target_distributions
-from .instrument.question_splits import question_splits, stratified_questions
-from .instrument.survey import load_survey
-from .map.cultmap import (bootstrap_point, distances, improved_share, item_distances, load_projection, nearest, project,
-                      region_summary, specificity, steerability)
-from .map.reference import countries, resolve_country
-from .map.yardsticks import ShuffledCountries, condition_stats, derangement, reference_predictions, skill
-from .models import ModelSession, get_spec
-from .optimization.compile import run_compile
-from .report.report import write_report
-from .runs.audit import AuditResult, run_audit
-from .runs.compare import run_compare
-from .runs.evaluate import evaluate_saved, evaluate_seeds
-from .runs.experiment import load_experiment, parse_experiment
-from .runs.surveys import survey_table
+The public names below are imported on first use (PEP 562), so ``import culturalign`` and the commands that need no
+model (``countries``, ``map``, ``report`` ...) never load DSPy, LiteLLM or the llama.cpp binding."""
+from __future__ import annotations
 
-__all__ = ["AuditResult", "CULTURAL_PROMPT", "CulturalignError", "ModelSession", "NO_PERSONA", "bootstrap_point",
-           "countries", "custom_condition", "distances", "evaluate_saved", "evaluate_seeds", "get_spec",
-           "improved_share", "item_distances", "load_experiment", "load_projection", "load_survey", "nearest",
-           "parse_experiment", "project", "region_summary", "resolve_country", "run_audit", "run_compare",
-           "run_compile", "specificity", "steerability", "write_report", "ShuffledCountries", "condition_stats",
-           "derangement", "reference_predictions", "skill", "compare_distributions", "distribution_yardsticks",
-           "target_distributions", "question_splits", "stratified_questions", "survey_table"]
+import importlib
+
+# public name -> "module:attribute", relative to this package
+_PUBLIC = {
+    "CULTURAL_PROMPT": "elicitation.conditions:CULTURAL_PROMPT",
+    "NO_PERSONA": "elicitation.conditions:NO_PERSONA",
+    "custom_condition": "elicitation.conditions:custom_condition",
+    "compare_distributions": "distribution.metrics:compare",
+    "distribution_yardsticks": "distribution.yardsticks:predictions",
+    "CulturalignError": "errors:CulturalignError",
+    "target_distributions": "instrument.populations:target_distributions",
+    "question_splits": "instrument.question_splits:question_splits",
+    "stratified_questions": "instrument.question_splits:stratified_questions",
+    "load_survey": "instrument.survey:load_survey",
+    **{name: f"map.cultmap:{name}" for name in (
+        "bootstrap_point", "distances", "improved_share", "item_distances", "load_projection", "nearest",
+        "region_summary", "specificity", "steerability")},
+    "project": "instrument.answers:project",  # checked as `culturalign project` checks a file
+    "countries": "map.reference:countries",
+    "resolve_country": "map.reference:resolve_country",
+    **{name: f"map.yardsticks:{name}" for name in (
+        "ShuffledCountries", "condition_stats", "derangement", "reference_predictions", "skill")},
+    "ModelSession": "models.session:ModelSession",
+    "get_spec": "models.registry:get_spec",
+    "run_compile": "optimization.compile:run_compile",
+    "write_report": "report.report:write_report",
+    "AuditResult": "runs.audit:AuditResult",
+    "run_audit": "runs.audit:run_audit",
+    "run_compare": "runs.compare:run_compare",
+    "evaluate_saved": "runs.evaluate:evaluate_saved",
+    "evaluate_seeds": "runs.evaluate:evaluate_seeds",
+    "load_experiment": "runs.experiment:load_experiment",
+    "parse_experiment": "runs.experiment:parse_experiment",
+    "survey_table": "runs.surveys:survey_table",
+}
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str):
+    target = _PUBLIC.get(name)
+    if target is None:
+        raise AttributeError(f"module 'culturalign' has no attribute {name!r}")
+    module, attr = target.split(":")
+    value = getattr(importlib.import_module(f".{module}", __name__), attr)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC))

@@ -10,8 +10,13 @@ import pandas as pd
 from . import plugins
 from .errors import CulturalignError
 from .fileio import json_text, shown, writable_folder
-from .map import cultmap, reference
-from .runs.audit import DEFAULT_COUNTRIES
+from .map import reference
+from .map.reference import DEFAULT_COUNTRIES
+from .optimization import OBJECTIVES
+from .programs import PROGRAMS
+
+# Commands import what they need when they run: listing countries or drawing a map loads no DSPy, LiteLLM or
+# llama.cpp binding (tests/test_startup.py holds them to it).
 
 
 def _echo_json(obj) -> None:
@@ -30,7 +35,9 @@ def cli():
 def countries(as_json, region):
     """List the 107 reference countries with ISO codes, regions and map positions."""
     table = reference.countries()
-    if region:
+    if region is not None:
+        if not region.strip():
+            raise CulturalignError(f"--region is empty; regions: {', '.join(reference.REGIONS)}")
         match = [r for r in reference.REGIONS if r.lower() == region.lower()]
         if not match:
             raise CulturalignError(f"unknown region {region!r}; regions: {', '.join(reference.REGIONS)}")
@@ -86,43 +93,6 @@ def _map_survey(name: str):
     return survey
 
 
-def _answer_vectors(data, path: str, survey) -> tuple[list[str], list[dict], bool]:
-    """Names and answer mappings from a JSON object or list of objects; checks item codes and values."""
-    single = isinstance(data, dict)
-    entries = [data] if single else data
-    if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
-        raise CulturalignError(f"{path}: expected an object mapping item codes to values, or a non-empty list of "
-                               "such objects")
-    items = set(survey.map.items)
-    names, vectors = [], []
-    for i, entry in enumerate(entries):
-        where = f"{path}: entry {i + 1}" if not single else path
-        name = entry.get("name", f"answers {i + 1}")
-        if not isinstance(name, str) or len(name) > 200:
-            raise CulturalignError(f"{where}: name must be text of at most 200 characters, got {shown(name)}")
-        vector = {k: v for k, v in entry.items() if k != "name"}
-        unknown = sorted(set(vector) - items)
-        if unknown:
-            raise CulturalignError(f"{where}: unknown item code(s) {', '.join(unknown)[:200]}; items: "
-                                   f"{', '.join(sorted(items))}")
-        for k, v in vector.items():
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise CulturalignError(f"{where}: value of {k} must be a number, got {shown(v)}")
-        names.append(str(name))
-        vectors.append(vector)
-    return names, vectors, single
-
-
-def _check_ranges(vectors, path, survey, first: int = 1):
-    """Every answer inside its item's range; ``first`` numbers the entries in the message."""
-    for i, vector in enumerate(vectors):
-        for code, value in vector.items():
-            lo, hi = survey.item(code).range
-            if not lo <= value <= hi:
-                raise CulturalignError(f"{path}: entry {i + first}: {code} = {shown(value)} is outside its range "
-                                       f"[{lo}, {hi}]")
-
-
 @cli.command()
 @click.argument("answers", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: x, y and nearest countries per input.")
@@ -133,9 +103,13 @@ def _check_ranges(vectors, path, survey, first: int = 1):
               help="The survey whose items and map projection the answers follow.")
 def project(answers, as_json, n_nearest, fill_mean, survey_name):
     """Project answers (JSON: item code -> value, or a list of such objects) onto the map."""
+    from .map import cultmap
+
+    from .instrument.answers import answer_vectors, check_ranges
+
     survey = _map_survey(survey_name)
-    names, vectors, single = _answer_vectors(_read_json(answers, "answers"), answers, survey)
-    _check_ranges(vectors, answers, survey)
+    names, vectors, single = answer_vectors(_read_json(answers, "answers"), answers, survey)
+    check_ranges(vectors, answers, survey)
     xy = survey.map.project(vectors, fill_mean=fill_mean)
     results = []
     for name, (x, y) in zip(names, xy.itertuples(index=False)):
@@ -161,6 +135,7 @@ def project(answers, as_json, n_nearest, fill_mean, survey_name):
               help="The survey whose items and map projection answer points follow.")
 def map_cmd(out, points_file, title, survey_name):
     """Draw the cultural map of the 107 countries, optionally with extra named points."""
+    from .instrument.answers import answer_vectors, check_ranges
     from .map.plot import save_map
 
     survey = _map_survey(survey_name)
@@ -187,8 +162,8 @@ def map_cmd(out, points_file, title, survey_name):
                     raise CulturalignError(f"{where}: name must be text of at most 200 characters, got {shown(name)}")
                 rows.append({"name": name, "x": float(entry["x"]), "y": float(entry["y"])})
             else:  # answers, checked as `project` checks them
-                names, vectors, _ = _answer_vectors(entry, where, survey)
-                _check_ranges(vectors, points_file, survey, first=i + 1)
+                names, vectors, _ = answer_vectors(entry, where, survey)
+                check_ranges(vectors, points_file, survey, first=i + 1)
                 x, y = survey.map.project(vectors).iloc[0]
                 rows.append({"name": names[0], "x": float(x), "y": float(y)})
         if not rows:
@@ -249,8 +224,8 @@ def serve(model, host, port, parallel):
 @click.option("--mode", type=click.Choice(["logprob", "sample", "verbalized"]), default="logprob", show_default=True,
               help="logprob: exact option probabilities; sample: sampled answers; verbalized: the model states the "
                    "share of people choosing each option (parse rate reported).")
-@click.option("--samples", type=int, default=10, show_default=True, help="Samples per question (sample mode).")
-@click.option("--temperature", type=float, default=1.0, show_default=True, help="Sampling temperature (sample mode).")
+@click.option("--samples", type=int, default=None, help="Samples per question (sample mode only; default 10).")
+@click.option("--temperature", type=float, default=None, help="Sampling temperature (sample mode only; default 1.0).")
 @click.option("--variants", default="all", show_default=True,
               help="How many of Tao et al.'s ten respondent descriptors to average over ('all' = 10).")
 @click.option("--out", default="audit", show_default=True, help="Output directory.")
@@ -301,7 +276,8 @@ def _country_list(value: str | None):
 
 
 @cli.command("compile")
-@click.option("--program", default="respondent", show_default=True, help="Registered program to compile.")
+@click.option("--program", default="respondent", show_default=True, type=click.Choice(PROGRAMS.names()),
+              help="Registered program to compile.")
 @click.option("--optimizer", default="mipro-light", show_default=True, help="Preset name or path to a preset YAML.")
 @click.option("--model", default=None, help="Task model (registry name or .gguf path; default: the default model).")
 @click.option("--prompt-model", default=None, help="Model that writes instructions / reflects (default: the preset's, "
@@ -324,7 +300,7 @@ def _country_list(value: str | None):
 @click.option("--retrieval", default=None, metavar="KEY=VALUE,...",
               help="respondent_knn's retrieval: k (1-20), weighting (uniform, distance), evidence (typical, "
                    "distribution, none), per_neighbour (0-10); e.g. k=5,evidence=distribution.")
-@click.option("--objective", type=click.Choice(["distance", "contrastive"]), default=None,
+@click.option("--objective", type=click.Choice(OBJECTIVES.names()), default=None,
               help="What the optimizer maximises (default: the preset's, else distance): exp(-distance), or how "
                    "well the point identifies its country among all known countries.")
 @click.option("--tau", type=float, default=None,

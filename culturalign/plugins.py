@@ -2,7 +2,7 @@
 
 An extension declares an entry point in the ``culturalign.plugins`` group (pyproject.toml); its function is
 called once, the first time a program, a task kind or the command line is looked up, and registers what it
-brings with :func:`culturalign.programs.programs.register_program`, :func:`register_task` and :func:`register_command`.
+brings with the ``register_*`` functions of :mod:`culturalign.extend`.
 The recommendation explainers (``culturalign/recsys/``) are such an extension.
 """
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Callable
+
+from .registry import Registry
 
 GROUP = "culturalign.plugins"
 
@@ -25,8 +27,8 @@ class TaskKind:
     check_split: Callable  # (schema, split) -> None; raise through schema.fail
 
 
-_TASKS: dict[str, TaskKind] = {}
-_COMMANDS: list = []
+TASKS: Registry[TaskKind] = Registry("task kind", extensible=True)
+COMMANDS: Registry = Registry("command", extensible=True)  # click commands and groups, by their name
 _loaded = False
 
 
@@ -40,20 +42,18 @@ def load() -> None:
         point.load()()
 
 
-def register_task(kind: TaskKind) -> None:
-    _TASKS[kind.name] = kind
+def register_task(kind: TaskKind, *, replace: bool = False) -> None:
+    TASKS.register(kind.name, kind, replace=replace)
 
 
-def register_command(command) -> None:
+def register_command(command, *, replace: bool = False) -> None:
     """A click command or group added to ``culturalign``'s command line."""
-    _COMMANDS.append(command)
+    COMMANDS.register(command.name, command, replace=replace)
 
 
 def task_kind(name: str) -> TaskKind | None:
-    load()
-    return _TASKS.get(name)
+    return TASKS.get(name) if name in TASKS else None
 
 
 def commands() -> list:
-    load()
-    return list(_COMMANDS)
+    return [COMMANDS.get(name) for name in COMMANDS.names()]

@@ -9,8 +9,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "culturalign"
 EXTENSIONS = ("recsys",)
 # Lowest first. A top-level module or folder missing here fails the test: place it before it lands.
-STAGES = (("errors", "fileio", "plugins", "progress"), ("map",), ("instrument",), ("distribution",), ("models",), ("elicitation",),
-          ("programs",), ("optimization",), ("report",), ("runs",), ("cli", "__init__"))
+STAGES = (("errors", "fileio", "registry", "plugins", "progress"), ("map",), ("instrument",), ("distribution",), ("models",), ("elicitation",),
+          ("programs",), ("optimization",), ("report",), ("runs",), ("cli", "extend", "__init__"))
 
 
 def _imports(path: Path) -> set[str]:
@@ -88,3 +88,49 @@ def test_every_subpackage_is_listed_for_the_wheel():
     for name, folder in mapped.items():
         found |= {".".join((name, *p.parent.relative_to(folder).parts)) for p in folder.rglob("__init__.py")}
     assert found - listed == set(), "subpackages missing from pyproject.toml [tool.setuptools] packages"
+
+
+# Every name users can add to lives in one Registry; the modules that define one (and the public culturalign.extend)
+# are the only places that register anything.
+REGISTRIES = {"culturalign.instrument.items": ["ITEM_TYPES"], "culturalign.programs": ["PROGRAMS"],
+              "culturalign.models.providers": ["PROVIDERS"], "culturalign.optimization": ["OBJECTIVES"],
+              "culturalign.optimization.presets": ["OPTIMIZERS"], "culturalign.plugins": ["TASKS", "COMMANDS"]}
+# modules that define a registry's own register_* wrapper next to it
+REGISTERING = {"instrument/items.py", "programs/__init__.py", "programs/programs.py", "models/providers.py",
+               "optimization/__init__.py", "optimization/presets.py", "plugins.py", "extend.py", "registry.py"}
+
+
+def test_every_registry_is_a_registry_and_no_other_module_defines_one():
+    import importlib
+
+    from culturalign.registry import Registry
+
+    for module, names in REGISTRIES.items():
+        for name in names:
+            assert isinstance(getattr(importlib.import_module(module), name), Registry), f"{module}.{name}"
+    defined = set()
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Registry":
+                defined.add(str(path.relative_to(PACKAGE)))
+    assert defined <= REGISTERING
+
+
+def test_nothing_registers_outside_culturalign_extend_and_the_registries_own_modules():
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        where = str(path.relative_to(PACKAGE))
+        if where in REGISTERING:
+            continue
+        tree = ast.parse(path.read_text())
+        from_extend = {a.asname or a.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                       and (node.module or "").endswith("extend") for a in node.names}
+        for node in ast.walk(tree):
+            targets = [node.func] if isinstance(node, ast.Call) else []
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                targets += node.decorator_list
+            for target in targets:
+                name = getattr(target, "id", None) or getattr(target, "attr", None) or ""
+                if (name == "register" or name.startswith("register_")) and name not in from_extend:
+                    offenders.append(f"{where}:{target.lineno} calls {name}")
+    assert offenders == []

@@ -49,6 +49,12 @@ def program_with(tmp_path, manifest=None, state=None):
     return "prog"
 
 
+def empty_test_split(tmp_path):
+    manifest = json.loads((RESPONDENT / "manifest.json").read_text())
+    manifest["split"]["test"] = []
+    return ["evaluate", program_with(tmp_path, manifest=manifest)]
+
+
 CASES = {
     "no conditions": (lambda t: ["audit", "--conditions", ""], "no conditions given"),
     "variants above ten": (lambda t: ["audit", "--variants", "11"], "--variants must be a number from 1 to 10"),
@@ -56,6 +62,15 @@ CASES = {
     "temperature inf": (lambda t: ["audit", "--mode", "sample", "--temperature", "inf"], "temperature must be"),
     "negative temperature": (lambda t: ["audit", "--mode", "sample", "--temperature", "-1"], "temperature must be"),
     "huge sample count": (lambda t: ["audit", "--mode", "sample", "--samples", "300000000"], "samples must be"),
+    "temperature in logprob mode": (lambda t: ["audit", "--temperature", "-5"], "apply to mode 'sample' only"),
+    "samples in logprob mode": (lambda t: ["audit", "--samples", "0"], "apply to mode 'sample' only"),
+    "template under a built-in name": (lambda t: ["audit", "--template", "cultural_prompt=You live in {country}."],
+                                       "cannot be named 'cultural_prompt'"),
+    "30,000 countries": (lambda t: ["audit", "--countries", ",".join(["SE"] * 30_000)],  # one argument < 128 KiB
+                         "30,000 country entries given; at most 1,000"),
+    "empty test split": (empty_test_split, "the program's test split is empty"),
+    "empty model name": (lambda t: ["audit", "--model", ""], "a model name must be non-empty"),
+    "empty region": (lambda t: ["countries", "--region", ""], "--region is empty"),
     "template with a format spec": (lambda t: ["audit", "--template", "You live in {country:d}."], "format spec"),
     "out is a file": (lambda t: ["audit", "--out", make(t, "f.txt", "x")], "is a file"),
     "out is empty": (lambda t: ["audit", "--out", ""], "--out must name a folder"),
@@ -114,7 +129,9 @@ def test_the_python_api_checks_settings_before_any_model_call(tmp_path):
     session = fake_model_session(AnswerCache(tmp_path / "b.sqlite"))
     for kwargs, message in (({"conditions": []}, "no conditions"), ({"variants": 11}, "variants must be"),
                             ({"mode": "sample", "temperature": float("nan")}, "temperature must be"),
-                            ({"mode": "sample", "samples": True}, "samples must be")):
+                            ({"mode": "sample", "samples": True}, "samples must be"),
+                            ({"temperature": -5}, "apply to mode 'sample' only"),
+                            ({"countries": ["Sweden"] * 100_000}, "100,000 country entries given")):
         with pytest.raises(CulturalignError, match=message):
-            run_audit(countries=["Japan"], session=session, progress=False, **kwargs)
+            run_audit(**{"countries": ["Japan"], **kwargs}, session=session, progress=False)
     assert session.calls == 0

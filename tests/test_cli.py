@@ -82,3 +82,14 @@ def test_map_writes_png_svg_and_html_with_extra_points(tmp_path):
     assert "my model" in (tmp_path / "map.html").read_text()
     proc = run("map", "--out", str(tmp_path / "map.gif"), check=False)
     assert proc.returncode != 0 and ".png" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_the_python_api_projects_what_the_command_projects_and_refuses_what_it_refuses():
+    import culturalign
+    from culturalign.errors import CulturalignError
+
+    assert culturalign.project(ANSWERS).iloc[0].tolist() == pytest.approx(cultmap.project(ANSWERS).iloc[0].tolist())
+    for bad, message in (({**ANSWERS, "F063": 99}, "F063 = 99 is outside its range"),
+                         ({**ANSWERS, "XYZ": 1}, "unknown item code"), ({**ANSWERS, "F063": "high"}, "must be a number")):
+        with pytest.raises(CulturalignError, match=message):
+            culturalign.project(bad)

@@ -63,14 +63,14 @@ STEERING = PROGRAMS.parent / "results" / "steering" / "distances.csv"
 def _reproduces_three_held_out_countries(program, manifest, study):
     """Kenya, Peru and Sweden (three regions) scored from a clean checkout land where the study put them."""
     from culturalign.instrument.survey import load_survey
-    from culturalign.optimization.compile import score_split
+    from culturalign.programs.programs import program_answers
     from culturalign.runs.evaluate import session_for
 
     countries = ["Kenya", "Peru", "Sweden"]
     assert set(countries) <= set(manifest["split"]["test"]) <= set(study.index)
     session = session_for(manifest, None)
     try:
-        scored = score_split(session, program, countries, load_survey()).set_index("country")
+        scored = program_answers(session, program, countries, load_survey())["points"].set_index("country")
     finally:
         session.close()
     for country in countries:

@@ -54,7 +54,7 @@ class YesNo(Item):
 def yes_no():
     register_item_type(YesNo)
     yield YesNo
-    del ITEM_TYPES["yes_no"]
+    ITEM_TYPES.unregister("yes_no")
 
 
 CAREFUL = {"code": "A165", "name": "Need to be careful", "type": "yes_no", "yes": 2, "no": 1, "range": [1, 2],

@@ -43,7 +43,8 @@ def session(cache_root, tmp_path_factory):
 
 @pytest.mark.parametrize("kind", sorted(TINY))
 def test_each_optimizer_kind_compiles_saves_and_reloads(kind, session, tmp_path):
-    from culturalign.optimization.compile import run_compile, score_split
+    from culturalign.optimization.compile import run_compile
+    from culturalign.programs.programs import program_answers
     from culturalign.optimization.saved import load_program
     from culturalign.instrument.survey import load_survey
 
@@ -60,5 +61,5 @@ def test_each_optimizer_kind_compiles_saves_and_reloads(kind, session, tmp_path)
     assert 0 < saved["scores"]["val"]["mean_distance"] < 10
 
     program, _ = load_program(out, load_survey())
-    again = score_split(session, program, ["Japan"], load_survey())
+    again = program_answers(session, program, ["Japan"], load_survey())["points"]
     assert again.distance.iloc[0] == pytest.approx(saved["scores"]["val"]["mean_distance"], abs=1e-9)

@@ -72,6 +72,11 @@ REPLIES += [
     ("F120", "Lo siento, no puedo elegir entre 1 y 10.", (None, "refusal")),
     ("F120", "Je suis désolé, 5 ou 6 peut-être", (None, "refusal")),
     ("G006", "Quite proud, 2", (2, "ok")),
+    # declining in words no phrase list holds, then mentioning a number: not an answer
+    ("F120", "Hard to tell. 3", (None, "unparseable")),
+    ("F120", "That depends on the person; 7", (None, "unparseable")),
+    ("F120", "It is hard to say, 6", (None, "unparseable")),
+    ("A008", "Honestly I would rather skip this one, 2", (None, "unparseable")),
 ]
 
 

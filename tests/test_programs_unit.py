@@ -6,7 +6,10 @@ from culturalign.elicitation.respondent import using_session
 from culturalign.errors import CulturalignError
 from culturalign.instrument.survey import load_survey
 from culturalign.models.cache import AnswerCache
-from culturalign.optimization.metrics import METRIC_THRESHOLD, alignment_metric, feedback_metric
+from culturalign.optimization import OBJECTIVES
+from culturalign.optimization.metrics import METRIC_THRESHOLD
+from culturalign.optimization.objectives import make_objective
+from culturalign.programs import PROGRAMS
 from culturalign.programs.programs import (ANSWER_MARKER, ProgramContext, make_program, program_answers,
                                           register_program)
 
@@ -21,7 +24,14 @@ def test_registry_finds_programs_and_rejects_unknown_names():
     with pytest.raises(CulturalignError, match="unknown program 'respondant'"):
         make_program("respondant")
     register_program("mine", lambda: make_program("no_persona"))
-    assert make_program("mine").name == "no_persona"
+    try:
+        assert make_program("mine").name == "no_persona"
+        with pytest.raises(CulturalignError, match="a program named 'mine' is already registered"):
+            register_program("mine", lambda: make_program("engineered"))  # one rule: refused unless asked
+        register_program("mine", lambda: make_program("engineered"), replace=True)
+        assert make_program("mine").name == "engineered"
+    finally:
+        PROGRAMS.unregister("mine")
 
 
 def test_respondent_prompt_is_dspy_formatted_with_answer_prefill():
@@ -59,16 +69,17 @@ def test_forward_and_metrics_inside_a_session(tmp_path):
     assert set(pred.item_values) == set(SURVEY.codes)
     assert len(trace) == 1 and trace[0][1]["country"] == "Peru"  # one demo candidate per country
     example = dspy.Example(country="Chile").with_inputs("country")
+    objective = make_objective("distance")
     with pytest.raises(CulturalignError, match="no active model session"):  # scored on the run's own survey
-        alignment_metric(example, pred)
+        objective.metric(example, pred)
     with using_session(session, SURVEY):  # as a compile calls it
-        score = alignment_metric(example, pred)
-        assert alignment_metric(example, pred, trace=[]) == score  # thresholding is the optimizer's job
-        fb = feedback_metric(example, pred)
+        score = objective.metric(example, pred)
+        assert objective.metric(example, pred, trace=[]) == score  # thresholding is the optimizer's job
+        fb = objective.feedback(example, pred)
     assert 0 < score <= 1
     assert 0 < METRIC_THRESHOLD < 1
     assert fb.score == pytest.approx(score) and "Chile" in fb.feedback
-    assert set(fb.objective_scores) == {"x", "y"} and all(0 < v <= 1 for v in fb.objective_scores.values())
+    assert set(fb.objective_scores) == set(OBJECTIVES) and all(0 < v <= 1 for v in fb.objective_scores.values())
 
 
 def test_compile_control_flow_with_bootstrap(tmp_path):

@@ -12,7 +12,6 @@ from culturalign.models.cache import AnswerCache
 from culturalign.models.clients import OpenAICompatClient, openai_base
 from culturalign.models.mock import ollama_text, ollama_top, openai_text, openai_top
 from culturalign.models.providers import PROVIDERS
-from culturalign.models.registry import PROVIDERS as REGISTERED
 from culturalign.programs.programs import baseline
 
 SURVEY = load_survey()
@@ -133,8 +132,10 @@ def test_a_script_that_runs_out_says_so():
         client.top_logprobs(PROMPT)
 
 
-def test_every_registered_provider_is_in_the_table_and_every_client_is_a_model_client():
-    assert set(PROVIDERS) == set(REGISTERED)
+def test_every_provider_owns_its_keys_and_every_client_is_a_model_client():
+    assert set(PROVIDERS) == {"embedded", "ollama", "openai"}
+    for name in PROVIDERS:
+        assert PROVIDERS.get(name).keys and not PROVIDERS.get(name).keys & {"provider", "style", "description"}
     assert isinstance(MockClient([]), ModelClient)
     assert isinstance(OpenAICompatClient("http://127.0.0.1:9", "m"), ModelClient)
 

@@ -13,7 +13,8 @@ import pytest
 from culturalign.errors import CulturalignError
 from culturalign.instrument.survey import load_survey
 from culturalign.optimization.saved import MAX_DEMOS, MAX_TEXT, load_manifest, load_program, save_program
-from culturalign.programs.programs import _REGISTRY, register_program
+from culturalign.programs import PROGRAMS
+from culturalign.programs.programs import register_program
 
 ROOT = Path(__file__).resolve().parents[1]
 RESPONDENT = ROOT / "programs" / "respondent-mipro-light-qwen2.5-coder-0.5b"
@@ -183,7 +184,7 @@ class TwoStep(dspy.Module):
 def two_step():
     register_program("two_step", TwoStep)
     yield
-    _REGISTRY.pop("two_step", None)
+    PROGRAMS.unregister("two_step")
 
 
 def test_the_schema_follows_the_programs_own_predictors_and_fields(tmp_path, two_step):

@@ -73,6 +73,9 @@ def resolve_condition(spec: str) -> Persona:
         return BUILTIN[spec]
     if "=" in spec and "{" not in spec.split("=", 1)[0]:
         name, template = spec.split("=", 1)
+        if name.strip() in BUILTIN or name.strip() in ALIASES:  # a template under a built-in's name would pass for it
+            raise CulturalignError(f"a template cannot be named {name.strip()!r}: that is a built-in condition "
+                                   f"({', '.join([*BUILTIN, *ALIASES])}); name it something else")
         return custom_condition(template, name.strip())
     if "{" in spec:
         return custom_condition(spec)

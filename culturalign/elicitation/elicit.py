@@ -108,7 +108,7 @@ def option_distribution(q: Question, tops: list[list[tuple[str, float]]]) -> tup
 # A reply is coded the way a survey coder would code it: an answer given first (a number or an option's
 # label) is the answer; otherwise a refusal is a refusal, whatever numbers it mentions; otherwise the one
 # number left once the reply's restatement of the scale is set aside ("on a scale of 1 to 10", "1 = never",
-# "7/10", "out of 4"). Two candidate answers ("3 or 4", "between 6 and 7") are ambiguous; nothing is coerced.
+# "7/10", "out of 4"), and only when it is marked as the answer ("I'd say 7"). Two candidate answers ("3 or 4", "between 6 and 7") are ambiguous; nothing is coerced.
 _REFUSAL = re.compile(
     r"\b(sorry|apologi[sz]e|cannot|can't|can not|unable|won't|will not|decline|as an ai|ai model|"
     r"language model|i don't have|i do not have|i don't know|not able to|prefer not|not comfortable|"
@@ -129,8 +129,10 @@ _RANGE = re.compile(r"\s*(to|-|–|—|and|through|thru|or|y|e|et|und|bis|à|a|a
 _ANCHOR = re.compile(r"^\s*(=|(being|means|stands for|is for)\b)", re.I)  # "1 = never justifiable"
 _DENOMINATOR = re.compile(r"(/|\bof)\s*$", re.I)  # "7/10", "3 out of 4": the 10 and the 4 restate the scale
 _SCALE_WORD = re.compile(r"\b(scale|range|escala|[ée]chelle|skala)\s*(of|from|de|von)?\s*$", re.I)  # "a scale of 10"
+# a number marked as the answer: the marker right before it ("I'd say 7", "Answer: 7"), not across a clause
+# ("hard to say, 7" declines, then mentions a number)
 _MARKER = re.compile(r"(answer|choice|choose|chose|pick|select|rate|rating|score|say|go with|opt for|would be|"
-                     r"is|option|:)\W*$", re.I)
+                     r"is|option|:)\s*:?\s*$", re.I)
 
 
 def _candidates(text: str, bounds: tuple[int, int]) -> tuple[list[tuple[float, int]], bool, bool]:
@@ -190,7 +192,7 @@ def parse_answer(text: str, codes, labels) -> tuple[int | None, str]:
         return None, "refusal"
     if hedge or len(values) > 1:
         return None, "ambiguous"
-    if values and (marked or len(stripped) <= 60):
+    if values and marked:  # a reply that does not open with its answer is coded only from a marked one
         return coded(kept[0][0])
     return None, "unparseable"
 

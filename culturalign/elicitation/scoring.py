@@ -37,14 +37,26 @@ class GenerationConfig:
     def __post_init__(self):
         if self.mode not in MODES:
             raise CulturalignError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
-        if self.mode == "sample":
-            if isinstance(self.samples, bool) or not isinstance(self.samples, int) or not 1 <= self.samples <= MAX_SAMPLES:
-                raise CulturalignError(f"samples must be a whole number from 1 to {MAX_SAMPLES} (--samples, or an "
-                                       f"experiment's 'samples'), got {self.samples!r}")
-            t = self.temperature
-            if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or not 0 <= t <= 5:
-                raise CulturalignError(f"temperature must be a number from 0 to 5 (--temperature, or an experiment's "
-                                       f"'temperature'), got {t!r}")
+        # checked in every mode: a bad value is an error even where the mode would not use it
+        if isinstance(self.samples, bool) or not isinstance(self.samples, int) or not 1 <= self.samples <= MAX_SAMPLES:
+            raise CulturalignError(f"samples must be a whole number from 1 to {MAX_SAMPLES} (--samples, or an "
+                                   f"experiment's 'samples'), got {self.samples!r}")
+        t = self.temperature
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or not 0 <= t <= 5:
+            raise CulturalignError(f"temperature must be a number from 0 to 5 (--temperature, or an experiment's "
+                                   f"'temperature'), got {t!r}")
+
+    @classmethod
+    def of(cls, mode: str = "logprob", samples: int | None = None, temperature: float | None = None) -> "GenerationConfig":
+        """From a command's or the API's options, where None means "not given": sampling settings given for a mode
+        that does not sample are an error, not silently ignored."""
+        if mode != "sample" and (samples is not None or temperature is not None):
+            given = ", ".join(f"{k} {v!r}" for k, v in (("samples", samples), ("temperature", temperature))
+                              if v is not None)
+            raise CulturalignError(f"samples and temperature apply to mode 'sample' only; mode {mode!r} does not "
+                                   f"sample (got {given})")
+        return cls(mode=mode, samples=10 if samples is None else samples,
+                   temperature=1.0 if temperature is None else temperature)
 
     def record(self) -> dict:
         """The settings that change answers (what a manifest or a cell name records)."""

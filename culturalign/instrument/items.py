@@ -22,6 +22,7 @@ from typing import Callable, ClassVar, Mapping, NoReturn
 
 from ..errors import SurveyError
 from ..fileio import shown
+from ..registry import Registry
 from .questions import ANSWER_INSTRUCTION, Answer, Part, Question, listed_options, scale_ends
 
 MAX_CODES = 100  # answer codes of one item: no survey scale comes near this
@@ -112,17 +113,14 @@ class Item(ABC):
         return None
 
 
-ITEM_TYPES: dict[str, type[Item]] = {}
+ITEM_TYPES: Registry[type[Item]] = Registry("item type", error=SurveyError)
 
 
-def register_item_type(cls: type[Item]) -> type[Item]:
-    """Let survey files use ``type: <cls.type>`` (usable as a class decorator)."""
+def register_item_type(cls: type[Item], *, replace: bool = False) -> type[Item]:
+    """Let survey files use ``type: <cls.type>`` (usable as a class decorator; ``culturalign.extend`` re-exports it)."""
     if not (isinstance(cls, type) and issubclass(cls, Item)) or not cls.type:
-        raise TypeError(f"an item type is a subclass of Item with a 'type' name, got {cls!r}")
-    if ITEM_TYPES.get(cls.type, cls) is not cls:  # an extension must not silently replace a shipped type
-        raise TypeError(f"another item type is already registered as {cls.type!r}: {ITEM_TYPES[cls.type]!r}")
-    ITEM_TYPES[cls.type] = cls
-    return cls
+        raise SurveyError(f"an item type is a subclass of Item with a 'type' name, got {cls!r}")
+    return ITEM_TYPES.register(cls.type, cls, replace=replace)
 
 
 # ---------------------------------------------------------------- the shipped types
@@ -398,8 +396,8 @@ def parse_item(raw, path, index: int) -> Item:
     where = Where(str(path), f"item {code}")
     kind = raw.get("type")
     if not isinstance(kind, str) or kind not in ITEM_TYPES:
-        where.fail(f"'type' must be one of {', '.join(ITEM_TYPES)}, got {shown(kind)}")
-    cls = ITEM_TYPES[kind]
+        where.fail(f"'type' must be one of {', '.join(ITEM_TYPES.names())}, got {shown(kind)}")
+    cls = ITEM_TYPES.get(kind)
     allowed = COMMON_KEYS | cls.keys
     unknown = sorted(map(str, set(raw) - allowed))
     if unknown:

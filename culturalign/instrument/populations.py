@@ -111,6 +111,7 @@ def resolve_targets(survey, spec) -> list[str]:
         if spec.strip().lower() == "all":
             return with_data
         spec = [s for s in spec.split(",") if s.strip()]
+    reference.check_entry_count(spec)
     table = societies()
     index = {k.casefold(): r.society for r in table.itertuples() for k in (r.iso2, r.society) if isinstance(k, str)}
     out = []

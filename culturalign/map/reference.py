@@ -12,6 +12,9 @@ import pandas as pd
 
 from ..errors import CulturalignError
 
+# the audit's default: one country per cultural region
+DEFAULT_COUNTRIES = ("United States", "Sweden", "Spain", "Russia", "Japan", "Brazil", "Nigeria", "India")
+
 REGIONS = ("African-Islamic", "Catholic Europe", "Confucian", "English-Speaking", "Latin America",
            "Orthodox Europe", "Protestant Europe", "West & South Asia")
 
@@ -92,12 +95,23 @@ def resolve_country(name: str) -> str:
                            "societies (names, aliases and ISO codes all work).")
 
 
+MAX_COUNTRY_ENTRIES = 1000  # far above 107 countries and 9 regions: a longer list is a mistake, not a request
+
+
+def check_entry_count(spec) -> None:
+    """Refuse a country list too long to be meant (each entry costs a look-up; repeats are dropped)."""
+    if len(spec) > MAX_COUNTRY_ENTRIES:
+        raise CulturalignError(f"{len(spec):,} country entries given; at most {MAX_COUNTRY_ENTRIES:,} (names, ISO codes "
+                               "or regions, each once), or 'all'")
+
+
 def resolve_countries(spec) -> list[str]:
     """A list of countries from ``"all"``, a region name, or names/codes (a list or a comma-separated string)."""
     if isinstance(spec, str):
         if spec.strip().lower() == "all":
             return countries()["country"].tolist()
         spec = [s for s in spec.split(",") if s.strip()]
+    check_entry_count(spec)
     out = []
     table = countries()
     for entry in spec:

@@ -144,6 +144,18 @@ def gguf_path(spec: ModelSpec) -> tuple[Path, str]:
 DEFAULT_SLOTS = 1
 
 
+def llama_binding():
+    """llama.cpp's Python binding, installed with the ``[models]`` extra (a native wheel that only the embedded
+    provider needs)."""
+    try:
+        import xllamacpp
+    except ImportError as exc:
+        raise ModelError("the embedded provider serves models with llama.cpp through the xllamacpp package, which "
+                         "is not installed: pip install 'culturalign[models]' (or pip install "
+                         "xllamacpp==2026.10.11549), or use a model served by vLLM, SGLang or Ollama") from exc
+    return xllamacpp
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
@@ -170,7 +182,7 @@ class EmbeddedServer:
     def start(self, timeout: float = 120.0) -> "EmbeddedServer":
         if self._server is not None:
             return self
-        import xllamacpp
+        xllamacpp = llama_binding()
 
         if self.port:  # llama.cpp reports a taken port only as a failed load: say what is wrong
             with socket.socket() as sock:

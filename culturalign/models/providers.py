@@ -1,7 +1,8 @@
-"""The providers, in one table: how to open a client for a spec, and how to tell cheaply whether it is usable.
+"""The providers, in one registry: the keys a spec of each may hold and their checks, how to open a client for a
+spec, and how to tell cheaply whether it is usable.
 
-A new provider is one entry here (plus its keys in ``registry._KEYS``); the session and ``culturalign models``
-read only this table.
+A new provider is one :class:`Provider` registered here or with ``culturalign.extend.register_provider``; spec
+parsing (``registry.py``), the session and ``culturalign models`` read only this registry.
 """
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from typing import Callable
 
 from ..errors import ModelError
 from .clients import ModelClient, OllamaClient, OpenAICompatClient
-from .embedded import EmbeddedClient, cache_dir, chunk_paths
-from .registry import OLLAMA_URL, ModelSpec
+from .embedded import EmbeddedClient, cache_dir, chunk_paths, llama_binding
+from ..registry import Registry
+from .registry import OLLAMA_URL, ModelSpec, check_source
 from .replicas import ReplicaClient
 
 
@@ -41,6 +43,7 @@ def _open_ollama(spec: ModelSpec, n_parallel: int | None, timeout: float) -> Oll
 
 
 def _open_embedded(spec: ModelSpec, n_parallel: int | None, timeout: float) -> EmbeddedClient:
+    llama_binding()  # before minutes of assembling weights: is llama.cpp installed at all?
     return EmbeddedClient(spec, n_parallel=n_parallel, timeout=timeout)
 
 
@@ -55,27 +58,46 @@ def _embedded_ready(spec: ModelSpec) -> tuple[bool, str]:
     return True, "installed" + (", assembled" if assembled else " (assembled on first use)")
 
 
+def _check_embedded(raw: dict, where: str) -> None:
+    check_source(raw.get("source"), where)
+
+
+def _needs(*keys: str) -> Callable[[dict, str], None]:
+    """A check that the keys a remote provider cannot do without are there."""
+    def check(raw: dict, where: str) -> None:
+        for key in keys:
+            if key not in raw:
+                says = {"model": f"the model name on the {raw['provider']} server",
+                        "base_url": "e.g. http://localhost:8000/v1"}.get(key, "required")
+                raise ModelError(f"{where}: missing {key!r} ({says})")
+    return check
+
+
 @dataclass(frozen=True)
 class Provider:
+    keys: frozenset[str]  # what a models.yaml entry of this provider may hold beside provider, style, description
     open: Callable[[ModelSpec, int | None, float], ModelClient]  # (spec, n_parallel, timeout) -> a live client
+    check: Callable[[dict, str], None] | None = None  # (raw entry, where) -> None; raises ModelError
     ready: Callable[[ModelSpec], tuple[bool, str]] | None = None  # None: ready when a client opens in 2 s
 
 
-PROVIDERS = {
-    "embedded": Provider(_open_embedded, _embedded_ready),
-    "ollama": Provider(_open_ollama),
-    "openai": Provider(_open_openai),
-}
+PROVIDERS: Registry[Provider] = Registry("provider", {
+    "embedded": Provider(frozenset({"source", "n_ctx", "n_parallel", "threads"}), _open_embedded, _check_embedded,
+                         _embedded_ready),
+    "ollama": Provider(frozenset({"model", "url"}), _open_ollama, _needs("model")),
+    "openai": Provider(frozenset({"model", "base_url", "replicas", "api_key_env", "parallel"}), _open_openai,
+                       _needs("model", "base_url")),
+}, error=ModelError, extensible=True)
 
 
 def open_client(spec: ModelSpec, *, n_parallel: int | None = None, timeout: float = 600.0) -> ModelClient:
     """A client for ``spec``; remote ones are reached now, so a wrong URL or key fails before any work."""
-    return PROVIDERS[spec.provider].open(spec, n_parallel, timeout)
+    return PROVIDERS.get(spec.provider).open(spec, n_parallel, timeout)
 
 
 def readiness(spec: ModelSpec) -> tuple[bool, str]:
     """Is ``spec`` usable right now? Cheap: nothing is loaded or assembled."""
-    provider = PROVIDERS[spec.provider]
+    provider = PROVIDERS.get(spec.provider)
     try:
         if provider.ready is not None:
             return provider.ready(spec)

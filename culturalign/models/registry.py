@@ -16,13 +16,8 @@ from pathlib import Path
 from ..errors import ModelError
 from ..fileio import parse_yaml, read_text, shown
 
-PROVIDERS = ("embedded", "ollama", "openai")
 STYLES = ("chat", "completion")
-_KEYS = {
-    "embedded": {"provider", "style", "description", "source", "n_ctx", "n_parallel", "threads"},
-    "ollama": {"provider", "style", "description", "model", "url"},
-    "openai": {"provider", "style", "description", "model", "base_url", "replicas", "api_key_env", "parallel"},
-}
+COMMON_KEYS = frozenset({"provider", "style", "description"})  # every provider's; each adds its own
 OLLAMA_URL = "http://localhost:11434"
 
 
@@ -84,7 +79,7 @@ def _check_replicas(raw: dict, where: str) -> None:
         raise ModelError(f"{where}: 'replicas' repeats an address (base_url is the first replica already)")
 
 
-def _check_source(src, where: str) -> None:
+def check_source(src, where: str) -> None:
     """An embedded model's source: a local GGUF path, or PyPI packages whose data files concatenate into one."""
     if not isinstance(src, dict) or not ({"chunks", "path"} & set(src)):
         raise ModelError(f"{where}: 'source' needs 'path' (a local GGUF file) or 'chunks' (PyPI packages)")
@@ -111,6 +106,9 @@ def _check_source(src, where: str) -> None:
             isinstance(c, dict) and set(c) == {"package", "file"} and text(c["package"]) and text(c["file"])
             for c in chunks)):
         raise ModelError(f"{where}: 'chunks' must be a list of {{package, file}} entries, got {shown(chunks)}")
+    sha = src.get("sha256")
+    if sha is not None and not (isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{64}", sha)):
+        raise ModelError(f"{where}: 'sha256' must be a quoted string of 64 lowercase hex digits, got {shown(sha)}")
 
 
 def _parse(name: str, raw, origin: str) -> ModelSpec:
@@ -119,30 +117,26 @@ def _parse(name: str, raw, origin: str) -> ModelSpec:
         raise ModelError(f"{where}: a model's name is text of at most 200 characters")
     if not isinstance(raw, dict):
         raise ModelError(f"{where}: must be a mapping with at least 'provider'")
+    from .providers import PROVIDERS  # providers.py builds on this module
+
     provider = raw.get("provider")
-    if provider not in PROVIDERS:
+    if not isinstance(provider, str) or provider not in PROVIDERS:
         raise ModelError(f"{where}: 'provider' must be one of {', '.join(PROVIDERS)}, got {shown(provider)}")
-    unknown = sorted(map(str, set(raw) - _KEYS[provider]))
+    entry = PROVIDERS.get(provider)
+    allowed = COMMON_KEYS | entry.keys
+    unknown = sorted(map(str, set(raw) - allowed))
     if "api_key" in unknown:
         raise ModelError(f"{where}: keys never go in model files; put it in an environment variable "
                          "and name that variable with 'api_key_env'")
     if unknown:
         raise ModelError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed for {provider}: "
-                         f"{', '.join(sorted(_KEYS[provider]))}")
+                         f"{', '.join(sorted(allowed))}")
     style = raw.get("style", "chat")
     if style not in STYLES:
         raise ModelError(f"{where}: 'style' must be chat or completion, got {shown(style)}")
     _check_values(raw, where)
-    if provider == "embedded":
-        src = raw.get("source")
-        _check_source(src, where)
-        sha = src.get("sha256")
-        if sha is not None and not (isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{64}", sha)):
-            raise ModelError(f"{where}: 'sha256' must be a quoted string of 64 lowercase hex digits, got {shown(sha)}")
-    elif "model" not in raw:
-        raise ModelError(f"{where}: missing 'model' (the model name on the {provider} server)")
-    if provider == "openai" and "base_url" not in raw:
-        raise ModelError(f"{where}: missing 'base_url', e.g. http://localhost:8000/v1")
+    if entry.check is not None:
+        entry.check(raw, where)
     settings = {k: v for k, v in raw.items() if k not in {"provider", "style", "description"}}
     return ModelSpec(name=name, provider=provider, style=style, description=str(raw.get("description", "")),
                      settings=settings)
@@ -176,8 +170,11 @@ def load_registry() -> tuple[dict[str, ModelSpec], str]:
 
 def get_spec(name: str | None = None) -> ModelSpec:
     """Look a model up by name; ``None`` gives the default. A path to a .gguf file is an embedded spec."""
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise ModelError(f"a model name must be non-empty text (a registry name or a .gguf path), got {name!r}; "
+                         "leave it out for the default model")
     specs, default = load_registry()
-    name = name or default
+    name = default if name is None else name
     if name in specs:
         return specs[name]
     if name.endswith(".gguf"):

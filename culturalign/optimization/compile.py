@@ -28,10 +28,27 @@ from ..models.clients import openai_base
 from ..models.embedded import cache_dir
 from ..models.session import ModelSession
 from ..programs.demos import training_examples
+from ..programs.programs import program_answers
 from ..progress import CompileProgress
-from .metrics import alignment_metric, feedback_metric
+from .metrics import similarity
 from .objectives import Objective, make_objective
-from .presets import QUIRKS, Preset, optimizer_class
+from .presets import OPTIMIZERS, Preset, optimizer_class
+
+
+def _import_litellm_offline() -> None:
+    """LiteLLM (under ``dspy.LM``) fetches its model price map over the network when first imported unless
+    LITELLM_LOCAL_MODEL_COST_MAP is set; set it for that import only, so the caller's environment is untouched."""
+    if "litellm" in sys.modules:
+        return
+    key, old = "LITELLM_LOCAL_MODEL_COST_MAP", os.environ.get("LITELLM_LOCAL_MODEL_COST_MAP")
+    os.environ[key] = "True"
+    try:
+        import litellm  # noqa: F401
+    finally:
+        if old is None:
+            del os.environ[key]
+        else:
+            os.environ[key] = old
 
 
 def dspy_lm(session: ModelSession, **settings):
@@ -40,6 +57,7 @@ def dspy_lm(session: ModelSession, **settings):
     cache key ignores ``api_base``)."""
     import dspy
 
+    _import_litellm_offline()
     base = openai_base(session.base_url)  # an injected client's address may lack it
     key_env = session.spec.get("api_key_env")
     api_key = os.environ.get(key_env, "") if key_env else ""
@@ -64,14 +82,13 @@ def _lm_call_counter():
     return LMCallCounter()
 
 
-# ---------------------------------------------------------------- driving an optimizer (presets.QUIRKS)
+# ---------------------------------------------------------------- driving an optimizer (presets.OPTIMIZERS)
 
-def build_optimizer(preset: Preset, prompt_lm, seed: int, task_lm=None, *, metric=alignment_metric,
-                    feedback=feedback_metric, metric_threshold=None):
+def build_optimizer(preset: Preset, prompt_lm, seed: int, task_lm=None, *, metric, feedback, metric_threshold=None):
     """Instantiate the preset's optimizer with its metric (``feedback`` where the optimizer reflects on
-    feedback text) and the prompt/reflection model. The defaults are the survey respondent's distance
-    objective; ``metric_threshold`` replaces the preset's where an objective has its own."""
-    quirks = QUIRKS[preset.optimizer]
+    feedback text: an objective's ``metric`` and ``feedback``) and the prompt/reflection model;
+    ``metric_threshold`` replaces the preset's where an objective has its own."""
+    quirks = OPTIMIZERS.get(preset.optimizer)
     settings = dict(preset.settings)
     if metric_threshold is not None and "metric_threshold" in settings:
         settings["metric_threshold"] = metric_threshold
@@ -88,12 +105,12 @@ def build_optimizer(preset: Preset, prompt_lm, seed: int, task_lm=None, *, metri
 
 def compile_kwargs(preset: Preset, seed: int) -> dict:
     """The preset's ``compile`` settings, with the seed where the optimizer takes it there."""
-    return {**preset.compile, **({"seed": seed} if QUIRKS[preset.optimizer].seed == "compile" else {})}
+    return {**preset.compile, **({"seed": seed} if OPTIMIZERS.get(preset.optimizer).seed == "compile" else {})}
 
 
 def run_optimizer(optimizer, preset: Preset, student, trainset: list, valset: list, kwargs: dict):
     """``optimizer.compile``, with the validation set only for the optimizers that take one."""
-    if QUIRKS[preset.optimizer].valset:
+    if OPTIMIZERS.get(preset.optimizer).valset:
         kwargs = {**kwargs, "valset": valset}
     return optimizer.compile(student, trainset=trainset, **kwargs)
 
@@ -207,19 +224,6 @@ def run_task(task: CompileTask, program: str, preset: Preset, model=None, *, out
 
 # ---------------------------------------------------------------- survey respondents
 
-def score_split(session, program, countries: list[str], survey, *, progress: bool = False, mode: str = "logprob",
-                samples: int = 10, items: bool = False) -> pd.DataFrame:
-    """Per-country map point, distance and score (exp(-distance)) of a program on the given countries (with
-    ``items``, also each item's value as ``item_<code>``)."""
-    from ..elicitation.scoring import GenerationConfig, score
-    from .metrics import similarity
-
-    t = score(session, [(getattr(program, "name", "respondent"), "program", program)], countries, survey,
-              GenerationConfig(mode=mode, samples=samples), progress=progress).table
-    out = t[["country", "x", "y", "distance"]].assign(score=[similarity(d) for d in t.distance])
-    return pd.concat([out, t.filter(like="item_")], axis=1) if items else out
-
-
 class SurveyTask(CompileTask):
     """A survey respondent: one example is one country, labelled with WVS-7 answers where they exist. The
     objective may compare against the training and validation countries, never a test country; a program
@@ -260,7 +264,9 @@ class SurveyTask(CompileTask):
                 scores[name] = {"countries": len(countries), "mean_distance": None, "mean_score": None,
                                 "skipped": True}
                 continue
-            table = score_split(session, compiled, countries, survey, progress=progress) if countries else pd.DataFrame()
+            table = (program_answers(session, compiled, countries, survey, progress=progress)["points"]
+                     if countries else pd.DataFrame(columns=["country", "x", "y", "distance"]))
+            table = table.assign(score=[similarity(d) for d in table.distance])
             objective = [self._objective.score_point(r.x, r.y, r.country) for r in table.itertuples()]
             scores[name] = {"countries": len(countries),
                             "mean_distance": float(table.distance.mean()) if len(table) else None,

@@ -96,22 +96,3 @@ def _feedback(country, ref, x, y, dx, dy, distance, gaps, top: int = 3) -> str:
     if pulling.empty:
         lines.append("No single item pulls the point away by more than 0.02.")
     return "\n".join(lines)
-
-
-# ---------------------------------------------------------------- DSPy metric adapters
-
-def alignment_metric(example, pred, trace=None) -> float:
-    """DSPy metric: similarity of the program's point to the example country's point, in (0, 1].
-
-    It stays a number when ``trace`` is set: bootstrap-style optimizers treat any truthy value as a pass,
-    so presets set ``metric_threshold`` (default :data:`METRIC_THRESHOLD`) to keep only close countries."""
-    return score_country(pred.item_values, example.country).score
-
-
-def feedback_metric(gold, pred, trace=None, pred_name=None, pred_trace=None):
-    """GEPA metric: the score, feedback naming the axis and items that pulled the point away, and one
-    objective score per map axis (GEPA keeps candidates that are best on either axis)."""
-    import dspy
-
-    s = score_country(pred.item_values, gold.country)
-    return dspy.Prediction(score=s.score, feedback=s.feedback, objective_scores=s.objective_scores)

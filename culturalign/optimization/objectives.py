@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import CulturalignError
 from ..map import reference
+from . import OBJECTIVES
 from .metrics import score_country, similarity
 
 DEFAULT_TAU = 0.5  # map units; about three times the median distance between neighbouring countries (0.15)
@@ -79,14 +80,14 @@ class Objective:
         return self.score(pred.item_values, example.country)
 
     def feedback(self, gold, pred, trace=None, pred_name=None, pred_trace=None):
-        """GEPA metric: the score, feedback text, and the scores of both objectives."""
+        """GEPA metric: the score, feedback text, and the score under every registered objective."""
         import dspy
 
         s = score_country(pred.item_values, gold.country)
+        scores = {name: OBJECTIVES.get(name)(candidates=self.candidates, tau=self.tau).score_point(s.x, s.y, s.country)
+                  for name in OBJECTIVES.names()}
         return dspy.Prediction(score=self.score_point(s.x, s.y, s.country), feedback=self.feedback_text(s),
-                               objective_scores={"distance": s.score,
-                                                 "contrastive": contrastive_score(s.x, s.y, s.country,
-                                                                                  self.candidates, self.tau)})
+                               objective_scores=scores)
 
     def feedback_text(self, s) -> str:
         return s.feedback
@@ -141,17 +142,12 @@ class ContrastiveObjective(Objective):
                 "score": "softmax over candidate countries of -d^2 / (2 tau^2), at the target"}
 
 
-OBJECTIVES = ("distance", "contrastive")
-
-
 def make_objective(name: str = "distance", *, tau: float | None = None, candidates=None) -> Objective:
     """An objective by name. ``candidates``: the countries a contrastive score may compare against (a
     compile passes its training and validation countries, so no test country shapes the objective)."""
-    if name not in OBJECTIVES:
-        raise CulturalignError(f"unknown objective {name!r}; use one of {', '.join(OBJECTIVES)}")
+    cls = OBJECTIVES.get(name)
     tau = DEFAULT_TAU if tau is None else tau
     if isinstance(tau, bool) or not isinstance(tau, (int, float)) or not math.isfinite(tau) or not 0.05 <= tau <= 5:
         raise CulturalignError(f"tau must be a number of map units from 0.05 to 5, got {tau!r}")
     pool = None if candidates is None else tuple(sorted({reference.resolve_country(c) for c in candidates}))
-    cls = ContrastiveObjective if name == "contrastive" else DistanceObjective
     return cls(candidates=pool, tau=float(tau))

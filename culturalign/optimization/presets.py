@@ -5,6 +5,7 @@ constructor and ``compile`` signatures, so a typo fails before any model is call
 """
 from __future__ import annotations
 
+import importlib
 import inspect
 import math
 import types
@@ -15,11 +16,13 @@ from pathlib import Path
 
 from ..errors import CulturalignError
 from ..fileio import read_yaml, shown
+from ..registry import Registry
 
 @dataclass(frozen=True)
 class OptimizerQuirks:
-    """How one DSPy optimizer is driven: what it takes, and where."""
+    """An optimizer presets may name, and how it is driven: what it takes, and where."""
 
+    target: str  # its Teleprompter class, "module:Class", imported on first use
     valset: bool = True  # compile() takes a validation set
     metric: bool = True  # the constructor takes a metric (LabeledFewShot: no search, no metric)
     feedback: bool = False  # the metric returns a score with feedback text (GEPA)
@@ -29,17 +32,16 @@ class OptimizerQuirks:
     #                          otherwise win silently); None: the optimizer takes none
 
 
-QUIRKS = {
-    "RetrievalSearch": OptimizerQuirks(seed="init"),  # culturalign's own (optimization/retrieval_search.py)
-    "BootstrapFewShotWithRandomSearch": OptimizerQuirks(),
-    "MIPROv2": OptimizerQuirks(prompt_model="prompt_model", task_model=True, seed="compile"),
-    "COPRO": OptimizerQuirks(valset=False, prompt_model="prompt_model"),
-    "SIMBA": OptimizerQuirks(valset=False, prompt_model="prompt_model", seed="compile"),
-    "GEPA": OptimizerQuirks(feedback=True, prompt_model="reflection_lm", seed="init"),
-    "BootstrapFewShot": OptimizerQuirks(valset=False),
-    "LabeledFewShot": OptimizerQuirks(valset=False, metric=False),
-}
-OPTIMIZERS = tuple(QUIRKS)
+OPTIMIZERS: Registry[OptimizerQuirks] = Registry("optimizer", {
+    "RetrievalSearch": OptimizerQuirks("culturalign.optimization.retrieval_search:RetrievalSearch", seed="init"),
+    "BootstrapFewShotWithRandomSearch": OptimizerQuirks("dspy:BootstrapFewShotWithRandomSearch"),
+    "MIPROv2": OptimizerQuirks("dspy:MIPROv2", prompt_model="prompt_model", task_model=True, seed="compile"),
+    "COPRO": OptimizerQuirks("dspy:COPRO", valset=False, prompt_model="prompt_model"),
+    "SIMBA": OptimizerQuirks("dspy:SIMBA", valset=False, prompt_model="prompt_model", seed="compile"),
+    "GEPA": OptimizerQuirks("dspy:GEPA", feedback=True, prompt_model="reflection_lm", seed="init"),
+    "BootstrapFewShot": OptimizerQuirks("dspy:BootstrapFewShot", valset=False),
+    "LabeledFewShot": OptimizerQuirks("dspy:LabeledFewShot", valset=False, metric=False),
+}, extensible=True)
 _TOP_KEYS = {"optimizer", "description", "seed", "prompt_model", "settings", "compile", "objective", "tau", "budget"}
 # Arguments culturalign supplies itself: the metric, models, data.
 _SUPPLIED = {"self", "metric", "prompt_model", "task_model", "reflection_lm", "student", "teacher", "trainset",
@@ -131,14 +133,9 @@ def _fits(value, kinds: set) -> bool:
 
 
 def optimizer_class(name: str):
-    """The optimizer a preset names: culturalign's own ``RetrievalSearch``, else DSPy's class of that name."""
-    if name == "RetrievalSearch":
-        from .retrieval_search import RetrievalSearch
-
-        return RetrievalSearch
-    import dspy
-
-    return getattr(dspy, name)
+    """The Teleprompter class of the optimizer a preset names."""
+    module, attr = OPTIMIZERS.get(name).target.split(":")
+    return getattr(importlib.import_module(module), attr)
 
 
 def check_settings(optimizer: str, section: str, values, where: str) -> dict:

@@ -26,6 +26,7 @@ from ..errors import CulturalignError
 from ..instrument.questions import Question
 from ..models.clients import Prompt
 from .adapter import CHAT_ANSWER_MARKER, PROMPT_FORMATS, adapter, answer_prefill
+from . import PROGRAMS
 
 ANSWER_MARKER = CHAT_ANSWER_MARKER
 
@@ -214,50 +215,37 @@ def baseline(name: str, variants: int | None = None) -> PromptBaseline:
     return PromptBaseline(name, BASELINE_PROMPTS[name], variants)
 
 
-def _lazy(module: str, class_name: str) -> Callable[[], object]:
-    def make():
-        from importlib import import_module
-
-        return getattr(import_module(module, __package__), class_name)()
-    return make
+def engineered() -> PromptBaseline:
+    return baseline("engineered")
 
 
-_REGISTRY: dict[str, Callable[[], object]] = {
-    "respondent": Respondent,
-    "respondent_knn": _lazy(".knn_respondent", "NeighbourRespondent"),
-    "respondent_profile": _lazy(".profile_respondent", "ProfileRespondent"),
-    "engineered": lambda: baseline("engineered"),
-    "no_persona": lambda: baseline("no_persona"),
-}
+def no_persona() -> PromptBaseline:
+    return baseline("no_persona")
 
 
-def register_program(name: str, factory: Callable[[], object]) -> None:
-    """Make ``--program NAME`` find your own respondent (anything with ``contexts(country)``)."""
-    _REGISTRY[name] = factory
+def register_program(name: str, factory: Callable[[], object], *, replace: bool = False) -> None:
+    """Make ``--program NAME`` find your own respondent (anything with ``contexts(country)``); ``factory`` is a
+    class or function of no arguments, or a lazy ``"module:attribute"`` target."""
+    PROGRAMS.register(name, factory, replace=replace)
 
 
 def registered() -> list[str]:
     """Every registered program's name (extensions' included)."""
-    from .. import plugins
-
-    plugins.load()
-    return sorted(_REGISTRY)
+    return sorted(PROGRAMS.names())
 
 
 def make_program(name: str):
-    if name not in registered():
-        raise CulturalignError(f"unknown program {name!r}; registered: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name]()
+    return PROGRAMS.get(name)()
 
 
 # ---------------------------------------------------------------- running programs
 
 def program_answers(session, program, countries: list[str], survey, *, progress: bool = False,
-                    mode: str = "logprob", samples: int = 10) -> dict:
+                    config: GenerationConfig = GenerationConfig()) -> dict:
     """One respondent's answers for every country (:func:`culturalign.elicitation.scoring.score`): ``values``
-    (country x item means), ``points`` (country, x, y) and the raw ``answers``."""
+    (country x item means), ``points`` (country, x, y, distance) and the raw ``answers``."""
     scored = score(session, [(getattr(program, "name", "respondent"), "program", program)], countries, survey,
-                   GenerationConfig(mode=mode, samples=samples), progress=progress)
+                   config, progress=progress)
     t = scored.table
     values = t[["country", *(f"item_{c}" for c in survey.codes)]].rename(columns=lambda c: c.removeprefix("item_"))
-    return {"values": values, "points": t[["country", "x", "y"]], "answers": scored.answers}
+    return {"values": values, "points": t[["country", "x", "y", "distance"]], "answers": scored.answers}

@@ -4,14 +4,6 @@ explainer's split holds) and its commands (`culturalign data`, `culturalign reco
 from __future__ import annotations
 
 
-def _explainer(class_name: str):
-    def make():
-        from . import explain
-
-        return getattr(explain, class_name)()
-    return make
-
-
 def check_split(s, split) -> None:
     """A saved explainer's split: (user, item, country) tasks per split, and the sizes that re-create them."""
     s.mapping(split, "split", required=("seed", "train", "val", "test"))
@@ -25,13 +17,13 @@ def check_split(s, split) -> None:
 
 
 def register() -> None:
-    from ..plugins import TaskKind, register_command, register_task
-    from ..programs.programs import register_program
+    from ..extend import register_command, register_program, register_task
+    from ..plugins import TaskKind
     from .cli import compile_explainer, data_group, evaluate_explainer, recommend_cmd
 
     for name, cls in (("recexplain", "RecExplainer"), ("recexplain_plain", "PlainExplainer"),
                       ("recexplain_handwritten", "HandwrittenExplainer")):
-        register_program(name, _explainer(cls))
+        register_program(name, f"culturalign.recsys.explain:{cls}")  # DSPy loads when one is made
     register_task(TaskKind("recexplain", compile=compile_explainer, evaluate=evaluate_explainer,
                            check_split=check_split))
     register_command(data_group)

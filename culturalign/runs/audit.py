@@ -24,13 +24,13 @@ from ..fileio import atomic_write, json_safe
 from ..instrument.populations import countries_with_data, question_keys, resolve_targets, target_distributions
 from ..instrument.survey import DEFAULT_SURVEY, Survey, load_survey
 from ..map import cultmap, reference
+from ..map.reference import DEFAULT_COUNTRIES
 from ..map.yardsticks import (SHUFFLED_SUFFIX, ShuffledCountries, derangement, reference_respondents,
                          summarize_conditions)
 from ..models.session import ModelSession
 from ..programs.programs import PromptBaseline
 
 # One society per cultural region: a quick audit that still spans the map.
-DEFAULT_COUNTRIES = ("United States", "Sweden", "Spain", "Russia", "Japan", "Brazil", "Nigeria", "India")
 DEFAULT_CONDITIONS = ("no_persona", "engineered")
 
 
@@ -205,7 +205,7 @@ def build_contexts(conditions, countries, variants=None) -> list[Context]:
 
 
 def run_audit(model: str | None = None, *, countries=DEFAULT_COUNTRIES, conditions=DEFAULT_CONDITIONS,
-              mode: str = "logprob", samples: int = 10, temperature: float = 1.0, variants=None,
+              mode: str = "logprob", samples: int | None = None, temperature: float | None = None, variants=None,
               survey: str | Survey = DEFAULT_SURVEY, questions=None, progress: bool = True,
               session: ModelSession | None = None, shuffled_control: bool = False) -> AuditResult:
     """Audit a model. ``countries``: names/ISO codes/regions or "all"; ``conditions``: names or templates
@@ -225,7 +225,7 @@ def run_audit(model: str | None = None, *, countries=DEFAULT_COUNTRIES, conditio
     if len({c.name for c in conds}) != len(conds):
         raise CulturalignError("two conditions share a name; name custom templates with 'name=template'")
     _check_settings(conds, variants)
-    config_ = GenerationConfig(mode=mode, samples=samples, temperature=temperature)
+    config_ = GenerationConfig.of(mode, samples, temperature)  # samples/temperature: sample mode only (10, 1.0)
     n_variants = len(_variants(conds[0], variants))
     respondents = [(c.name, "prompt", PromptBaseline(c.name, c, n_variants)) for c in conds]
     if shuffled_control:

@@ -114,6 +114,9 @@ def evaluate_saved(path, *, split: str = "test", model: str | None = None, varia
     program, manifest = load_program(path, inst, other_survey=other)
     # the lists the program was compiled with (test never seen); train+test for held-out evaluation's four cells
     countries = manifest["split"][split] if split != BOTH else manifest["split"]["train"] + manifest["split"]["test"]
+    if not countries:
+        raise CulturalignError(f"{path}: the program's {split} split is empty (manifest.json), so there is nothing "
+                               "to evaluate; choose another --split, or recompile with countries in it")
     if inst.map is None:  # the societies of the split that the survey has answer shares for
         with_data = set(countries_with_data(inst))
         countries = [c for c in countries if c in with_data]

@@ -271,7 +271,7 @@ def parse_experiment(raw, where: str = "experiment") -> Experiment:
                      f"`culturalign audit --survey {survey}` (distributions) instead")
     samples = _int(raw, "samples", 10, 1, 100, where)
     try:  # the one generation config: checked here, before any model starts
-        generation = GenerationConfig(mode=mode, samples=samples, temperature=raw.get("temperature", 1.0))
+        generation = GenerationConfig.of(mode, samples if "samples" in raw else None, raw.get("temperature"))
     except CulturalignError as exc:
         _fail(where, str(exc))
     return Experiment(
