@@ -112,16 +112,35 @@ def _readable(where: str, data):
                          f"{str(data)[:200]}") from None
 
 
-def _top_from_openai(choice: dict, where: str = "the server") -> list[tuple[str, float]]:
+# A reply may hold a couple fewer top entries than asked for: the legacy {token: logprob} dicts (vLLM's and
+# SGLang's /v1/completions) merge tokens that decode to the same text, and OpenAI allows fewer "in rare cases".
+# More missing means the server caps or drops them, and the answer mass it leaves out would be lost unseen.
+SHORT_OK = 2
+
+
+def _enough(top: list[tuple[str, float]], k: int | None, where: str) -> list[tuple[str, float]]:
+    """``top`` unless a reply to a request for ``k`` top log-probabilities holds clearly fewer (None: unchecked)."""
+    if k is not None and len(top) < k - SHORT_OK:
+        raise ModelError(f"{where} returned {len(top)} top log-probabilities where {k} were asked for: the server "
+                         f"caps them below what culturalign needs. Let it return {k} (vLLM: start it with "
+                         f"--max-logprobs {k} or more; Ollama allows at most 20), or use --mode sample")
+    return top
+
+
+def _top_from_openai(choice: dict, where: str = "the server", k: int | None = None) -> list[tuple[str, float]]:
     logprobs = choice.get("logprobs") or {}
     content = logprobs.get("content")
-    if content:  # chat format (and llama.cpp's completions)
-        return [(t["token"], float(t["logprob"])) for t in content[0].get("top_logprobs", [])]
-    legacy = logprobs.get("top_logprobs")  # legacy completions format: [{token: logprob}]
-    if legacy:
-        return [(tok, float(lp)) for tok, lp in legacy[0].items()]
-    raise ModelError(f"{where} returned no log-probabilities; it must support 'logprobs'/'top_logprobs' "
-                     "(use --mode sample for servers that do not)")
+    legacy = logprobs.get("top_logprobs")
+    if content:  # chat format: vLLM, SGLang, Ollama's /v1/chat/completions, llama.cpp's chat and completions
+        top = [(t["token"], float(t["logprob"])) for t in content[0].get("top_logprobs") or []]
+    elif legacy:  # legacy completions format, vLLM's and SGLang's /v1/completions: [{token: logprob}]
+        top = [(tok, float(lp)) for tok, lp in (legacy[0] or {}).items()]
+    else:  # e.g. Ollama's /v1/completions accepts 'logprobs' and drops them from its reply
+        raise ModelError(f"{where} returned no log-probabilities: the server ignored 'logprobs'/'top_logprobs'. "
+                         "vLLM, SGLang and llama.cpp return them; Ollama >= 0.12.11 on /api/chat, /api/generate "
+                         "and /v1/chat/completions but not on /v1/completions (use provider 'ollama' or style "
+                         "'chat'). Otherwise use --mode sample")
+    return _enough(top, k, where)
 
 
 def _openai_usage(data: dict) -> dict:
@@ -133,25 +152,27 @@ def _openai_usage(data: dict) -> dict:
             "cached_tokens": cached or 0}
 
 
-def read_openai(data: dict, kind: str, style: str, where: str = "the model server") -> Reply:
-    """An OpenAI-compatible response as a Reply: ``kind`` is ``top_logprobs`` or ``generate``."""
+def read_openai(data: dict, kind: str, style: str, where: str = "the model server", k: int | None = None) -> Reply:
+    """An OpenAI-compatible response as a Reply: ``kind`` is ``top_logprobs`` or ``generate``; ``k``, the number
+    of top log-probabilities asked for, makes a reply with clearly fewer an error."""
     with _readable(where, data):
         choice = data["choices"][0]
         if kind == "top_logprobs":
-            return Reply(top=_top_from_openai(choice, where), **_openai_usage(data))
+            return Reply(top=_top_from_openai(choice, where, k), **_openai_usage(data))
         text = choice.get("text") if style == "completion" else (choice.get("message") or {}).get("content")
         return Reply(text=text or "", **_openai_usage(data))
 
 
-def read_ollama(resp, kind: str, style: str, where: str = "Ollama") -> Reply:
-    """An Ollama response (the ``ollama`` package's objects or plain dicts) as a Reply."""
+def read_ollama(resp, kind: str, style: str, where: str = "Ollama", k: int | None = None) -> Reply:
+    """An Ollama response (the ``ollama`` package's objects or plain dicts) as a Reply; ``k`` as in read_openai."""
     with _readable(where, resp):
         usage = {"prompt_tokens": resp.get("prompt_eval_count") or 0, "completion_tokens": resp.get("eval_count") or 0}
         if kind == "top_logprobs":
             first = (resp.get("logprobs") or [None])[0]
-            if not first:
+            if not first:  # older servers ignore the request's 'logprobs' and 'top_logprobs'
                 raise ModelError(f"{where} returned no log-probabilities (needs Ollama >= 0.12.11); use --mode sample")
-            return Reply(top=[(t["token"], float(t["logprob"])) for t in first.get("top_logprobs") or []], **usage)
+            top = [(t["token"], float(t["logprob"])) for t in first.get("top_logprobs") or []]
+            return Reply(top=_enough(top, k, where), **usage)
         text = resp.get("response") if style == "completion" else resp["message"]["content"]
         return Reply(text=text or "", **usage)
 
@@ -215,6 +236,17 @@ class _Connections:
             conn.close()
 
 
+def _refused_logprobs(status: int, data: bytes, body: dict) -> str:
+    """What to change when a server refuses the top log-probabilities asked for: vLLM answers a request for more
+    than its --max-logprobs (default 20) with HTTP 400 "Requested sample logprobs of 30, which is greater than max
+    allowed: 20"; Ollama with "top_logprobs must be between 0 and 20"."""
+    k = body.get("top_logprobs") or body.get("logprobs")
+    if status != 400 or not k or b"logprob" not in data.lower():
+        return ""
+    return (f". The server refuses the {k} top log-probabilities culturalign asks for: let it return {k} (vLLM: "
+            f"start it with --max-logprobs {k} or more), or use --mode sample")
+
+
 class OpenAICompatClient:
     """Any server speaking the OpenAI HTTP API: ``/v1/chat/completions`` and ``/v1/completions``."""
 
@@ -255,7 +287,8 @@ class OpenAICompatClient:
                 time.sleep(0.5 * 2**attempt)  # busy or loading: back off and retry
                 continue
             if status >= 400:
-                raise ModelError(f"{url} answered HTTP {status}: {data[:300].decode(errors='replace')}")
+                raise ModelError(f"{url} answered HTTP {status}: {data[:300].decode(errors='replace')}"
+                                 + _refused_logprobs(status, data, body))
             try:
                 return json.loads(data)
             except ValueError:
@@ -277,7 +310,7 @@ class OpenAICompatClient:
             body["logprobs"] = k
         else:
             body.update(logprobs=True, top_logprobs=k)
-        return read_openai(self._post(path, body), "top_logprobs", self.style, self.base_url + path)
+        return read_openai(self._post(path, body), "top_logprobs", self.style, self.base_url + path, k)
 
     def generate(self, prompt: Prompt, *, temperature: float, max_tokens: int, seed: int, stop=None) -> Reply:
         path, body = self._body(prompt, max_tokens=max_tokens, temperature=temperature, seed=seed,
@@ -321,6 +354,10 @@ class OllamaClient:
         except httpx.HTTPError as exc:
             raise ModelError(f"cannot reach Ollama at {self.url}: {exc.__class__.__name__}") from None
 
+    def _where(self) -> str:
+        """The endpoint a reply came from, for messages (the ollama package posts to /api/chat or /api/generate)."""
+        return f"Ollama at {self.url}/api/{'generate' if self.style == 'completion' else 'chat'}"
+
     def _request(self, prompt: Prompt, options: dict, **extra):
         if self.style == "completion":
             return self._call(self._client.generate, model=self.model, prompt=prompt.completion_text(), raw=True,
@@ -329,12 +366,12 @@ class OllamaClient:
 
     def top_logprobs(self, prompt: Prompt, k: int = 20) -> Reply:
         resp = self._request(prompt, {"temperature": 0, "num_predict": 1}, logprobs=True, top_logprobs=k)
-        return read_ollama(resp, "top_logprobs", self.style, f"Ollama at {self.url}")
+        return read_ollama(resp, "top_logprobs", self.style, self._where(), k)
 
     def generate(self, prompt: Prompt, *, temperature: float, max_tokens: int, seed: int, stop=None) -> Reply:
         options = {"temperature": temperature, "num_predict": max_tokens, "seed": seed}
         resp = self._request(prompt, {**options, **({"stop": list(stop)} if stop else {})})
-        return read_ollama(resp, "generate", self.style, f"Ollama at {self.url}")
+        return read_ollama(resp, "generate", self.style, self._where())
 
     def digest(self) -> str:
         listing = self._call(self._client.list)
