@@ -17,6 +17,7 @@ culturalign against a plain HTTP client sending the same requests at the same co
 
 Timings are only meaningful on a quiet machine: other processes on the same cores slow the client.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,8 +58,17 @@ def plain_rate(stub: StubServer, parallel: int, contexts, survey) -> float:
     for ctx in contexts:
         for item in survey.items:
             for q in item.questions():
-                bodies += [{"model": stub.model, "messages": p.messages(), "max_tokens": 1, "temperature": 0.0,
-                            "logprobs": True, "top_logprobs": TOP_K} for p in logprob_prompts(ctx, q)]
+                bodies += [
+                    {
+                        "model": stub.model,
+                        "messages": p.messages(),
+                        "max_tokens": 1,
+                        "temperature": 0.0,
+                        "logprobs": True,
+                        "top_logprobs": TOP_K,
+                    }
+                    for p in logprob_prompts(ctx, q)
+                ]
     local = threading.local()
 
     def post(body):
@@ -74,8 +84,9 @@ def plain_rate(stub: StubServer, parallel: int, contexts, survey) -> float:
 
 
 def run_once(stub: StubServer, parallel: int, countries: list[str], survey, profile: bool = False) -> dict:
-    spec = ModelSpec(name="stub", provider="openai", settings={"base_url": stub.base_url, "model": stub.model,
-                                                                "parallel": parallel})
+    spec = ModelSpec(
+        name="stub", provider="openai", settings={"base_url": stub.base_url, "model": stub.model, "parallel": parallel}
+    )
     contexts = build_contexts([resolve_condition("no_persona"), resolve_condition("cultural_prompt")], countries, 1)
     with tempfile.TemporaryDirectory() as tmp:
         session = ModelSession(spec, cache=AnswerCache(Path(tmp) / "answers.sqlite"))
@@ -96,22 +107,36 @@ def run_once(stub: StubServer, parallel: int, countries: list[str], survey, prof
     expected = len(contexts) * REQUESTS_PER_CONTEXT
     if calls != expected or stats["requests"] != expected:  # a fresh cache: every answer is one request
         raise SystemExit(f"expected {expected} requests, the session made {calls} and the stub saw {stats['requests']}")
-    return {"requests": calls, "seconds": out["seconds"], "answers_per_s": calls / out["seconds"],
-            "max_concurrent": stats["max_concurrent"], "plain": plain_rate(stub, parallel, contexts, survey)}
+    return {
+        "requests": calls,
+        "seconds": out["seconds"],
+        "answers_per_s": calls / out["seconds"],
+        "max_concurrent": stats["max_concurrent"],
+        "plain": plain_rate(stub, parallel, contexts, survey),
+    }
 
 
 def full_protocol(latency: float, parallel: int) -> None:
     """The whole audit (107 countries x Tao et al.'s 10 descriptors x both conditions) through the stub: its
     request count and wall time. The stub's answers are no model's; only the count and the time mean anything."""
     with StubServer(latency=latency) as stub, tempfile.TemporaryDirectory() as tmp:
-        spec = ModelSpec(name="stub", provider="openai", settings={"base_url": stub.base_url, "model": stub.model,
-                                                                    "parallel": parallel})
-        result = run_audit(countries="all", variants="all", progress=False,
-                           session=ModelSession(spec, cache=AnswerCache(Path(tmp) / "answers.sqlite")))
+        spec = ModelSpec(
+            name="stub",
+            provider="openai",
+            settings={"base_url": stub.base_url, "model": stub.model, "parallel": parallel},
+        )
+        result = run_audit(
+            countries="all",
+            variants="all",
+            progress=False,
+            session=ModelSession(spec, cache=AnswerCache(Path(tmp) / "answers.sqlite")),
+        )
         u, served = result.usage, stub.stats()
-    print(f"full protocol at {latency * 1000:g} ms, parallel {parallel}: {u['contexts']} contexts, {u['calls']} requests "
-          f"(the stub served {served['requests']}, at most {served['max_concurrent']} at once), elicitation "
-          f"{u['seconds']:.1f} s = {u['calls'] / u['seconds']:.0f} answers/s (ideal {parallel / latency:.0f})")
+    print(
+        f"full protocol at {latency * 1000:g} ms, parallel {parallel}: {u['contexts']} contexts, {u['calls']} requests "
+        f"(the stub served {served['requests']}, at most {served['max_concurrent']} at once), elicitation "
+        f"{u['seconds']:.1f} s = {u['calls'] / u['seconds']:.0f} answers/s (ideal {parallel / latency:.0f})"
+    )
 
 
 def main() -> None:
@@ -121,9 +146,12 @@ def main() -> None:
     ap.add_argument("--countries", type=int, default=107, help="at most this many countries per run")
     ap.add_argument("--json", action="store_true", help="print one JSON object (answers/s) instead of the table")
     ap.add_argument("--profile", action="store_true", help="cProfile each run (to stderr)")
-    ap.add_argument("--full-protocol", action="store_true",
-                    help="time the whole audit (107 countries x 10 descriptors x 2 conditions) at each latency "
-                         "(> 0) and parallel instead")
+    ap.add_argument(
+        "--full-protocol",
+        action="store_true",
+        help="time the whole audit (107 countries x 10 descriptors x 2 conditions) at each latency "
+        "(> 0) and parallel instead",
+    )
     args = ap.parse_args()
     if args.full_protocol:
         for latency_ms in args.latency_ms:
@@ -148,22 +176,30 @@ def main() -> None:
                 target = 1000.0 if latency == 0 else (0.8 * parallel / latency if parallel <= 64 else None)
                 rows.append((latency_ms, parallel, r, target))
                 if not args.json:
-                    print(f"  latency {latency_ms:g} ms, parallel {parallel}: {r['answers_per_s']:.0f} answers/s",
-                          file=sys.stderr)
+                    print(
+                        f"  latency {latency_ms:g} ms, parallel {parallel}: {r['answers_per_s']:.0f} answers/s",
+                        file=sys.stderr,
+                    )
     if args.json:
         print(json.dumps({"answers_per_s": rates, "plain_http_answers_per_s": plain}))
         return
-    print(f"\n{'latency':>7} {'parallel':>8} {'requests':>8} {'answers/s':>9} {'target':>6} {'met':>3} "
-          f"{'plain HTTP':>10} {'/plain':>6} {'/ideal':>6} {'in flight':>9}")
+    print(
+        f"\n{'latency':>7} {'parallel':>8} {'requests':>8} {'answers/s':>9} {'target':>6} {'met':>3} "
+        f"{'plain HTTP':>10} {'/plain':>6} {'/ideal':>6} {'in flight':>9}"
+    )
     for latency_ms, parallel, r, target in rows:
         met = "-" if target is None else ("yes" if r["answers_per_s"] >= target else "NO")
         of_ideal = f"{r['answers_per_s'] / (parallel / (latency_ms / 1000)):.2f}" if latency_ms else "-"
-        print(f"{latency_ms:>5g}ms {parallel:>8} {r['requests']:>8} {r['answers_per_s']:>9.0f} "
-              f"{'-' if target is None else f'{target:.0f}':>6} {met:>3} {r['plain']:>10.0f} "
-              f"{r['answers_per_s'] / r['plain']:>6.2f} {of_ideal:>6} {r['max_concurrent']:>9}")
-    print("\ntargets: >= 1000 answers/s at latency 0; >= 0.8 x parallel / latency (/ideal >= 0.8) at 50 ms up to "
-          "parallel 64.\n/plain: culturalign over a plain HTTP client sending the same requests in the same run. "
-          "Rates need a quiet machine.")
+        print(
+            f"{latency_ms:>5g}ms {parallel:>8} {r['requests']:>8} {r['answers_per_s']:>9.0f} "
+            f"{'-' if target is None else f'{target:.0f}':>6} {met:>3} {r['plain']:>10.0f} "
+            f"{r['answers_per_s'] / r['plain']:>6.2f} {of_ideal:>6} {r['max_concurrent']:>9}"
+        )
+    print(
+        "\ntargets: >= 1000 answers/s at latency 0; >= 0.8 x parallel / latency (/ideal >= 0.8) at 50 ms up to "
+        "parallel 64.\n/plain: culturalign over a plain HTTP client sending the same requests in the same run. "
+        "Rates need a quiet machine."
+    )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ Prints, from one run on a fresh server and an empty answer cache:
     python bench/bench_compile.py --prompt-format chat                    # the same with DSPy's ChatAdapter
     python bench/bench_compile.py --program respondent --optimizer zero-shot --score-train
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,26 +43,40 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         with ModelSession(args.model, cache=AnswerCache(Path(tmp) / "answers.sqlite")) as session:
             start = time.monotonic()
-            _, manifest = run_compile(args.program, args.optimizer, out=Path(tmp) / "program", seed=args.seed,
-                                      session=session, objective=args.objective, score_splits=splits,
-                                      progress=True, program_settings={"prompt_format": args.prompt_format,
-                                                                       "retrieval": retrieval})
+            _, manifest = run_compile(
+                args.program,
+                args.optimizer,
+                out=Path(tmp) / "program",
+                seed=args.seed,
+                session=session,
+                objective=args.objective,
+                score_splits=splits,
+                progress=True,
+                program_settings={"prompt_format": args.prompt_format, "retrieval": retrieval},
+            )
             wall = time.monotonic() - start
             usage = session.usage
             prefill = prefill_tokens_per_second(session.base_url, session.spec.name)
     t = manifest["timing"]
     uncached = usage.prompt_tokens - usage.cached_prompt_tokens
-    print(f"\n{args.program} / {args.optimizer} / {args.objective} on {manifest['model']['name']}, cold cache; "
-          f"settings {manifest['program_settings']}")
-    print(f"wall time                  {wall:.1f} s = search {t['search_seconds']:.1f} s "
-          f"({t['search_model_calls']} model calls) + scoring {'+'.join(t['scored_splits'])} "
-          f"{t['scoring_seconds']:.1f} s ({t['scoring_model_calls']} model calls) + start/save")
-    print(f"prompt tokens              {usage.prompt_tokens} ({usage.cached_prompt_tokens} from the prefix cache, "
-          f"share {usage.cached_prompt_tokens / max(1, usage.prompt_tokens):.3f}); {uncached} uncached")
+    print(
+        f"\n{args.program} / {args.optimizer} / {args.objective} on {manifest['model']['name']}, cold cache; "
+        f"settings {manifest['program_settings']}"
+    )
+    print(
+        f"wall time                  {wall:.1f} s = search {t['search_seconds']:.1f} s "
+        f"({t['search_model_calls']} model calls) + scoring {'+'.join(t['scored_splits'])} "
+        f"{t['scoring_seconds']:.1f} s ({t['scoring_model_calls']} model calls) + start/save"
+    )
+    print(
+        f"prompt tokens              {usage.prompt_tokens} ({usage.cached_prompt_tokens} from the prefix cache, "
+        f"share {usage.cached_prompt_tokens / max(1, usage.prompt_tokens):.3f}); {uncached} uncached"
+    )
     print(f"prefill                    {prefill:.1f} tokens/s (measured in this run)")
     print(f"bound ratio                {wall / (uncached / prefill):.3f}  (wall / (uncached tokens / prefill))")
-    scores = ", ".join(f"{k} {v['mean_distance']:.3f}" for k, v in manifest["scores"].items()
-                       if v["mean_distance"] is not None)
+    scores = ", ".join(
+        f"{k} {v['mean_distance']:.3f}" for k, v in manifest["scores"].items() if v["mean_distance"] is not None
+    )
     print(f"mean distance              {scores}")
 
 

@@ -6,6 +6,7 @@ Prints, from one run (alternating the two commands, the median of each), the wal
 
     python bench/bench_startup.py [--runs 9]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=9)
     args = ap.parse_args()
-    commands = {"culturalign countries": [sys.executable, "-m", "culturalign.cli", "countries"],
-                "import pandas, yaml": [sys.executable, "-c", "import pandas, yaml"]}
+    commands = {
+        "culturalign countries": [sys.executable, "-m", "culturalign.cli", "countries"],
+        "import pandas, yaml": [sys.executable, "-c", "import pandas, yaml"],
+    }
     for cmd in commands.values():  # warm the file cache once
         wall(cmd)
     times = {name: [] for name in commands}
@@ -36,8 +39,10 @@ def main() -> None:
     medians = {name: statistics.median(t) for name, t in times.items()}
     for name, t in medians.items():
         print(f"{name:24s} median {t:.3f} s over {args.runs} runs")
-    print(f"ratio                    {medians['culturalign countries'] / medians['import pandas, yaml']:.2f} "
-          "(target <= 1.5)")
+    print(
+        f"ratio                    {medians['culturalign countries'] / medians['import pandas, yaml']:.2f} "
+        "(target <= 1.5)"
+    )
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 The public names below are imported on first use (PEP 562), so ``import culturalign`` and the commands that need no
 model (``countries``, ``map``, ``report`` ...) never load DSPy, LiteLLM or the llama.cpp binding."""
+
 from __future__ import annotations
 
 import importlib
@@ -18,14 +19,27 @@ _PUBLIC = {
     "question_splits": "instrument.question_splits:question_splits",
     "stratified_questions": "instrument.question_splits:stratified_questions",
     "load_survey": "instrument.survey:load_survey",
-    **{name: f"map.cultmap:{name}" for name in (
-        "bootstrap_point", "distances", "improved_share", "item_distances", "load_projection", "nearest",
-        "region_summary", "specificity", "steerability")},
+    **{
+        name: f"map.cultmap:{name}"
+        for name in (
+            "bootstrap_point",
+            "distances",
+            "improved_share",
+            "item_distances",
+            "load_projection",
+            "nearest",
+            "region_summary",
+            "specificity",
+            "steerability",
+        )
+    },
     "project": "instrument.answers:project",  # checked as `culturalign project` checks a file
     "countries": "map.reference:countries",
     "resolve_country": "map.reference:resolve_country",
-    **{name: f"map.yardsticks:{name}" for name in (
-        "ShuffledCountries", "condition_stats", "derangement", "reference_predictions", "skill")},
+    **{
+        name: f"map.yardsticks:{name}"
+        for name in ("ShuffledCountries", "condition_stats", "derangement", "reference_predictions", "skill")
+    },
     "ModelSession": "models.session:ModelSession",
     "get_spec": "models.registry:get_spec",
     "run_compile": "optimization.compile:run_compile",

@@ -1,4 +1,5 @@
 """Command line: a thin layer over the Python API. Errors print one clear line and exit non-zero."""
+
 from __future__ import annotations
 
 import sys
@@ -52,16 +53,21 @@ def countries(as_json, region):
 @cli.command("surveys")
 @click.argument("paths", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of objects.")
-@click.option("--questions", "list_questions", is_flag=True,
-              help="List the questions of the surveys named (ids, themes, societies with data) instead.")
+@click.option(
+    "--questions",
+    "list_questions",
+    is_flag=True,
+    help="List the questions of the surveys named (ids, themes, societies with data) instead.",
+)
 def surveys_cmd(paths, as_json, list_questions):
     """List the shipped surveys (and any survey files given): items, themes, societies with data, map."""
     from .runs.surveys import question_table, survey_table
 
     if list_questions:
         if not paths:
-            raise CulturalignError("--questions lists the questions of the surveys you name: culturalign surveys "
-                                   "wvs7 --questions")
+            raise CulturalignError(
+                "--questions lists the questions of the surveys you name: culturalign surveys wvs7 --questions"
+            )
         table = pd.concat([question_table(p).assign(survey=p) for p in paths], ignore_index=True)
         if as_json:
             _echo_json(table.to_dict(orient="records"))
@@ -88,19 +94,32 @@ def _map_survey(name: str):
 
     survey = load_survey(name)
     if survey.map is None:
-        raise CulturalignError(f"--survey: survey {survey.name!r} has no map projection; name a survey with one "
-                               "(`culturalign surveys` lists them)")
+        raise CulturalignError(
+            f"--survey: survey {survey.name!r} has no map projection; name a survey with one "
+            "(`culturalign surveys` lists them)"
+        )
     return survey
 
 
 @cli.command()
 @click.argument("answers", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: x, y and nearest countries per input.")
-@click.option("--nearest", "n_nearest", type=click.IntRange(1, 107), default=5, show_default=True,
-              help="How many nearest countries.")
+@click.option(
+    "--nearest",
+    "n_nearest",
+    type=click.IntRange(1, 107),
+    default=5,
+    show_default=True,
+    help="How many nearest countries.",
+)
 @click.option("--fill-mean", is_flag=True, help="Hold missing items at the pooled IVS mean.")
-@click.option("--survey", "survey_name", default="ivs-iw10", show_default=True,
-              help="The survey whose items and map projection the answers follow.")
+@click.option(
+    "--survey",
+    "survey_name",
+    default="ivs-iw10",
+    show_default=True,
+    help="The survey whose items and map projection the answers follow.",
+)
 def project(answers, as_json, n_nearest, fill_mean, survey_name):
     """Project answers (JSON: item code -> value, or a list of such objects) onto the map."""
     from .map import cultmap
@@ -114,25 +133,41 @@ def project(answers, as_json, n_nearest, fill_mean, survey_name):
     results = []
     for name, (x, y) in zip(names, xy.itertuples(index=False)):
         near = cultmap.nearest(x, y, n_nearest)
-        results.append({"name": name, "x": float(x), "y": float(y),
-                        "nearest": [{"country": r.country, "distance": float(r.distance)} for r in near.itertuples()]})
+        results.append(
+            {
+                "name": name,
+                "x": float(x),
+                "y": float(y),
+                "nearest": [{"country": r.country, "distance": float(r.distance)} for r in near.itertuples()],
+            }
+        )
     if as_json:
         _echo_json(results[0] if single else results)
         return
     for r in results:
-        click.echo(f"{r['name']}: x = {r['x']:.3f} (survival -> self-expression), "
-                   f"y = {r['y']:.3f} (traditional -> secular)")
+        click.echo(
+            f"{r['name']}: x = {r['x']:.3f} (survival -> self-expression), y = {r['y']:.3f} (traditional -> secular)"
+        )
         for n in r["nearest"]:
             click.echo(f"    {n['country']:<24} {n['distance']:.3f}")
 
 
 @cli.command("map")
 @click.option("--out", default="cultural_map.png", show_default=True, help="Output file: .png, .svg or .html.")
-@click.option("--points", "points_file", type=click.Path(dir_okay=False),
-              help="JSON list of extra points: {name, x, y} or {name, <item answers>}.")
+@click.option(
+    "--points",
+    "points_file",
+    type=click.Path(dir_okay=False),
+    help="JSON list of extra points: {name, x, y} or {name, <item answers>}.",
+)
 @click.option("--title", default="Inglehart-Welzel cultural map (IVS 2005-2022)", show_default=True)
-@click.option("--survey", "survey_name", default="ivs-iw10", show_default=True,
-              help="The survey whose items and map projection answer points follow.")
+@click.option(
+    "--survey",
+    "survey_name",
+    default="ivs-iw10",
+    show_default=True,
+    help="The survey whose items and map projection answer points follow.",
+)
 def map_cmd(out, points_file, title, survey_name):
     """Draw the cultural map of the 107 countries, optionally with extra named points."""
     from .instrument.answers import answer_vectors, check_ranges
@@ -151,8 +186,10 @@ def map_cmd(out, points_file, title, survey_name):
             if "x" in entry or "y" in entry:  # a point given by its position: name, x, y and nothing else
                 odd = sorted(set(entry) - {"name", "x", "y"}, key=str)
                 if odd or not {"x", "y"} <= set(entry):
-                    raise CulturalignError(f"{where}: a point by position has x, y and an optional name, got keys "
-                                           f"{shown(sorted(entry, key=str))}")
+                    raise CulturalignError(
+                        f"{where}: a point by position has x, y and an optional name, got keys "
+                        f"{shown(sorted(entry, key=str))}"
+                    )
                 for axis in ("x", "y"):
                     v = entry[axis]
                     if isinstance(v, bool) or not isinstance(v, (int, float)) or not -10 <= v <= 10:
@@ -190,8 +227,13 @@ def models(as_json):
 @click.argument("model", required=False)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Bind address (loopback unless you ask).")
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
-@click.option("--parallel", type=click.IntRange(1, 256), default=1, show_default=True,
-              help="Parallel slots (more help on a GPU; one slot keeps recomputed answers closest to reproducible).")
+@click.option(
+    "--parallel",
+    type=click.IntRange(1, 256),
+    default=1,
+    show_default=True,
+    help="Parallel slots (more help on a GPU; one slot keeps recomputed answers closest to reproducible).",
+)
 def serve(model, host, port, parallel):
     """Serve an embedded model (OpenAI-compatible API) until Ctrl-C or SIGTERM, for notebooks and other tools."""
     import signal
@@ -214,34 +256,85 @@ def serve(model, host, port, parallel):
 
 @cli.command()
 @click.option("--model", default=None, help="Registry name or path to a .gguf file (default: the default model).")
-@click.option("--countries", default=",".join(DEFAULT_COUNTRIES),
-              show_default=True, help="Comma-separated names, ISO codes or regions, or 'all'.")
-@click.option("--conditions", default="no_persona,engineered", show_default=True,
-              help="Comma-separated: no_persona, engineered (Tao et al.'s cultural prompt; cultural_prompt is "
-                   "the same). Add your own with --template.")
-@click.option("--template", "templates", multiple=True,
-              help="Extra condition, a template with {country} (and optionally {descriptor}); 'name=template' names it.")
-@click.option("--mode", type=click.Choice(["logprob", "sample", "verbalized"]), default="logprob", show_default=True,
-              help="logprob: exact option probabilities; sample: sampled answers; verbalized: the model states the "
-                   "share of people choosing each option (parse rate reported).")
+@click.option(
+    "--countries",
+    default=",".join(DEFAULT_COUNTRIES),
+    show_default=True,
+    help="Comma-separated names, ISO codes or regions, or 'all'.",
+)
+@click.option(
+    "--conditions",
+    default="no_persona,engineered",
+    show_default=True,
+    help="Comma-separated: no_persona, engineered (Tao et al.'s cultural prompt; cultural_prompt is "
+    "the same). Add your own with --template.",
+)
+@click.option(
+    "--template",
+    "templates",
+    multiple=True,
+    help="Extra condition, a template with {country} (and optionally {descriptor}); 'name=template' names it.",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["logprob", "sample", "verbalized"]),
+    default="logprob",
+    show_default=True,
+    help="logprob: exact option probabilities; sample: sampled answers; verbalized: the model states the "
+    "share of people choosing each option (parse rate reported).",
+)
 @click.option("--samples", type=int, default=None, help="Samples per question (sample mode only; default 10).")
 @click.option("--temperature", type=float, default=None, help="Sampling temperature (sample mode only; default 1.0).")
-@click.option("--variants", default="all", show_default=True,
-              help="How many of Tao et al.'s ten respondent descriptors to average over ('all' = 10).")
+@click.option(
+    "--variants",
+    default="all",
+    show_default=True,
+    help="How many of Tao et al.'s ten respondent descriptors to average over ('all' = 10).",
+)
 @click.option("--out", default="audit", show_default=True, help="Output directory.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
-@click.option("--shuffled-control", is_flag=True,
-              help="Also ask each country condition about a seeded derangement of the countries (scored against "
-                   "the true ones): a condition no closer than its control carries no country information.")
-@click.option("--survey", "survey_name", default="ivs-iw10", show_default=True,
-              help="A shipped survey's name (`culturalign surveys` lists them) or a survey YAML file.")
-@click.option("--questions", default=None,
-              help="Comma-separated question ids and/or themes of the survey (default: every question).")
-@click.option("--per-theme", type=click.IntRange(1, 1000), default=None,
-              help="Only a seeded, theme-stratified subset: this many questions of every theme (seed 0).")
+@click.option(
+    "--shuffled-control",
+    is_flag=True,
+    help="Also ask each country condition about a seeded derangement of the countries (scored against "
+    "the true ones): a condition no closer than its control carries no country information.",
+)
+@click.option(
+    "--survey",
+    "survey_name",
+    default="ivs-iw10",
+    show_default=True,
+    help="A shipped survey's name (`culturalign surveys` lists them) or a survey YAML file.",
+)
+@click.option(
+    "--questions",
+    default=None,
+    help="Comma-separated question ids and/or themes of the survey (default: every question).",
+)
+@click.option(
+    "--per-theme",
+    type=click.IntRange(1, 1000),
+    default=None,
+    help="Only a seeded, theme-stratified subset: this many questions of every theme (seed 0).",
+)
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
-def audit(model, countries, conditions, templates, mode, samples, temperature, variants, out, as_json,
-          shuffled_control, survey_name, questions, per_theme, no_progress):
+def audit(
+    model,
+    countries,
+    conditions,
+    templates,
+    mode,
+    samples,
+    temperature,
+    variants,
+    out,
+    as_json,
+    shuffled_control,
+    survey_name,
+    questions,
+    per_theme,
+    no_progress,
+):
     """Audit a model: its map position with and without cultural prompting, and its answer distributions
     against each country's, for the given countries."""
     from .instrument.survey import load_survey
@@ -260,9 +353,18 @@ def audit(model, countries, conditions, templates, mode, samples, temperature, v
         from .instrument.question_splits import stratified_questions
 
         inst = inst.select(stratified_questions(inst, per_theme))
-    result = run_audit(model, countries=countries, conditions=conds, mode=mode, samples=samples,
-                       temperature=temperature, variants=variants, progress=not no_progress,
-                       shuffled_control=shuffled_control, survey=inst)
+    result = run_audit(
+        model,
+        countries=countries,
+        conditions=conds,
+        mode=mode,
+        samples=samples,
+        temperature=temperature,
+        variants=variants,
+        progress=not no_progress,
+        shuffled_control=shuffled_control,
+        survey=inst,
+    )
     path = result.save(out)
     summary = result.summary()
     if as_json:
@@ -276,40 +378,96 @@ def _country_list(value: str | None):
 
 
 @cli.command("compile")
-@click.option("--program", default="respondent", show_default=True, type=click.Choice(PROGRAMS.names()),
-              help="Registered program to compile.")
+@click.option(
+    "--program",
+    default="respondent",
+    show_default=True,
+    type=click.Choice(PROGRAMS.names()),
+    help="Registered program to compile.",
+)
 @click.option("--optimizer", default="mipro-light", show_default=True, help="Preset name or path to a preset YAML.")
 @click.option("--model", default=None, help="Task model (registry name or .gguf path; default: the default model).")
-@click.option("--prompt-model", default=None, help="Model that writes instructions / reflects (default: the preset's, "
-                                                  "else the task model).")
+@click.option(
+    "--prompt-model",
+    default=None,
+    help="Model that writes instructions / reflects (default: the preset's, else the task model).",
+)
 @click.option("--out", default=None, help="Output folder (default: programs/PROGRAM-PRESET-MODEL).")
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True, help="Optimizer seed.")
-@click.option("--split-seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
-              help="Seed of the region-stratified split.")
-@click.option("--train", default=None, help="Override: comma-separated training countries (an extension's program may "
-                                          "take another form: see its documentation).")
+@click.option(
+    "--split-seed",
+    type=click.IntRange(0, 2**32 - 1),
+    default=0,
+    show_default=True,
+    help="Seed of the region-stratified split.",
+)
+@click.option(
+    "--train",
+    default=None,
+    help="Override: comma-separated training countries (an extension's program may "
+    "take another form: see its documentation).",
+)
 @click.option("--val", default=None, help="Override: comma-separated validation countries (or the extension's form).")
-@click.option("--test", "test_", default=None, help="Override: comma-separated test countries (or the extension's form).")
-@click.option("--score-train", is_flag=True,
-              help="Also score the compiled program on every training country (by default only the held-out "
-                   "validation and test splits are scored; training countries the search answered cost nothing).")
+@click.option(
+    "--test", "test_", default=None, help="Override: comma-separated test countries (or the extension's form)."
+)
+@click.option(
+    "--score-train",
+    is_flag=True,
+    help="Also score the compiled program on every training country (by default only the held-out "
+    "validation and test splits are scored; training countries the search answered cost nothing).",
+)
 @click.option("--skip-train-score", is_flag=True, hidden=True, help="Kept for old scripts: the default now.")
-@click.option("--prompt-format", type=click.Choice(["chat", "lean"]), default=None,
-              help="How the program's prompt is formatted: DSPy's ChatAdapter, or the lean adapter "
-                   "(default: the program's own; respondent_knn is lean).")
-@click.option("--retrieval", default=None, metavar="KEY=VALUE,...",
-              help="respondent_knn's retrieval: k (1-20), weighting (uniform, distance), evidence (typical, "
-                   "distribution, none), per_neighbour (0-10); e.g. k=5,evidence=distribution.")
-@click.option("--objective", type=click.Choice(OBJECTIVES.names()), default=None,
-              help="What the optimizer maximises (default: the preset's, else distance): exp(-distance), or how "
-                   "well the point identifies its country among all known countries.")
-@click.option("--tau", type=float, default=None,
-              help="Width of the contrastive objective in map units (default 0.5).")
-@click.option("--survey", "survey_name", default="ivs-iw10", show_default=True,
-              help="The survey the program answers: a shipped survey's name or a survey YAML file (with a map).")
+@click.option(
+    "--prompt-format",
+    type=click.Choice(["chat", "lean"]),
+    default=None,
+    help="How the program's prompt is formatted: DSPy's ChatAdapter, or the lean adapter "
+    "(default: the program's own; respondent_knn is lean).",
+)
+@click.option(
+    "--retrieval",
+    default=None,
+    metavar="KEY=VALUE,...",
+    help="respondent_knn's retrieval: k (1-20), weighting (uniform, distance), evidence (typical, "
+    "distribution, none), per_neighbour (0-10); e.g. k=5,evidence=distribution.",
+)
+@click.option(
+    "--objective",
+    type=click.Choice(OBJECTIVES.names()),
+    default=None,
+    help="What the optimizer maximises (default: the preset's, else distance): exp(-distance), or how "
+    "well the point identifies its country among all known countries.",
+)
+@click.option("--tau", type=float, default=None, help="Width of the contrastive objective in map units (default 0.5).")
+@click.option(
+    "--survey",
+    "survey_name",
+    default="ivs-iw10",
+    show_default=True,
+    help="The survey the program answers: a shipped survey's name or a survey YAML file (with a map).",
+)
 @click.option("--no-progress", is_flag=True, help="Hide the progress lines.")
-def compile_cmd(program, optimizer, model, prompt_model, out, seed, split_seed, train, val, test_, score_train,
-                skip_train_score, prompt_format, retrieval, objective, tau, survey_name, no_progress):
+def compile_cmd(
+    program,
+    optimizer,
+    model,
+    prompt_model,
+    out,
+    seed,
+    split_seed,
+    train,
+    val,
+    test_,
+    score_train,
+    skip_train_score,
+    prompt_format,
+    retrieval,
+    objective,
+    tau,
+    survey_name,
+    no_progress,
+):
     """Compile a culture-conditioned program with an optimizer preset and save it (JSON + manifest)."""
     from .instrument.survey import load_survey
     from .optimization.compile import run_compile, settings_from_text
@@ -319,49 +477,107 @@ def compile_cmd(program, optimizer, model, prompt_model, out, seed, split_seed, 
     task = getattr(make_program(program), "task", None)
     if task is not None:  # a program of an extension's task kind compiles its own way
         if objective or tau is not None:
-            raise CulturalignError(f"--objective and --tau apply to survey respondents; {program!r} is a {task} "
-                                   "program, scored by its own metric")
-        plugins.task_kind(task).compile(program, optimizer=optimizer, model=model, prompt_model=prompt_model,
-                                        out=out, seed=seed, split_seed=split_seed, train=train, val=val, test=test_,
-                                        skip_train_score=not score_train, progress=not no_progress)
+            raise CulturalignError(
+                f"--objective and --tau apply to survey respondents; {program!r} is a {task} "
+                "program, scored by its own metric"
+            )
+        plugins.task_kind(task).compile(
+            program,
+            optimizer=optimizer,
+            model=model,
+            prompt_model=prompt_model,
+            out=out,
+            seed=seed,
+            split_seed=split_seed,
+            train=train,
+            val=val,
+            test=test_,
+            skip_train_score=not score_train,
+            progress=not no_progress,
+        )
         return
     settings = {"prompt_format": prompt_format, "retrieval": settings_from_text(retrieval, "--retrieval")}
-    lists = {k: [reference.resolve_country(c) for c in v] for k, v in
-             (("train", _country_list(train)), ("val", _country_list(val)), ("test", _country_list(test_))) if v}
-    path, manifest = run_compile(program, optimizer, model, out=out, seed=seed, split_seed=split_seed,
-                                 prompt_model=prompt_model, countries=lists, progress=not no_progress,
-                                 score_splits=("train", "val", "test") if score_train else ("val", "test"),
-                                 objective=objective, tau=tau, survey=inst, program_settings=settings)
-    scores = ", ".join(f"{k} {v['mean_distance']:.3f}" for k, v in manifest["scores"].items() if v["mean_distance"] is not None)
-    click.echo(f"wrote {path}/program.json and manifest.json; mean distance: {scores}; "
-               f"{manifest['usage']['calls']} model calls, {manifest['wall_seconds']:.0f} s searching, "
-               f"{manifest['timing']['scoring_seconds']:.0f} s scoring {'+'.join(manifest['timing']['scored_splits'])}")
+    lists = {
+        k: [reference.resolve_country(c) for c in v]
+        for k, v in (("train", _country_list(train)), ("val", _country_list(val)), ("test", _country_list(test_)))
+        if v
+    }
+    path, manifest = run_compile(
+        program,
+        optimizer,
+        model,
+        out=out,
+        seed=seed,
+        split_seed=split_seed,
+        prompt_model=prompt_model,
+        countries=lists,
+        progress=not no_progress,
+        score_splits=("train", "val", "test") if score_train else ("val", "test"),
+        objective=objective,
+        tau=tau,
+        survey=inst,
+        program_settings=settings,
+    )
+    scores = ", ".join(
+        f"{k} {v['mean_distance']:.3f}" for k, v in manifest["scores"].items() if v["mean_distance"] is not None
+    )
+    click.echo(
+        f"wrote {path}/program.json and manifest.json; mean distance: {scores}; "
+        f"{manifest['usage']['calls']} model calls, {manifest['wall_seconds']:.0f} s searching, "
+        f"{manifest['timing']['scoring_seconds']:.0f} s scoring {'+'.join(manifest['timing']['scored_splits'])}"
+    )
 
 
 @cli.command("evaluate")
 @click.argument("program_dir", type=click.Path(file_okay=False))
-@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "val", "test", "train+test"]),
-              help="The program's countries to score; train+test gives the four held-out cells (seen/unseen "
-                   "countries x seen/unseen questions) on a survey with answer shares.")
+@click.option(
+    "--split",
+    default="test",
+    show_default=True,
+    type=click.Choice(["train", "val", "test", "train+test"]),
+    help="The program's countries to score; train+test gives the four held-out cells (seen/unseen "
+    "countries x seen/unseen questions) on a survey with answer shares.",
+)
 @click.option("--model", default=None, help="Evaluate on another model than the one in the manifest.")
-@click.option("--variants", type=click.IntRange(1, 10), default=None,
-              help="Descriptor variants for the baselines (default: all ten, as Tao et al.).")
-@click.option("--seeds", type=click.IntRange(1, 50), default=1, show_default=True,
-              help="Also compile the same recipe with this many optimizer seeds (the saved one first) and report "
-                   "the spread; recompiles are saved under PROGRAM_DIR/seeds/.")
-@click.option("--shuffled-control", is_flag=True,
-              help="Also ask the compiled program and the engineered prompt about a seeded derangement of the "
-                   "countries (scored against the true ones): a condition no closer than its control carries no "
-                   "country information.")
-@click.option("--survey", "survey_name", default=None,
-              help="Score on this survey (a shipped name or a YAML file) instead of the one the program was compiled "
-                   "on; said so in the output.")
+@click.option(
+    "--variants",
+    type=click.IntRange(1, 10),
+    default=None,
+    help="Descriptor variants for the baselines (default: all ten, as Tao et al.).",
+)
+@click.option(
+    "--seeds",
+    type=click.IntRange(1, 50),
+    default=1,
+    show_default=True,
+    help="Also compile the same recipe with this many optimizer seeds (the saved one first) and report "
+    "the spread; recompiles are saved under PROGRAM_DIR/seeds/.",
+)
+@click.option(
+    "--shuffled-control",
+    is_flag=True,
+    help="Also ask the compiled program and the engineered prompt about a seeded derangement of the "
+    "countries (scored against the true ones): a condition no closer than its control carries no "
+    "country information.",
+)
+@click.option(
+    "--survey",
+    "survey_name",
+    default=None,
+    help="Score on this survey (a shipped name or a YAML file) instead of the one the program was compiled "
+    "on; said so in the output.",
+)
 @click.option("--questions", default=None, help="Comma-separated question ids and/or themes of the survey.")
-@click.option("--per-theme", type=click.IntRange(1, 1000), default=None,
-              help="Only a seeded, theme-stratified subset: this many questions of every theme (seed 0).")
+@click.option(
+    "--per-theme",
+    type=click.IntRange(1, 1000),
+    default=None,
+    help="Only a seeded, theme-stratified subset: this many questions of every theme (seed 0).",
+)
 @click.option("--json", "as_json", is_flag=True)
-def evaluate_cmd(program_dir, split, model, variants, seeds, shuffled_control, survey_name, questions, per_theme,
-                 as_json):
+def evaluate_cmd(
+    program_dir, split, model, variants, seeds, shuffled_control, survey_name, questions, per_theme, as_json
+):
     """Evaluate a saved program against the engineered prompt, no persona and the model-free reference
     predictors (centroid, region lookup) on the same countries."""
     from .optimization.saved import load_manifest
@@ -385,15 +601,26 @@ def evaluate_cmd(program_dir, split, model, variants, seeds, shuffled_control, s
         questions = stratified_questions(load_survey(survey_name), per_theme)
     if seeds > 1:
         if shuffled_control or survey_name or questions:
-            raise CulturalignError("--shuffled-control, --survey and --questions work with one seed; run them on the "
-                                   "seed you report")
+            raise CulturalignError(
+                "--shuffled-control, --survey and --questions work with one seed; run them on the seed you report"
+            )
         table, s = evaluate_seeds(program_dir, seeds, split=split, model=model, variants=variants)
     else:
-        s = evaluate_saved(program_dir, split=split, model=model, variants=variants,
-                           shuffled_control=shuffled_control, survey=survey_name, questions=questions).summary
+        s = evaluate_saved(
+            program_dir,
+            split=split,
+            model=model,
+            variants=variants,
+            shuffled_control=shuffled_control,
+            survey=survey_name,
+            questions=questions,
+        ).summary
     if s.get("other_survey"):
-        click.echo(f"note: scored on survey {s['survey']!r}, not {s['compiled_on_survey']!r} which the program was "
-                   "compiled on (asked for with --survey)", err=True)
+        click.echo(
+            f"note: scored on survey {s['survey']!r}, not {s['compiled_on_survey']!r} which the program was "
+            "compiled on (asked for with --survey)",
+            err=True,
+        )
     if as_json:
         _echo_json(s)
         return
@@ -401,79 +628,112 @@ def evaluate_cmd(program_dir, split, model, variants, seeds, shuffled_control, s
         _print_distribution(s.get("distribution", {}))
         _print_held_out(s.get("held_out_cells", {}))
         return
-    click.echo(f"{s['program']} on the {split} split ({len(s['countries'])} countries); skill is against the "
-               "training centroid (0 = no better than one constant point, below 0 worse)")
+    click.echo(
+        f"{s['program']} on the {split} split ({len(s['countries'])} countries); skill is against the "
+        "training centroid (0 = no better than one constant point, below 0 worse)"
+    )
     for cond in ("compiled", "engineered", "no_persona", "centroid", "region_centroid", "neighbours"):
         if cond not in s:
             continue
         c = s[cond]
         label = {"centroid": "centroid*", "region_centroid": "region*", "neighbours": "neighbours*"}.get(cond, cond)
-        click.echo(f"  {label:<11} mean distance {c['mean_distance']:.3f} (95% CI {c['mean_distance_ci95'][0]:.3f}-"
-                   f"{c['mean_distance_ci95'][1]:.3f}), skill {_signed(c['skill'])} "
-                   f"({_signed(c['skill_ci95'][0])} to {_signed(c['skill_ci95'][1])}), closer than the centroid for "
-                   f"{c['closer_than_centroid']:.0%}, steerability r_x {_signed(c['steerability']['x'])} "
-                   f"r_y {_signed(c['steerability']['y'])}")
+        click.echo(
+            f"  {label:<11} mean distance {c['mean_distance']:.3f} (95% CI {c['mean_distance_ci95'][0]:.3f}-"
+            f"{c['mean_distance_ci95'][1]:.3f}), skill {_signed(c['skill'])} "
+            f"({_signed(c['skill_ci95'][0])} to {_signed(c['skill_ci95'][1])}), closer than the centroid for "
+            f"{c['closer_than_centroid']:.0%}, steerability r_x {_signed(c['steerability']['x'])} "
+            f"r_y {_signed(c['steerability']['y'])}"
+        )
         if "shuffled_control" in c:
             sc = c["shuffled_control"]
-            click.echo(f"  {'':<11} shuffled countries: mean distance {sc['shuffled_mean_distance']:.3f}; true "
-                       f"countries closer by {_signed(sc['gap'])} ({_signed(sc['gap_ci95'][0])} to "
-                       f"{_signed(sc['gap_ci95'][1])}): "
-                       + ("carries country information" if sc["carries_country_information"]
-                          else "no evidence of country information"))
+            click.echo(
+                f"  {'':<11} shuffled countries: mean distance {sc['shuffled_mean_distance']:.3f}; true "
+                f"countries closer by {_signed(sc['gap'])} ({_signed(sc['gap_ci95'][0])} to "
+                f"{_signed(sc['gap_ci95'][1])}): "
+                + (
+                    "carries country information"
+                    if sc["carries_country_information"]
+                    else "no evidence of country information"
+                )
+            )
         if "lead_over_neighbours" in c:
             ln = c["lead_over_neighbours"]
-            click.echo(f"  {'':<11} lead over neighbours* {_signed(ln['lead'])} ({_signed(ln['lead_ci95'][0])} to "
-                       f"{_signed(ln['lead_ci95'][1])}): " + (
-                           "the model adds to the retrieval" if ln["beats_neighbours"] else
-                           "worse than" if ln["lead_ci95"][1] < 0 else "no better than")
-                       + ("" if ln["beats_neighbours"] else " the retrieved neighbours' own mean point"))
-    click.echo("  * model-free: the training countries' mean point, the mean of the target's region's "
-               "training countries (a lookup that knows the region), and the mean point of the training "
-               "countries the program retrieves (its neighbours, with no model)")
+            click.echo(
+                f"  {'':<11} lead over neighbours* {_signed(ln['lead'])} ({_signed(ln['lead_ci95'][0])} to "
+                f"{_signed(ln['lead_ci95'][1])}): "
+                + (
+                    "the model adds to the retrieval"
+                    if ln["beats_neighbours"]
+                    else "worse than"
+                    if ln["lead_ci95"][1] < 0
+                    else "no better than"
+                )
+                + ("" if ln["beats_neighbours"] else " the retrieved neighbours' own mean point")
+            )
+    click.echo(
+        "  * model-free: the training countries' mean point, the mean of the target's region's "
+        "training countries (a lookup that knows the region), and the mean point of the training "
+        "countries the program retrieves (its neighbours, with no model)"
+    )
     click.echo(f"  compiled closer than engineered for {s['improved_share_vs_engineered']:.0%} of countries")
     _print_distribution(s.get("distribution", {}))
     _print_held_out(s.get("held_out_cells", {}))
     if seeds > 1:
         click.echo("  across optimizer seeds:")
         for r in s["seeds"]:
-            click.echo(f"    seed {r['seed']:<3} mean distance {r['mean_distance']:.3f}, skill {_signed(r['skill'])}, "
-                       f"closer than engineered for {r['improved_share_vs_engineered']:.0%}  ({r['program_dir']})")
+            click.echo(
+                f"    seed {r['seed']:<3} mean distance {r['mean_distance']:.3f}, skill {_signed(r['skill'])}, "
+                f"closer than engineered for {r['improved_share_vs_engineered']:.0%}  ({r['program_dir']})"
+            )
         sp = s["seed_spread"]
-        click.echo(f"    spread: mean {sp['mean_distance_mean']:.3f}, SD {sp['mean_distance_sd']:.3f}, range "
-                   f"{sp['mean_distance_min']:.3f}-{sp['mean_distance_max']:.3f}; skill mean "
-                   f"{_signed(sp['skill_mean'])}, range {_signed(sp['skill_min'])} to {_signed(sp['skill_max'])}")
+        click.echo(
+            f"    spread: mean {sp['mean_distance_mean']:.3f}, SD {sp['mean_distance_sd']:.3f}, range "
+            f"{sp['mean_distance_min']:.3f}-{sp['mean_distance_max']:.3f}; skill mean "
+            f"{_signed(sp['skill_mean'])}, range {_signed(sp['skill_min'])} to {_signed(sp['skill_max'])}"
+        )
 
 
 def _print_distribution(dist: dict) -> None:
     if not dist:
         return
     first = next(iter(dist.values()))
-    click.echo(f"  answer distributions against each country's, {first.get('n_questions')} questions x "
-               f"{first.get('n_countries')} countries (higher 1-JSD, lower tv is closer; skill_tv 0 = no better "
-               "than the population marginal):")
+    click.echo(
+        f"  answer distributions against each country's, {first.get('n_questions')} questions x "
+        f"{first.get('n_countries')} countries (higher 1-JSD, lower tv is closer; skill_tv 0 = no better "
+        "than the population marginal):"
+    )
     for cond, d in dist.items():
         line = f"    {cond:<22} 1-JSD {_fixed(d['one_minus_jsd'])}  tv {_fixed(d['tv'])}"
         if "parse_rate" in d:
             line += f"  parsed {d['parse_rate']:.0%}"
         if "skill_tv" in d:
-            line += (f"  skill_tv {_signed(d['skill_tv'])} ({_signed(d['skill_tv_ci95'][0])} to "
-                     f"{_signed(d['skill_tv_ci95'][1])}), closer than the marginal for {d['closer_than_marginal']:.0%}")
+            line += (
+                f"  skill_tv {_signed(d['skill_tv'])} ({_signed(d['skill_tv_ci95'][0])} to "
+                f"{_signed(d['skill_tv_ci95'][1])}), closer than the marginal for {d['closer_than_marginal']:.0%}"
+            )
         if "shuffled_control" in d:
             sc = d["shuffled_control"]
-            line += (f"; tv below its shuffled control by {_signed(sc['gap_tv'])} ({_signed(sc['gap_tv_ci95'][0])} "
-                     f"to {_signed(sc['gap_tv_ci95'][1])})")
+            line += (
+                f"; tv below its shuffled control by {_signed(sc['gap_tv'])} ({_signed(sc['gap_tv_ci95'][0])} "
+                f"to {_signed(sc['gap_tv_ci95'][1])})"
+            )
         if "lead_over_neighbours" in d:
             ln = d["lead_over_neighbours"]
-            line += (f"; below the neighbours' tv by {_signed(ln['tv'])} ({_signed(ln['tv_ci95'][0])} to "
-                     f"{_signed(ln['tv_ci95'][1])})")
+            line += (
+                f"; below the neighbours' tv by {_signed(ln['tv'])} ({_signed(ln['tv_ci95'][0])} to "
+                f"{_signed(ln['tv_ci95'][1])})"
+            )
         click.echo(line)
 
 
 def _print_held_out(found: dict) -> None:
     """tv and skill_tv of each condition in the four cells of seen/unseen countries x questions."""
     for cell, by_condition in found.items():
-        parts = [f"{cond} tv {_fixed(v.get('tv'))} (skill_tv {_signed(v.get('skill_tv'))})"
-                 for cond, v in by_condition.items() if cond not in ("uniform", "noise_floor")]
+        parts = [
+            f"{cond} tv {_fixed(v.get('tv'))} (skill_tv {_signed(v.get('skill_tv'))})"
+            for cond, v in by_condition.items()
+            if cond not in ("uniform", "noise_floor")
+        ]
         first = next(iter(by_condition.values()))
         click.echo(f"  {cell} ({first.get('n_countries')} x {first.get('n_questions')}): " + "; ".join(parts))
 
@@ -487,35 +747,46 @@ def _signed(value) -> str:
 
 
 def _print_audit(summary: dict, path: Path) -> None:
-    click.echo(f"\nmodel: {summary['model']}    mode: {summary['config']['mode']}    survey: "
-               f"{summary['config']['survey']}")
+    click.echo(
+        f"\nmodel: {summary['model']}    mode: {summary['config']['mode']}    survey: {summary['config']['survey']}"
+    )
     for cond, point in summary["points"].items():
-        click.echo(f"  {cond:<18} mean point x = {point['x']:+.3f}  y = {point['y']:+.3f}   "
-                   f"mean distance to targets {summary['mean_distance'][cond]:.3f}")
+        click.echo(
+            f"  {cond:<18} mean point x = {point['x']:+.3f}  y = {point['y']:+.3f}   "
+            f"mean distance to targets {summary['mean_distance'][cond]:.3f}"
+        )
     for cond, share in summary["improved_share_by_condition"].items():
         steer = summary["steerability"].get(cond, {})
-        closer = "no no_persona condition to compare with" if share is None else \
-            f"closer than no persona for {share:.0%} of countries"
-        click.echo(f"  {cond}: {closer}; steerability r_x = {_signed(steer.get('x'))}, "
-                   f"r_y = {_signed(steer.get('y'))}")
+        closer = (
+            "no no_persona condition to compare with"
+            if share is None
+            else f"closer than no persona for {share:.0%} of countries"
+        )
+        click.echo(f"  {cond}: {closer}; steerability r_x = {_signed(steer.get('x'))}, r_y = {_signed(steer.get('y'))}")
     if summary["yardsticks"]:
         click.echo("  against the model-free leave-one-out centroid (skill 0 = no better than one constant point):")
     for cond, y in summary["yardsticks"].items():
-        line = (f"    {cond:<22} mean distance {y['mean_distance']:.3f}, skill {_signed(y['skill'])} "
-                f"({_signed(y['skill_ci95'][0])} to {_signed(y['skill_ci95'][1])}), closer than the centroid for "
-                f"{y['closer_than_centroid']:.0%}")
+        line = (
+            f"    {cond:<22} mean distance {y['mean_distance']:.3f}, skill {_signed(y['skill'])} "
+            f"({_signed(y['skill_ci95'][0])} to {_signed(y['skill_ci95'][1])}), closer than the centroid for "
+            f"{y['closer_than_centroid']:.0%}"
+        )
         if "shuffled_control" in y:
             sc = y["shuffled_control"]
-            line += (f"; closer than its shuffled-country control by {_signed(sc['gap'])} "
-                     f"({_signed(sc['gap_ci95'][0])} to {_signed(sc['gap_ci95'][1])})")
+            line += (
+                f"; closer than its shuffled-country control by {_signed(sc['gap'])} "
+                f"({_signed(sc['gap_ci95'][0])} to {_signed(sc['gap_ci95'][1])})"
+            )
         click.echo(line)
     _print_distribution(summary.get("distribution") or {})
     near = ", ".join(f"{n['country']} ({n['distance']:.2f})" for n in summary["nearest_unprompted"])
     if near:
         click.echo(f"  nearest to the unprompted model: {near}")
     u = summary["usage"]
-    click.echo(f"  model calls: {u['calls']} (cached answers reused: {u['cache_hits']}), prompt tokens: "
-               f"{u['prompt_tokens']} ({u['cached_prompt_tokens']} from the prefix cache), {u['seconds']:.0f} s")
+    click.echo(
+        f"  model calls: {u['calls']} (cached answers reused: {u['cache_hits']}), prompt tokens: "
+        f"{u['prompt_tokens']} ({u['cached_prompt_tokens']} from the prefix cache), {u['seconds']:.0f} s"
+    )
     click.echo(f"results: {path}/ (summary.json, *.csv{', map.png, map.html' if summary['points'] else ''})")
 
 
@@ -532,10 +803,13 @@ def compare_cmd(experiment, out, check):
         raise CulturalignError(f"--out must name a folder, got {out!r}")
     exp = load_experiment(experiment)  # every error is reported here, before any model starts
     cells = plan(exp)
-    click.echo(f"{exp.name}: {len(exp.models)} model(s) x {len(grid_conditions(exp))} condition(s)"
-               f"{' (with shuffled controls)' if exp.shuffled_control else ''} = {len(cells)} cells; "
-               f"{len(exp.countries)} countries for the baselines, {len(exp.held_out)} held-out countries for "
-               f"compiled programs; results in {Path(out or exp.out).resolve()}", err=True)
+    click.echo(
+        f"{exp.name}: {len(exp.models)} model(s) x {len(grid_conditions(exp))} condition(s)"
+        f"{' (with shuffled controls)' if exp.shuffled_control else ''} = {len(cells)} cells; "
+        f"{len(exp.countries)} countries for the baselines, {len(exp.held_out)} held-out countries for "
+        f"compiled programs; results in {Path(out or exp.out).resolve()}",
+        err=True,
+    )
     if check:
         return
     writable_folder(out or exp.out, "--out" if out else f"{experiment}: 'out'")

@@ -8,6 +8,7 @@ on first use. An installed package registers from the function its ``culturalign
     from culturalign.extend import register_objective
     register_objective("mine", MyObjective)          # then: culturalign compile --objective mine
 """
+
 from __future__ import annotations
 
 from typing import Callable
@@ -66,5 +67,12 @@ def register_command(command, *, replace: bool = False) -> None:
     register(command, replace=replace)
 
 
-__all__ = ["register_command", "register_item_type", "register_objective", "register_optimizer", "register_program",
-           "register_provider", "register_task"]
+__all__ = [
+    "register_command",
+    "register_item_type",
+    "register_objective",
+    "register_optimizer",
+    "register_program",
+    "register_provider",
+    "register_task",
+]

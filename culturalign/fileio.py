@@ -1,5 +1,6 @@
 """Files: atomic writes (a reader sees the old file or the new one, never half of it), and reading the user's
 YAML and JSON files with clear errors for every way they can be wrong."""
+
 from __future__ import annotations
 
 import json
@@ -82,8 +83,9 @@ class _StrictLoader(yaml.SafeLoader):
 
     def compose_node(self, parent, index):
         if self.check_event(yaml.events.AliasEvent):
-            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in culturalign files",
-                                              self.peek_event().start_mark)
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in culturalign files", self.peek_event().start_mark
+            )
         return super().compose_node(parent, index)
 
 
@@ -92,8 +94,9 @@ def _no_duplicates(loader, node, deep=False):
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
         if isinstance(key, (str, int, float, bool)) and key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"key {key!r} appears twice in one mapping",
-                                                    key_node.start_mark)
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark
+            )
         seen.add(key)
     return loader.construct_mapping(node, deep=deep)
 
@@ -110,8 +113,9 @@ def read_text(path, what: str) -> str:
     try:
         size = path.stat().st_size
         if size > MAX_INPUT_BYTES:
-            raise CulturalignError(f"{what} {path} is {size / 2**20:.0f} MiB; at most {MAX_INPUT_BYTES // 2**20} MiB "
-                                   "is read")
+            raise CulturalignError(
+                f"{what} {path} is {size / 2**20:.0f} MiB; at most {MAX_INPUT_BYTES // 2**20} MiB is read"
+            )
         return path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise CulturalignError(f"{what} {path} not found") from None
@@ -130,8 +134,9 @@ def _shallow(value, origin) -> object:
     while stack:
         here, depth = stack.pop()
         if depth > MAX_DEPTH:
-            raise CulturalignError(f"{origin}: nested more than {MAX_DEPTH} levels deep; culturalign files nest a "
-                                   "few levels")
+            raise CulturalignError(
+                f"{origin}: nested more than {MAX_DEPTH} levels deep; culturalign files nest a few levels"
+            )
         children = here.values() if isinstance(here, dict) else here if isinstance(here, list) else ()
         stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
     return value
@@ -145,8 +150,7 @@ def parse_yaml(text: str, origin: str):
         raise CulturalignError(f"{origin}: not valid YAML: {exc}") from None
     except (ValueError, TypeError, AttributeError, OverflowError) as exc:  # PyYAML's constructors on values
         # such as an integer of thousands of digits or a tagged timestamp that is no date
-        raise CulturalignError(f"{origin}: not valid YAML: a value cannot be read ({str(exc).split(';')[0]})") \
-            from None
+        raise CulturalignError(f"{origin}: not valid YAML: a value cannot be read ({str(exc).split(';')[0]})") from None
     except RecursionError:
         raise CulturalignError(f"{origin}: nested too deeply to be a culturalign file") from None
 
@@ -188,14 +192,23 @@ def shown(value, limit: int = 80) -> str:
         return f"a {type(value).__name__} too large to show"
     if len(text) <= limit:
         return text
-    return f"{text[:limit]}... ({type(value).__name__} of {len(value)})" if hasattr(value, "__len__") else \
-        text[:limit] + "..."
+    return (
+        f"{text[:limit]}... ({type(value).__name__} of {len(value)})"
+        if hasattr(value, "__len__")
+        else text[:limit] + "..."
+    )
 
 
 # Column kinds of read_table: whole numbers; numbers (missing allowed, infinities not); finite numbers; text (none
 # missing); text that may be missing; true/false.
-_KINDS = {"int": "whole numbers", "number": "numbers (or empty)", "finite": "finite numbers", "text": "text",
-          "text?": "text (or empty)", "bool": "True or False"}
+_KINDS = {
+    "int": "whole numbers",
+    "number": "numbers (or empty)",
+    "finite": "finite numbers",
+    "text": "text",
+    "text?": "text (or empty)",
+    "bool": "True or False",
+}
 
 
 MAX_CELL = 1000  # characters of one text cell of a table (a name, a title, a list of genres)
@@ -223,12 +236,12 @@ def read_table(folder, stem: str, what: str, columns: dict, required: bool = Tru
     try:
         table = reader(path)
     except Exception as exc:  # noqa: BLE001 - pandas and pyarrow fail on a hostile file in many ways
-        raise CulturalignError(f"{what} {path} cannot be read as a table: {str(exc)[:200] or type(exc).__name__}") \
-            from None
+        raise CulturalignError(
+            f"{what} {path} cannot be read as a table: {str(exc)[:200] or type(exc).__name__}"
+        ) from None
     missing = [c for c in columns if c not in table.columns]
     if missing:
-        raise CulturalignError(f"{what} {path}: missing column(s) {', '.join(missing)}; needed: "
-                               f"{', '.join(columns)}")
+        raise CulturalignError(f"{what} {path}: missing column(s) {', '.join(missing)}; needed: {', '.join(columns)}")
     for col, kind in columns.items():
         values = table[col]
         if kind.startswith("text"):
@@ -238,9 +251,11 @@ def read_table(folder, stem: str, what: str, columns: dict, required: bool = Tru
             table[col] = values = values.map(lambda v: v if v is None or (isinstance(v, float) and v != v) else str(v))
             long = values.map(lambda v: isinstance(v, str) and len(v) > MAX_CELL)
             if long.any():
-                raise CulturalignError(f"{what} {path}: column {col} holds a text of "
-                                       f"{len(values[long].iloc[0]):,} characters in row {long.idxmax() + 1}; "
-                                       f"at most {MAX_CELL:,} are read")
+                raise CulturalignError(
+                    f"{what} {path}: column {col} holds a text of "
+                    f"{len(values[long].iloc[0]):,} characters in row {long.idxmax() + 1}; "
+                    f"at most {MAX_CELL:,} are read"
+                )
             continue
         if kind == "bool":
             ok = pd.api.types.is_bool_dtype(values)
@@ -252,8 +267,9 @@ def read_table(folder, stem: str, what: str, columns: dict, required: bool = Tru
                 numbers = values.to_numpy(dtype=float, na_value=np.nan)
                 ok = not np.isinf(numbers).any() and (kind == "number" or not np.isnan(numbers).any())
         if not ok:
-            raise CulturalignError(f"{what} {path}: column {col} must hold {_KINDS[kind]}, got e.g. "
-                                   f"{shown(_odd_one(values, kind))}")
+            raise CulturalignError(
+                f"{what} {path}: column {col} must hold {_KINDS[kind]}, got e.g. {shown(_odd_one(values, kind))}"
+            )
     return table
 
 

@@ -5,6 +5,7 @@ called once, the first time a program, a task kind or the command line is looked
 brings with the ``register_*`` functions of :mod:`culturalign.extend`.
 The recommendation explainers (``culturalign/recsys/``) are such an extension.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -3,6 +3,7 @@
 An optimizer decides as it goes how many programs it tries, so there is no honest ETA for a compile; the
 line shows what is known (elapsed time, countries answered and their rate, model calls, cache reuse).
 """
+
 from __future__ import annotations
 
 import sys
@@ -31,5 +32,7 @@ class CompileProgress:
         u = self.session.usage
         elapsed = time.monotonic() - self.start
         rate = self.countries / elapsed * 60 if elapsed else 0.0
-        return (f"[compile {elapsed / 60:5.1f} min] {self.countries} {self.unit} ({rate:.1f}/min, last: "
-                f"{country}); {u.calls} model calls, {u.cache_hits} answers reused from the cache")
+        return (
+            f"[compile {elapsed / 60:5.1f} min] {self.countries} {self.unit} ({rate:.1f}/min, last: "
+            f"{country}); {u.calls} model calls, {u.cache_hits} answers reused from the cache"
+        )

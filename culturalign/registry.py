@@ -4,6 +4,7 @@ optimizers, task kinds and commands (``culturalign.extend`` has the public ``reg
 An entry is an object or a lazy ``"package.module:attribute"`` target, imported on first use, so listing names
 (for ``--help`` and every ``click.Choice``) never imports what the entries need. A name is registered once:
 registering it again is refused with a clear error unless ``replace=True`` asks for it."""
+
 from __future__ import annotations
 
 import importlib
@@ -18,8 +19,14 @@ class Registry(Generic[T]):
     """Named entries of one kind. ``what`` names the kind in messages ("program", "objective", ...);
     ``extensible``: installed extensions (``culturalign.plugins``) are loaded before a look-up or a listing."""
 
-    def __init__(self, what: str, entries: dict[str, T | str] | None = None, *, extensible: bool = False,
-                 error: type[CulturalignError] = CulturalignError):
+    def __init__(
+        self,
+        what: str,
+        entries: dict[str, T | str] | None = None,
+        *,
+        extensible: bool = False,
+        error: type[CulturalignError] = CulturalignError,
+    ):
         self.what = what
         self.extensible = extensible
         self.error = error
@@ -31,15 +38,18 @@ class Registry(Generic[T]):
         """Add ``entry`` (or a ``"module:attribute"`` target) under ``name``; returns ``entry``, so a class can be
         registered where it is defined."""
         if not isinstance(name, str) or not name.strip() or name != name.strip():
-            raise self.error(f"a name in the {self.what} registry must be non-empty text without surrounding spaces, "
-                             f"got {name!r}")
+            raise self.error(
+                f"a name in the {self.what} registry must be non-empty text without surrounding spaces, got {name!r}"
+            )
         if isinstance(entry, str) and entry.count(":") != 1:
             raise self.error(f"{self.what} {name!r}: a lazy target is 'package.module:attribute', got {entry!r}")
         old = self._entries.get(name)
         if old is not None and old is not entry and not replace:
             article = "an" if self.what[0] in "aeiou" else "a"
-            raise self.error(f"{article} {self.what} named {name!r} is already registered ({_label(old)}); choose another "
-                             "name, or pass replace=True to replace it")
+            raise self.error(
+                f"{article} {self.what} named {name!r} is already registered ({_label(old)}); choose another "
+                "name, or pass replace=True to replace it"
+            )
         self._entries[name] = entry
         return entry
 
@@ -66,7 +76,7 @@ class Registry(Generic[T]):
 
     def __contains__(self, name: object) -> bool:
         self._load_extensions()
-        return name in self._entries
+        return isinstance(name, str) and name in self._entries  # a hostile file may name a list
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
@@ -88,4 +98,3 @@ def _label(entry) -> str:
     if isinstance(entry, str):
         return entry
     return f"{getattr(entry, '__module__', '?')}.{getattr(entry, '__qualname__', type(entry).__qualname__)}"
-

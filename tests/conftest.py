@@ -1,4 +1,5 @@
 """Shared fixtures. Tests never touch the network; model tests use the real embedded model."""
+
 import os
 
 import pytest

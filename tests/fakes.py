@@ -1,4 +1,5 @@
 """A scripted stand-in for a model session, for fast tests of control flow (never the only test of a feature)."""
+
 import math
 import signal
 

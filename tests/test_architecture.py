@@ -1,6 +1,7 @@
 """The package's imports flow one way: each stage imports only its own and lower stages (the order the README's
 Architecture section shows), and the core never imports an extension (recsys registers itself through the
 culturalign.plugins entry point)."""
+
 import ast
 from pathlib import Path
 
@@ -9,8 +10,19 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "culturalign"
 EXTENSIONS = ("recsys",)
 # Lowest first. A top-level module or folder missing here fails the test: place it before it lands.
-STAGES = (("errors", "fileio", "registry", "plugins", "progress"), ("map",), ("instrument",), ("distribution",), ("models",), ("elicitation",),
-          ("programs",), ("optimization",), ("report",), ("runs",), ("cli", "extend", "__init__"))
+STAGES = (
+    ("errors", "fileio", "registry", "plugins", "progress"),
+    ("map",),
+    ("instrument",),
+    ("distribution",),
+    ("models",),
+    ("elicitation",),
+    ("programs",),
+    ("optimization",),
+    ("report",),
+    ("runs",),
+    ("cli", "extend", "__init__"),
+)
 
 
 def _imports(path: Path) -> set[str]:
@@ -24,7 +36,7 @@ def _imports(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = package.split(".")
             if node.level:
-                base = base[:len(base) - node.level + 1]
+                base = base[: len(base) - node.level + 1]
                 name = ".".join(base + ([node.module] if node.module else []))
             else:
                 name = node.module or ""
@@ -65,8 +77,10 @@ def test_no_stage_imports_a_higher_one():
             continue
         for name in _imports(path):
             if name != "culturalign" and (theirs := _stage(name)) is not None and theirs > own:
-                upward.append(f"{path.relative_to(PACKAGE)} (stage {'/'.join(STAGES[own])}) imports {name} "
-                              f"(stage {'/'.join(STAGES[theirs])})")
+                upward.append(
+                    f"{path.relative_to(PACKAGE)} (stage {'/'.join(STAGES[own])}) imports {name} "
+                    f"(stage {'/'.join(STAGES[theirs])})"
+                )
     assert upward == []
 
 
@@ -92,12 +106,26 @@ def test_every_subpackage_is_listed_for_the_wheel():
 
 # Every name users can add to lives in one Registry; the modules that define one (and the public culturalign.extend)
 # are the only places that register anything.
-REGISTRIES = {"culturalign.instrument.items": ["ITEM_TYPES"], "culturalign.programs": ["PROGRAMS"],
-              "culturalign.models.providers": ["PROVIDERS"], "culturalign.optimization": ["OBJECTIVES"],
-              "culturalign.optimization.presets": ["OPTIMIZERS"], "culturalign.plugins": ["TASKS", "COMMANDS"]}
+REGISTRIES = {
+    "culturalign.instrument.items": ["ITEM_TYPES"],
+    "culturalign.programs": ["PROGRAMS"],
+    "culturalign.models.providers": ["PROVIDERS"],
+    "culturalign.optimization": ["OBJECTIVES"],
+    "culturalign.optimization.presets": ["OPTIMIZERS"],
+    "culturalign.plugins": ["TASKS", "COMMANDS"],
+}
 # modules that define a registry's own register_* wrapper next to it
-REGISTERING = {"instrument/items.py", "programs/__init__.py", "programs/programs.py", "models/providers.py",
-               "optimization/__init__.py", "optimization/presets.py", "plugins.py", "extend.py", "registry.py"}
+REGISTERING = {
+    "instrument/items.py",
+    "programs/__init__.py",
+    "programs/programs.py",
+    "models/providers.py",
+    "optimization/__init__.py",
+    "optimization/presets.py",
+    "plugins.py",
+    "extend.py",
+    "registry.py",
+}
 
 
 def test_every_registry_is_a_registry_and_no_other_module_defines_one():
@@ -123,8 +151,12 @@ def test_nothing_registers_outside_culturalign_extend_and_the_registries_own_mod
         if where in REGISTERING:
             continue
         tree = ast.parse(path.read_text())
-        from_extend = {a.asname or a.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
-                       and (node.module or "").endswith("extend") for a in node.names}
+        from_extend = {
+            a.asname or a.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and (node.module or "").endswith("extend")
+            for a in node.names
+        }
         for node in ast.walk(tree):
             targets = [node.func] if isinstance(node, ast.Call) else []
             if isinstance(node, (ast.FunctionDef, ast.ClassDef)):

@@ -1,4 +1,5 @@
 """The CLI for the map (fast): JSON shapes, images, and clear errors without tracebacks."""
+
 import json
 import subprocess
 import sys
@@ -7,13 +8,22 @@ import pytest
 
 from culturalign.map import cultmap
 
-ANSWERS = {"F063": 3, "Y003": 1, "F120": 7, "G006": 2, "E018": 3, "Y002": 2.5, "A008": 1.5, "F118": 8,
-           "E025": 1, "A165": 1}
+ANSWERS = {
+    "F063": 3,
+    "Y003": 1,
+    "F120": 7,
+    "G006": 2,
+    "E018": 3,
+    "Y002": 2.5,
+    "A008": 1.5,
+    "F118": 8,
+    "E025": 1,
+    "A165": 1,
+}
 
 
 def run(*args, check=True):
-    proc = subprocess.run([sys.executable, "-m", "culturalign.cli", *args], capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run([sys.executable, "-m", "culturalign.cli", *args], capture_output=True, text=True, timeout=300)
     if check:
         assert proc.returncode == 0, proc.stderr
     return proc
@@ -47,14 +57,17 @@ def test_project_a_list_gives_a_list(tmp_path):
     assert out[1]["y"] < out[0]["y"]  # more religious, less tolerant: more traditional
 
 
-@pytest.mark.parametrize("content, message", [
-    ("{not json", "not valid JSON"),
-    (json.dumps({**ANSWERS, "XYZ": 1}), "unknown item code(s) XYZ"),
-    (json.dumps({**ANSWERS, "F063": 42}), "F063 = 42 is outside its range"),
-    (json.dumps({**ANSWERS, "A008": "happy"}), "value of A008 must be a number"),
-    (json.dumps({"F063": 5}), "answers lack item(s)"),
-    (json.dumps([1, 2]), "expected an object"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("{not json", "not valid JSON"),
+        (json.dumps({**ANSWERS, "XYZ": 1}), "unknown item code(s) XYZ"),
+        (json.dumps({**ANSWERS, "F063": 42}), "F063 = 42 is outside its range"),
+        (json.dumps({**ANSWERS, "A008": "happy"}), "value of A008 must be a number"),
+        (json.dumps({"F063": 5}), "answers lack item(s)"),
+        (json.dumps([1, 2]), "expected an object"),
+    ],
+)
 def test_project_bad_input_is_a_clear_error(tmp_path, content, message):
     path = tmp_path / "bad.json"
     path.write_text(content)
@@ -89,7 +102,10 @@ def test_the_python_api_projects_what_the_command_projects_and_refuses_what_it_r
     from culturalign.errors import CulturalignError
 
     assert culturalign.project(ANSWERS).iloc[0].tolist() == pytest.approx(cultmap.project(ANSWERS).iloc[0].tolist())
-    for bad, message in (({**ANSWERS, "F063": 99}, "F063 = 99 is outside its range"),
-                         ({**ANSWERS, "XYZ": 1}, "unknown item code"), ({**ANSWERS, "F063": "high"}, "must be a number")):
+    for bad, message in (
+        ({**ANSWERS, "F063": 99}, "F063 = 99 is outside its range"),
+        ({**ANSWERS, "XYZ": 1}, "unknown item code"),
+        ({**ANSWERS, "F063": "high"}, "must be a number"),
+    ):
         with pytest.raises(CulturalignError, match=message):
             culturalign.project(bad)

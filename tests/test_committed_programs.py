@@ -1,5 +1,6 @@
 """The programs committed under programs/ reload from a clean checkout and reproduce their saved scores
 with the real embedded default model."""
+
 import json
 from pathlib import Path
 
@@ -51,8 +52,10 @@ def test_committed_explainer_reloads_and_passes_the_gate_as_often_as_saved(cache
             texts = generate(program, test)
     finally:
         session.close()
-    passed = [check(t, r["facts"], r["history"], r["country"], _titles()).passed
-              for t, r in zip(texts, test.to_dict("records"))]
+    passed = [
+        check(t, r["facts"], r["history"], r["country"], _titles()).passed
+        for t, r in zip(texts, test.to_dict("records"))
+    ]
     assert sum(passed) / len(passed) == pytest.approx(manifest["scores"]["test"]["faithfulness_pass_rate"])
 
 
@@ -110,7 +113,10 @@ def test_committed_evidence_program_reproduces_the_study_on_three_held_out_count
     assert program.prompt_format == "lean" and program.evidence == manifest["program_settings"]["retrieval"]["evidence"]
     assert program.k == manifest["program_settings"]["retrieval"]["k"]
     study = pd.read_csv(EVIDENCE)
-    study = study[(study.condition == "compiled:respondent_knn/retrieval-search/contrastive")
-                  & (study.seed == manifest["seed"])].set_index("country")
+    study = study[
+        (study.condition == "compiled:respondent_knn/retrieval-search/contrastive") & (study.seed == manifest["seed"])
+    ].set_index("country")
     _reproduces_three_held_out_countries(program, manifest, study)
-    assert json.loads((EVIDENCE_KNN / "program.json").read_text())["retrieval"]["pool"] == sorted(manifest["split"]["train"])
+    assert json.loads((EVIDENCE_KNN / "program.json").read_text())["retrieval"]["pool"] == sorted(
+        manifest["split"]["train"]
+    )

@@ -1,5 +1,6 @@
 """The committed studies (results/local-models/, results/qwen-1.5b/) are complete for their experiment files,
 and their reports re-render from the committed tables to the numbers their READMEs quote (no model needed)."""
+
 import shutil
 from pathlib import Path
 
@@ -61,8 +62,12 @@ def test_the_main_study_carries_every_yardstick():
         assert set(refs.condition) == {"centroid", "region_centroid"}
         assert set(refs.country) == set(ran[ran.model == model].country)
     controlled = {c.removesuffix(":shuffled") for c in d[d.kind == "shuffled"].condition}
-    assert controlled == {"engineered", "program:respondent-mipro-light-qwen2.5-coder-0.5b", "compiled:labeled-fewshot",
-                          "program:respondent_knn-bootstrap-steer-contrastive-qwen2.5-coder-0.5b"}
+    assert controlled == {
+        "engineered",
+        "program:respondent-mipro-light-qwen2.5-coder-0.5b",
+        "compiled:labeled-fewshot",
+        "program:respondent_knn-bootstrap-steer-contrastive-qwen2.5-coder-0.5b",
+    }
     assert set(d[d.kind == "compile"].seed) == {0, 1, 2}
     held = pd.read_csv(STUDY / "held_out.csv").set_index(["model", "condition"])
     assert (held.xs("centroid", level="condition").skill == 0).all()

@@ -1,5 +1,6 @@
 """A small comparison end to end with the real embedded default model, and its report re-rendered in a
 process that could not start any model."""
+
 import json
 import os
 import subprocess
@@ -15,8 +16,10 @@ pytestmark = [pytest.mark.model, pytest.mark.timeout(3000)]
 
 def test_compare_two_conditions_then_rerender_without_a_model(cache_root, tmp_path):
     exp = tmp_path / "exp.yaml"
-    exp.write_text("name: e2e\nmodels: [qwen2.5-coder-0.5b]\nconditions: [no_persona, engineered]\n"
-                   "countries: [Japan, Nigeria, Sweden]\nvariants: 1\n")
+    exp.write_text(
+        "name: e2e\nmodels: [qwen2.5-coder-0.5b]\nconditions: [no_persona, engineered]\n"
+        "countries: [Japan, Nigeria, Sweden]\nvariants: 1\n"
+    )
     out = tmp_path / "res"
     printed = cli("compare", str(exp), "--out", str(out))
     assert "engineered" in printed and "report.html" in printed
@@ -49,8 +52,13 @@ def test_compare_two_conditions_then_rerender_without_a_model(cache_root, tmp_pa
     broken = tmp_path / "models.yaml"
     broken.write_text("models: [unclosed\n")
     env = {**os.environ, "CULTURALIGN_MODELS": str(broken)}
-    proc = subprocess.run([sys.executable, "-m", "culturalign.cli", "report", str(out)], capture_output=True,
-                          text=True, timeout=600, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "culturalign.cli", "report", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (out / "report.html").stat().st_size > 50_000 and (out / "summary.csv").read_text() == before
     assert "Answer distributions per question" in (out / "report.html").read_text()

@@ -1,5 +1,6 @@
 """Experiment files, the comparison grid and its report: validation with real files, control flow with the
 scripted model (the real-model run is tests/test_compare_e2e.py)."""
+
 import json
 import subprocess
 import sys
@@ -15,14 +16,21 @@ from culturalign.runs.experiment import load_experiment, parse_experiment
 
 from fakes import ctrl_c_answered, fake_model_session
 
-GOOD = {"name": "tiny", "models": ["qwen2.5-coder-0.5b"], "conditions": ["no_persona", "engineered"],
-        "countries": ["Japan", "Nigeria", "Sweden"], "variants": 1}
+GOOD = {
+    "name": "tiny",
+    "models": ["qwen2.5-coder-0.5b"],
+    "conditions": ["no_persona", "engineered"],
+    "countries": ["Japan", "Nigeria", "Sweden"],
+    "variants": 1,
+}
 
 
 def test_a_valid_file_parses_with_defaults(tmp_path):
     path = tmp_path / "exp.yaml"
-    path.write_text("name: tiny\nmodels: [qwen2.5-coder-0.5b, gemma-3-270m]\n"
-                    "conditions: [no_persona, engineered, {compile: bootstrap-rs}]\ncountries: test\nseeds: 2\n")
+    path.write_text(
+        "name: tiny\nmodels: [qwen2.5-coder-0.5b, gemma-3-270m]\n"
+        "conditions: [no_persona, engineered, {compile: bootstrap-rs}]\ncountries: test\nseeds: 2\n"
+    )
     exp = load_experiment(path)
     assert exp.models == ["qwen2.5-coder-0.5b", "gemma-3-270m"] and exp.seeds == [0, 1]
     assert [c.name for c in exp.conditions] == ["no_persona", "engineered", "compiled:bootstrap-rs"]
@@ -30,18 +38,24 @@ def test_a_valid_file_parses_with_defaults(tmp_path):
     assert str(exp.out) == "results/tiny" and exp.mode == "logprob" and exp.variants == 10
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"models": ["qwen-9000"]}, "unknown model 'qwen-9000'"),
-    ({"conditions": ["no_persona", {"compile": "mipro-heavy"}]}, "conditions[1]: unknown optimizer preset 'mipro-heavy'"),
-    ({"conditons": ["no_persona"]}, "unknown key(s) 'conditons' (did you mean 'conditions'?)"),
-    ({"name": None}, "'name' must be a folder name"),
-    ({"conditions": ["engineerd"]}, "unknown condition 'engineerd' (did you mean 'engineered'?)"),
-    ({"conditions": [{"program": "no/such/folder"}]}, "no saved program at no/such/folder"),
-    ({"countries": ["Atlantis"]}, "Atlantis"),
-    ({"seeds": [0, 0]}, "'seeds' must be a count"),
-    ({"mode": "vibes"}, "'mode' must be one of logprob, sample"),
-    ({"variants": 11}, "'variants' must be a whole number from 1 to 10"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"models": ["qwen-9000"]}, "unknown model 'qwen-9000'"),
+        (
+            {"conditions": ["no_persona", {"compile": "mipro-heavy"}]},
+            "conditions[1]: unknown optimizer preset 'mipro-heavy'",
+        ),
+        ({"conditons": ["no_persona"]}, "unknown key(s) 'conditons' (did you mean 'conditions'?)"),
+        ({"name": None}, "'name' must be a folder name"),
+        ({"conditions": ["engineerd"]}, "unknown condition 'engineerd' (did you mean 'engineered'?)"),
+        ({"conditions": [{"program": "no/such/folder"}]}, "no saved program at no/such/folder"),
+        ({"countries": ["Atlantis"]}, "Atlantis"),
+        ({"seeds": [0, 0]}, "'seeds' must be a count"),
+        ({"mode": "vibes"}, "'mode' must be one of logprob, sample"),
+        ({"variants": 11}, "'variants' must be a whole number from 1 to 10"),
+    ],
+)
 def test_invalid_experiments_fail_with_a_clear_message(change, message):
     raw = {**GOOD, **change}
     if "conditons" in change:
@@ -65,8 +79,9 @@ def test_missing_fields_and_broken_files(tmp_path):
 def test_cli_reports_the_error_before_any_model_starts(tmp_path):
     path = tmp_path / "exp.yaml"
     path.write_text("name: tiny\nmodels: [qwen2.5-coder-0.5b]\nconditions: [no_persona]\ncountres: all\n")
-    proc = subprocess.run([sys.executable, "-m", "culturalign.cli", "compare", str(path)], capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "culturalign.cli", "compare", str(path)], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 2 and "did you mean 'countries'" in proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "results").exists()
 
@@ -84,17 +99,33 @@ def test_grid_runs_resumes_and_rerenders_without_a_model(tmp_path, monkeypatch):
 
     monkeypatch.setattr(session_module, "ModelSession", fake)
     preset = tmp_path / "boot.yaml"
-    preset.write_text("optimizer: BootstrapFewShot\nsettings: {max_bootstrapped_demos: 1, max_labeled_demos: 0,"
-                      " metric_threshold: 0.0}\n")
-    exp = parse_experiment({**GOOD, "conditions": ["no_persona", "engineered", {"compile": str(preset)}],
-                            "seeds": 2, "out": str(tmp_path / "res"), "shuffled_control": True})
+    preset.write_text(
+        "optimizer: BootstrapFewShot\nsettings: {max_bootstrapped_demos: 1, max_labeled_demos: 0,"
+        " metric_threshold: 0.0}\n"
+    )
+    exp = parse_experiment(
+        {
+            **GOOD,
+            "conditions": ["no_persona", "engineered", {"compile": str(preset)}],
+            "seeds": 2,
+            "out": str(tmp_path / "res"),
+            "shuffled_control": True,
+        }
+    )
     # two baselines, the preset once per seed, and a shuffled control of each condition that names the country
     assert len(compare.plan(exp)) == 7
     folder = compare.run_compare(exp)
     d = pd.read_parquet(folder / "distances.parquet")
-    assert set(d.condition) == {"no_persona", "engineered", "compiled:boot", "engineered:shuffled",
-                                "compiled:boot:shuffled", "centroid", "region_centroid",
-                                "neighbours"}
+    assert set(d.condition) == {
+        "no_persona",
+        "engineered",
+        "compiled:boot",
+        "engineered:shuffled",
+        "compiled:boot:shuffled",
+        "centroid",
+        "region_centroid",
+        "neighbours",
+    }
     assert set(d[d.kind == "reference"].country) == set(d[d.kind != "reference"].country)  # no model call
     assert set(d[d.condition == "engineered:shuffled"].country) == {"Japan", "Nigeria", "Sweden"}
     assert set(d[d.condition == "engineered"].country) == {"Japan", "Nigeria", "Sweden"}
@@ -102,14 +133,29 @@ def test_grid_runs_resumes_and_rerenders_without_a_model(tmp_path, monkeypatch):
     assert held == set(exp.held_out) and d[d.condition == "compiled:boot"].seed.nunique() == 2
     answers = pd.read_csv(folder / "answers.csv")
     assert len(answers) == len(d) * 10 and set(answers.item) >= {"A008", "Y003"}
-    for name in ("summary.csv", "held_out.csv", "by_region.csv", "stability.csv", "report.html",
-                 "figures/skill.png", "figures/distances.png", "figures/regions.png", "figures/steering.png",
-                 "figures/map_qwen2.5-coder-0.5b.png"):
+    for name in (
+        "summary.csv",
+        "held_out.csv",
+        "by_region.csv",
+        "stability.csv",
+        "report.html",
+        "figures/skill.png",
+        "figures/distances.png",
+        "figures/regions.png",
+        "figures/steering.png",
+        "figures/map_qwen2.5-coder-0.5b.png",
+    ):
         assert (folder / name).is_file(), name
     held_out = pd.read_csv(folder / "held_out.csv").set_index("condition")
     # held-out rows only: of the baselines' countries only Sweden is in the test split
-    assert held_out.countries.to_dict() == {"no_persona": 1, "engineered": 1, "compiled:boot": 21, "centroid": 21,
-                                            "region_centroid": 21, "neighbours": 21}
+    assert held_out.countries.to_dict() == {
+        "no_persona": 1,
+        "engineered": 1,
+        "compiled:boot": 21,
+        "centroid": 21,
+        "region_centroid": 21,
+        "neighbours": 21,
+    }
     assert held_out.loc["centroid", "skill"] == 0 and held_out.loc["compiled:boot", "lead_over_shuffled"] == 0
     assert pd.read_csv(folder / "summary.csv").set_index("condition").loc["engineered", "countries"] == 3
     assert set(pd.read_csv(folder / "stability.csv").seed) == {0, 1}
@@ -180,8 +226,9 @@ def test_grid_progress_eta_ignores_cells_served_from_the_cache():
 def _fake_sessions(tmp_path, monkeypatch):
     from culturalign.models import session as session_module
 
-    monkeypatch.setattr(session_module, "ModelSession",
-                        lambda name: fake_model_session(AnswerCache(tmp_path / "answers.sqlite")))
+    monkeypatch.setattr(
+        session_module, "ModelSession", lambda name: fake_model_session(AnswerCache(tmp_path / "answers.sqlite"))
+    )
 
 
 def test_ctrl_c_stops_the_grid_keeps_finished_cells_and_resumes(tmp_path, monkeypatch):
@@ -234,8 +281,13 @@ def test_ctrl_c_is_not_held_up_by_models_running_in_parallel(tmp_path):
     # in a fresh interpreter: models started in-process by earlier tests must not decide how Ctrl-C lands
     tests = str(Path(__file__).parent)
     start = time.monotonic()
-    proc = subprocess.run([sys.executable, "-c", _PARALLEL_CTRL_C, str(tmp_path), tests],
-                          capture_output=True, text=True, timeout=120, preexec_fn=ctrl_c_answered)
+    proc = subprocess.run(
+        [sys.executable, "-c", _PARALLEL_CTRL_C, str(tmp_path), tests],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=ctrl_c_answered,
+    )
     assert proc.returncode == 0 and "interrupted after" in proc.stdout, proc.stderr[-2000:]
     assert time.monotonic() - start < 30  # not the 60 s the cells would take
     assert float(proc.stdout.split()[-2]) < 15
@@ -245,7 +297,9 @@ def test_a_study_without_held_out_countries_still_reports_skill(tmp_path, monkey
     from culturalign.runs import compare
     from culturalign.models import session as session_module
 
-    monkeypatch.setattr(session_module, "ModelSession", lambda name: fake_model_session(AnswerCache(tmp_path / "a.sqlite")))
+    monkeypatch.setattr(
+        session_module, "ModelSession", lambda name: fake_model_session(AnswerCache(tmp_path / "a.sqlite"))
+    )
     exp = parse_experiment({**GOOD, "countries": ["Japan", "Nigeria"], "out": str(tmp_path / "res")})
     folder = compare.run_compare(exp)
     assert (folder / "figures" / "skill.png").is_file()

@@ -1,4 +1,5 @@
 """Compile, save, reload in a fresh process and evaluate, with the real embedded default model."""
+
 import json
 
 import pytest
@@ -19,8 +20,21 @@ def test_compile_save_reload_in_a_fresh_process_and_evaluate(cache_root, tmp_pat
     preset = tmp_path / "small.yaml"
     preset.write_text(SMALL_PRESET)
     out = tmp_path / "prog"
-    cli("compile", "--program", "respondent", "--optimizer", str(preset), "--train", "Sweden,Nigeria",
-        "--val", "Japan", "--test", "Brazil", "--out", str(out))
+    cli(
+        "compile",
+        "--program",
+        "respondent",
+        "--optimizer",
+        str(preset),
+        "--train",
+        "Sweden,Nigeria",
+        "--val",
+        "Japan",
+        "--test",
+        "Brazil",
+        "--out",
+        str(out),
+    )
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["model"]["name"] == "qwen2.5-coder-0.5b" and manifest["model_identity"].startswith("gguf-sha256:")
     assert manifest["split"]["test"] == ["Brazil"] and "Brazil" not in manifest["split"]["train"]

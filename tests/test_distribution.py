@@ -1,4 +1,5 @@
 """Distributional metrics, yardsticks and the one scoring path's distributions, on hand-computed cases."""
+
 import math
 
 import numpy as np
@@ -32,8 +33,12 @@ def test_metrics_match_hand_computed_values():
     assert got["tv"] == pytest.approx(0.5)
     assert got["emd"] == pytest.approx((0.25 + 0.5) / 2)  # |CDF differences| 0.25, 0.5 over k - 1 = 2
     assert math.isnan(compare(p, q, ordinal=False)["emd"])
-    assert compare(q, q) == {"one_minus_jsd": pytest.approx(1), "one_minus_jsd_e": pytest.approx(1),
-                             "tv": pytest.approx(0), "emd": pytest.approx(0)}
+    assert compare(q, q) == {
+        "one_minus_jsd": pytest.approx(1),
+        "one_minus_jsd_e": pytest.approx(1),
+        "tv": pytest.approx(0),
+        "emd": pytest.approx(0),
+    }
 
 
 def test_uniform_scores_the_hand_computed_one_minus_jsd():
@@ -79,9 +84,11 @@ class Oracle:
 
 
 def test_a_perfect_respondent_scores_tv_zero_and_skill_one_and_its_shuffled_control_below_zero():
-    respondents = [("oracle", "program", Oracle()),
-                   ("oracle:shuffled", "shuffled", Oracle(derangement(COUNTRIES))),
-                   *distribution_respondents()]
+    respondents = [
+        ("oracle", "program", Oracle()),
+        ("oracle:shuffled", "shuffled", Oracle(derangement(COUNTRIES))),
+        *distribution_respondents(),
+    ]
     scored = score(None, respondents, COUNTRIES, WVS7)  # no model respondent: no model call
     assert scored.contexts == 0
     targets = target_distributions(WVS7)
@@ -121,24 +128,38 @@ def test_sample_mode_distributions_are_the_empirical_shares():
     from culturalign.elicitation.scoring import _context_distributions
 
     keys = question_keys(WVS7)
-    answers = pd.DataFrame({"context": [0] * 5, "item": ["Q46"] * 5, "question": [""] * 5, "sample": range(5),
-                            "text": list("11249"), "code": [1, 1, 2, 4, None],
-                            "status": ["ok"] * 4 + ["out_of_range"]})
+    answers = pd.DataFrame(
+        {
+            "context": [0] * 5,
+            "item": ["Q46"] * 5,
+            "question": [""] * 5,
+            "sample": range(5),
+            "text": list("11249"),
+            "code": [1, 1, 2, 4, None],
+            "status": ["ok"] * 4 + ["out_of_range"],
+        }
+    )
     got = _context_distributions(answers, keys, "sample").set_index("option")
     assert got.p.to_dict() == {1: 0.5, 2: 0.25, 3: 0.0, 4: 0.25}
     assert set(got.n) == {4} and set(got.valid_mass) == {0.8}
 
 
-@pytest.mark.parametrize("reply, expected", [
-    ("1: 70%\n2: 30%", ({1: 0.7, 2: 0.3}, "ok")),
-    ("1. Most people can be trusted: 68 %\n2. Need to be very careful: 30 %", ({1: 0.68 / 0.98, 2: 0.30 / 0.98}, "ok")),
-    ("1: 50%\n2: 40%", (None, "bad_sum")),  # 90: outside 100 +- 5, never rescaled
-    ("1: 100%", (None, "unparseable")),  # an option missing
-    ("1: 60%\n1: 40%", (None, "unparseable")),  # an option twice
-    ("1: 60%\n3: 40%", (None, "unparseable")),  # no such option
-    ("Most people: 1: 60%\n2: 40%", (None, "unparseable")),  # a line that is not an option's share
-    ("I cannot answer that.", (None, "unparseable")),
-])
+@pytest.mark.parametrize(
+    "reply, expected",
+    [
+        ("1: 70%\n2: 30%", ({1: 0.7, 2: 0.3}, "ok")),
+        (
+            "1. Most people can be trusted: 68 %\n2. Need to be very careful: 30 %",
+            ({1: 0.68 / 0.98, 2: 0.30 / 0.98}, "ok"),
+        ),
+        ("1: 50%\n2: 40%", (None, "bad_sum")),  # 90: outside 100 +- 5, never rescaled
+        ("1: 100%", (None, "unparseable")),  # an option missing
+        ("1: 60%\n1: 40%", (None, "unparseable")),  # an option twice
+        ("1: 60%\n3: 40%", (None, "unparseable")),  # no such option
+        ("Most people: 1: 60%\n2: 40%", (None, "unparseable")),  # a line that is not an option's share
+        ("I cannot answer that.", (None, "unparseable")),
+    ],
+)
 def test_a_verbalized_reply_is_parsed_strictly(reply, expected):
     from culturalign.elicitation.elicit import parse_distribution
 
@@ -165,8 +186,13 @@ def test_verbalized_mode_through_the_scoring_path_records_what_did_not_parse(tmp
         return openai_text("1: 50%\n2: 50%\n3: 50%\n4: 50%")  # adds up to 200: recorded, not coerced
 
     session = ModelSession(client=MockClient(script), cache=AnswerCache(tmp_path / "answers.sqlite"))
-    scored = score(session, [("no_persona", "prompt", baseline("no_persona", 1))], ["Japan", "Nigeria"], survey,
-                   GenerationConfig(mode="verbalized"))
+    scored = score(
+        session,
+        [("no_persona", "prompt", baseline("no_persona", 1))],
+        ["Japan", "Nigeria"],
+        survey,
+        GenerationConfig(mode="verbalized"),
+    )
     statuses = scored.answers.drop_duplicates("item").set_index("item").status
     assert statuses.to_dict() == {"Q46": "bad_sum", "Q57": "ok"}
     table = cells(scored.distributions, target_distributions(survey), question_keys(survey))
@@ -183,12 +209,27 @@ def test_held_out_cells_split_countries_and_questions_and_score_each_against_the
     for country in ("A", "B", "C", "D"):
         for question in ("Q1", "Q2", "Q3"):
             for cond, tv in (("compiled", 0.1 if question == "Q1" else 0.3), ("marginal", 0.2)):
-                rows.append({"condition": cond, "kind": "program" if cond == "compiled" else "reference",
-                             "country": country, "question": question, "theme": "t", "one_minus_jsd": 1 - tv,
-                             "one_minus_jsd_e": 1 - tv, "tv": tv, "emd": tv, "valid_mass": 1.0})
+                rows.append(
+                    {
+                        "condition": cond,
+                        "kind": "program" if cond == "compiled" else "reference",
+                        "country": country,
+                        "question": question,
+                        "theme": "t",
+                        "one_minus_jsd": 1 - tv,
+                        "one_minus_jsd_e": 1 - tv,
+                        "tv": tv,
+                        "emd": tv,
+                        "valid_mass": 1.0,
+                    }
+                )
     found = seen_unseen(pd.DataFrame(rows), seen_countries=["A", "B"], seen_questions=["Q1"])
-    assert list(found) == ["seen countries, seen questions", "seen countries, unseen questions",
-                           "unseen countries, seen questions", "unseen countries, unseen questions"]
+    assert list(found) == [
+        "seen countries, seen questions",
+        "seen countries, unseen questions",
+        "unseen countries, seen questions",
+        "unseen countries, unseen questions",
+    ]
     assert found["unseen countries, seen questions"]["compiled"]["skill_tv"] == pytest.approx(0.5)
     assert found["unseen countries, unseen questions"]["compiled"]["skill_tv"] == pytest.approx(-0.5)
     assert found["seen countries, unseen questions"]["compiled"]["n_questions"] == 2
@@ -206,5 +247,6 @@ def test_an_audit_folder_re_renders_its_distributional_figures_without_a_model(t
     assert (tmp_path / "figures" / "distribution_by_theme.png").stat().st_size > 10_000
     assert (tmp_path / "figures" / "distribution_by_question.png").stat().st_size > 10_000
     import json
+
     found = json.loads((tmp_path / "distribution_summary.json").read_text())
     assert found["oracle"]["skill_tv"] == pytest.approx(1) and found["noise_floor"]["tv"] > 0

@@ -1,11 +1,17 @@
 """Elicitation logic with a scripted fake model (fast): exact option probabilities, parsing, control flow.
 The same code paths run against the real embedded model in test_model_e2e.py."""
+
 import math
 
 import pytest
 
-from culturalign.elicitation.conditions import (CULTURAL_PROMPT, DESCRIPTORS, NO_PERSONA, custom_condition,
-                                               resolve_condition)
+from culturalign.elicitation.conditions import (
+    CULTURAL_PROMPT,
+    DESCRIPTORS,
+    NO_PERSONA,
+    custom_condition,
+    resolve_condition,
+)
 from culturalign.elicitation.elicit import Context, elicit, logprob_prompts, option_distribution, parse_answer
 from culturalign.errors import CulturalignError
 from culturalign.instrument.questions import Part
@@ -46,11 +52,19 @@ def test_y002_asks_second_choice_given_each_first_choice():
     assert qs[2].codes == (1, 3, 4) and qs[2].turns[1] == ("assistant", "2")
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("7", (7, "ok")), (" 10.", (10, "ok")), ("11", (None, "out_of_range")),
-    ("I'm sorry, but as an AI I cannot answer.", (None, "refusal")), ("Hmm, difficult", (None, "unparseable")),
-    ("Very important: 9", (None, "ambiguous")), ("Very important", (10, "ok")), ("My answer is 4", (4, "ok")),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("7", (7, "ok")),
+        (" 10.", (10, "ok")),
+        ("11", (None, "out_of_range")),
+        ("I'm sorry, but as an AI I cannot answer.", (None, "refusal")),
+        ("Hmm, difficult", (None, "unparseable")),
+        ("Very important: 9", (None, "ambiguous")),
+        ("Very important", (10, "ok")),
+        ("My answer is 4", (4, "ok")),
+    ],
+)
 def test_parse_sampled_answers(text, expected):
     q = SURVEY.item("F063").questions()[0]
     assert parse_answer(text, q.codes, q.labels) == expected
@@ -66,7 +80,8 @@ def test_parse_prefers_labels_and_rejects_contradictions():
 def test_conditions_and_templates():
     assert len(NO_PERSONA.variants) == 10 and not NO_PERSONA.needs_country
     assert CULTURAL_PROMPT.system("Chile", "a person") == (
-        "You are a person born in Chile and living in Chile responding to the following survey question.")
+        "You are a person born in Chile and living in Chile responding to the following survey question."
+    )
     mine = resolve_condition("local=You live in {country}.")
     assert mine.name == "local" and mine.variants == ("",)
     with pytest.raises(CulturalignError, match="must contain {country}"):
@@ -102,8 +117,7 @@ def test_elicit_logprob_control_flow_and_cache(tmp_path):
 
 def test_elicit_sample_mode_records_refusals(tmp_path):
     session = FakeSession(AnswerCache(tmp_path / "b.sqlite"))
-    out = elicit(session, SURVEY, [Context(NO_PERSONA, "", DESCRIPTORS[0])], mode="sample", samples=3,
-                 progress=False)
+    out = elicit(session, SURVEY, [Context(NO_PERSONA, "", DESCRIPTORS[0])], mode="sample", samples=3, progress=False)
     answers, values = out["answers"], out["values"]
     assert set(answers.status) == {"ok", "refusal"}
     assert len(answers[answers.item == "Y002"]) == 2 + 2 + 1  # no second question after a refused first

@@ -1,6 +1,7 @@
 """A new kind of survey item is one class, defined and registered here alone: survey files can then name it, and
 the one scoring path asks it, codes its answers (logprob and sample mode) and places them on the map, without any
 change to the package."""
+
 import math
 from dataclasses import dataclass
 from importlib import resources
@@ -57,9 +58,16 @@ def yes_no():
     ITEM_TYPES.unregister("yes_no")
 
 
-CAREFUL = {"code": "A165", "name": "Need to be careful", "type": "yes_no", "yes": 2, "no": 1, "range": [1, 2],
-           "text": "Generally speaking, do you think you need to be very careful in dealing with people?",
-           "options": {1: "Yes", 2: "No"}}
+CAREFUL = {
+    "code": "A165",
+    "name": "Need to be careful",
+    "type": "yes_no",
+    "yes": 2,
+    "no": 1,
+    "range": [1, 2],
+    "text": "Generally speaking, do you think you need to be very careful in dealing with people?",
+    "options": {1: "Yes", 2: "No"},
+}
 
 
 def _survey_file(tmp_path, replace=CAREFUL):
@@ -85,7 +93,9 @@ def test_a_registered_item_type_is_read_from_a_survey_file(yes_no, tmp_path):
 
 
 def test_an_unregistered_type_is_refused_naming_the_registered_ones(tmp_path):
-    with pytest.raises(SurveyError, match="'type' must be one of scale, choice, mention_index, ranked_pair, got 'yes_no'"):
+    with pytest.raises(
+        SurveyError, match="'type' must be one of scale, choice, mention_index, ranked_pair, got 'yes_no'"
+    ):
         load_survey(_survey_file(tmp_path))
 
 

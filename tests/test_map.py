@@ -1,4 +1,5 @@
 """The projection and the statistics on the map, checked against published positions and official data."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -21,8 +22,18 @@ def test_reference_countries_sit_where_the_published_map_puts_them():
 
 def test_a_hand_computed_answer_vector_projects_exactly():
     proj = cultmap.load_projection()
-    answers = {"F063": 5, "Y003": 1, "F120": 6, "G006": 2, "E018": 2, "Y002": 2, "A008": 2, "F118": 7,
-               "E025": 1, "A165": 1}
+    answers = {
+        "F063": 5,
+        "Y003": 1,
+        "F120": 6,
+        "G006": 2,
+        "E018": 2,
+        "Y002": 2,
+        "A008": 2,
+        "F118": 7,
+        "E025": 1,
+        "A165": 1,
+    }
     # Worked by hand from the shipped table: z = (v - mean) / sd, pc = z . W, rescale.
     mean = dict(zip(proj.items, proj.mean))
     sd = dict(zip(proj.items, proj.sd))
@@ -97,8 +108,10 @@ def test_steerability_and_specificity():
 def test_bootstrap_interval_contains_the_point_and_shrinks_with_more_data():
     rng = np.random.default_rng(0)
     survey = load_survey()
+
     def draws(n):
         return pd.DataFrame({i.code: rng.normal((i.range[0] + i.range[1]) / 2, 0.5, n) for i in survey.items})
+
     small = cultmap.bootstrap_point(draws(10), n_boot=500)
     large = cultmap.bootstrap_point(draws(400), n_boot=500)
     for ci in (small, large):
@@ -134,9 +147,17 @@ def test_official_map_is_a_separate_reference():
     assert len(official) == 110 and set(official.columns) >= {"iso3", "country", "x", "y"}
 
 
-@pytest.mark.parametrize("name, expected", [("usa", "United States"), ("GB", "Great Britain"),
-                                            ("kor", "South Korea"), ("Czech Republic", "Czechia"),
-                                            ("  sweden ", "Sweden"), ("Türkiye", "Turkey")])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("usa", "United States"),
+        ("GB", "Great Britain"),
+        ("kor", "South Korea"),
+        ("Czech Republic", "Czechia"),
+        ("  sweden ", "Sweden"),
+        ("Türkiye", "Turkey"),
+    ],
+)
 def test_country_names_resolve_by_name_alias_or_code(name, expected):
     assert reference.resolve_country(name) == expected
 
@@ -144,6 +165,13 @@ def test_country_names_resolve_by_name_alias_or_code(name, expected):
 def test_unknown_country_suggests_close_matches():
     with pytest.raises(CulturalignError, match="Did you mean Sweden"):
         reference.resolve_country("Swedn")
-    assert reference.resolve_countries("Confucian") == ["China", "Hong Kong SAR", "Japan", "Macau SAR",
-                                                         "Mongolia", "South Korea", "Taiwan ROC"]
+    assert reference.resolve_countries("Confucian") == [
+        "China",
+        "Hong Kong SAR",
+        "Japan",
+        "Macau SAR",
+        "Mongolia",
+        "South Korea",
+        "Taiwan ROC",
+    ]
     assert len(reference.resolve_countries("all")) == 107

@@ -46,6 +46,7 @@ def test_a_perfect_point_scores_one():
     values = dict(zip(proj.items, proj.mean))
     x0, y0 = proj.project_one(values)
     import numpy as np
+
     i, j = proj.items.index("F118"), proj.items.index("F063")
     jac = np.array([[proj.weights[k, a] * proj.scale[a] / proj.sd[k] for k in (i, j)] for a in (0, 1)])
     step = np.linalg.solve(jac, [sweden.x - x0, sweden.y - y0])

@@ -1,4 +1,5 @@
 """End to end with the real embedded models (llama.cpp serving real GGUF weights from PyPI). No mocks."""
+
 import json
 import os
 import signal
@@ -83,9 +84,25 @@ def test_sample_mode_parses_and_counts_every_answer(cache_root):
 
 def test_cli_audit_json_and_outputs(logprob_audit, tmp_path):
     out = tmp_path / "audit"
-    proc = subprocess.run([sys.executable, "-m", "culturalign.cli", "audit", "--countries", ",".join(COUNTRIES),
-                           "--variants", "1", "--out", str(out), "--json", "--no-progress"],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "culturalign.cli",
+            "audit",
+            "--countries",
+            ",".join(COUNTRIES),
+            "--variants",
+            "1",
+            "--out",
+            str(out),
+            "--json",
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
     assert summary["model"] == "qwen2.5-coder-0.5b" and summary["model_calls"] == 0
@@ -105,8 +122,9 @@ def _answers_in(db) -> int:
 
 
 def _stop_after(cmd, env, db, n_answers, sig):
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=ctrl_c_answered)
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=ctrl_c_answered
+    )
     deadline = time.time() + 300
     while time.time() < deadline and _answers_in(db) < n_answers and proc.poll() is None:
         time.sleep(0.3)
@@ -118,8 +136,20 @@ def _stop_after(cmd, env, db, n_answers, sig):
 def test_interrupted_and_killed_audit_resumes_without_lost_or_duplicated_answers(logprob_audit, tmp_path):
     answers_db = tmp_path / "answers.sqlite"
     env = {**os.environ, "CULTURALIGN_ANSWER_CACHE": str(answers_db)}
-    cmd = [sys.executable, "-m", "culturalign.cli", "audit", "--countries", "Sweden", "--variants", "1",
-           "--out", str(tmp_path / "out"), "--json", "--no-progress"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "culturalign.cli",
+        "audit",
+        "--countries",
+        "Sweden",
+        "--variants",
+        "1",
+        "--out",
+        str(tmp_path / "out"),
+        "--json",
+        "--no-progress",
+    ]
     # Ctrl-C: a clean stop with a message, answers so far kept
     rc, err = _stop_after(cmd, env, answers_db, 5, signal.SIGINT)
     assert rc == 130 and "run the same command again to resume" in err and "Traceback" not in err

@@ -1,4 +1,5 @@
 """notebooks/explore.ipynb runs from top to bottom with the real embedded default model."""
+
 from pathlib import Path
 
 import pytest

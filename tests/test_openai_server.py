@@ -1,6 +1,7 @@
 """culturalign against a real OpenAI-compatible server: llama.cpp's own HTTP server in a separate process
 (``culturalign serve``), reached through a ``provider: openai`` registry spec. Each test starts and stops its
 own server on loopback. No mocks; the default model, 2 countries at most, one descriptor."""
+
 import dataclasses
 import json
 import os
@@ -39,9 +40,22 @@ class Served:
 
     def start(self) -> "Served":
         self.lines = []
-        self.proc = subprocess.Popen([sys.executable, "-m", "culturalign.cli", "serve", MODEL, "--port",
-                                      str(self.port), "--parallel", str(self.parallel)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "culturalign.cli",
+                "serve",
+                MODEL,
+                "--port",
+                str(self.port),
+                "--parallel",
+                str(self.parallel),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         threading.Thread(target=lambda: self.lines.extend(self.proc.stderr), daemon=True).start()
         deadline = time.time() + 300
         while not any(ln.startswith("serving ") for ln in self.lines):
@@ -55,8 +69,11 @@ class Served:
 
     def metrics(self) -> dict:
         text = httpx.get(self.url + "/metrics", timeout=10).text
-        return {name: float(value) for name, _, value in (ln.rpartition(" ") for ln in text.splitlines())
-                if name and not name.startswith("#")}
+        return {
+            name: float(value)
+            for name, _, value in (ln.rpartition(" ") for ln in text.splitlines())
+            if name and not name.startswith("#")
+        }
 
     def stop(self, sig=signal.SIGTERM) -> None:
         """Stop as a user or a service manager would; culturalign serve must exit 0 and say so."""
@@ -77,9 +94,12 @@ def registry(tmp_path, monkeypatch, cache_root):
     monkeypatch.setenv("CULTURALIGN_MODELS", str(path))
 
     def register(port: int, parallel: int) -> str:
-        path.write_text(f"models:\n  served:\n    provider: openai\n    base_url: http://127.0.0.1:{port}/v1\n"
-                        f"    model: {MODEL}\n    parallel: {parallel}\n")
+        path.write_text(
+            f"models:\n  served:\n    provider: openai\n    base_url: http://127.0.0.1:{port}/v1\n"
+            f"    model: {MODEL}\n    parallel: {parallel}\n"
+        )
         return "served"
+
     return register
 
 
@@ -92,8 +112,12 @@ def test_serve_binds_loopback_prints_its_url_and_stops_cleanly(cache_root):
     if host_ip != "127.0.0.1":  # another interface of this machine does not answer
         with pytest.raises(OSError), socket.create_connection((host_ip, port), timeout=2):
             pass
-    taken = subprocess.run([sys.executable, "-m", "culturalign.cli", "serve", MODEL, "--port", str(port)],
-                           capture_output=True, text=True, timeout=120)
+    taken = subprocess.run(
+        [sys.executable, "-m", "culturalign.cli", "serve", MODEL, "--port", str(port)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert taken.returncode == 2 and "choose another --port" in taken.stderr and "Traceback" not in taken.stderr
     served.stop(signal.SIGINT)
     Served(port, 1).start().stop(signal.SIGTERM)  # the port is free again at once
@@ -113,9 +137,13 @@ def test_stub_replies_have_llamacpps_shape(cache_root):
     served = Served(free_port(), 1).start()
     try:
         with StubServer() as stub:
-            for path, body in [("/v1/chat/completions", {"messages": [{"role": "user", "content": "Say 1"}],
-                                                         "logprobs": True, "top_logprobs": 3}),
-                               ("/v1/completions", {"prompt": "Answer: ", "logprobs": 3})]:
+            for path, body in [
+                (
+                    "/v1/chat/completions",
+                    {"messages": [{"role": "user", "content": "Say 1"}], "logprobs": True, "top_logprobs": 3},
+                ),
+                ("/v1/completions", {"prompt": "Answer: ", "logprobs": 3}),
+            ]:
                 body = {"model": MODEL, "max_tokens": 1, "temperature": 0.0, **body}
                 real = httpx.post(served.url + path, json=body, timeout=120).json()
                 fake = httpx.post(stub.base_url.removesuffix("/v1") + path, json=body, timeout=10).json()
@@ -124,18 +152,22 @@ def test_stub_replies_have_llamacpps_shape(cache_root):
         served.stop()
 
 
-def test_audit_through_the_server_agrees_with_the_embedded_path_and_caches_per_endpoint(cache_root, registry,
-                                                                                        tmp_path):
+def test_audit_through_the_server_agrees_with_the_embedded_path_and_caches_per_endpoint(cache_root, registry, tmp_path):
     port = free_port()
     served = Served(port, 1).start()  # one slot, one request at a time: the embedded path's own settings
     cache = AnswerCache(tmp_path / "answers.sqlite")
     try:
-        remote = run_audit(countries=COUNTRIES, variants=1, progress=False,
-                           session=ModelSession(registry(port, 1), cache=cache))
+        remote = run_audit(
+            countries=COUNTRIES, variants=1, progress=False, session=ModelSession(registry(port, 1), cache=cache)
+        )
         assert remote.usage["calls"] == 3 * 20 and remote.config["endpoint"] == f"http://127.0.0.1:{port}/v1"
         assert served.metrics()["llamacpp:tokens_predicted_total"] == 60  # one token per request, all 60 served
-        again = run_audit(countries=COUNTRIES, variants=1, progress=False,
-                          session=ModelSession("served", cache=AnswerCache(tmp_path / "answers.sqlite")))
+        again = run_audit(
+            countries=COUNTRIES,
+            variants=1,
+            progress=False,
+            session=ModelSession("served", cache=AnswerCache(tmp_path / "answers.sqlite")),
+        )
         assert again.usage["calls"] == 0 and again.usage["cache_hits"] == 60
         assert served.metrics()["llamacpp:tokens_predicted_total"] == 60  # the re-run sent nothing
     finally:
@@ -197,8 +229,22 @@ def test_a_killed_server_is_named_and_the_same_command_resumes_after_a_restart(c
     port = free_port()
     db = tmp_path / "answers.sqlite"
     env = {**os.environ, "CULTURALIGN_ANSWER_CACHE": str(db), "CULTURALIGN_MODELS": os.environ["CULTURALIGN_MODELS"]}
-    cmd = [sys.executable, "-m", "culturalign.cli", "audit", "--model", registry(port, 2), "--conditions",
-           "no_persona", "--variants", "1", "--out", str(tmp_path / "out"), "--json", "--no-progress"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "culturalign.cli",
+        "audit",
+        "--model",
+        registry(port, 2),
+        "--conditions",
+        "no_persona",
+        "--variants",
+        "1",
+        "--out",
+        str(tmp_path / "out"),
+        "--json",
+        "--no-progress",
+    ]
     served = Served(port, 2).start()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 300

@@ -4,6 +4,7 @@ The stub (culturalign/models/stub_server.py) answers in llama.cpp's JSON shapes 
 it checks culturalign's client, cache and concurrency, never a model's answers (test_openai_server.py runs
 the same path against llama.cpp's own server).
 """
+
 import json
 import os
 import signal
@@ -26,8 +27,10 @@ from culturalign.models.stub_server import StubServer, completion_body, top_toke
 
 SURVEY = load_survey()
 PROMPT = Prompt("You are a person.", (("user", "How proud are you?\n1. Very\n2. Not"),), prefill="")
-STUB_SPEC = "models:\n  stubbed:\n    provider: openai\n    base_url: {url}\n    model: stub\n    parallel: {parallel}\n" \
-            "    style: {style}\n"
+STUB_SPEC = (
+    "models:\n  stubbed:\n    provider: openai\n    base_url: {url}\n    model: stub\n    parallel: {parallel}\n"
+    "    style: {style}\n"
+)
 
 
 def register(tmp_path, monkeypatch, url, parallel=4, style="chat"):
@@ -50,13 +53,15 @@ def expected_top(body_prompt, k=TOP_K):
 
 # ------------------------------------------------------------------ parsing llama.cpp's reply shapes
 
+
 def test_parsers_read_chat_completion_and_legacy_logprobs():
-    chat = completion_body("/v1/chat/completions", {"messages": PROMPT.messages(), "logprobs": True,
-                                                    "top_logprobs": 5}, "m")
+    chat = completion_body(
+        "/v1/chat/completions", {"messages": PROMPT.messages(), "logprobs": True, "top_logprobs": 5}, "m"
+    )
     assert "top_logprobs" in chat["choices"][0]["logprobs"]["content"][0]
     top = _top_from_openai(chat["choices"][0])
     assert top == expected_top(PROMPT.messages(), 5) and top[0][0].isdigit()
-    assert sum(2.718281828 ** lp for _, lp in top) < 1  # valid log-probabilities
+    assert sum(2.718281828**lp for _, lp in top) < 1  # valid log-probabilities
     text = PROMPT.completion_text()
     completion = completion_body("/v1/completions", {"prompt": text, "logprobs": 5}, "m")  # llama.cpp's shape
     legacy = completion_body("/v1/completions", {"prompt": text, "logprobs": 5}, "m", legacy=True)  # OpenAI's
@@ -68,17 +73,27 @@ def test_parsers_read_chat_completion_and_legacy_logprobs():
 
 def test_usage_reads_cached_tokens_or_llamacpps_timings():
     usage = _openai_usage
-    assert usage({"usage": {"prompt_tokens": 9, "completion_tokens": 1,
-                            "prompt_tokens_details": {"cached_tokens": 4}}})["cached_tokens"] == 4
+    assert (
+        usage({"usage": {"prompt_tokens": 9, "completion_tokens": 1, "prompt_tokens_details": {"cached_tokens": 4}}})[
+            "cached_tokens"
+        ]
+        == 4
+    )
     assert usage({"usage": {"prompt_tokens": 9}, "timings": {"cache_n": 7}})["cached_tokens"] == 7
     assert usage({}) == {"prompt_tokens": 0, "completion_tokens": 0, "cached_tokens": 0}
 
 
 # ------------------------------------------------------------------ the session over HTTP
 
-@pytest.mark.parametrize("style, legacy, path", [("chat", False, "/v1/chat/completions"),
-                                                 ("completion", False, "/v1/completions"),
-                                                 ("completion", True, "/v1/completions")])
+
+@pytest.mark.parametrize(
+    "style, legacy, path",
+    [
+        ("chat", False, "/v1/chat/completions"),
+        ("completion", False, "/v1/completions"),
+        ("completion", True, "/v1/completions"),
+    ],
+)
 def test_session_answers_over_http_and_caches_per_endpoint(tmp_path, monkeypatch, style, legacy, path):
     ctx = Context(NO_PERSONA, "", "an average human being")
     prompts = [p for item in SURVEY.items for q in item.questions() for p in logprob_prompts(ctx, q)]
@@ -123,12 +138,15 @@ def test_unknown_model_and_http_errors_name_the_server(tmp_path, monkeypatch, st
 
 # ------------------------------------------------------------------ concurrency
 
+
 def test_parallel_requests_really_overlap_even_within_one_context(tmp_path, monkeypatch):
     ctx = [Context(CULTURAL_PROMPT, "Japan", "an average human being")]  # one context: 20 requests
     with StubServer(latency=0.05) as stub:
         for parallel in (1, 8):
-            session = ModelSession(register(tmp_path, monkeypatch, stub.base_url, parallel),
-                                   cache=AnswerCache(tmp_path / f"p{parallel}.sqlite"))
+            session = ModelSession(
+                register(tmp_path, monkeypatch, stub.base_url, parallel),
+                cache=AnswerCache(tmp_path / f"p{parallel}.sqlite"),
+            )
             start = time.monotonic()
             elicit(session, SURVEY, ctx, progress=False)
             took = time.monotonic() - start
@@ -160,6 +178,7 @@ def test_run_calls_keeps_the_order_with_one_slot_and_returns_results_in_order():
 
 # ------------------------------------------------------------------ crashes: the server's and the client's
 
+
 def _rows(db) -> int:
     if not db.exists():
         return 0
@@ -171,10 +190,27 @@ def _rows(db) -> int:
 
 
 def _audit(tmp_path):
-    env = {**os.environ, "CULTURALIGN_ANSWER_CACHE": str(tmp_path / "answers.sqlite"),
-           "CULTURALIGN_CACHE_DIR": str(tmp_path / "cache")}
-    cmd = [sys.executable, "-m", "culturalign.cli", "audit", "--model", "stubbed", "--countries", "Sweden",
-           "--variants", "1", "--out", str(tmp_path / "out"), "--json", "--no-progress"]
+    env = {
+        **os.environ,
+        "CULTURALIGN_ANSWER_CACHE": str(tmp_path / "answers.sqlite"),
+        "CULTURALIGN_CACHE_DIR": str(tmp_path / "cache"),
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "culturalign.cli",
+        "audit",
+        "--model",
+        "stubbed",
+        "--countries",
+        "Sweden",
+        "--variants",
+        "1",
+        "--out",
+        str(tmp_path / "out"),
+        "--json",
+        "--no-progress",
+    ]
     return cmd, env
 
 
@@ -214,8 +250,12 @@ def test_a_killed_server_or_client_loses_and_duplicates_no_answer(tmp_path, monk
 
 def test_bench_client_prints_one_json_object_of_rates():
     bench = os.path.join(os.path.dirname(__file__), "..", "bench", "bench_client.py")
-    proc = subprocess.run([sys.executable, bench, "--json", "--latency-ms", "0", "10", "--parallel", "1", "4",
-                           "--countries", "1"], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, bench, "--json", "--latency-ms", "0", "10", "--parallel", "1", "4", "--countries", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)  # the whole of stdout is one JSON object
     for key in ("answers_per_s", "plain_http_answers_per_s"):
@@ -225,15 +265,18 @@ def test_bench_client_prints_one_json_object_of_rates():
 
 # ------------------------------------------------------------------ one model at several addresses
 
+
 def test_replicas_share_the_requests_and_the_cache(tmp_path, monkeypatch):
     """A spec with ``replicas:`` spreads one run's requests over every server and caches them under the first
     address, so a run without the replicas reuses every answer."""
     contexts = [Context(CULTURAL_PROMPT, c, "an average human being") for c in ("Japan", "Peru", "Kenya")]
     with StubServer(latency=0.02) as one, StubServer(latency=0.02) as two:
         path = tmp_path / "models.yaml"
-        path.write_text(f"models:\n  spread:\n    provider: openai\n    base_url: {one.base_url}\n    model: stub\n"
-                        f"    parallel: 4\n    replicas: [{two.base_url}]\n"
-                        f"  single:\n    provider: openai\n    base_url: {one.base_url}\n    model: stub\n")
+        path.write_text(
+            f"models:\n  spread:\n    provider: openai\n    base_url: {one.base_url}\n    model: stub\n"
+            f"    parallel: 4\n    replicas: [{two.base_url}]\n"
+            f"  single:\n    provider: openai\n    base_url: {one.base_url}\n    model: stub\n"
+        )
         monkeypatch.setenv("CULTURALIGN_MODELS", str(path))
         cache = AnswerCache(tmp_path / "answers.sqlite")
         session = ModelSession("spread", cache=cache)
@@ -252,27 +295,34 @@ def test_replicas_share_the_requests_and_the_cache(tmp_path, monkeypatch):
 def test_a_replica_that_is_down_is_named(tmp_path, monkeypatch):
     with StubServer() as one, StubServer() as two:
         path = tmp_path / "models.yaml"
-        path.write_text(f"models:\n  spread:\n    provider: openai\n    base_url: {one.base_url}\n    model: stub\n"
-                        f"    replicas: [{two.base_url}]\n")
+        path.write_text(
+            f"models:\n  spread:\n    provider: openai\n    base_url: {one.base_url}\n    model: stub\n"
+            f"    replicas: [{two.base_url}]\n"
+        )
         monkeypatch.setenv("CULTURALIGN_MODELS", str(path))
         two.kill()
         with pytest.raises(ModelError, match=two.base_url.replace(".", r"\.")):
             ModelSession("spread")
 
 
-@pytest.mark.parametrize("replicas, message", [
-    ("http://a:1/v1", "must be a list of 1 to 64"),
-    ("[]", "must be a list of 1 to 64"),
-    ("[ftp://a:1]", "must be a list of 1 to 64"),
-    ("[http://base:1]", "repeats an address"),
-    ("[http://a:1, http://a:1/v1]", "repeats an address"),
-])
+@pytest.mark.parametrize(
+    "replicas, message",
+    [
+        ("http://a:1/v1", "must be a list of 1 to 64"),
+        ("[]", "must be a list of 1 to 64"),
+        ("[ftp://a:1]", "must be a list of 1 to 64"),
+        ("[http://base:1]", "repeats an address"),
+        ("[http://a:1, http://a:1/v1]", "repeats an address"),
+    ],
+)
 def test_bad_replicas_are_refused_clearly(tmp_path, monkeypatch, replicas, message):
     from culturalign.models.registry import get_spec
 
     path = tmp_path / "models.yaml"
-    path.write_text(f"models:\n  spread:\n    provider: openai\n    base_url: http://base:1/v1\n    model: m\n"
-                    f"    replicas: {replicas}\n")
+    path.write_text(
+        f"models:\n  spread:\n    provider: openai\n    base_url: http://base:1/v1\n    model: m\n"
+        f"    replicas: {replicas}\n"
+    )
     monkeypatch.setenv("CULTURALIGN_MODELS", str(path))
     with pytest.raises(ModelError, match=f"model 'spread': 'replicas' {message}"):
         get_spec("spread")

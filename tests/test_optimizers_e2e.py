@@ -4,6 +4,7 @@ Budgets are tiny (two training countries, one validation country, one or two can
 that each optimizer drives culturalign's programs, metric and prompt model end to end — not that it helps;
 whether compilation helps is measured by the committed full compile (see programs/README.md).
 """
+
 import json
 
 import pytest
@@ -50,8 +51,9 @@ def test_each_optimizer_kind_compiles_saves_and_reloads(kind, session, tmp_path)
 
     preset = tmp_path / f"tiny-{kind}.yaml"
     preset.write_text(TINY[kind])
-    out, manifest = run_compile("respondent", str(preset), out=tmp_path / "prog", countries=SPLIT, session=session,
-                                score_splits=("val",))
+    out, manifest = run_compile(
+        "respondent", str(preset), out=tmp_path / "prog", countries=SPLIT, session=session, score_splits=("val",)
+    )
     saved = json.loads((out / "manifest.json").read_text())
     assert saved["optimizer"]["optimizer"] == manifest["optimizer"]["optimizer"]
     # the optimizer's own model (instruction proposals, reflections) was really called. SIMBA asks it only

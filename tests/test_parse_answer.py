@@ -3,6 +3,7 @@
 Replies as small chat models write them at 8 tokens: the answer first, the scale restated before the answer,
 hedges, and refusals in English, Spanish, French, German and Chinese. A refusal that mentions a number, and a
 reply that restates the scale's bounds, must never become an answer."""
+
 import pytest
 
 from culturalign.elicitation.elicit import parse_answer
@@ -88,8 +89,9 @@ def test_replies_are_coded_as_a_survey_coder_would(item, reply, expected):
 
 def test_the_table_covers_every_status():
     statuses = [status for *_, (_, status) in REPLIES]
-    assert {s: statuses.count(s) >= 4 for s in ("ok", "out_of_range", "ambiguous", "refusal", "unparseable")} \
-        == dict.fromkeys(("ok", "out_of_range", "ambiguous", "refusal", "unparseable"), True)
+    assert {
+        s: statuses.count(s) >= 4 for s in ("ok", "out_of_range", "ambiguous", "refusal", "unparseable")
+    } == dict.fromkeys(("ok", "out_of_range", "ambiguous", "refusal", "unparseable"), True)
 
 
 def test_a_second_choice_is_parsed_against_the_remaining_codes():

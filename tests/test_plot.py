@@ -1,4 +1,5 @@
 """Cultural-map rendering: formats, self-contained HTML, input errors, atomic writes (fast, offline)."""
+
 import json
 import re
 import struct
@@ -10,10 +11,17 @@ from culturalign import fileio
 from culturalign.errors import CulturalignError
 from culturalign.map import plot, reference
 
-POINTS = pd.DataFrame({"name": ["model (no persona)", "model (Swedish persona)"], "x": [-0.2, 2.1],
-                       "y": [0.3, 0.8], "group": ["baseline", "persona"]})
-ARROWS = pd.DataFrame({"x0": [-0.2, -0.2], "y0": [0.3, 0.3], "x1": [2.1, -1.0], "y1": [0.8, -1.1],
-                       "group": ["persona", "persona"]})
+POINTS = pd.DataFrame(
+    {
+        "name": ["model (no persona)", "model (Swedish persona)"],
+        "x": [-0.2, 2.1],
+        "y": [0.3, 0.8],
+        "group": ["baseline", "persona"],
+    }
+)
+ARROWS = pd.DataFrame(
+    {"x0": [-0.2, -0.2], "y0": [0.3, 0.3], "x1": [2.1, -1.0], "y1": [0.8, -1.1], "group": ["persona", "persona"]}
+)
 
 
 def _html_data(text: str) -> dict:
@@ -98,10 +106,13 @@ def test_unknown_suffix_names_the_allowed_ones(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("bad, needed", [
-    (pd.DataFrame({"label": ["a"], "x": [0.0], "y": [0.0]}), "name"),
-    (pd.DataFrame({"name": ["a"], "x": [0.0]}), "y"),
-])
+@pytest.mark.parametrize(
+    "bad, needed",
+    [
+        (pd.DataFrame({"label": ["a"], "x": [0.0], "y": [0.0]}), "name"),
+        (pd.DataFrame({"name": ["a"], "x": [0.0]}), "y"),
+    ],
+)
 def test_bad_points_say_which_columns_are_needed(tmp_path, bad, needed):
     with pytest.raises(CulturalignError, match=rf"name, x, y.*missing {needed}"):
         plot.save_map(tmp_path / "map.png", bad)

@@ -1,4 +1,5 @@
 """DSPy respondent programs with a scripted model (fast). The real-model compile is tested separately."""
+
 import dspy
 import pytest
 
@@ -10,8 +11,7 @@ from culturalign.optimization import OBJECTIVES
 from culturalign.optimization.metrics import METRIC_THRESHOLD
 from culturalign.optimization.objectives import make_objective
 from culturalign.programs import PROGRAMS
-from culturalign.programs.programs import (ANSWER_MARKER, ProgramContext, make_program, program_answers,
-                                          register_program)
+from culturalign.programs.programs import ANSWER_MARKER, ProgramContext, make_program, program_answers, register_program
 
 from fakes import FakeSession
 
@@ -39,7 +39,8 @@ def test_respondent_prompt_is_dspy_formatted_with_answer_prefill():
     program.respond.demos = [{"country": "Japan", "question": "Happy? 1. Very 2. Rather", "answer": "2"}]
     (ctx,) = program.contexts("Sweden")
     assert isinstance(ctx, ProgramContext) and ctx.demos == (
-        (("country", "Japan"), ("question", "Happy? 1. Very 2. Rather"), ("answer", "2")),)
+        (("country", "Japan"), ("question", "Happy? 1. Very 2. Rather"), ("answer", "2")),
+    )
     prompt = ctx.prompt(SURVEY.item("A165").questions()[0], "1")
     assert prompt.prefill == ANSWER_MARKER + "1"
     assert "Sweden" in prompt.turns[-1][1] and "Japan" in prompt.turns[0][1]
@@ -89,11 +90,19 @@ def test_compile_control_flow_with_bootstrap(tmp_path):
     from fakes import fake_model_session
 
     preset_file = tmp_path / "boot.yaml"
-    preset_file.write_text("optimizer: BootstrapFewShot\nsettings: {max_bootstrapped_demos: 3, max_labeled_demos: 0,"
-                           " metric_threshold: 0.0}\n")
+    preset_file.write_text(
+        "optimizer: BootstrapFewShot\nsettings: {max_bootstrapped_demos: 3, max_labeled_demos: 0,"
+        " metric_threshold: 0.0}\n"
+    )
     session = fake_model_session(AnswerCache(tmp_path / "e.sqlite"))
-    compiled, record = compile_program(make_program("respondent"), load_preset(str(preset_file)), session, SURVEY,
-                                       train=["Chile", "Peru"], val=["Japan"])
+    compiled, record = compile_program(
+        make_program("respondent"),
+        load_preset(str(preset_file)),
+        session,
+        SURVEY,
+        train=["Chile", "Peru"],
+        val=["Japan"],
+    )
     # DSPy keeps one trace per predictor and example: one demo per training country
     assert len(compiled.respond.demos) == 2 and {"country", "question", "answer"} <= set(compiled.respond.demos[0])
     assert {d["country"] for d in compiled.respond.demos} == {"Chile", "Peru"}
@@ -112,12 +121,13 @@ def test_save_reload_evaluate_roundtrip_and_bad_files(tmp_path):
     from fakes import fake_model_session
 
     preset_file = tmp_path / "boot.yaml"
-    preset_file.write_text("optimizer: BootstrapFewShot\nsettings: {max_bootstrapped_demos: 2, max_labeled_demos: 0,"
-                           " metric_threshold: 0.01}\n")
+    preset_file.write_text(
+        "optimizer: BootstrapFewShot\nsettings: {max_bootstrapped_demos: 2, max_labeled_demos: 0,"
+        " metric_threshold: 0.01}\n"
+    )
     session = fake_model_session(AnswerCache(tmp_path / "f.sqlite"))
     split = {"train": ["Chile", "Peru"], "val": ["Japan"], "test": ["Kenya", "Spain", "Canada"]}
-    out, manifest = run_compile("respondent", str(preset_file), out=tmp_path / "prog", countries=split,
-                                session=session)
+    out, manifest = run_compile("respondent", str(preset_file), out=tmp_path / "prog", countries=split, session=session)
     assert json.loads((out / "program.json").read_text())  # DSPy JSON, no pickle
     saved = json.loads((out / "manifest.json").read_text())
     assert saved["split"]["test"] == split["test"] and saved["scores"]["test"]["countries"] == 3
@@ -140,13 +150,33 @@ def test_save_reload_evaluate_roundtrip_and_bad_files(tmp_path):
     assert "skill_mean" in summary["seed_spread"] and "skill" in table
 
     result = evaluate_saved(out, split="test", session=session, shuffled_control=True)
-    assert set(result.summary) >= {"program", "split", "countries", "compiled", "engineered", "no_persona",
-                                   "centroid", "region_centroid", "neighbours", "improved_share_vs_engineered"}
-    assert set(result.distances.condition) == {"compiled", "engineered", "no_persona", "centroid", "region_centroid", "neighbours",
-                                               "compiled:shuffled", "engineered:shuffled"}
+    assert set(result.summary) >= {
+        "program",
+        "split",
+        "countries",
+        "compiled",
+        "engineered",
+        "no_persona",
+        "centroid",
+        "region_centroid",
+        "neighbours",
+        "improved_share_vs_engineered",
+    }
+    assert set(result.distances.condition) == {
+        "compiled",
+        "engineered",
+        "no_persona",
+        "centroid",
+        "region_centroid",
+        "neighbours",
+        "compiled:shuffled",
+        "engineered:shuffled",
+    }
     # the reference predictors know the training countries only; the centroid's skill is 0 by definition
     s = result.summary
-    assert s["centroid"]["skill"] == 0 and {"skill", "skill_ci95", "skill_x", "skill_y", "closer_than_centroid"} <= set(s["compiled"])
+    assert s["centroid"]["skill"] == 0 and {"skill", "skill_ci95", "skill_x", "skill_y", "closer_than_centroid"} <= set(
+        s["compiled"]
+    )
     centroid = result.distances.query("condition == 'centroid'")
     assert centroid.x.iloc[0] == pytest.approx(reference.countries().set_index("country").loc[split["train"]].x.mean())
     # no persona ignores the country: its shuffled control would be itself, so only country conditions get one
@@ -235,8 +265,9 @@ def test_two_runs_in_two_threads_each_answer_through_their_own_session(tmp_path)
                 seen[i].add(id(active_session()[0]))
                 return program(country=country)
 
-            ParallelExecutor(num_threads=3, disable_progress_bar=True).execute(answer, ["Chile", "Peru", "Japan",
-                                                                                     "Kenya"])
+            ParallelExecutor(num_threads=3, disable_progress_bar=True).execute(
+                answer, ["Chile", "Peru", "Japan", "Kenya"]
+            )
 
     _at_once(run, 60)
     assert seen == {0: {id(sessions[0])}, 1: {id(sessions[1])}}
@@ -256,8 +287,10 @@ def test_two_compiles_at_once_each_answer_through_their_own_session(tmp_path):
     from fakes import fake_model_session
 
     preset_file = tmp_path / "boot.yaml"
-    preset_file.write_text("optimizer: BootstrapFewShot\nsettings: {max_bootstrapped_demos: 2, max_labeled_demos: 0,"
-                           " metric_threshold: 0.0}\n")
+    preset_file.write_text(
+        "optimizer: BootstrapFewShot\nsettings: {max_bootstrapped_demos: 2, max_labeled_demos: 0,"
+        " metric_threshold: 0.0}\n"
+    )
     preset = load_preset(str(preset_file))
     sessions = [fake_model_session(AnswerCache(tmp_path / f"s{i}.sqlite")) for i in range(2)]
     favourite = {0: "1", 1: "2"}
@@ -270,6 +303,7 @@ def test_two_compiles_at_once_each_answer_through_their_own_session(tmp_path):
             if i == 1 and not prompt.prefill[-1:].isdigit():
                 return Reply(top=[("2", math.log(0.6)), ("1", math.log(0.4))])
             return reply
+
         return top_logprobs
 
     for i in range(2):
@@ -278,8 +312,9 @@ def test_two_compiles_at_once_each_answer_through_their_own_session(tmp_path):
 
     def run(i, ready):
         ready()
-        results[i], _ = compile_program(make_program("respondent"), preset, sessions[i], SURVEY,
-                                        train=["Chile", "Peru", "Japan"], val=["Kenya"])
+        results[i], _ = compile_program(
+            make_program("respondent"), preset, sessions[i], SURVEY, train=["Chile", "Peru", "Japan"], val=["Kenya"]
+        )
 
     _at_once(run, 120)
     assert set(results) == {0, 1}

@@ -1,6 +1,7 @@
 """Every model-facing text of the shipped survey is pinned: a refactor that changes one prompt, one answer code, one
 question label in answers.csv or one cache key fails here (the hashes were taken before the item types became
 classes). Change a pin only with a deliberate change of wording, and say so in the commit."""
+
 import hashlib
 import json
 
@@ -21,17 +22,27 @@ def _sha(obj) -> str:
 
 
 def test_model_facing_questions_are_pinned():
-    pinned = [{"item": item.code, "question": str(q.part), "turns": [list(t) for t in q.turns], "codes": list(q.codes),
-               "labels": [list(lab) for lab in q.labels], "one_text": q.text}
-              for item in SURVEY.items for q in item.questions()]
+    pinned = [
+        {
+            "item": item.code,
+            "question": str(q.part),
+            "turns": [list(t) for t in q.turns],
+            "codes": list(q.codes),
+            "labels": [list(lab) for lab in q.labels],
+            "one_text": q.text,
+        }
+        for item in SURVEY.items
+        for q in item.questions()
+    ]
     assert len(pinned) == 8 + 4 + 5  # scales, Y003's four components, Y002's first and four second choices
     assert _sha(pinned) == QUESTIONS_SHA
 
 
 def test_requests_and_cache_keys_are_pinned():
     contexts = [Context(NO_PERSONA, "", DESCRIPTORS[0]), Context(CULTURAL_PROMPT, "Chile", DESCRIPTORS[3])]
-    prompts = [p for ctx in contexts for item in SURVEY.items for q in item.questions()
-               for p in logprob_prompts(ctx, q)]
+    prompts = [
+        p for ctx in contexts for item in SURVEY.items for q in item.questions() for p in logprob_prompts(ctx, q)
+    ]
     keys = [[p.key("chat"), p.key("completion")] for p in prompts]
     assert len(prompts) == 2 * 20
     assert _sha(keys) == PROMPTS_SHA
@@ -42,8 +53,17 @@ def test_answer_table_question_labels_are_pinned(tmp_path):
     ctx = [Context(NO_PERSONA, "", DESCRIPTORS[0])]
     logprob = elicit(session, SURVEY, ctx, progress=False)["answers"]
     assert list(dict.fromkeys(logprob.question)) == [
-        "", "Independence", "Determination, perseverance", "Religious faith", "Obedience",
-        "first", "second|1", "second|2", "second|3", "second|4"]
+        "",
+        "Independence",
+        "Determination, perseverance",
+        "Religious faith",
+        "Obedience",
+        "first",
+        "second|1",
+        "second|2",
+        "second|3",
+        "second|4",
+    ]
     sample = elicit(session, SURVEY, ctx, mode="sample", samples=2, progress=False)["answers"]
     y002 = sample[sample["item"] == "Y002"]
     assert list(y002.question) == ["first", "second", "first", "second"]  # sample mode: the asked second choice
@@ -76,7 +96,9 @@ def test_item_coding_numbers_are_pinned(tmp_path):
         "expected": [float(v) for v in logprob["values"].value],
         "sampled": [float(v) for v in sample.value] + list(sample.status),
         "means": [list(means.index), [[float(v) for v in row] for row in means.to_numpy()]],
-        "demos": [[{k: d[k] for k in ("question", "answer")} for d in labelled_demos(c, SURVEY, 3)]
-                  for c in ("Japan", "Chile", "Nigeria", "Sweden")],  # what a demo shows (not its item key)
+        "demos": [
+            [{k: d[k] for k in ("question", "answer")} for d in labelled_demos(c, SURVEY, 3)]
+            for c in ("Japan", "Chile", "Nigeria", "Sweden")
+        ],  # what a demo shows (not its item key)
     }
     assert _sha(_rounded(numbers)) == NUMBERS_SHA

@@ -1,5 +1,6 @@
 """Providers behind one interface (fast; no server, no model): the session's answer cache and both providers'
 response parsers, driven through the scripted MockClient."""
+
 import math
 
 import pytest
@@ -28,6 +29,7 @@ def answers(wire="openai", style="chat"):
             return text("3" if len(prompt.turns) == 3 else str(1 + settings["seed"] % 2), style)
         probs = {"0": 0.5, "": 0.5} if prompt.prefill[-1:].isdigit() else {"1": 0.6, "2": 0.4}
         return top(probs, style) if wire == "openai" else top(probs)
+
     return script
 
 
@@ -37,8 +39,9 @@ def run(client, cache, config=GenerationConfig()):
     return session, table
 
 
-@pytest.mark.parametrize("wire, style", [("openai", "chat"), ("openai", "completion"), ("ollama", "chat"),
-                                         ("ollama", "completion")])
+@pytest.mark.parametrize(
+    "wire, style", [("openai", "chat"), ("openai", "completion"), ("ollama", "chat"), ("ollama", "completion")]
+)
 def test_a_second_run_is_answered_from_the_cache(tmp_path, wire, style):
     cache = AnswerCache(tmp_path / "answers.sqlite")
     client = MockClient(answers(wire, style), wire=wire, style=style)
@@ -87,8 +90,10 @@ def test_the_injected_client_is_the_one_used(tmp_path, monkeypatch):
 
 
 def test_parsers_read_both_providers_and_both_styles():
-    for wire, top, text in [("openai", openai_top({"1": 0.5, "2": 0.25}), openai_text("2")),
-                            ("ollama", ollama_top({"1": 0.5, "2": 0.25}), ollama_text("2"))]:
+    for wire, top, text in [
+        ("openai", openai_top({"1": 0.5, "2": 0.25}), openai_text("2")),
+        ("ollama", ollama_top({"1": 0.5, "2": 0.25}), ollama_text("2")),
+    ]:
         client = MockClient([top, text], wire=wire)
         reply = client.top_logprobs(PROMPT)
         assert reply.top == [("1", pytest.approx(math.log(0.5))), ("2", pytest.approx(math.log(0.25)))]
@@ -100,24 +105,38 @@ def test_parsers_read_both_providers_and_both_styles():
     assert completion.generate(PROMPT, temperature=1.0, max_tokens=8, seed=0).text == "7"
 
 
-@pytest.mark.parametrize("wire, kind, response, message", [
-    ("openai", "top_logprobs", {"choices": []}, "cannot read .*IndexError"),
-    ("openai", "top_logprobs", {"error": "overloaded"}, "cannot read .*KeyError"),
-    ("openai", "top_logprobs", {"choices": [{"logprobs": {"content": [{"top_logprobs": [{"token": "1"}]}]}}]},
-     "cannot read .*KeyError: 'logprob'"),
-    ("openai", "top_logprobs", {"choices": [{"text": "1", "logprobs": None}]}, "no log-probabilities"),
-    ("openai", "generate", {"choices": "1"}, "cannot read"),
-    ("ollama", "top_logprobs", {"message": {"content": ""}}, "no log-probabilities"),
-    ("ollama", "top_logprobs", {"logprobs": [{"top_logprobs": [{"token": "1", "logprob": "high"}]}]},
-     "cannot read .*ValueError"),
-    ("ollama", "generate", {"done": True}, "cannot read .*KeyError: 'message'"),
-    ("ollama", "generate", None, "cannot read .*AttributeError"),
-])
+@pytest.mark.parametrize(
+    "wire, kind, response, message",
+    [
+        ("openai", "top_logprobs", {"choices": []}, "cannot read .*IndexError"),
+        ("openai", "top_logprobs", {"error": "overloaded"}, "cannot read .*KeyError"),
+        (
+            "openai",
+            "top_logprobs",
+            {"choices": [{"logprobs": {"content": [{"top_logprobs": [{"token": "1"}]}]}}]},
+            "cannot read .*KeyError: 'logprob'",
+        ),
+        ("openai", "top_logprobs", {"choices": [{"text": "1", "logprobs": None}]}, "no log-probabilities"),
+        ("openai", "generate", {"choices": "1"}, "cannot read"),
+        ("ollama", "top_logprobs", {"message": {"content": ""}}, "no log-probabilities"),
+        (
+            "ollama",
+            "top_logprobs",
+            {"logprobs": [{"top_logprobs": [{"token": "1", "logprob": "high"}]}]},
+            "cannot read .*ValueError",
+        ),
+        ("ollama", "generate", {"done": True}, "cannot read .*KeyError: 'message'"),
+        ("ollama", "generate", None, "cannot read .*AttributeError"),
+    ],
+)
 def test_a_malformed_response_is_one_clear_error_and_is_not_cached(tmp_path, wire, kind, response, message):
     client = MockClient([response, response], wire=wire)
     session = ModelSession(client=client, cache=AnswerCache(tmp_path / "a.sqlite"))
-    ask = (lambda: session.top_logprobs(PROMPT)) if kind == "top_logprobs" else \
-        (lambda: session.generate(PROMPT, temperature=1.0, max_tokens=8, seed=0))
+    ask = (
+        (lambda: session.top_logprobs(PROMPT))
+        if kind == "top_logprobs"
+        else (lambda: session.generate(PROMPT, temperature=1.0, max_tokens=8, seed=0))
+    )
     for _ in range(2):  # the failure was not cached: the second call asks again
         with pytest.raises(ModelError, match=message) as err:
             ask()

@@ -1,5 +1,6 @@
 """Recommendation explanations end to end with real MovieLens data and the real embedded default model:
 compile a small explainer, save it, reload it in a fresh process and evaluate it against both baselines."""
+
 import json
 
 import pytest
@@ -19,8 +20,22 @@ def test_compile_save_reload_and_evaluate_an_explainer(cache_root, tmp_path):
     preset = tmp_path / "tiny.yaml"
     preset.write_text(TINY)
     out = tmp_path / "recexplain"
-    cli("compile", "--program", "recexplain", "--optimizer", str(preset), "--train", "2", "--val", "1", "--test", "1",
-        "--skip-train-score", "--out", str(out))
+    cli(
+        "compile",
+        "--program",
+        "recexplain",
+        "--optimizer",
+        str(preset),
+        "--train",
+        "2",
+        "--val",
+        "1",
+        "--test",
+        "1",
+        "--skip-train-score",
+        "--out",
+        str(out),
+    )
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["task"] == "recexplain" and manifest["dataset"]["counts"]["ratings"] == 100000
     assert len(manifest["split"]["test"]) == 1 and manifest["usage"]["lm_calls"] > 0

@@ -1,5 +1,6 @@
 """The faithfulness gate, masking, corpus checks and scoring of recommendation explanations (no model,
 except a scripted reader for control flow; the real reader runs in tests/test_recexplain_e2e.py)."""
+
 import math
 
 import pandas as pd
@@ -14,14 +15,28 @@ from culturalign.recsys.metric import combined_score, corpus_checks, score_expla
 
 from fakes import FakeSession
 
-TOY = {"title": "Toy Story", "year": 1995, "genres": ("Animation", "Children's", "Comedy"),
-       "countries": ("United States",), "languages": ("English",)}
-HISTORY = [{"title": "Aladdin", "year": 1992, "genres": ("Animation", "Children's", "Comedy", "Musical"),
-            "countries": (), "languages": ()},
-           {"title": "Star Wars", "year": 1977, "genres": ("Action", "Adventure", "Sci-Fi"), "countries": (), "languages": ()}]
+TOY = {
+    "title": "Toy Story",
+    "year": 1995,
+    "genres": ("Animation", "Children's", "Comedy"),
+    "countries": ("United States",),
+    "languages": ("English",),
+}
+HISTORY = [
+    {
+        "title": "Aladdin",
+        "year": 1992,
+        "genres": ("Animation", "Children's", "Comedy", "Musical"),
+        "countries": (),
+        "languages": (),
+    },
+    {"title": "Star Wars", "year": 1977, "genres": ("Action", "Adventure", "Sci-Fi"), "countries": (), "languages": ()},
+]
 TITLES = ["Toy Story", "Aladdin", "Star Wars", "Lion King, The", "Pulp Fiction"]
-GOOD = ("Since you loved Aladdin, Toy Story is a warm 1995 animated comedy about friendship and loyalty that "
-        "families in Nigeria often share together.")
+GOOD = (
+    "Since you loved Aladdin, Toy Story is a warm 1995 animated comedy about friendship and loyalty that "
+    "families in Nigeria often share together."
+)
 
 
 def gate(text, country="Nigeria"):
@@ -34,24 +49,29 @@ def test_gate_accepts_a_correct_explanation_and_names_the_facts_it_uses():
     assert result.history_named == ["Aladdin"] and {"title", "year", "genre"} <= set(result.facts_used)
 
 
-@pytest.mark.parametrize("text, reason", [
-    (GOOD.replace("1995", "1998"), "year 1998 is not the film's"),
-    (GOOD.replace("animated comedy", "horror film"), "calls it Horror"),
-    (GOOD.replace("1995 ", "") .replace("warm", "warm 1980s"), "the 1980s is not the film's decade"),
-    (GOOD.replace("Since you loved Aladdin, ", ""), "no grounded link"),
-    (GOOD.replace("animated", "French animated"), "'french' attributes a country or language"),
-    (GOOD.replace("Nigeria", "Nigeria and Japan"), "names Japan"),
-    (GOOD + " It is as gripping as Pulp Fiction.", "names the film 'Pulp Fiction'"),
-    ("Aladdin fans: Toy Story.", "length"),
-])
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        (GOOD.replace("1995", "1998"), "year 1998 is not the film's"),
+        (GOOD.replace("animated comedy", "horror film"), "calls it Horror"),
+        (GOOD.replace("1995 ", "").replace("warm", "warm 1980s"), "the 1980s is not the film's decade"),
+        (GOOD.replace("Since you loved Aladdin, ", ""), "no grounded link"),
+        (GOOD.replace("animated", "French animated"), "'french' attributes a country or language"),
+        (GOOD.replace("Nigeria", "Nigeria and Japan"), "names Japan"),
+        (GOOD + " It is as gripping as Pulp Fiction.", "names the film 'Pulp Fiction'"),
+        ("Aladdin fans: Toy Story.", "length"),
+    ],
+)
 def test_gate_rejects_each_kind_of_false_claim(text, reason):
     result = gate(text)
     assert not result.passed and any(reason in r for r in result.reasons), result.reasons
 
 
 def test_gate_allows_history_facts_in_a_sentence_that_names_that_film_and_the_viewers_country():
-    text = ("You enjoyed Star Wars, the 1977 science fiction adventure. Toy Story, an animated comedy, brings the "
-            "same sense of wonder to Nigerian families.")
+    text = (
+        "You enjoyed Star Wars, the 1977 science fiction adventure. Toy Story, an animated comedy, brings the "
+        "same sense of wonder to Nigerian families."
+    )
     assert gate(text).passed, gate(text).reasons
     assert display_title("Postino, Il (1994)") == "Il Postino"
 
@@ -65,9 +85,11 @@ def test_masking_hides_countries_nationalities_and_survey_topics():
 def test_corpus_checks_catch_template_collapse():
     tasks = pd.DataFrame([{"facts": TOY, "history": HISTORY}] * 3)
     same = ["Because you liked Aladdin, you will like Toy Story. It is great."] * 3
-    varied = ["Because you liked Aladdin, you will like Toy Story. It is great.",
-              "Aladdin's humour returns in Toy Story, a 1995 comedy.",
-              "Toy Story shares Aladdin's warmth; its toys come alive."]
+    varied = [
+        "Because you liked Aladdin, you will like Toy Story. It is great.",
+        "Aladdin's humour returns in Toy Story, a 1995 comedy.",
+        "Toy Story shares Aladdin's warmth; its toys come alive.",
+    ]
     collapsed, healthy = corpus_checks(same, tasks), corpus_checks(varied, tasks)
     assert collapsed["unique_sentence_ratio"] == pytest.approx(2 / 6)
     assert healthy["unique_sentence_ratio"] == 1.0 and healthy["distinct_2"] > collapsed["distinct_2"]
@@ -80,8 +102,12 @@ def test_combined_score_is_gated_and_monotone_in_gain():
 
 def test_scoring_control_flow_with_a_scripted_reader(tmp_path):
     session = FakeSession(AnswerCache(tmp_path / "r.sqlite"))
-    tasks = pd.DataFrame([{"user": 1, "item": 1, "country": "Nigeria", "facts": TOY, "history": HISTORY},
-                          {"user": 2, "item": 1, "country": "Japan", "facts": TOY, "history": HISTORY}])
+    tasks = pd.DataFrame(
+        [
+            {"user": 1, "item": 1, "country": "Nigeria", "facts": TOY, "history": HISTORY},
+            {"user": 2, "item": 1, "country": "Japan", "facts": TOY, "history": HISTORY},
+        ]
+    )
     japan = GOOD.replace("Nigeria", "Japan")  # naming another country than the viewer's fails the gate
     texts = {"plain": [GOOD, japan], "compiled": [GOOD, japan.replace("1995", "1998")]}
     table = score_explanations(session, load_survey(), tasks, texts, TITLES)
@@ -104,10 +130,20 @@ def test_explainers_are_registered_programs_with_one_interface():
 
 
 def test_titles_are_not_read_as_claims():
-    patient = {"title": "English Patient, The (1996)", "year": 1996, "genres": ("Drama", "Romance", "War"),
-               "countries": (), "languages": ()}
-    odyssey = {"title": "2001: A Space Odyssey (1968)", "year": 1968, "genres": ("Drama", "Mystery", "Sci-Fi"),
-               "countries": (), "languages": ()}
+    patient = {
+        "title": "English Patient, The (1996)",
+        "year": 1996,
+        "genres": ("Drama", "Romance", "War"),
+        "countries": (),
+        "languages": (),
+    }
+    odyssey = {
+        "title": "2001: A Space Odyssey (1968)",
+        "year": 1968,
+        "genres": ("Drama", "Mystery", "Sci-Fi"),
+        "countries": (),
+        "languages": (),
+    }
     text = "You liked The English Patient, so try 2001: A Space Odyssey, a 1968 sci-fi mystery."
     assert check(text, odyssey, [patient], "Japan").passed, check(text, odyssey, [patient], "Japan").reasons
     # the same words outside a title are still claims

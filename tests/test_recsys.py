@@ -1,5 +1,6 @@
 """MovieLens-100k (fetched for real by the CLI, from the recbole wheel on PyPI when GroupLens is out of
 reach), the catalogue form, our Freebase entity table, and the recommender against popularity."""
+
 import io
 import json
 import subprocess
@@ -17,8 +18,12 @@ from culturalign.recsys.catalog import load_catalog, save_catalog
 
 @pytest.fixture(scope="module")
 def catalog(cache_root):
-    proc = subprocess.run([sys.executable, "-m", "culturalign.cli", "data", "fetch", "movielens-100k"],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "culturalign.cli", "data", "fetch", "movielens-100k"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     folder = cache_root / "data" / "movielens-100k"
     source = json.loads((folder / "source.json").read_text())
@@ -38,13 +43,28 @@ def test_fetched_movielens_has_the_published_facts(catalog):
 def test_freebase_table_agrees_with_the_graph(catalog):
     """Our names for Freebase entities are checked against the graph itself: a country's films that are
     not in English are mostly in that country's own language."""
-    national = {"France": {"French"}, "Germany": {"German"}, "Italy": {"Italian"}, "Japan": {"Japanese"},
-                "Spain": {"Spanish"}, "Mexico": {"Spanish"}, "China": {"Mandarin Chinese"}, "Russia": {"Russian"},
-                "Poland": {"Polish"}, "Sweden": {"Swedish"}, "Netherlands": {"Dutch"},
-                "Switzerland": {"French", "German", "Italian"}}
+    national = {
+        "France": {"French"},
+        "Germany": {"German"},
+        "Italy": {"Italian"},
+        "Japan": {"Japanese"},
+        "Spain": {"Spanish"},
+        "Mexico": {"Spanish"},
+        "China": {"Mandarin Chinese"},
+        "Russia": {"Russian"},
+        "Poland": {"Polish"},
+        "Sweden": {"Swedish"},
+        "Netherlands": {"Dutch"},
+        "Switzerland": {"French", "German", "Italian"},
+    }
     for country, languages in national.items():
-        spoken = Counter(lang for cs, ls in zip(catalog.items.countries, catalog.items.languages) if country in cs
-                         for lang in ls if lang != "English")
+        spoken = Counter(
+            lang
+            for cs, ls in zip(catalog.items.countries, catalog.items.languages)
+            if country in cs
+            for lang in ls
+            if lang != "English"
+        )
         top = {lang for lang, _ in spoken.most_common(2)}
         assert top & languages, f"{country}: top non-English languages {spoken.most_common(3)}"
     # most facts are named: the table covers the common entities
@@ -92,14 +112,17 @@ def test_bad_catalogues_get_clear_errors(tmp_path):
         load_catalog(tmp_path / "nothing")
     folder = tmp_path / "cat"
     folder.mkdir()
-    pd.DataFrame({"user": [1], "item": [7], "rating": [5], "timestamp": [0]}).to_csv(folder / "ratings.csv", index=False)
+    pd.DataFrame({"user": [1], "item": [7], "rating": [5], "timestamp": [0]}).to_csv(
+        folder / "ratings.csv", index=False
+    )
     with pytest.raises(CulturalignError, match="items.parquet \\(or items.csv\\) not found"):
         load_catalog(folder)
     pd.DataFrame({"item": [1], "title": ["A"]}).to_csv(folder / "items.csv", index=False)
     with pytest.raises(CulturalignError, match="missing column\\(s\\) year, genres, countries, languages"):
         load_catalog(folder)
-    pd.DataFrame({"item": [1], "title": ["A"], "year": [1990], "genres": ["Drama"], "countries": [""],
-                  "languages": [""]}).to_csv(folder / "items.csv", index=False)
+    pd.DataFrame(
+        {"item": [1], "title": ["A"], "year": [1990], "genres": ["Drama"], "countries": [""], "languages": [""]}
+    ).to_csv(folder / "items.csv", index=False)
     with pytest.raises(CulturalignError, match="1 item id\\(s\\) not in items, e.g. \\[7\\]"):
         load_catalog(folder)
     with pytest.raises(CulturalignError, match="unknown source"):

@@ -2,6 +2,7 @@
 manifest.json is one CulturalignError naming the file, the field and what is allowed; never an AttributeError or
 KeyError, never minutes of work on megabytes of instructions or thousands of demos. The checks follow each
 program's own predictors, so programs with several predictors and other input fields are covered too."""
+
 import copy
 import json
 import shutil
@@ -50,33 +51,53 @@ STATE_EDITS = {
     "predictor missing": (lambda s: s.pop("respond"), "program.json: missing respond"),
     "unknown predictor": (lambda s: s.update(other={}), "unknown key(s) 'other'; allowed: respond, metadata"),
     "a list for the predictor": (lambda s: s.update(respond=[1]), "program.json: respond: must be a JSON object"),
-    "a number for instructions": (lambda s: s["respond"]["signature"].update(instructions=5),
-                                  "respond.signature.instructions: must be text, got 5"),
-    "megabytes of instructions": (lambda s: s["respond"]["signature"].update(instructions="x" * 2_000_000),
-                                  f"respond.signature.instructions: is 2,000,000 characters long; at most "
-                                  f"{MAX_TEXT:,}"),
-    "a field missing": (lambda s: s["respond"]["signature"]["fields"].pop(),
-                        "respond.signature.fields: holds 2 entries; the predictor has 3 fields (country, question, "
-                        "answer)"),
-    "a field without a prefix": (lambda s: s["respond"]["signature"]["fields"][1].pop("prefix"),
-                                 "respond.signature.fields[1]: missing prefix"),
+    "a number for instructions": (
+        lambda s: s["respond"]["signature"].update(instructions=5),
+        "respond.signature.instructions: must be text, got 5",
+    ),
+    "megabytes of instructions": (
+        lambda s: s["respond"]["signature"].update(instructions="x" * 2_000_000),
+        f"respond.signature.instructions: is 2,000,000 characters long; at most {MAX_TEXT:,}",
+    ),
+    "a field missing": (
+        lambda s: s["respond"]["signature"]["fields"].pop(),
+        "respond.signature.fields: holds 2 entries; the predictor has 3 fields (country, question, answer)",
+    ),
+    "a field without a prefix": (
+        lambda s: s["respond"]["signature"]["fields"][1].pop("prefix"),
+        "respond.signature.fields[1]: missing prefix",
+    ),
     "demos as an object": (lambda s: s["respond"].update(demos={"a": 1}), "respond.demos: must be a list"),
     "junk demos": (lambda s: s["respond"].update(demos=[1, "two"]), "respond.demos[0]: must be a JSON object"),
-    "a demo answer that is a list": (lambda s: s["respond"]["demos"][1].update(answer=[1, 2]),
-                                     "respond.demos[1].answer: must be text (or a number), got [1, 2]"),
-    "ten thousand demos": (lambda s: s["respond"].update(demos=[{"country": "Chile"}] * 10_000),
-                           f"respond.demos: holds 10,000 entries; at most {MAX_DEMOS}"),
-    "a huge demo value": (lambda s: s["respond"]["demos"][1].update(question="q" * 30_000),
-                          "respond.demos[1].question: is 30,000 characters long"),
-    "a huge extra demo value": (lambda s: s["respond"]["demos"][1].update(notes=["n" * 100] * 300),
-                                "respond.demos[1].notes: is"),
-    "augmented not a boolean": (lambda s: s["respond"]["demos"][0].update(augmented="yes"),
-                                "respond.demos[0].augmented: must be true or false"),
-    "a model of its own": (lambda s: s["respond"].update(lm={"model": "openai/gpt-4o"}),
-                           "respond.lm: must be null: a saved program never chooses its own model"),
+    "a demo answer that is a list": (
+        lambda s: s["respond"]["demos"][1].update(answer=[1, 2]),
+        "respond.demos[1].answer: must be text (or a number), got [1, 2]",
+    ),
+    "ten thousand demos": (
+        lambda s: s["respond"].update(demos=[{"country": "Chile"}] * 10_000),
+        f"respond.demos: holds 10,000 entries; at most {MAX_DEMOS}",
+    ),
+    "a huge demo value": (
+        lambda s: s["respond"]["demos"][1].update(question="q" * 30_000),
+        "respond.demos[1].question: is 30,000 characters long",
+    ),
+    "a huge extra demo value": (
+        lambda s: s["respond"]["demos"][1].update(notes=["n" * 100] * 300),
+        "respond.demos[1].notes: is",
+    ),
+    "augmented not a boolean": (
+        lambda s: s["respond"]["demos"][0].update(augmented="yes"),
+        "respond.demos[0].augmented: must be true or false",
+    ),
+    "a model of its own": (
+        lambda s: s["respond"].update(lm={"model": "openai/gpt-4o"}),
+        "respond.lm: must be null: a saved program never chooses its own model",
+    ),
     "no metadata": (lambda s: s.pop("metadata"), "program.json: missing metadata"),
-    "unknown dependency": (lambda s: s["metadata"]["dependency_versions"].update(torch="2"),
-                           "metadata.dependency_versions: unknown key(s) 'torch'"),
+    "unknown dependency": (
+        lambda s: s["metadata"]["dependency_versions"].update(torch="2"),
+        "metadata.dependency_versions: unknown key(s) 'torch'",
+    ),
     "signature missing": (lambda s: s["respond"].pop("signature"), "respond: missing signature"),
 }
 
@@ -94,8 +115,10 @@ def test_a_hand_edited_program_state_is_one_clear_error(tmp_path, case):
 
 MANIFEST_EDITS = {
     "program missing": (lambda m: m.pop("program"), "missing program"),
-    "unknown program": (lambda m: m.update(program="respondant"),
-                        "program: 'respondant' is not a registered program; registered: "),
+    "unknown program": (
+        lambda m: m.update(program="respondant"),
+        "program: 'respondant' is not a registered program; registered: ",
+    ),
     "a list for the program": (lambda m: m.update(program=["respondent"]), "program: ['respondent'] is not a"),
     "a baseline for the program": (lambda m: m.update(program="engineered"), "is a fixed baseline"),
     "task of another program": (lambda m: m.update(task="recexplain"), "task: 'recexplain' does not match"),
@@ -104,8 +127,10 @@ MANIFEST_EDITS = {
     "test list missing": (lambda m: m["split"].pop("test"), "split: missing test"),
     "a number for a country": (lambda m: m["split"]["test"].append(7), "split.test[21]: 7 is not a reference"),
     "an unknown country": (lambda m: m["split"]["val"].append("Atlantis"), "split.val[4]: 'Atlantis' is not"),
-    "a test country in train": (lambda m: m["split"]["test"].append("Chile"),
-                                "split.test[21]: Chile is also in split.train; the splits never overlap"),
+    "a test country in train": (
+        lambda m: m["split"]["test"].append("Chile"),
+        "split.test[21]: Chile is also in split.train; the splits never overlap",
+    ),
     "an empty training split": (lambda m: m["split"].update(train=[]), "split.train: is empty"),
     "seed as text": (lambda m: m.update(seed="0"), "seed: must be a whole number from 0 to"),
     "seed a boolean": (lambda m: m.update(seed=True), "seed: must be a whole number"),
@@ -113,15 +138,23 @@ MANIFEST_EDITS = {
     "model name a number": (lambda m: m["model"].update(name=3), "model.name: must be text, got 3"),
     "optimizer a list": (lambda m: m.update(optimizer=[]), "optimizer: must be a JSON object"),
     "unknown optimizer": (lambda m: m["optimizer"].update(optimizer="Adam"), "optimizer.optimizer: must be one of"),
-    "a setting of the wrong type": (lambda m: m["optimizer"]["settings"].update(max_labeled_demos="four"),
-                                    "optimizer: settings.max_labeled_demos must be a whole number"),
-    "a negative setting": (lambda m: m["optimizer"]["settings"].update(max_labeled_demos=-4),
-                           "optimizer: settings.max_labeled_demos must be a finite number from 0"),
+    "a setting of the wrong type": (
+        lambda m: m["optimizer"]["settings"].update(max_labeled_demos="four"),
+        "optimizer: settings.max_labeled_demos must be a whole number",
+    ),
+    "a negative setting": (
+        lambda m: m["optimizer"]["settings"].update(max_labeled_demos=-4),
+        "optimizer: settings.max_labeled_demos must be a finite number from 0",
+    ),
     "data hashes a list": (lambda m: m.update(data_hashes=[]), "data_hashes: must be a JSON object"),
-    "reference hashes a list": (lambda m: m["data_hashes"].update(reference=[1]),
-                                "data_hashes.reference: must be a JSON object"),
-    "generation with other settings": (lambda m: m.update(generation={"api_base": "http://x"}),
-                                       "generation: unknown key(s) 'api_base'; allowed: temperature, max_tokens"),
+    "reference hashes a list": (
+        lambda m: m["data_hashes"].update(reference=[1]),
+        "data_hashes.reference: must be a JSON object",
+    ),
+    "generation with other settings": (
+        lambda m: m.update(generation={"api_base": "http://x"}),
+        "generation: unknown key(s) 'api_base'; allowed: temperature, max_tokens",
+    ),
     "a record of the wrong type": (lambda m: m.update(usage=[1]), "usage: must be a JSON object"),
 }
 
@@ -204,8 +237,11 @@ def test_the_schema_follows_the_programs_own_predictors_and_fields(tmp_path, two
     state["refine"]["demos"][0]["profile"] = "a teacher"
     state["refine"]["signature"]["fields"] = state["refine"]["signature"]["fields"][:3]
     (folder / "program.json").write_text(json.dumps(state))
-    with pytest.raises(CulturalignError, match=r"refine.signature.fields: holds 3 entries; the predictor has 4 "
-                                               r"fields \(country, profile, question, answer\)"):
+    with pytest.raises(
+        CulturalignError,
+        match=r"refine.signature.fields: holds 3 entries; the predictor has 4 "
+        r"fields \(country, profile, question, answer\)",
+    ):
         load_program(folder, SURVEY)
     state.pop("draft")
     (folder / "program.json").write_text(json.dumps(state))

@@ -1,5 +1,6 @@
 """Saved programs and experiment files are data that may come from anyone: they must not choose an endpoint, a
 credential or a place to write. Each hostile file below must contact nothing and write nothing (fast, no model)."""
+
 import json
 import os
 import shutil
@@ -53,10 +54,20 @@ def listener():
 
 def run_cli(tmp_path, *args, env=None):
     """The real CLI in a fresh process, with its own cache and no user registry."""
-    full = {**os.environ, "CULTURALIGN_CACHE_DIR": str(tmp_path / "cache"),
-            "CULTURALIGN_MODELS": str(tmp_path / "no-user-models.yaml"), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "culturalign.cli", *args], capture_output=True, text=True,
-                          timeout=120, env=full, cwd=tmp_path)
+    full = {
+        **os.environ,
+        "CULTURALIGN_CACHE_DIR": str(tmp_path / "cache"),
+        "CULTURALIGN_MODELS": str(tmp_path / "no-user-models.yaml"),
+        **(env or {}),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "culturalign.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=full,
+        cwd=tmp_path,
+    )
 
 
 def hostile_program(tmp_path, model: dict, **extra) -> Path:
@@ -74,8 +85,17 @@ def files_under(folder: Path) -> set:
 
 
 def test_a_manifest_cannot_send_a_secret_to_its_own_endpoint(tmp_path, listener):
-    program = hostile_program(tmp_path, {"name": "evil", "provider": "openai", "style": "chat", "model": "evil",
-                                         "base_url": listener.url + "/v1", "api_key_env": "MY_SECRET"})
+    program = hostile_program(
+        tmp_path,
+        {
+            "name": "evil",
+            "provider": "openai",
+            "style": "chat",
+            "model": "evil",
+            "base_url": listener.url + "/v1",
+            "api_key_env": "MY_SECRET",
+        },
+    )
     proc = run_cli(tmp_path, "evaluate", str(program), "--split", "val", "--json", env={"MY_SECRET": "s3cr3t"})
     assert proc.returncode == 2, proc.stderr
     assert "not in your model registry" in proc.stderr and "--model" in proc.stderr
@@ -84,8 +104,16 @@ def test_a_manifest_cannot_send_a_secret_to_its_own_endpoint(tmp_path, listener)
 
 
 def test_a_manifest_holding_a_key_is_refused(tmp_path, listener):
-    program = hostile_program(tmp_path, {"name": "qwen2.5-coder-0.5b", "provider": "openai", "model": "x",
-                                         "base_url": listener.url, "api_key": "sk-leaked"})
+    program = hostile_program(
+        tmp_path,
+        {
+            "name": "qwen2.5-coder-0.5b",
+            "provider": "openai",
+            "model": "x",
+            "base_url": listener.url,
+            "api_key": "sk-leaked",
+        },
+    )
     proc = run_cli(tmp_path, "evaluate", str(program), "--json")
     assert proc.returncode == 2 and "secret field (model.api_key)" in proc.stderr, proc.stderr
     assert "sk-leaked" not in proc.stderr and listener.requests == []
@@ -104,8 +132,16 @@ def test_a_registered_name_in_a_manifest_uses_the_users_spec_not_the_manifests(m
             self.identity = "gguf-sha256:whatever"
 
     monkeypatch.setattr(evaluate, "ModelSession", Recorder)
-    manifest = {"model": {"name": "qwen2.5-coder-0.5b", "provider": "openai", "base_url": "http://198.51.100.7/v1",
-                          "model": "x", "api_key_env": "HOME"}, "model_identity": "gguf-sha256:whatever"}
+    manifest = {
+        "model": {
+            "name": "qwen2.5-coder-0.5b",
+            "provider": "openai",
+            "base_url": "http://198.51.100.7/v1",
+            "model": "x",
+            "api_key_env": "HOME",
+        },
+        "model_identity": "gguf-sha256:whatever",
+    }
     evaluate.session_for(manifest, None)
     assert built == [load_registry()[0]["qwen2.5-coder-0.5b"]] and built[0].provider == "embedded"
 
@@ -114,8 +150,9 @@ def test_a_manifest_cannot_make_culturalign_write_beside_any_file(tmp_path):
     victim_dir = tmp_path / "victim"
     victim_dir.mkdir()
     (victim_dir / "notes.txt").write_text("private")
-    program = hostile_program(tmp_path, {"name": "evil", "provider": "embedded",
-                                         "source": {"path": str(victim_dir / "notes.txt")}})
+    program = hostile_program(
+        tmp_path, {"name": "evil", "provider": "embedded", "source": {"path": str(victim_dir / "notes.txt")}}
+    )
     proc = run_cli(tmp_path, "evaluate", str(program), "--split", "val")
     assert proc.returncode == 2 and "not in your model registry" in proc.stderr, proc.stderr
     assert files_under(victim_dir) == {Path("notes.txt")}
@@ -142,13 +179,16 @@ def test_model_digests_are_remembered_in_the_cache_not_beside_the_file(tmp_path,
 EXPERIMENT = "name: {name}\nmodels: [qwen2.5-coder-0.5b]\nconditions: [no_persona]\ncountries: [Japan]\n"
 
 
-@pytest.mark.parametrize("name, out, message", [
-    ("ok", "../../somewhere", "'out' '../../somewhere' climbs out of the current folder"),
-    ("ok", "results/../../x", "climbs out of the current folder"),
-    ("..", None, "'name' must be a folder name"),
-    (".hidden", None, "'name' must be a folder name"),
-    ("a/b", None, "'name' must be a folder name"),
-])
+@pytest.mark.parametrize(
+    "name, out, message",
+    [
+        ("ok", "../../somewhere", "'out' '../../somewhere' climbs out of the current folder"),
+        ("ok", "results/../../x", "climbs out of the current folder"),
+        ("..", None, "'name' must be a folder name"),
+        (".hidden", None, "'name' must be a folder name"),
+        ("a/b", None, "'name' must be a folder name"),
+    ],
+)
 def test_experiment_output_paths_cannot_climb_out(tmp_path, name, out, message):
     (tmp_path / "exp.yaml").write_text(EXPERIMENT.format(name=json.dumps(name)) + (f"out: {out}\n" if out else ""))
     proc = run_cli(tmp_path, "compare", "exp.yaml", "--check")

@@ -1,6 +1,7 @@
 """Commands that need no model start light: run one after another in a fresh interpreter, none of them imports DSPy,
 LiteLLM or the llama.cpp binding (nor optuna or openai, which they pull in). ``import culturalign``
 sets no environment variable. The start-up time itself is measured by bench/bench_startup.py."""
+
 import json
 import os
 import shutil
@@ -8,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("dspy", "litellm", "xllamacpp", "optuna", "openai")
@@ -40,16 +40,37 @@ def _probe(*commands, cwd, models=None, without_llama=False) -> list[dict]:
     env = {**os.environ, "CULTURALIGN_MODELS": str(models or Path(cwd) / "none.yaml")}
     if without_llama:
         env["PROBE_WITHOUT_LLAMA"] = "1"
-    proc = subprocess.run([sys.executable, "-c", PROBE, json.dumps(commands)], capture_output=True, text=True,
-                          cwd=cwd, timeout=600, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(commands)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=600,
+        env=env,
+    )
     assert proc.stdout.strip(), proc.stderr[-3000:]
     return [{**r, "stderr": proc.stderr} for r in json.loads(proc.stdout.strip().splitlines()[-1])]
 
 
 def _answers(tmp_path) -> str:
     path = tmp_path / "answers.json"
-    path.write_text(json.dumps({"name": "me", "F063": 5, "Y003": 1, "F120": 3, "G006": 3, "E018": 2, "Y002": 2,
-                                "A008": 2, "F118": 5, "E025": 2, "A165": 2}))
+    path.write_text(
+        json.dumps(
+            {
+                "name": "me",
+                "F063": 5,
+                "Y003": 1,
+                "F120": 3,
+                "G006": 3,
+                "E018": 2,
+                "Y002": 2,
+                "A008": 2,
+                "F118": 5,
+                "E025": 2,
+                "A165": 2,
+            }
+        )
+    )
     return str(path)
 
 
@@ -76,13 +97,14 @@ def test_commands_without_a_model_import_no_model_stack_and_set_no_environment(t
 
 
 def test_importing_culturalign_sets_no_environment_variable_and_loads_names_on_first_use():
-    code = ("import json, os, sys; before = dict(os.environ); import culturalign; "
-            "after = dict(os.environ); lazy = 'culturalign.runs.audit' not in sys.modules; "
-            "culturalign.run_audit; print(json.dumps({'same': before == after, 'lazy': lazy, "
-            "'loaded': 'culturalign.runs.audit' in sys.modules, 'all': sorted(culturalign.__all__) == "
-            "sorted(n for n in culturalign.__all__ if hasattr(culturalign, n))}))")
-    out = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                    check=True).stdout)
+    code = (
+        "import json, os, sys; before = dict(os.environ); import culturalign; "
+        "after = dict(os.environ); lazy = 'culturalign.runs.audit' not in sys.modules; "
+        "culturalign.run_audit; print(json.dumps({'same': before == after, 'lazy': lazy, "
+        "'loaded': 'culturalign.runs.audit' in sys.modules, 'all': sorted(culturalign.__all__) == "
+        "sorted(n for n in culturalign.__all__ if hasattr(culturalign, n))}))"
+    )
+    out = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
     assert out == {"same": True, "lazy": True, "loaded": True, "all": True}
 
 
@@ -93,13 +115,31 @@ def test_without_the_llama_binding_light_commands_and_a_served_model_work_and_th
     assert [r["code"] in (0, None) for r in light] == [True, True]
     with StubServer() as stub:
         models = tmp_path / "models.yaml"
-        models.write_text(json.dumps({"models": {"served": {"provider": "openai", "model": "stub",
-                                                            "base_url": stub.base_url}}}))
-        (out,) = _probe(["audit", "--model", "served", "--countries", "Sweden", "--variants", "1", "--out",
-                         str(tmp_path / "audit")], cwd=tmp_path, models=models, without_llama=True)
+        models.write_text(
+            json.dumps({"models": {"served": {"provider": "openai", "model": "stub", "base_url": stub.base_url}}})
+        )
+        (out,) = _probe(
+            [
+                "audit",
+                "--model",
+                "served",
+                "--countries",
+                "Sweden",
+                "--variants",
+                "1",
+                "--out",
+                str(tmp_path / "audit"),
+            ],
+            cwd=tmp_path,
+            models=models,
+            without_llama=True,
+        )
         assert out["code"] in (0, None), out["stderr"][-2000:]
         assert (tmp_path / "audit" / "map.png").is_file() and stub.stats()["requests"] > 0
-    (out,) = _probe(["audit", "--countries", "Sweden", "--variants", "1", "--out", str(tmp_path / "embedded")],
-                    cwd=tmp_path, without_llama=True)  # the embedded default model
+    (out,) = _probe(
+        ["audit", "--countries", "Sweden", "--variants", "1", "--out", str(tmp_path / "embedded")],
+        cwd=tmp_path,
+        without_llama=True,
+    )  # the embedded default model
     assert out["code"] == 2 and "xllamacpp package, which is not installed" in out["stderr"]
     assert "Traceback" not in out["stderr"]

@@ -1,5 +1,6 @@
 """Steering: the contrastive objective, the retrieving respondent and the profiling respondent (fast; the
 scripted model stands in for control flow only — the real-model compiles are in test_steering_e2e.py)."""
+
 import json
 import math
 
@@ -17,7 +18,7 @@ from culturalign.map import reference
 from culturalign.map.splits import country_splits
 from culturalign.map.yardsticks import reference_predictions
 from culturalign.models.cache import AnswerCache
-from culturalign.optimization.objectives import (DEFAULT_TAU, contrastive_score, identification, make_objective)
+from culturalign.optimization.objectives import DEFAULT_TAU, contrastive_score, identification, make_objective
 from culturalign.programs.programs import make_program, program_answers
 
 from fakes import FakeSession, fake_model_session
@@ -34,6 +35,7 @@ def _at(country):
 
 
 # ---------------------------------------------------------------- the contrastive objective
+
 
 def test_contrastive_ranks_target_over_neighbour_over_centroid():
     """Hand-made points: on the target, a little way off it towards the middle of the map, at the centroid."""
@@ -54,8 +56,10 @@ def test_a_constant_loses_far_from_the_centroid():
     median of over 10 times for those half a unit or more away."""
     centroid = reference_predictions(REF.index.tolist())
     centroid = centroid[centroid.condition == "centroid"].set_index("country")
-    ratios = {c: contrastive_score(*_at(c), c) / contrastive_score(centroid.at[c, "x"], centroid.at[c, "y"], c)
-              for c in REF.index}
+    ratios = {
+        c: contrastive_score(*_at(c), c) / contrastive_score(centroid.at[c, "x"], centroid.at[c, "y"], c)
+        for c in REF.index
+    }
     far = [c for c in REF.index if centroid.at[c, "distance"] >= 1.0]
     assert len(far) > 50 and all(ratios[c] > 5 for c in far)
     assert np.median([ratios[c] for c in REF.index if centroid.at[c, "distance"] >= 0.5]) > 10
@@ -101,6 +105,7 @@ def test_objective_factory_metric_feedback_and_threshold():
 
 # ---------------------------------------------------------------- retrieval (respondent_knn)
 
+
 @pytest.fixture
 def in_a_run():
     """Programs retrieve inside a run, which names the survey (nothing falls back to a default one)."""
@@ -135,8 +140,9 @@ def _by_hand_neighbours(target, pool, k=3):
 
 
 def _by_hand_shares(country, wvs7_question, codes):
-    rows = SHARES[(SHARES.iso2 == REF.at[country, "iso2"]) & (SHARES.question == wvs7_question)
-                  & SHARES.option.isin(codes)]
+    rows = SHARES[
+        (SHARES.iso2 == REF.at[country, "iso2"]) & (SHARES.question == wvs7_question) & SHARES.option.isin(codes)
+    ]
     return {int(o): s / rows.share.sum() for o, s in zip(rows.option, rows.share)}
 
 
@@ -160,11 +166,13 @@ def test_evidence_is_the_neighbours_answers_to_the_asked_question(in_a_run):
                     shares = {c: _by_hand_shares(c, wvs7, q.codes) for c in expected}
                     shares = {c: s for c, s in shares.items() if s}
                     if fmt == "typical":
+
                         def typical(s):
                             if item.ordinal:
                                 mean = sum(c * p for c, p in s.items())
                                 return min(q.codes, key=lambda c: (abs(c - mean), c))
                             return max(s, key=lambda c: (s[c], -c))
+
                         want = ", ".join(f"{c} {typical(s)}" for c, s in shares.items())
                     else:
                         pooled = {code: np.mean([s.get(code, 0.0) for s in shares.values()]) for code in q.codes}
@@ -209,8 +217,10 @@ def test_distributional_neighbours_yardstick_is_the_pooled_evidence(in_a_run):
     program = make_program("respondent_knn").fit_countries(TRAIN).set_retrieval(evidence="distribution")
     got = predictions(SURVEY, ["Sweden"], known=TRAIN, names=("neighbours",))
     f063 = got[got.item == "F063"].set_index("option").p
-    pooled = {c: np.mean([_by_hand_shares(n, "Q164", range(1, 11)).get(c, 0.0)
-                          for n in program.neighbours("Sweden")]) for c in range(1, 11)}
+    pooled = {
+        c: np.mean([_by_hand_shares(n, "Q164", range(1, 11)).get(c, 0.0) for n in program.neighbours("Sweden")])
+        for c in range(1, 11)
+    }
     assert f063.to_dict() == pytest.approx(pooled)
     assert not set(program.neighbours("Sweden")) & set(HELD_OUT)
 
@@ -222,23 +232,30 @@ def test_lean_prompt_is_pinned_and_reads_answers_as_chat_does(tmp_path):
     with using_session(None, SURVEY):
         prompt = program.contexts("Argentina")[0].prompt(SURVEY.item("A165").questions()[0])
     assert prompt.system == program.respond.signature.instructions and prompt.prefill == ""
-    assert prompt.turns == (("user", "Country: Argentina\n"
-                             "Generally speaking, would you say that most people can be trusted or that you need to be "
-                             "very careful in dealing with people?\n1. Most people can be trusted\n"
-                             "2. Need to be very careful\n"
-                             "Most people answered in culturally similar countries: Peru 2, Chile 2, Nigeria 2.\n"
-                             "Answer with the number of your choice only."),)
+    assert prompt.turns == (
+        (
+            "user",
+            "Country: Argentina\n"
+            "Generally speaking, would you say that most people can be trusted or that you need to be "
+            "very careful in dealing with people?\n1. Most people can be trusted\n"
+            "2. Need to be very careful\n"
+            "Most people answered in culturally similar countries: Peru 2, Chile 2, Nigeria 2.\n"
+            "Answer with the number of your choice only.",
+        ),
+    )
     # the same answers from the same scripted model through either format
     answers = {}
     for fmt in ("lean", "chat"):
         program.prompt_format = fmt
-        answers[fmt] = program_answers(FakeSession(AnswerCache(tmp_path / f"{fmt}.sqlite")), program, ["Argentina"],
-                                       SURVEY)["answers"]
+        answers[fmt] = program_answers(
+            FakeSession(AnswerCache(tmp_path / f"{fmt}.sqlite")), program, ["Argentina"], SURVEY
+        )["answers"]
     assert answers["lean"].equals(answers["chat"])
     # and through DSPy itself, a completion parses to the same answer field as ChatAdapter's
     signature = program.respond.signature
     assert LeanAdapter().parse(signature, " 2\n") == dspy.ChatAdapter().parse(
-        signature, "[[ ## answer ## ]]\n2\n\n[[ ## completed ## ]]")
+        signature, "[[ ## answer ## ]]\n2\n\n[[ ## completed ## ]]"
+    )
 
 
 def test_knn_program_saves_its_pool_and_reloads_it(tmp_path):
@@ -249,8 +266,15 @@ def test_knn_program_saves_its_pool_and_reloads_it(tmp_path):
     preset.write_text("optimizer: LabeledFewShot\nsettings: {k: 2}\n")
     session = fake_model_session(AnswerCache(tmp_path / "k.sqlite"))
     split = {"train": ["Chile", "Peru", "Japan", "Nigeria"], "val": ["Mexico"], "test": ["Argentina", "Sweden"]}
-    out, manifest = run_compile("respondent_knn", str(preset), out=tmp_path / "knn", countries=split,
-                                session=session, objective="contrastive", tau=0.75)
+    out, manifest = run_compile(
+        "respondent_knn",
+        str(preset),
+        out=tmp_path / "knn",
+        countries=split,
+        session=session,
+        objective="contrastive",
+        tau=0.75,
+    )
     state = json.loads((out / "program.json").read_text())
     assert state["retrieval"]["pool"] == sorted(split["train"])
     assert manifest["objective"] == "contrastive" and manifest["metric"]["tau"] == 0.75
@@ -262,6 +286,7 @@ def test_knn_program_saves_its_pool_and_reloads_it(tmp_path):
 
 
 # ---------------------------------------------------------------- the profile respondent
+
 
 class _ProfileSession(FakeSession):
     """Scripted answers, plus a profile that names the country; counts profile generations."""
@@ -275,10 +300,12 @@ class _ProfileSession(FakeSession):
         hit = self.cache.get(key)
         if hit:
             from culturalign.models.clients import Reply
+
             return Reply.from_json(hit)
         country = prompt.turns[-1][1].split("[[ ## country ## ]]\n", 1)[1].split("\n", 1)[0]
         self.generations.append(country)
         from culturalign.models.clients import Reply
+
         reply = Reply(text=f"[[ ## profile ## ]]\nPeople in {country} value family.\n\n[[ ## completed ## ]]")
         self.cache.put(key, reply.to_json())
         return reply
@@ -317,20 +344,25 @@ def test_profile_program_records_both_predictors_for_bootstrapping(tmp_path):
 def test_clean_profile_takes_the_text_after_the_marker():
     from culturalign.programs.profile_respondent import clean_profile
 
-    assert clean_profile("[[ ## profile ## ]]\nMost people pray.\n  They trust family.\n\n[[ ## completed ## ]]") == \
-        "Most people pray. They trust family."
+    assert (
+        clean_profile("[[ ## profile ## ]]\nMost people pray.\n  They trust family.\n\n[[ ## completed ## ]]")
+        == "Most people pray. They trust family."
+    )
     assert clean_profile("Most people pray.\nQuestion: what next?") == "Most people pray."
     assert clean_profile("[[ ## profile ## ]]\n") == ""
 
 
-@pytest.mark.parametrize("retrieval, message", [
-    ({"pool": ["Atlantis"], "k": 3, "per_neighbour": 2}, "unknown country 'Atlantis'"),
-    ({"pool": ["Chile"], "k": 0, "per_neighbour": 2}, "k must be a whole number from 1 to 20"),
-    ({"pool": "Chile"}, "pool must be a list"),
-    ({"pool": ["Chile"], "k": 3, "evidence": "all"}, "evidence must be one of typical, distribution, none"),
-    ({"pool": ["Chile"], "weighting": "cosine"}, "weighting must be one of uniform, distance"),
-    ([], "must be a mapping"),
-])
+@pytest.mark.parametrize(
+    "retrieval, message",
+    [
+        ({"pool": ["Atlantis"], "k": 3, "per_neighbour": 2}, "unknown country 'Atlantis'"),
+        ({"pool": ["Chile"], "k": 0, "per_neighbour": 2}, "k must be a whole number from 1 to 20"),
+        ({"pool": "Chile"}, "pool must be a list"),
+        ({"pool": ["Chile"], "k": 3, "evidence": "all"}, "evidence must be one of typical, distribution, none"),
+        ({"pool": ["Chile"], "weighting": "cosine"}, "weighting must be one of uniform, distance"),
+        ([], "must be a mapping"),
+    ],
+)
 def test_a_hand_edited_retrieval_state_is_a_clear_error(tmp_path, retrieval, message):
     from culturalign.optimization.saved import check_program_state
 
@@ -347,50 +379,88 @@ def test_experiment_compile_conditions_take_a_respondent_objective_and_seeds():
     from culturalign.runs.compare import plan
     from culturalign.runs.experiment import parse_experiment
 
-    exp = parse_experiment({"name": "s", "models": ["qwen2.5-coder-0.5b"], "seeds": 1, "conditions": [
-        "engineered", {"compile": "labeled-fewshot"},
-        {"compile": "bootstrap-steer", "respondent": "respondent_knn", "objective": "contrastive", "seeds": 3},
-        {"compile": "bootstrap-steer", "respondent": "respondent_knn", "tau": 1.0},
-        {"compile": "zero-shot", "respondent": "respondent_knn", "retrieval": {"evidence": "distribution", "k": 5},
-         "prompt_format": "chat"}]})
+    exp = parse_experiment(
+        {
+            "name": "s",
+            "models": ["qwen2.5-coder-0.5b"],
+            "seeds": 1,
+            "conditions": [
+                "engineered",
+                {"compile": "labeled-fewshot"},
+                {"compile": "bootstrap-steer", "respondent": "respondent_knn", "objective": "contrastive", "seeds": 3},
+                {"compile": "bootstrap-steer", "respondent": "respondent_knn", "tau": 1.0},
+                {
+                    "compile": "zero-shot",
+                    "respondent": "respondent_knn",
+                    "retrieval": {"evidence": "distribution", "k": 5},
+                    "prompt_format": "chat",
+                },
+            ],
+        }
+    )
     names = [c.name for c in exp.conditions]
-    assert names == ["engineered", "compiled:labeled-fewshot", "compiled:respondent_knn/bootstrap-steer/contrastive",
-                     "compiled:respondent_knn/bootstrap-steer/distance-tau1",
-                     "compiled:respondent_knn/zero-shot/evidence-distribution/k-5/chat"]
-    assert json.loads(exp.conditions[-1].settings) == {"prompt_format": "chat",
-                                                       "retrieval": {"evidence": "distribution", "k": 5}}
+    assert names == [
+        "engineered",
+        "compiled:labeled-fewshot",
+        "compiled:respondent_knn/bootstrap-steer/contrastive",
+        "compiled:respondent_knn/bootstrap-steer/distance-tau1",
+        "compiled:respondent_knn/zero-shot/evidence-distribution/k-5/chat",
+    ]
+    assert json.loads(exp.conditions[-1].settings) == {
+        "prompt_format": "chat",
+        "retrieval": {"evidence": "distribution", "k": 5},
+    }
     cells = [(c.name, s) for _, c, s in plan(exp)]
     assert [s for n, s in cells if n.endswith("/contrastive")] == [0, 1, 2]  # its own seeds
     assert [s for n, s in cells if n == "compiled:labeled-fewshot"] == [0]  # the experiment's
-    for bad, message in (({"compile": "bootstrap-steer", "respondent": "recexplain"}, "comparisons run survey"),
-                         ({"compile": "bootstrap-steer", "objective": "closeness"}, "unknown objective"),
-                         ({"compile": "bootstrap-steer", "seeds": 0}, "'seeds' must be"),
-                         ({"compile": "bootstrap-steer", "respondnt": "respondent_knn"}, "did you mean 'respondent'"),
-                         ({"compile": "zero-shot", "respondent": "respondent_knn", "retrieval": {"k": 0}},
-                          "k must be a whole number"),
-                         ({"compile": "zero-shot", "respondent": "respondent_knn", "retrieval": "k=5"},
-                          "'retrieval' must be a mapping"),
-                         ({"compile": "zero-shot", "retrieval": {"k": 5}}, "retrieves nothing"),
-                         ({"compile": "zero-shot", "prompt_format": "xml"}, "unknown prompt format")):
+    for bad, message in (
+        ({"compile": "bootstrap-steer", "respondent": "recexplain"}, "comparisons run survey"),
+        ({"compile": "bootstrap-steer", "objective": "closeness"}, "unknown objective"),
+        ({"compile": "bootstrap-steer", "seeds": 0}, "'seeds' must be"),
+        ({"compile": "bootstrap-steer", "respondnt": "respondent_knn"}, "did you mean 'respondent'"),
+        ({"compile": "zero-shot", "respondent": "respondent_knn", "retrieval": {"k": 0}}, "k must be a whole number"),
+        ({"compile": "zero-shot", "respondent": "respondent_knn", "retrieval": "k=5"}, "'retrieval' must be a mapping"),
+        ({"compile": "zero-shot", "retrieval": {"k": 5}}, "retrieves nothing"),
+        ({"compile": "zero-shot", "prompt_format": "xml"}, "unknown prompt format"),
+    ):
         with pytest.raises(CulturalignError, match=message):
             parse_experiment({"name": "s", "models": ["qwen2.5-coder-0.5b"], "conditions": [bad]})
 
 
-@pytest.mark.parametrize("retrieval, message", [
-    ("k=0", "k must be a whole number from 1 to 20"),
-    ("k=1.5", "k must be a whole number"),
-    ("evidence=all", "evidence must be one of typical, distribution, none"),
-    ("weighting=cosine", "weighting must be one of uniform, distance"),
-    ("pool=Japan", "unknown retrieval setting"),
-    ("k", "is not KEY=VALUE"),
-])
+@pytest.mark.parametrize(
+    "retrieval, message",
+    [
+        ("k=0", "k must be a whole number from 1 to 20"),
+        ("k=1.5", "k must be a whole number"),
+        ("evidence=all", "evidence must be one of typical, distribution, none"),
+        ("weighting=cosine", "weighting must be one of uniform, distance"),
+        ("pool=Japan", "unknown retrieval setting"),
+        ("k", "is not KEY=VALUE"),
+    ],
+)
 def test_compile_refuses_bad_retrieval_settings_before_any_model_starts(tmp_path, capsys, retrieval, message):
     from culturalign.cli import main
 
-    for program, setting, expected in (("respondent_knn", retrieval, message), ("respondent", "k=5", "retrieves nothing")):
+    for program, setting, expected in (
+        ("respondent_knn", retrieval, message),
+        ("respondent", "k=5", "retrieves nothing"),
+    ):
         with pytest.raises(SystemExit) as exit_:
-            main(["compile", "--program", program, "--optimizer", "zero-shot", "--model", "no-such-model",
-                  "--retrieval", setting, "--out", str(tmp_path / "p")])
+            main(
+                [
+                    "compile",
+                    "--program",
+                    program,
+                    "--optimizer",
+                    "zero-shot",
+                    "--model",
+                    "no-such-model",
+                    "--retrieval",
+                    setting,
+                    "--out",
+                    str(tmp_path / "p"),
+                ]
+            )
         assert exit_.value.code == 2 and expected in capsys.readouterr().err
     assert not (tmp_path / "p").exists()
 
@@ -418,15 +488,22 @@ def test_retrieval_search_scores_every_setting_and_keeps_the_best(tmp_path):
     from culturalign.optimization.saved import load_program
 
     preset = tmp_path / "search.yaml"
-    preset.write_text("optimizer: RetrievalSearch\nsettings: {grid: {evidence: [typical, distribution], k: [1, 2]}, "
-                      "labeled_demos: 2}\n")
+    preset.write_text(
+        "optimizer: RetrievalSearch\nsettings: {grid: {evidence: [typical, distribution], k: [1, 2]}, "
+        "labeled_demos: 2}\n"
+    )
     session = fake_model_session(AnswerCache(tmp_path / "s.sqlite"))
     split = {"train": ["Chile", "Peru", "Japan", "Nigeria"], "val": ["Mexico"], "test": ["Argentina"]}
-    out, manifest = run_compile("respondent_knn", str(preset), out=tmp_path / "knn", countries=split,
-                                session=session, objective="contrastive")
+    out, manifest = run_compile(
+        "respondent_knn", str(preset), out=tmp_path / "knn", countries=split, session=session, objective="contrastive"
+    )
     tried = manifest["retrieval_search"]
-    assert [(t["evidence"], t["k"]) for t in tried] == [("typical", 1), ("typical", 2), ("distribution", 1),
-                                                        ("distribution", 2)]
+    assert [(t["evidence"], t["k"]) for t in tried] == [
+        ("typical", 1),
+        ("typical", 2),
+        ("distribution", 1),
+        ("distribution", 2),
+    ]
     best = max(tried, key=lambda t: t["score"])  # ties: the first
     chosen = manifest["program_settings"]["retrieval"]
     assert (chosen["evidence"], chosen["k"]) == (best["evidence"], best["k"])

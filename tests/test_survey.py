@@ -1,4 +1,5 @@
 """The survey instrument as data: schema validation and the exact coding rules of the indices."""
+
 from dataclasses import replace
 
 import numpy as np
@@ -42,8 +43,12 @@ def test_ranked_pair_follows_the_postmaterialist_coding():
     assert y002.pair_value(2, 4) == 3 and y002.pair_value(4, 2) == 3  # say + speech: post-materialist
     assert y002.pair_value(1, 2) == 2 and y002.pair_value(4, 3) == 2  # mixed
     first = {1: 0.5, 2: 0.5, 3: 0.0, 4: 0.0}
-    second = {1: {3: 1.0, 2: 0.0, 4: 0.0}, 2: {4: 0.25, 1: 0.75, 3: 0.0},
-              3: {1: 1.0, 2: 0.0, 4: 0.0}, 4: {1: 1.0, 2: 0.0, 3: 0.0}}
+    second = {
+        1: {3: 1.0, 2: 0.0, 4: 0.0},
+        2: {4: 0.25, 1: 0.75, 3: 0.0},
+        3: {1: 1.0, 2: 0.0, 4: 0.0},
+        4: {1: 1.0, 2: 0.0, 3: 0.0},
+    }
     # 0.5 * 1 (1 then 3) + 0.5 * (0.25 * 3 + 0.75 * 2)
     assert y002.expected_value((first, second)) == pytest.approx(0.5 + 0.5 * (0.75 + 1.5))
 
@@ -58,15 +63,18 @@ def _scale(**extra):
     return item
 
 
-@pytest.mark.parametrize("item, message", [
-    ({"name": "n", "type": "scale"}, "missing 'code'"),
-    (_scale(type="likert"), "'type' must be one of"),
-    (_scale(colour="red"), "unknown key(s) colour"),
-    (_scale(options={1: "a", 9: "b"}), "outside range"),
-    (_scale(range=[5, 1]), "must be below high"),
-    (_scale(text=""), "missing 'text'"),
-    (_scale(options={"one": "a"}), "must be an integer"),
-])
+@pytest.mark.parametrize(
+    "item, message",
+    [
+        ({"name": "n", "type": "scale"}, "missing 'code'"),
+        (_scale(type="likert"), "'type' must be one of"),
+        (_scale(colour="red"), "unknown key(s) colour"),
+        (_scale(options={1: "a", 9: "b"}), "outside range"),
+        (_scale(range=[5, 1]), "must be below high"),
+        (_scale(text=""), "missing 'text'"),
+        (_scale(options={"one": "a"}), "must be an integer"),
+    ],
+)
 def test_malformed_items_name_the_file_the_item_and_the_problem(item, message):
     with pytest.raises(SurveyError) as err:
         parse_survey(_survey([item]), "my_survey.yaml")
@@ -74,8 +82,17 @@ def test_malformed_items_name_the_file_the_item_and_the_problem(item, message):
 
 
 def test_ranked_pair_group_must_use_existing_options():
-    item = {"code": "PM", "name": "n", "type": "ranked_pair", "text": "t", "second_text": "s",
-            "options": {1: "a", 2: "b"}, "groups": {1: [1, 7]}, "mixed": 2, "range": [1, 3]}
+    item = {
+        "code": "PM",
+        "name": "n",
+        "type": "ranked_pair",
+        "text": "t",
+        "second_text": "s",
+        "options": {1: "a", 2: "b"},
+        "groups": {1: [1, 7]},
+        "mixed": 2,
+        "range": [1, 3],
+    }
     with pytest.raises(SurveyError, match="item PM: group 1 must list option codes"):
         parse_survey(_survey([item]), "f.yaml")
 
@@ -93,12 +110,26 @@ def test_duplicate_codes_and_invalid_yaml(tmp_path):
 
 def test_a_new_survey_needs_no_code(tmp_path):
     path = tmp_path / "mine.yaml"
-    path.write_text(yaml.safe_dump(_survey([
-        _scale(code="TRUST", range=[1, 4], options={1: "full", 4: "none"}),
-        {"code": "IDX", "name": "i", "type": "mention_index", "text": "Pick.", "list": ["A", "B"],
-         "ask": "Pick {quality}?", "options": {1: "yes", 2: "no"}, "range": [-1, 1],
-         "components": [{"quality": "A", "weight": 1}, {"quality": "B", "weight": -1}]},
-    ])))
+    path.write_text(
+        yaml.safe_dump(
+            _survey(
+                [
+                    _scale(code="TRUST", range=[1, 4], options={1: "full", 4: "none"}),
+                    {
+                        "code": "IDX",
+                        "name": "i",
+                        "type": "mention_index",
+                        "text": "Pick.",
+                        "list": ["A", "B"],
+                        "ask": "Pick {quality}?",
+                        "options": {1: "yes", 2: "no"},
+                        "range": [-1, 1],
+                        "components": [{"quality": "A", "weight": 1}, {"quality": "B", "weight": -1}],
+                    },
+                ]
+            )
+        )
+    )
     s = load_survey(path)
     assert s.codes == ["TRUST", "IDX"]
     assert s.item("TRUST").answer_codes == (1, 2, 3, 4)
@@ -115,9 +146,12 @@ def test_a_survey_is_placed_on_the_map_with_its_own_projection(tmp_path, monkeyp
     # a survey declaring another projection is scored with it: here the IVS map moved one unit to the right
     ivs = cultmap.load_projection()
     moved = replace(ivs, shift=ivs.shift + np.array([1.0, 0.0]))
-    monkeypatch.setattr(cultmap, "load_projection", lambda name=cultmap.DEFAULT_PROJECTION:
-                        moved if name == "moved.yaml" else ivs)
+    monkeypatch.setattr(
+        cultmap, "load_projection", lambda name=cultmap.DEFAULT_PROJECTION: moved if name == "moved.yaml" else ivs
+    )
     respondent = [("no_persona", "prompt", baseline("no_persona"))]
-    points = [score(FakeSession(AnswerCache(tmp_path / "a.sqlite")), respondent, ["Japan"], survey).table.iloc[0]
-              for survey in (load_survey(), replace(load_survey(), projection="moved.yaml"))]
+    points = [
+        score(FakeSession(AnswerCache(tmp_path / "a.sqlite")), respondent, ["Japan"], survey).table.iloc[0]
+        for survey in (load_survey(), replace(load_survey(), projection="moved.yaml"))
+    ]
     assert points[1].x == pytest.approx(points[0].x + 1) and points[1].y == pytest.approx(points[0].y)

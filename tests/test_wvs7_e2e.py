@@ -1,5 +1,6 @@
 """The whole survey end to end with the real embedded default model: the issue's audit command, the survey
 list, and a program compiled on the IVS items evaluated on WVS-7 questions in the four held-out cells."""
+
 import json
 
 import pytest
@@ -11,8 +12,21 @@ KNN = "programs/respondent_knn-bootstrap-steer-contrastive-qwen2.5-coder-0.5b"
 
 
 def test_audit_on_wvs7_prints_a_distribution_block_with_the_yardsticks(cache_root, tmp_path):
-    out = cli("audit", "--survey", "wvs7", "--questions", "Q1,Q46,Q164", "--countries", "Japan,Nigeria,Germany",
-              "--variants", "1", "--json", "--out", str(tmp_path / "a"), "--no-progress")
+    out = cli(
+        "audit",
+        "--survey",
+        "wvs7",
+        "--questions",
+        "Q1,Q46,Q164",
+        "--countries",
+        "Japan,Nigeria,Germany",
+        "--variants",
+        "1",
+        "--json",
+        "--out",
+        str(tmp_path / "a"),
+        "--no-progress",
+    )
     summary = json.loads(out)
     dist = summary["distribution"]
     assert {"no_persona", "engineered", "uniform", "marginal", "region_marginal", "noise_floor"} <= set(dist)
@@ -34,8 +48,21 @@ def test_surveys_lists_wvs7_with_its_counts():
 
 
 def test_a_program_compiled_on_the_ivs_items_evaluates_on_wvs7_questions(cache_root):
-    out = json.loads(cli("evaluate", KNN, "--survey", "wvs7", "--questions", "Q57", "--split", "train+test",
-                         "--variants", "1", "--json"))
+    out = json.loads(
+        cli(
+            "evaluate",
+            KNN,
+            "--survey",
+            "wvs7",
+            "--questions",
+            "Q57",
+            "--split",
+            "train+test",
+            "--variants",
+            "1",
+            "--json",
+        )
+    )
     assert out["other_survey"] and out["compiled_on_survey"] == "ivs-iw10" and out["survey"] == "wvs7"
     cells = out["held_out_cells"]
     # Q57 is the IVS item A165: a question the program saw; the rest of WVS-7 it never saw

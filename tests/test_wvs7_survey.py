@@ -2,6 +2,7 @@
 the extraction handled or its rows left out (surveys/reference/wvs7_results_exclusions.csv), societies named as on
 the map. The raw percentages below are the WVSA's published figures (Results By Country v6.0.0), copied here so that
 the renormalisation is checked independently of the build script."""
+
 import pandas as pd
 import pytest
 
@@ -21,14 +22,17 @@ def _dist(question, country):
     return sub.share.to_numpy()
 
 
-@pytest.mark.parametrize("question, country, substantive", [
-    # Q46 happiness: labels garbled ("No", "No"), the 4 options are the first 4 slots; 1.4 and 0.4 are missing codes
-    ("Q46", "Argentina", [31.9, 53.8, 11.2, 1.3]),
-    # Q241: slot 1 is the spontaneous "against democracy", scale points 1-10 are slots 2-11
-    ("Q241", "Andorra", [9.4, 2.9, 2.1, 3.4, 10.2, 8.6, 9.4, 15.4, 11, 26.9]),
-    # Q48: the row runs from 10 ("a great deal") down to 1
-    ("Q48", "Mexico", [1.4, 1.1, 1.6, 1.4, 7.4, 7.1, 10, 17.7, 11.3, 40.9]),
-])
+@pytest.mark.parametrize(
+    "question, country, substantive",
+    [
+        # Q46 happiness: labels garbled ("No", "No"), the 4 options are the first 4 slots; 1.4 and 0.4 are missing codes
+        ("Q46", "Argentina", [31.9, 53.8, 11.2, 1.3]),
+        # Q241: slot 1 is the spontaneous "against democracy", scale points 1-10 are slots 2-11
+        ("Q241", "Andorra", [9.4, 2.9, 2.1, 3.4, 10.2, 8.6, 9.4, 15.4, 11, 26.9]),
+        # Q48: the row runs from 10 ("a great deal") down to 1
+        ("Q48", "Mexico", [1.4, 1.1, 1.6, 1.4, 7.4, 7.1, 10, 17.7, 11.3, 40.9]),
+    ],
+)
 def test_a_society_distribution_is_the_published_percentages_renormalised(question, country, substantive):
     expected = [v / sum(substantive) for v in substantive]
     assert _dist(question, country) == pytest.approx(expected, abs=2e-6)
@@ -48,8 +52,12 @@ def test_survey_covers_every_theme_with_at_least_150_questions():
 
 
 def test_options_follow_the_questionnaire_not_the_garbled_labels():
-    assert dict(WVS7.item("Q46").options) == {1: "Very happy", 2: "Quite happy", 3: "Not very happy",
-                                              4: "Not at all happy"}
+    assert dict(WVS7.item("Q46").options) == {
+        1: "Very happy",
+        2: "Quite happy",
+        3: "Not very happy",
+        4: "Not at all happy",
+    }
     assert WVS7.item("Q8").options[1] == "Mentioned"  # labelled "Not mentioned" in the extraction (PROVENANCE 5d)
     assert list(WVS7.item("Q27").options.values())[2:] == ["Disagree", "Disagree strongly"]  # 5d: swapped labels
     assert WVS7.item("Q241").range == (1, 10)
@@ -66,13 +74,29 @@ def test_every_question_not_in_the_survey_is_excluded_with_a_reason():
     assert len(asked) + len(whole) == 307  # every published question: in the survey or listed with its reason
 
 
-@pytest.mark.parametrize("defect, rows", [
-    ("identical_rows", {("Q177", "FR"), ("Q182", "FR"), ("Q184", "FR"), ("Q195", "FR"), ("Q228", "ET"),
-                        ("Q229", "ET"), ("Q19", "KE"), ("Q21", "KE"), ("Q72", "MM"), ("Q77", "MM")}),  # 5e
-    ("empty_first", {("Q33", "AR"), ("Q33", "BR"), ("Q33", "NG"), ("Q36", "AR"), ("Q41", "BR")}),  # 5g
-    ("isolated", {("Q254", "AD"), ("Q182", "IQ"), ("Q146", "MV"), ("Q104", "ID"), ("Q48", "FR")}),  # 5i
-    ("single_value", {("Q105", "LB")}),  # 5h
-])
+@pytest.mark.parametrize(
+    "defect, rows",
+    [
+        (
+            "identical_rows",
+            {
+                ("Q177", "FR"),
+                ("Q182", "FR"),
+                ("Q184", "FR"),
+                ("Q195", "FR"),
+                ("Q228", "ET"),
+                ("Q229", "ET"),
+                ("Q19", "KE"),
+                ("Q21", "KE"),
+                ("Q72", "MM"),
+                ("Q77", "MM"),
+            },
+        ),  # 5e
+        ("empty_first", {("Q33", "AR"), ("Q33", "BR"), ("Q33", "NG"), ("Q36", "AR"), ("Q41", "BR")}),  # 5g
+        ("isolated", {("Q254", "AD"), ("Q182", "IQ"), ("Q146", "MV"), ("Q104", "ID"), ("Q48", "FR")}),  # 5i
+        ("single_value", {("Q105", "LB")}),  # 5h
+    ],
+)
 def test_each_known_defect_is_excluded_with_its_reason(defect, rows):
     listed = EXCLUDED[EXCLUDED.defect == defect]
     assert rows <= set(zip(listed.question, listed.iso2))
@@ -94,8 +118,9 @@ def test_societies_resolve_to_map_names_and_off_map_ones_stay_valid():
 def test_ivs_items_have_wvs7_distributions_too():
     ivs = load_survey("ivs-iw10")
     t = target_distributions(ivs)
-    assert {"Q164", "Q8", "Q14", "Q15", "Q17", "Q184", "Q254", "Q45", "Q154", "Q46", "Q182", "Q209", "Q57"} == \
-        set(t.question)
+    assert {"Q164", "Q8", "Q14", "Q15", "Q17", "Q184", "Q254", "Q45", "Q154", "Q46", "Q182", "Q209", "Q57"} == set(
+        t.question
+    )
     assert t.groupby(["question", "country"]).share.sum().to_numpy() == pytest.approx(1.0)
     assert t.country.nunique() >= 50
 

@@ -1,4 +1,5 @@
 """The model-free yardsticks: reference predictors, skill against the centroid, and the shuffled control (fast)."""
+
 import csv
 from importlib import resources
 
@@ -9,8 +10,14 @@ import pytest
 from culturalign.errors import CulturalignError
 from culturalign.instrument.survey import load_survey
 from culturalign.map.splits import country_splits
-from culturalign.map.yardsticks import (ShuffledCountries, condition_stats, derangement, reference_predictions, skill,
-                                    summarize_conditions)
+from culturalign.map.yardsticks import (
+    ShuffledCountries,
+    condition_stats,
+    derangement,
+    reference_predictions,
+    skill,
+    summarize_conditions,
+)
 from culturalign.models.cache import AnswerCache
 from culturalign.programs.programs import baseline, program_answers
 
@@ -58,7 +65,10 @@ def test_leave_one_out_never_includes_the_target_and_regions_fall_back():
     # a region none of whose countries is known falls back to the centroid, and says so
     no_confucian = [c for c in TRAIN if REF[c][2] != "Confucian"]
     pred = reference_predictions(["Japan", "Sweden"], known=no_confucian).set_index(["condition", "country"])
-    assert pred.loc[("region_centroid", "Japan"), ["x", "y"]].tolist() == pred.loc[("centroid", "Japan"), ["x", "y"]].tolist()
+    assert (
+        pred.loc[("region_centroid", "Japan"), ["x", "y"]].tolist()
+        == pred.loc[("centroid", "Japan"), ["x", "y"]].tolist()
+    )
     assert pred.loc[("region_centroid", "Japan"), "region_fallback"]
     assert not pred.loc[("region_centroid", "Sweden"), "region_fallback"]
     # a target in the known list is still left out of its own prediction
@@ -83,7 +93,7 @@ def test_skill_is_zero_for_the_centroid_one_for_a_perfect_respondent_and_negativ
     assert stats["shuffled_control"]["gap"] > 1 and stats["shuffled_control"]["carries_country_information"]
     # skill's interval brackets a noisy respondent's estimate
     rng = np.random.default_rng(1)
-    noisy = at({c: (REF[c][0] + rng.normal(0, .8), REF[c][1] + rng.normal(0, .8)) for c in TEST}, TEST)
+    noisy = at({c: (REF[c][0] + rng.normal(0, 0.8), REF[c][1] + rng.normal(0, 0.8)) for c in TEST}, TEST)
     n = skill(noisy, centroid)
     assert n["skill_ci95"][0] < n["skill"] < n["skill_ci95"][1]
 
@@ -107,8 +117,13 @@ def test_derangement_moves_every_country_is_seeded_and_ignores_order():
 
 def test_summaries_put_each_control_inside_its_condition(tmp_path):
     centroid = reference_predictions(TEST, known=TRAIN)
-    table = pd.concat([centroid, at(REF, TEST).assign(condition="perfect"),
-                       at({c: REF[derangement(TEST)[c]] for c in TEST}, TEST).assign(condition="perfect:shuffled")])
+    table = pd.concat(
+        [
+            centroid,
+            at(REF, TEST).assign(condition="perfect"),
+            at({c: REF[derangement(TEST)[c]] for c in TEST}, TEST).assign(condition="perfect:shuffled"),
+        ]
+    )
     out = summarize_conditions(table)
     assert set(out) == {"centroid", "region_centroid", "neighbours", "perfect"}
     assert out["centroid"]["skill"] == 0 and out["region_centroid"]["skill"] > 0.5  # the region lookup is strong
@@ -140,8 +155,9 @@ def test_the_audit_reports_skill_the_reference_predictors_and_the_shuffled_contr
     from fakes import fake_model_session
 
     session = fake_model_session(AnswerCache(tmp_path / "a.sqlite"))
-    result = run_audit(countries=["Japan", "Sweden", "Nigeria"], variants=1, progress=False, session=session,
-                       shuffled_control=True)
+    result = run_audit(
+        countries=["Japan", "Sweden", "Nigeria"], variants=1, progress=False, session=session, shuffled_control=True
+    )
     y = result.summary()["yardsticks"]
     assert set(y) == {"no_persona", "engineered", "centroid", "region_centroid", "neighbours"}
     assert y["centroid"]["skill"] == 0 and y["engineered"]["shuffled_control"]["gap"] == 0

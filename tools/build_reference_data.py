@@ -23,6 +23,7 @@ with status 1 and a message if any check fails.
 
 Only the standard library and PyYAML are needed (pandas is not required).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -228,20 +229,39 @@ QUESTIONS = {
     "Q254": ("G006", [1, 2, 3, 4], "national pride: very / quite / not very / not at all"),
 }
 # Expected length of each values list (valid options + dropped positions), used as a guard.
-EXPECTED_SLOTS = {"Q8": 5, "Q14": 5, "Q15": 5, "Q17": 5, "Q45": 6, "Q46": 7, "Q57": 5,
-                  "Q154": 7, "Q155": 7, "Q164": 13, "Q182": 13, "Q184": 13, "Q209": 6, "Q254": 8}
+EXPECTED_SLOTS = {
+    "Q8": 5,
+    "Q14": 5,
+    "Q15": 5,
+    "Q17": 5,
+    "Q45": 6,
+    "Q46": 7,
+    "Q57": 5,
+    "Q154": 7,
+    "Q155": 7,
+    "Q164": 13,
+    "Q182": 13,
+    "Q184": 13,
+    "Q209": 6,
+    "Q254": 8,
+}
 
 # Exclusions known from the extraction provenance (applied even if the rows are absent here).
 KNOWN_EXCLUSIONS = [
-    ("FR", q, "France (joint EVS/WVS PDF merge): the rows for Q182, Q183, Q184 and Q185 carry one "
-              "and the same distribution (56.2% 'never justifiable'), so none of them can be "
-              "attributed to its own item; all four are invalid and left out")
+    (
+        "FR",
+        q,
+        "France (joint EVS/WVS PDF merge): the rows for Q182, Q183, Q184 and Q185 carry one "
+        "and the same distribution (56.2% 'never justifiable'), so none of them can be "
+        "attributed to its own item; all four are invalid and left out",
+    )
     for q in ("Q182", "Q183", "Q184", "Q185")
 ]
 Q254_SLOT5_REASON = (
     "Q254 answer position 5 ('I am not [nationality]') is not a point on the 1-4 pride scale: it "
     "is dropped as an option for every country (not a row exclusion) and the shares are "
-    "renormalised over options 1-4; valid_percent excludes it (Andorra: 52.4% of respondents)")
+    "renormalised over options 1-4; valid_percent excludes it (Andorra: 52.4% of respondents)"
+)
 
 ROW_TOTAL_TOLERANCE = 2.0  # a values list whose slots do not sum to 100 +/- this is unusable
 
@@ -262,6 +282,7 @@ def check(cond, msg):
 # ---------------------------------------------------------------------------------------------
 # Small helpers
 # ---------------------------------------------------------------------------------------------
+
 
 def fnum(v: float) -> str:
     """Shortest round-trip representation of a float (full double precision)."""
@@ -304,20 +325,23 @@ def pearson(a, b):
 # 1. countries.csv
 # ---------------------------------------------------------------------------------------------
 
+
 def build_countries(ref):
     cents = read_csv(os.path.join(ref, "ivs_map_tao_repro", "country_centroids.csv"))
     s003 = {r["country.territory"]: r for r in read_csv(os.path.join(ref, "ivs_map_tao_repro", "s003.csv"))}
     check(len(cents) == 107, f"expected 107 societies in country_centroids.csv, got {len(cents)}")
-    check(set(ISO) == {r["country"] for r in cents},
-          "ISO table does not match country_centroids.csv: "
-          f"{sorted(set(ISO) ^ {r['country'] for r in cents})}")
+    check(
+        set(ISO) == {r["country"] for r in cents},
+        f"ISO table does not match country_centroids.csv: {sorted(set(ISO) ^ {r['country'] for r in cents})}",
+    )
     check(set(ALIASES) <= set(ISO), f"aliases for unknown societies: {sorted(set(ALIASES) - set(ISO))}")
     rows = []
     for r in sorted(cents, key=lambda r: r["country"]):
         name = r["country"]
         check(name in s003, f"{name}: not in s003.csv")
-        check(s003[name]["Category"] == r["region"],
-              f"{name}: region differs between s003.csv and country_centroids.csv")
+        check(
+            s003[name]["Category"] == r["region"], f"{name}: region differs between s003.csv and country_centroids.csv"
+        )
         code = int(s003[name]["s003"])
         iso2, iso3, num = ISO[name]
         if num is not None:
@@ -325,8 +349,9 @@ def build_countries(ref):
         # x, y are copied as the source strings (they are already shortest round-trip floats).
         for col in ("surv-self", "trad-sec"):
             check(fnum(float(r[col])) == r[col], f"{name}: {col} not a round-trip float string")
-        rows.append([name, iso2, iso3, str(code), r["region"], r["surv-self"], r["trad-sec"],
-                     ";".join(ALIASES.get(name, []))])
+        rows.append(
+            [name, iso2, iso3, str(code), r["region"], r["surv-self"], r["trad-sec"], ";".join(ALIASES.get(name, []))]
+        )
     return rows
 
 
@@ -388,35 +413,50 @@ def build_projection(ref):
     check(all(s > 0 for s in sds), "non-positive sd")
     doc = {
         "source": {
-            "description": ("Respondent-level two-factor varimax principal-component solution fitted "
-                            "on the Integrated Values Surveys (EVS 2008 and 2017 waves, WVS waves 5-7; "
-                            "2005-2022), weighted, pairwise-complete; reproduction of Tao et al. (2024)."),
+            "description": (
+                "Respondent-level two-factor varimax principal-component solution fitted "
+                "on the Integrated Values Surveys (EVS 2008 and 2017 waves, WVS waves 5-7; "
+                "2005-2022), weighted, pairwise-complete; reproduction of Tao et al. (2024)."
+            ),
             "repository": "https://github.com/kwinkunks/ai-values",
             "commit": "b0c007da8732372a831a71d77072ea86845bf93a",
             "files": ["out/weights.txt", "out/column_means.txt", "out/column_sds.txt"],
             "license": "MIT (kwinkunks/ai-values); derived aggregates of EVS ZA7503 v3.0.0 and WVS Trend v4.0.0",
-            "paper": ("Tao, Viberg, Baker & Kizilcec (2024). Cultural bias and cultural alignment of "
-                      "large language models. PNAS Nexus 3(9), pgae346. doi:10.1093/pnasnexus/pgae346"),
-            "rescale_note": ("x = 1.81*pc0 + 0.038, y = 1.61*pc1 - 0.10 are the WVS map constants; "
-                             "Tao et al. print +0.38 / -0.01, a constant shift that leaves distances unchanged."),
+            "paper": (
+                "Tao, Viberg, Baker & Kizilcec (2024). Cultural bias and cultural alignment of "
+                "large language models. PNAS Nexus 3(9), pgae346. doi:10.1093/pnasnexus/pgae346"
+            ),
+            "rescale_note": (
+                "x = 1.81*pc0 + 0.038, y = 1.61*pc1 - 0.10 are the WVS map constants; "
+                "Tao et al. print +0.38 / -0.01, a constant shift that leaves distances unchanged."
+            ),
             "see": "surveys/SOURCES.md",
         },
         "axes": {
-            "x": {"column": 0, "name": "survival_self_expression",
-                  "label": "Survival vs. self-expression values (positive = self-expression)"},
-            "y": {"column": 1, "name": "traditional_secular",
-                  "label": "Traditional vs. secular-rational values (positive = secular-rational)"},
+            "x": {
+                "column": 0,
+                "name": "survival_self_expression",
+                "label": "Survival vs. self-expression values (positive = self-expression)",
+            },
+            "y": {
+                "column": 1,
+                "name": "traditional_secular",
+                "label": "Traditional vs. secular-rational values (positive = secular-rational)",
+            },
         },
-        "items": [{"code": c, "mean": means[i], "sd": sds[i], "weights": [W[i][0], W[i][1]]}
-                  for i, c in enumerate(ITEM_ORDER)],
+        "items": [
+            {"code": c, "mean": means[i], "sd": sds[i], "weights": [W[i][0], W[i][1]]} for i, c in enumerate(ITEM_ORDER)
+        ],
         "rescale": RESCALE,
     }
     text = PROJECTION_HEADER + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
     # Full precision: safe_dump writes repr() of each float, which round-trips the double.
     back = yaml.safe_load(text)
     for i, it in enumerate(back["items"]):
-        check(it["mean"] == means[i] and it["sd"] == sds[i] and it["weights"] == W[i],
-              f"projection yaml lost precision for {it['code']}")
+        check(
+            it["mean"] == means[i] and it["sd"] == sds[i] and it["weights"] == W[i],
+            f"projection yaml lost precision for {it['code']}",
+        )
     return text, (means, sds, W)
 
 
@@ -425,13 +465,13 @@ def project(values, proj):
     z = [(values[c] - means[i]) / sds[i] for i, c in enumerate(ITEM_ORDER)]
     pc0 = sum(z[i] * W[i][0] for i in range(10))
     pc1 = sum(z[i] * W[i][1] for i in range(10))
-    return (RESCALE["x"]["scale"] * pc0 + RESCALE["x"]["shift"],
-            RESCALE["y"]["scale"] * pc1 + RESCALE["y"]["shift"])
+    return (RESCALE["x"]["scale"] * pc0 + RESCALE["x"]["shift"], RESCALE["y"]["scale"] * pc1 + RESCALE["y"]["shift"])
 
 
 # ---------------------------------------------------------------------------------------------
 # 3./4. official WVSA map files
 # ---------------------------------------------------------------------------------------------
+
 
 def build_official_2022(ref, country_rows, lut):
     src = read_csv(os.path.join(ref, "wvs_official_map", "wvs_official_2022_map_extracted.csv"))
@@ -478,6 +518,7 @@ def build_official_surveys(ref, lut):
 # 5./6. WVS-7 distributions and exclusions
 # ---------------------------------------------------------------------------------------------
 
+
 def build_wvs7(ref, country_rows):
     path = os.path.join(ref, "wvs7_item_distributions", "wvsResults_IW_items_subset.jsonl")
     with open(path, encoding="utf-8") as f:
@@ -500,8 +541,10 @@ def build_wvs7(ref, country_rows):
             if per_q[a] == per_q[b]:
                 for q, other in ((a, b), (b, a)):
                     excluded.setdefault(
-                        (iso2, q), f"values identical to {other} for the same country "
-                                   "(extraction/merge duplicate); item cannot be trusted")
+                        (iso2, q),
+                        f"values identical to {other} for the same country "
+                        "(extraction/merge duplicate); item cannot be trusted",
+                    )
 
     rows, screened = [], []
     for q in sorted(qs, key=qnum):
@@ -521,8 +564,7 @@ def build_wvs7(ref, country_rows):
                 screened.append((iso2, q))
                 continue
             if abs(total - 100.0) > ROW_TOTAL_TOLERANCE:
-                excluded[(iso2, q)] = (f"answer percentages sum to {total:.1f}, not ~100: "
-                                       "row garbled in extraction")
+                excluded[(iso2, q)] = f"answer percentages sum to {total:.1f}, not ~100: row garbled in extraction"
                 screened.append((iso2, q))
                 continue
             # A blank cell inside the valid options is a 0% cell in the published table.
@@ -542,12 +584,28 @@ def build_wvs7(ref, country_rows):
 # Verification
 # ---------------------------------------------------------------------------------------------
 
-SCALE_ITEMS = {"F063": "Q164", "F120": "Q184", "G006": "Q254", "E018": "Q45", "A008": "Q46",
-               "F118": "Q182", "E025": "Q209", "A165": "Q57"}
-DERIVED_COLS = {"A008": "A008_mean_1to4", "A165": "A165_mean_1to2", "E018": "E018_mean_1to3",
-                "E025": "E025_mean_1to3", "F063": "F063_mean_1to10", "F118": "F118_mean_1to10",
-                "F120": "F120_mean_1to10", "G006": "G006_mean_1to4", "Y003": "Y003_mean_m2to2",
-                "Q154_POSTMAT_FIRST": "Q154_share_postmat_first"}
+SCALE_ITEMS = {
+    "F063": "Q164",
+    "F120": "Q184",
+    "G006": "Q254",
+    "E018": "Q45",
+    "A008": "Q46",
+    "F118": "Q182",
+    "E025": "Q209",
+    "A165": "Q57",
+}
+DERIVED_COLS = {
+    "A008": "A008_mean_1to4",
+    "A165": "A165_mean_1to2",
+    "E018": "E018_mean_1to3",
+    "E025": "E025_mean_1to3",
+    "F063": "F063_mean_1to10",
+    "F118": "F118_mean_1to10",
+    "F120": "F120_mean_1to10",
+    "G006": "G006_mean_1to4",
+    "Y003": "Y003_mean_m2to2",
+    "Q154_POSTMAT_FIRST": "Q154_share_postmat_first",
+}
 
 
 def country_means(dist_rows):
@@ -563,8 +621,12 @@ def country_means(dist_rows):
             if (c, q) in share:
                 m[item] = sum(o * p for o, p in share[(c, q)].items())
         if all((c, q) in share for q in ("Q8", "Q14", "Q15", "Q17")):
-            m["Y003"] = (share[(c, "Q8")][MENTIONED] + share[(c, "Q14")][MENTIONED]
-                         - share[(c, "Q15")][MENTIONED] - share[(c, "Q17")][MENTIONED])
+            m["Y003"] = (
+                share[(c, "Q8")][MENTIONED]
+                + share[(c, "Q14")][MENTIONED]
+                - share[(c, "Q15")][MENTIONED]
+                - share[(c, "Q17")][MENTIONED]
+            )
         if (c, "Q154") in share:
             m["Q154_POSTMAT_FIRST"] = share[(c, "Q154")][2] + share[(c, "Q154")][4]
         means[c] = m
@@ -575,18 +637,24 @@ def verify(out_dir, ref, proj):
     report = []
     # (a) countries
     countries = read_csv(os.path.join(out_dir, "countries.csv"))
-    check(list(countries[0].keys()) == ["country", "iso2", "iso3", "s003", "region", "x", "y", "aliases"],
-          "countries.csv: wrong columns")
+    check(
+        list(countries[0].keys()) == ["country", "iso2", "iso3", "s003", "region", "x", "y", "aliases"],
+        "countries.csv: wrong columns",
+    )
     check(len(countries) == 107, f"countries.csv: {len(countries)} rows, expected 107")
     regions = sorted({r["region"] for r in countries})
     check(len(regions) == 8, f"countries.csv: {len(regions)} regions, expected 8")
     check(len({r["iso3"] for r in countries}) == 107, "countries.csv: iso3 not unique")
     check(len({r["iso2"] for r in countries if r["iso2"]}) == 106, "countries.csv: iso2 not unique")
     swe = [r for r in countries if r["country"] == "Sweden"][0]
-    check(abs(float(swe["x"]) - 2.69) < 0.01 and abs(float(swe["y"]) - 0.89) < 0.01,
-          f"Sweden at ({swe['x']}, {swe['y']}), expected about (2.69, 0.89)")
-    report.append(f"(a) countries: n={len(countries)}, regions={len(regions)}, iso3 unique; "
-                  f"Sweden = ({float(swe['x']):.3f}, {float(swe['y']):.3f})")
+    check(
+        abs(float(swe["x"]) - 2.69) < 0.01 and abs(float(swe["y"]) - 0.89) < 0.01,
+        f"Sweden at ({swe['x']}, {swe['y']}), expected about (2.69, 0.89)",
+    )
+    report.append(
+        f"(a) countries: n={len(countries)}, regions={len(regions)}, iso3 unique; "
+        f"Sweden = ({float(swe['x']):.3f}, {float(swe['y']):.3f})"
+    )
 
     # (b) item means vs the independent derivation
     dist = read_csv(os.path.join(out_dir, "wvs7_distributions.csv"))
@@ -619,10 +687,11 @@ def verify(out_dir, ref, proj):
                 problems.append(f"{c} {item}: ours {our_v:.4f} vs derived {ref_v}")
     extra = sorted(set(ours) - {r["iso2"] for r in derived})
     check(not extra, f"countries in distributions but not in the derived means: {extra}")
-    check(not problems, "item means disagree with DERIVED_iw_item_country_means_wvs7.csv:\n  "
-          + "\n  ".join(problems))
-    report.append(f"(b) item means: {n_cmp} country-item values compared, max |dev| = {max_dev:.6f} "
-                  f"({worst}); tolerance {MEAN_TOLERANCE}")
+    check(not problems, "item means disagree with DERIVED_iw_item_country_means_wvs7.csv:\n  " + "\n  ".join(problems))
+    report.append(
+        f"(b) item means: {n_cmp} country-item values compared, max |dev| = {max_dev:.6f} "
+        f"({worst}); tolerance {MEAN_TOLERANCE}"
+    )
 
     # (c) projection vs the official WVSA map (latest survey year >= 2017 per society)
     surveys = read_csv(os.path.join(out_dir, "wvs_official_surveys.csv"))
@@ -642,37 +711,51 @@ def verify(out_dir, ref, proj):
             continue
         vals = dict(m, Y002=pooled_y002)
         x, y = project(vals, proj)
-        px.append(x); py.append(y)
-        ox.append(latest[iso3][1]); oy.append(latest[iso3][2])
+        px.append(x)
+        py.append(y)
+        ox.append(latest[iso3][1])
+        oy.append(latest[iso3][2])
         used.append(c)
     n = len(used)
     check(n >= MIN_N, f"projection check: only {n} countries with all items and an official point")
     rx, ry = pearson(px, ox), pearson(py, oy)
-    check(rx >= MIN_R_X and ry >= MIN_R_Y,
-          f"projection check: r_x = {rx:.4f} (need {MIN_R_X}), r_y = {ry:.4f} (need {MIN_R_Y}), n = {n}")
-    report.append(f"(c) projection of WVS-7 means (Y002 at pooled mean {pooled_y002:.4f}) vs official "
-                  f"WVSA points (latest year >= 2017): r_x = {rx:.4f}, r_y = {ry:.4f}, n = {n}; "
-                  f"not projectable: {', '.join(skipped)}")
+    check(
+        rx >= MIN_R_X and ry >= MIN_R_Y,
+        f"projection check: r_x = {rx:.4f} (need {MIN_R_X}), r_y = {ry:.4f} (need {MIN_R_Y}), n = {n}",
+    )
+    report.append(
+        f"(c) projection of WVS-7 means (Y002 at pooled mean {pooled_y002:.4f}) vs official "
+        f"WVSA points (latest year >= 2017): r_x = {rx:.4f}, r_y = {ry:.4f}, n = {n}; "
+        f"not projectable: {', '.join(skipped)}"
+    )
 
     # Informational: Tao reproduction centroids vs official points (different scales).
     tx, ty, sx, sy = [], [], [], []
     for r in countries:
         if r["iso3"] in latest:
-            tx.append(float(r["x"])); ty.append(float(r["y"]))
-            sx.append(latest[r["iso3"]][1]); sy.append(latest[r["iso3"]][2])
-    report.append(f"(info) countries.csv points vs official latest (>= 2017): r_x = {pearson(tx, sx):.3f}, "
-                  f"r_y = {pearson(ty, sy):.3f}, n = {len(tx)}")
+            tx.append(float(r["x"]))
+            ty.append(float(r["y"]))
+            sx.append(latest[r["iso3"]][1])
+            sy.append(latest[r["iso3"]][2])
+    report.append(
+        f"(info) countries.csv points vs official latest (>= 2017): r_x = {pearson(tx, sx):.3f}, "
+        f"r_y = {pearson(ty, sy):.3f}, n = {len(tx)}"
+    )
     return report
 
 
 # ---------------------------------------------------------------------------------------------
 
+
 def main(argv=None):
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("reference", help="the reference snapshot's folder (not part of the repository)")
-    ap.add_argument("--out", default=os.path.join(repo, "surveys", "reference"),
-                    help="output directory (default: surveys/reference in the repo)")
+    ap.add_argument(
+        "--out",
+        default=os.path.join(repo, "surveys", "reference"),
+        help="output directory (default: surveys/reference in the repo)",
+    )
     args = ap.parse_args(argv)
     ref, out = os.path.normpath(args.reference), os.path.normpath(args.out)
     if not os.path.isdir(ref):
@@ -684,8 +767,11 @@ def main(argv=None):
         country_rows = build_countries(ref)
         check_aliases(country_rows)
         lut = name_resolver(country_rows)
-        write_csv(os.path.join(out, "countries.csv"),
-                  ["country", "iso2", "iso3", "s003", "region", "x", "y", "aliases"], country_rows)
+        write_csv(
+            os.path.join(out, "countries.csv"),
+            ["country", "iso2", "iso3", "s003", "region", "x", "y", "aliases"],
+            country_rows,
+        )
 
         proj_text, proj = build_projection(ref)
         with open(os.path.join(out, "projection_ivs_2005_2022.yaml"), "w", encoding="utf-8", newline="") as f:
@@ -699,20 +785,26 @@ def main(argv=None):
         write_csv(os.path.join(out, "wvs_official_surveys.csv"), ["country", "iso3", "year", "x", "y"], survey_rows)
 
         dist_rows, excl_rows, _qs, screened = build_wvs7(ref, country_rows)
-        write_csv(os.path.join(out, "wvs7_distributions.csv"),
-                  ["iso2", "iso3", "question", "item", "option", "share", "valid_percent"], dist_rows)
+        write_csv(
+            os.path.join(out, "wvs7_distributions.csv"),
+            ["iso2", "iso3", "question", "item", "option", "share", "valid_percent"],
+            dist_rows,
+        )
         write_csv(os.path.join(out, "wvs7_exclusions.csv"), ["iso2", "question", "reason"], excl_rows)
 
         print(f"wrote {out}/")
         print(f"  countries.csv                  {len(country_rows)} societies")
         print(f"  projection_ivs_2005_2022.yaml  {len(ITEM_ORDER)} items")
         print(f"  wvs_official_2022_map.csv      {len(map_rows)} countries")
-        print(f"  wvs_official_surveys.csv       {len(survey_rows)} country-years, "
-              f"{len({r[1] for r in survey_rows})} societies")
-        print(f"  wvs7_distributions.csv         {len(dist_rows)} rows, "
-              f"{len({r[0] for r in dist_rows})} countries")
-        print(f"  wvs7_exclusions.csv            {len(excl_rows)} rows"
-              + (f" (screened out: {screened})" if screened else ""))
+        print(
+            f"  wvs_official_surveys.csv       {len(survey_rows)} country-years, "
+            f"{len({r[1] for r in survey_rows})} societies"
+        )
+        print(f"  wvs7_distributions.csv         {len(dist_rows)} rows, {len({r[0] for r in dist_rows})} countries")
+        print(
+            f"  wvs7_exclusions.csv            {len(excl_rows)} rows"
+            + (f" (screened out: {screened})" if screened else "")
+        )
         print("verification:")
         for line in verify(out, ref, proj):
             print("  " + line)

@@ -18,6 +18,7 @@ A row's ``share`` is over the question's substantive options only: don't know / 
 the rest renormalised; ``dropped_share`` is the part of respondents dropped. Every defect the snapshot's
 PROVENANCE.txt catalogues (section 5) is handled here or its rows excluded, each with its reason.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,17 +37,35 @@ SPEC_GLOB = os.path.join(ROOT, "tools", "wvs7_questions", "part*.yaml")
 MEAN_SLOTS = {"Q262", "Q270", "Q274"}  # their last two slots hold a mean and an SD, not percentages
 ISO_FIX = {"GB-NIR": "XI"}  # Northern Ireland: the map's code
 # PROVENANCE 5i: isolated large shares in a missing-code slot, or a reversed row: the row cannot be trusted.
-ISOLATED = {("Q254", "AD"): "52.4% under a missing code ('I am not [nationality]' in the questionnaire)",
-            ("Q182", "IQ"): "30.4% under 'No answer'", ("Q192", "CY"): "26% in a trailing missing-code slot",
-            ("Q194", "CY"): "26% in a trailing missing-code slot", ("Q237", "CY"): "26% in a trailing missing-code slot",
-            ("Q245", "CY"): "26% in a trailing missing-code slot", ("Q264", "AD"): "about 45% in slot 5",
-            ("Q265", "AD"): "about 45% in slot 5", ("Q285", "AM"): "53.3% under 'Missing'",
-            ("Q271", "RU"): "29.5% under 'Other missing'", ("Q284", "CN"): "41.2% under 'Mail (EVS)'",
-            ("Q104", "ID"): "49.9% in the last slot", ("Q146", "MV"): "87.7% in the last slot",
-            ("Q48", "FR"): "the row runs the other way from every other society's"}
+ISOLATED = {
+    ("Q254", "AD"): "52.4% under a missing code ('I am not [nationality]' in the questionnaire)",
+    ("Q182", "IQ"): "30.4% under 'No answer'",
+    ("Q192", "CY"): "26% in a trailing missing-code slot",
+    ("Q194", "CY"): "26% in a trailing missing-code slot",
+    ("Q237", "CY"): "26% in a trailing missing-code slot",
+    ("Q245", "CY"): "26% in a trailing missing-code slot",
+    ("Q264", "AD"): "about 45% in slot 5",
+    ("Q265", "AD"): "about 45% in slot 5",
+    ("Q285", "AM"): "53.3% under 'Missing'",
+    ("Q271", "RU"): "29.5% under 'Other missing'",
+    ("Q284", "CN"): "41.2% under 'Mail (EVS)'",
+    ("Q104", "ID"): "49.9% in the last slot",
+    ("Q146", "MV"): "87.7% in the last slot",
+    ("Q48", "FR"): "the row runs the other way from every other society's",
+}
 # Titles run together with option text in extraction (PROVENANCE 5j): name these items from their text instead.
-GARBLED_TITLES = {"Q57", "Q200", "Q240", "Q273", "Q284", *(f"Q{n}" for n in range(241, 250)),
-                  *(f"Q{n}" for n in range(262, 266)), *(f"Q{n}" for n in range(286, 290)), "Q294A", "Q294B"}
+GARBLED_TITLES = {
+    "Q57",
+    "Q200",
+    "Q240",
+    "Q273",
+    "Q284",
+    *(f"Q{n}" for n in range(241, 250)),
+    *(f"Q{n}" for n in range(262, 266)),
+    *(f"Q{n}" for n in range(286, 290)),
+    "Q294A",
+    "Q294B",
+}
 
 
 def load_spec() -> dict:
@@ -79,8 +98,7 @@ def build(results: dict, spec: dict):
     for qid, q in questions.items():
         entry = spec[qid]
         if "exclude" in entry:
-            exclusions.append({"question": qid, "iso2": "*", "defect": "question",
-                               "reason": str(entry["exclude"])})
+            exclusions.append({"question": qid, "iso2": "*", "defect": "question", "reason": str(entry["exclude"])})
             continue
         codes, labels = codes_and_labels(entry)
         slots = [s - 1 for s in entry.get("slots", range(1, len(codes) + 1))]
@@ -101,11 +119,20 @@ def build(results: dict, spec: dict):
             exclusions.append({"question": qid, "iso2": "*", "defect": "question", "reason": "no usable row"})
             continue
         for iso, (dist, dropped) in rows.items():
-            shares += [{"iso2": iso, "question": qid, "option": c, "share": f"{p:.6f}", "dropped_share": f"{dropped:.4f}"}
-                       for c, p in zip(codes, dist)]
-        item = {"code": qid, "name": short_name(q) or entry["text"][:120], "theme": q["theme"],
-                "type": "scale" if entry.get("ordinal", True) else "choice", "wvs7": qid, "text": entry["text"],
-                "options": labels, "range": [codes[0], codes[-1]]}
+            shares += [
+                {"iso2": iso, "question": qid, "option": c, "share": f"{p:.6f}", "dropped_share": f"{dropped:.4f}"}
+                for c, p in zip(codes, dist)
+            ]
+        item = {
+            "code": qid,
+            "name": short_name(q) or entry["text"][:120],
+            "theme": q["theme"],
+            "type": "scale" if entry.get("ordinal", True) else "choice",
+            "wvs7": qid,
+            "text": entry["text"],
+            "options": labels,
+            "range": [codes[0], codes[-1]],
+        }
         items.append(item)
     return items, shares, exclusions
 
@@ -122,8 +149,10 @@ def row_defect(qid, iso, row, slots, q) -> tuple[str, str] | None:
     first = slots[0]
     with_first = sum(1 for r in q["values"].values() if first < len(r) and r[first] is not None)
     if row[first] is None and with_first >= 0.8 * len(q["values"]):
-        return "empty_first", "the first option is empty while most societies have a value there: a collapsed or " \
-                              "shifted scale (5g)"
+        return (
+            "empty_first",
+            "the first option is empty while most societies have a value there: a collapsed or shifted scale (5g)",
+        )
     if sum(row[s] or 0.0 for s in slots) <= 0:
         return "no_substantive", "no respondent in any substantive option"
     return None
@@ -142,9 +171,16 @@ def identical_rows(results: dict, spec: dict) -> list[dict]:
     out = []
     for (iso, _), qids in sorted(seen.items(), key=lambda kv: (kv[0][0], kv[1])):
         if len(qids) > 1:
-            out += [{"question": qid, "iso2": iso, "defect": "identical_rows",
-                     "reason": f"the same row appears in {', '.join(qids)} (5e): none can be attributed to its own "
-                               "question"} for qid in qids]
+            out += [
+                {
+                    "question": qid,
+                    "iso2": iso,
+                    "defect": "identical_rows",
+                    "reason": f"the same row appears in {', '.join(qids)} (5e): none can be attributed to its own "
+                    "question",
+                }
+                for qid in qids
+            ]
     return out
 
 
@@ -179,24 +215,36 @@ def main(argv=None) -> int:
     shares = [s for s in shares if (s["question"], s["iso2"]) not in drop]
     exclusions = [e for e in exclusions if (e["question"], e["iso2"]) not in drop] + bad
     exclusions.sort(key=lambda e: (int("".join(ch for ch in e["question"] if ch.isdigit())), e["question"], e["iso2"]))
-    survey = {"survey": "wvs7", "title": "World Values Survey wave 7 (2017-2022), every single-answer question",
-              "source": "WVS-7 master questionnaire (Haerpfer et al. 2022); WVSA Results By Country v6.0.0",
-              "projection": "none", "distributions": "wvs7_results_distributions.csv", "items": items}
+    survey = {
+        "survey": "wvs7",
+        "title": "World Values Survey wave 7 (2017-2022), every single-answer question",
+        "source": "WVS-7 master questionnaire (Haerpfer et al. 2022); WVSA Results By Country v6.0.0",
+        "projection": "none",
+        "distributions": "wvs7_results_distributions.csv",
+        "items": items,
+    }
     out = args.out
     with open(os.path.join(out, "surveys", "wvs7.yaml"), "w") as fh:
         fh.write(HEADER)
         yaml.safe_dump(survey, fh, sort_keys=False, allow_unicode=True, width=120)
     ref = os.path.join(out, "surveys", "reference")
-    write_csv(os.path.join(ref, "wvs7_results_distributions.csv"), shares,
-              ["iso2", "question", "option", "share", "dropped_share"])
+    write_csv(
+        os.path.join(ref, "wvs7_results_distributions.csv"),
+        shares,
+        ["iso2", "question", "option", "share", "dropped_share"],
+    )
     write_csv(os.path.join(ref, "wvs7_results_exclusions.csv"), exclusions, ["question", "iso2", "defect", "reason"])
-    socs = [{"iso2": ISO_FIX.get(k, k), "name": v["name"], "year": v["year"]}
-            for k, v in sorted(results["societies"].items())]
+    socs = [
+        {"iso2": ISO_FIX.get(k, k), "name": v["name"], "year": v["year"]}
+        for k, v in sorted(results["societies"].items())
+    ]
     write_csv(os.path.join(ref, "wvs7_societies.csv"), socs, ["iso2", "name", "year"])
     themes = sorted({i["theme"] for i in items})
-    print(f"{len(items)} questions in {len(themes)} themes, {len({s['iso2'] for s in shares})} societies, "
-          f"{len(shares)} option shares; {sum(e['iso2'] == '*' for e in exclusions)} questions and "
-          f"{sum(e['iso2'] != '*' for e in exclusions)} rows excluded")
+    print(
+        f"{len(items)} questions in {len(themes)} themes, {len({s['iso2'] for s in shares})} societies, "
+        f"{len(shares)} option shares; {sum(e['iso2'] == '*' for e in exclusions)} questions and "
+        f"{sum(e['iso2'] != '*' for e in exclusions)} rows excluded"
+    )
     return 0
 
 

@@ -8,6 +8,7 @@ how often a point 0.3 map units off the target in a random direction still score
 
     python tools/objective_landscape.py [--tau 0.25 0.5 1.0] [--json]
 """
+
 import argparse
 import json
 
@@ -29,16 +30,25 @@ def landscape(tau: float) -> dict:
         scores = {
             "target": contrastive_score(tx, ty, country, tau=tau),
             "off_0.3": contrastive_score(tx + 0.3 * np.cos(angle), ty + 0.3 * np.sin(angle), country, tau=tau),
-            **{name: contrastive_score(preds.at[(name, country), "x"], preds.at[(name, country), "y"], country, tau=tau)
-               for name in ("region_centroid", "centroid")}}
+            **{
+                name: contrastive_score(
+                    preds.at[(name, country), "x"], preds.at[(name, country), "y"], country, tau=tau
+                )
+                for name in ("region_centroid", "centroid")
+            },
+        }
         rows.append(scores)
     mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
     ratio = np.array([r["target"] / r["centroid"] for r in rows])
-    return {"tau": tau, "chance": 1 / len(ref), "mean_score": mean,
-            "median_target_over_centroid": float(np.median(ratio)),
-            "share_target_10x_centroid": float(np.mean(ratio > 10)),
-            "share_off_target_beats_centroid": float(np.mean([r["off_0.3"] > r["centroid"] for r in rows])),
-            "share_region_beats_centroid": float(np.mean([r["region_centroid"] > r["centroid"] for r in rows]))}
+    return {
+        "tau": tau,
+        "chance": 1 / len(ref),
+        "mean_score": mean,
+        "median_target_over_centroid": float(np.median(ratio)),
+        "share_target_10x_centroid": float(np.mean(ratio > 10)),
+        "share_off_target_beats_centroid": float(np.mean([r["off_0.3"] > r["centroid"] for r in rows])),
+        "share_region_beats_centroid": float(np.mean([r["region_centroid"] > r["centroid"] for r in rows])),
+    }
 
 
 def main() -> None:
@@ -50,13 +60,17 @@ def main() -> None:
     if args.json:
         print(json.dumps(out, indent=2))
         return
-    print(f"{'tau':>5} {'target':>8} {'0.3 off':>8} {'region':>8} {'centroid':>9} {'chance':>7} "
-          f"{'target/centroid':>16} {'>10x':>5} {'region>centroid':>16}")
+    print(
+        f"{'tau':>5} {'target':>8} {'0.3 off':>8} {'region':>8} {'centroid':>9} {'chance':>7} "
+        f"{'target/centroid':>16} {'>10x':>5} {'region>centroid':>16}"
+    )
     for r in out:
         m = r["mean_score"]
-        print(f"{r['tau']:>5.2f} {m['target']:>8.3f} {m['off_0.3']:>8.3f} {m['region_centroid']:>8.3f} "
-              f"{m['centroid']:>9.4f} {r['chance']:>7.4f} {r['median_target_over_centroid']:>15.0f}x "
-              f"{r['share_target_10x_centroid']:>5.0%} {r['share_region_beats_centroid']:>16.0%}")
+        print(
+            f"{r['tau']:>5.2f} {m['target']:>8.3f} {m['off_0.3']:>8.3f} {m['region_centroid']:>8.3f} "
+            f"{m['centroid']:>9.4f} {r['chance']:>7.4f} {r['median_target_over_centroid']:>15.0f}x "
+            f"{r['share_target_10x_centroid']:>5.0%} {r['share_region_beats_centroid']:>16.0%}"
+        )
 
 
 if __name__ == "__main__":

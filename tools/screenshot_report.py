@@ -8,6 +8,7 @@ Usage (a scratch environment; these wheels are not culturalign dependencies):
 Offscreen Qt WebEngine paints only what is in the viewport, so the page is shot in viewport-sized tiles
 while scrolling and the tiles are stitched. Local files only; nothing is fetched.
 """
+
 import argparse
 import os
 import tempfile
@@ -49,8 +50,7 @@ def shoot(page: str, width: int, tiles_dir: str) -> tuple[list[str], int]:
         state["height"] = int(height)
         QTimer.singleShot(2 * SETTLE_MS, grab)
 
-    view.loadFinished.connect(lambda ok: view.page().runJavaScript("document.documentElement.scrollHeight",
-                                                                   measured))
+    view.loadFinished.connect(lambda ok: view.page().runJavaScript("document.documentElement.scrollHeight", measured))
     view.load(QUrl.fromLocalFile(os.path.abspath(page)))
     QTimer.singleShot(180_000, app.quit)  # never hang a review on a broken page
     app.exec()

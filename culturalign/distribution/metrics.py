@@ -13,6 +13,7 @@ For a model's distribution ``p`` and a society's ``q`` over the same substantive
 The **sampling noise floor** is what even a perfect predictor scores against survey data: the expected tv and
 1 - JSD between a society's distribution and the empirical distribution of n = 1,200 respondents drawn from it.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -29,9 +30,12 @@ def compare(p, q, ordinal: bool = True) -> dict[str, float]:
     p, q = p / p.sum(), q / q.sum()
     k = len(p)
     emd = float(np.abs(np.cumsum(p) - np.cumsum(q))[:-1].sum() / (k - 1)) if ordinal and k > 1 else float("nan")
-    return {"one_minus_jsd": float(1 - jensenshannon(p, q, base=2)),
-            "one_minus_jsd_e": float(1 - jensenshannon(p, q)),
-            "tv": float(0.5 * np.abs(p - q).sum()), "emd": emd}
+    return {
+        "one_minus_jsd": float(1 - jensenshannon(p, q, base=2)),
+        "one_minus_jsd_e": float(1 - jensenshannon(p, q)),
+        "tv": float(0.5 * np.abs(p - q).sum()),
+        "emd": emd,
+    }
 
 
 def noise_floor(q, n: int = SURVEY_N, draws: int = FLOOR_DRAWS, seed: int = FLOOR_SEED) -> dict[str, float]:

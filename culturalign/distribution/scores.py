@@ -6,6 +6,7 @@ skill against the population marginal (``skill_tv = 1 - mean tv / mean tv(margin
 is no better than the constant, below 0 worse), ``closer_than_marginal`` (the share of countries on which the
 condition's mean tv is below the marginal's), the sampling noise floor, and a shuffled-country control's gap.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,8 +32,11 @@ def cells(predicted: pd.DataFrame, targets: pd.DataFrame, keys: pd.DataFrame) ->
         if mine.empty or theirs.empty:
             continue
         codes = list(key.codes)
-        q = theirs.pivot_table(index="country", columns="option", values="share", aggfunc="first") \
-            .reindex(columns=codes).fillna(0.0)
+        q = (
+            theirs.pivot_table(index="country", columns="option", values="share", aggfunc="first")
+            .reindex(columns=codes)
+            .fillna(0.0)
+        )
         for (condition, kind, country), sub in mine.groupby(["condition", "kind", "country"], sort=False):
             if country not in q.index:
                 continue
@@ -42,9 +46,19 @@ def cells(predicted: pd.DataFrame, targets: pd.DataFrame, keys: pd.DataFrame) ->
                 scores = dict.fromkeys(METRICS, float("nan"))
             else:
                 scores = compare(row.to_numpy(), q.loc[country].to_numpy(), key.ordinal)
-            out.append({"condition": condition, "kind": kind, "country": country, "item": key.item,
-                        "part": key.part, "question": key.question, "theme": key.theme, **scores,
-                        "valid_mass": valid})
+            out.append(
+                {
+                    "condition": condition,
+                    "kind": kind,
+                    "country": country,
+                    "item": key.item,
+                    "part": key.part,
+                    "question": key.question,
+                    "theme": key.theme,
+                    **scores,
+                    "valid_mass": valid,
+                }
+            )
     table = pd.DataFrame(out, columns=["condition", "kind", "country", *KEY, "theme", *METRICS, "valid_mass"])
     rank = {c: i for i, c in enumerate(dict.fromkeys(predicted.condition))}  # conditions in the order given
     return table.iloc[table.condition.map(rank).argsort(kind="stable")].reset_index(drop=True)
@@ -55,14 +69,24 @@ def floor_cells(targets: pd.DataFrame, countries=None) -> pd.DataFrame:
     rows = []
     chosen = targets if countries is None else targets[targets.country.isin(list(countries))]
     for (item, part, question, country), sub in chosen.groupby([*KEY, "country"], sort=False):
-        rows.append({"country": country, "item": item, "part": part, "question": question,
-                     **noise_floor(sub.sort_values("option").share.to_numpy())})
+        rows.append(
+            {
+                "country": country,
+                "item": item,
+                "part": part,
+                "question": question,
+                **noise_floor(sub.sort_values("option").share.to_numpy()),
+            }
+        )
     return pd.DataFrame(rows, columns=["country", *KEY, "tv", "one_minus_jsd"])
 
 
 def _matrix(table: pd.DataFrame, metric: str, countries, questions) -> np.ndarray:
-    return table.pivot_table(index="country", columns="question", values=metric, aggfunc="mean") \
-        .reindex(index=countries, columns=questions).to_numpy()
+    return (
+        table.pivot_table(index="country", columns="question", values=metric, aggfunc="mean")
+        .reindex(index=countries, columns=questions)
+        .to_numpy()
+    )
 
 
 def _boot(n_rows: int, n_cols: int):
@@ -82,23 +106,32 @@ def _mean(m: np.ndarray) -> float:
     return float(np.nanmean(m)) if np.isfinite(m).any() else float("nan")
 
 
-def condition_summary(mine: pd.DataFrame, marginal: pd.DataFrame | None = None,
-                      shuffled: pd.DataFrame | None = None, neighbours: pd.DataFrame | None = None) -> dict:
+def condition_summary(
+    mine: pd.DataFrame,
+    marginal: pd.DataFrame | None = None,
+    shuffled: pd.DataFrame | None = None,
+    neighbours: pd.DataFrame | None = None,
+) -> dict:
     """Means of every metric with two-way bootstrap intervals (countries and questions resampled together),
     counts, and — given the marginal's cells — ``skill_tv`` with an interval and ``closer_than_marginal``;
     given the ``neighbours`` yardstick's cells, the lead over it in tv (> 0: closer than the retrieval alone)."""
     countries, questions = sorted(mine.country.unique()), sorted(mine.question.unique())
     draws = _boot(len(countries), len(questions))
-    out = {"n_questions": len(questions), "n_countries": len(countries), "n_cells": int(len(mine)),
-           "n_scored": int(mine.tv.notna().sum())}
+    out = {
+        "n_questions": len(questions),
+        "n_countries": len(countries),
+        "n_cells": int(len(mine)),
+        "n_scored": int(mine.tv.notna().sum()),
+    }
     if "valid_mass" in mine:  # the share of answer mass on valid options (verbalized mode: the parse rate)
         out["valid_mass"] = float(mine.valid_mass.mean())
     mats = {}
     for metric in METRICS:
         m = mats[metric] = _matrix(mine, metric, countries, questions)
         out[metric] = _mean(m)
-        out[f"{metric}_ci95"] = _interval(_mean(m[np.ix_(r, c)]) for r, c in draws) \
-            if np.isfinite(m).any() else [float("nan")] * 2
+        out[f"{metric}_ci95"] = (
+            _interval(_mean(m[np.ix_(r, c)]) for r, c in draws) if np.isfinite(m).any() else [float("nan")] * 2
+        )
     if marginal is not None and len(marginal):
         base = _matrix(marginal, "tv", countries, questions)
         both = np.isfinite(mats["tv"]) & np.isfinite(base)
@@ -118,8 +151,12 @@ def condition_summary(mine: pd.DataFrame, marginal: pd.DataFrame | None = None,
         other = _matrix(shuffled, "tv", countries, questions)
         gap = other - mats["tv"]  # how much farther the shuffled control is: > 0 carries country information
         ci = _interval(_mean(gap[np.ix_(r, c)]) for r, c in draws)
-        out["shuffled_control"] = {"tv": _mean(other), "gap_tv": _mean(gap), "gap_tv_ci95": ci,
-                                   "carries_country_information": bool(ci[0] > 0)}
+        out["shuffled_control"] = {
+            "tv": _mean(other),
+            "gap_tv": _mean(gap),
+            "gap_tv_ci95": ci,
+            "carries_country_information": bool(ci[0] > 0),
+        }
         if marginal is not None and len(marginal):
             out["shuffled_control"]["skill_tv"] = condition_summary(shuffled, marginal)["skill_tv"]
     if neighbours is not None and len(neighbours):
@@ -142,14 +179,22 @@ def summarize(table: pd.DataFrame, floor: pd.DataFrame | None = None) -> dict[st
         if cond.endswith(SHUFFLED_SUFFIX):
             continue
         kind = str(sub.kind.iloc[0])
-        out[cond] = {"kind": kind, **condition_summary(sub, marginal, by.get(cond + SHUFFLED_SUFFIX),
-                                                       None if kind == "reference" else by.get("neighbours"))}
+        out[cond] = {
+            "kind": kind,
+            **condition_summary(
+                sub, marginal, by.get(cond + SHUFFLED_SUFFIX), None if kind == "reference" else by.get("neighbours")
+            ),
+        }
     if floor is not None and len(floor):
         shown = floor[floor.country.isin(table.country) & floor.question.isin(table.question)]
-        out["noise_floor"] = {"kind": "reference", "tv": float(shown.tv.mean()),
-                              "one_minus_jsd": float(shown.one_minus_jsd.mean()),
-                              "n_questions": int(shown.question.nunique()), "n_countries": int(shown.country.nunique()),
-                              "note": "expected score of a perfect predictor against a survey of 1,200 respondents"}
+        out["noise_floor"] = {
+            "kind": "reference",
+            "tv": float(shown.tv.mean()),
+            "one_minus_jsd": float(shown.one_minus_jsd.mean()),
+            "n_questions": int(shown.question.nunique()),
+            "n_countries": int(shown.country.nunique()),
+            "note": "expected score of a perfect predictor against a survey of 1,200 respondents",
+        }
     return out
 
 
@@ -172,12 +217,27 @@ def seen_unseen(table: pd.DataFrame, seen_countries, seen_questions) -> dict[str
     out = {}
     for c_seen in (True, False):
         for q_seen in (True, False):
-            part = table[(table.country.isin(seen_countries) == c_seen) & (table.question.isin(seen_questions) == q_seen)]
+            part = table[
+                (table.country.isin(seen_countries) == c_seen) & (table.question.isin(seen_questions) == q_seen)
+            ]
             if part.empty:
                 continue
             name = f"{'seen' if c_seen else 'unseen'} countries, {'seen' if q_seen else 'unseen'} questions"
             found = summarize(part)
-            out[name] = {cond: {k: v[k] for k in ("tv", "tv_ci95", "one_minus_jsd", "skill_tv", "skill_tv_ci95",
-                                                  "n_questions", "n_countries") if k in v}
-                         for cond, v in found.items()}
+            out[name] = {
+                cond: {
+                    k: v[k]
+                    for k in (
+                        "tv",
+                        "tv_ci95",
+                        "one_minus_jsd",
+                        "skill_tv",
+                        "skill_tv_ci95",
+                        "n_questions",
+                        "n_countries",
+                    )
+                    if k in v
+                }
+                for cond, v in found.items()
+            }
     return out

@@ -14,6 +14,7 @@
 They are respondents of kind ``reference`` in the one scoring path
 (:func:`culturalign.elicitation.scoring.score`), like the map's ``centroid``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,8 +29,9 @@ DISTRIBUTION_PREDICTORS = ("uniform", "marginal", "region_marginal", "neighbours
 COLUMNS = ["condition", "kind", "country", "item", "part", "question", "option", "p"]
 
 
-def predictions(survey, countries, known=None, names=DISTRIBUTION_PREDICTORS,
-                retrieval: Retrieval = Retrieval()) -> pd.DataFrame:
+def predictions(
+    survey, countries, known=None, names=DISTRIBUTION_PREDICTORS, retrieval: Retrieval = Retrieval()
+) -> pd.DataFrame:
     """The yardsticks' distribution for every target country and question with data (tidy: ``COLUMNS``).
     ``known``: the societies they may learn from (None: every other society with data); ``retrieval``: how
     ``neighbours`` retrieves."""
@@ -65,13 +67,26 @@ def predictions(survey, countries, known=None, names=DISTRIBUTION_PREDICTORS,
                 found["region_marginal"] = same.to_numpy().mean(axis=0) if len(same) else found["marginal"]
                 weights = pd.Series(found_neighbours.get(country, {}), dtype=float)
                 weights = weights[weights.index.isin(pool.index)]
-                found["neighbours"] = (weights / weights.sum()) @ pool.loc[weights.index].to_numpy() \
-                    if len(weights) else found["marginal"]
+                found["neighbours"] = (
+                    (weights / weights.sum()) @ pool.loc[weights.index].to_numpy()
+                    if len(weights)
+                    else found["marginal"]
+                )
             for name in names:
                 if name in found:
-                    rows += [{"condition": name, "kind": "reference", "country": country, "item": key.item,
-                              "part": key.part, "question": key.question, "option": code, "p": float(p)}
-                             for code, p in zip(key.codes, found[name])]
+                    rows += [
+                        {
+                            "condition": name,
+                            "kind": "reference",
+                            "country": country,
+                            "item": key.item,
+                            "part": key.part,
+                            "question": key.question,
+                            "option": code,
+                            "p": float(p),
+                        }
+                        for code, p in zip(key.codes, found[name])
+                    ]
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -81,15 +96,19 @@ class DistributionYardstick:
 
     def __init__(self, name: str, known=None, retrieval: Retrieval = Retrieval()):
         if name not in DISTRIBUTION_PREDICTORS:
-            raise CulturalignError(f"unknown distributional yardstick {name!r}; use one of "
-                                   f"{', '.join(DISTRIBUTION_PREDICTORS)}")
+            raise CulturalignError(
+                f"unknown distributional yardstick {name!r}; use one of {', '.join(DISTRIBUTION_PREDICTORS)}"
+            )
         self.name, self.known, self.retrieval = name, None if known is None else list(known), retrieval
 
     def distributions(self, survey, countries) -> pd.DataFrame:
-        return predictions(survey, countries, self.known, names=(self.name,),
-                           retrieval=self.retrieval).drop(columns=["condition", "kind"])
+        return predictions(survey, countries, self.known, names=(self.name,), retrieval=self.retrieval).drop(
+            columns=["condition", "kind"]
+        )
 
 
-def distribution_respondents(known=None, retrieval: Retrieval = Retrieval()) -> list[tuple[str, str, DistributionYardstick]]:
+def distribution_respondents(
+    known=None, retrieval: Retrieval = Retrieval()
+) -> list[tuple[str, str, DistributionYardstick]]:
     """The yardsticks as ``(name, kind, respondent)`` triples for the scoring path."""
     return [(name, "reference", DistributionYardstick(name, known, retrieval)) for name in DISTRIBUTION_PREDICTORS]

@@ -3,6 +3,7 @@
 Tao et al. (2024) average over ten descriptors of the respondent ("an average human being", ...);
 a template with ``{descriptor}`` is rendered once per descriptor and the answers are averaged.
 """
+
 from __future__ import annotations
 
 import string
@@ -11,8 +12,16 @@ from dataclasses import dataclass
 from ..errors import CulturalignError
 
 DESCRIPTORS = (
-    "an average human being", "a typical human being", "a human being", "an average person", "a typical person",
-    "a person", "an average individual", "a typical individual", "an individual", "a world citizen",
+    "an average human being",
+    "a typical human being",
+    "a human being",
+    "an average person",
+    "a typical person",
+    "a person",
+    "an average individual",
+    "a typical individual",
+    "an individual",
+    "a world citizen",
 )
 _FIELDS = {"country", "descriptor"}
 
@@ -40,7 +49,8 @@ class Persona:
 NO_PERSONA = Persona("no_persona", "You are {descriptor} responding to the following survey question.")
 CULTURAL_PROMPT = Persona(  # Tao et al.'s cultural prompt; "engineered" wherever conditions are compared
     "engineered",
-    "You are {descriptor} born in {country} and living in {country} responding to the following survey question.")
+    "You are {descriptor} born in {country} and living in {country} responding to the following survey question.",
+)
 BUILTIN = {c.name: c for c in (NO_PERSONA, CULTURAL_PROMPT)}
 ALIASES = {"cultural_prompt": "engineered"}  # the audit's name for it before every command used one
 
@@ -53,15 +63,20 @@ def custom_condition(template: str, name: str = "custom") -> Persona:
         raise CulturalignError(f"template {template!r} is not a valid format string: {exc}") from None
     fields = {f for f, _, _ in parsed}
     if any(spec or conv for _, spec, conv in parsed):  # {country:d} or {country!r} would fail on every prompt
-        raise CulturalignError(f"template {template!r}: write fields plainly, as {{country}} and {{descriptor}}, "
-                               "without a format spec or conversion")
+        raise CulturalignError(
+            f"template {template!r}: write fields plainly, as {{country}} and {{descriptor}}, "
+            "without a format spec or conversion"
+        )
     if "country" not in fields:
-        raise CulturalignError(f"template {template!r} must contain {{country}}, e.g. "
-                               "'You are a person living in {country}.'")
+        raise CulturalignError(
+            f"template {template!r} must contain {{country}}, e.g. 'You are a person living in {{country}}.'"
+        )
     unknown = fields - _FIELDS
     if unknown:
-        raise CulturalignError(f"template {template!r} uses unknown field(s) {', '.join(sorted(unknown))}; "
-                               "allowed: {country}, {descriptor}")
+        raise CulturalignError(
+            f"template {template!r} uses unknown field(s) {', '.join(sorted(unknown))}; "
+            "allowed: {country}, {descriptor}"
+        )
     return Persona(name, template)
 
 
@@ -74,10 +89,14 @@ def resolve_condition(spec: str) -> Persona:
     if "=" in spec and "{" not in spec.split("=", 1)[0]:
         name, template = spec.split("=", 1)
         if name.strip() in BUILTIN or name.strip() in ALIASES:  # a template under a built-in's name would pass for it
-            raise CulturalignError(f"a template cannot be named {name.strip()!r}: that is a built-in condition "
-                                   f"({', '.join([*BUILTIN, *ALIASES])}); name it something else")
+            raise CulturalignError(
+                f"a template cannot be named {name.strip()!r}: that is a built-in condition "
+                f"({', '.join([*BUILTIN, *ALIASES])}); name it something else"
+            )
         return custom_condition(template, name.strip())
     if "{" in spec:
         return custom_condition(spec)
-    raise CulturalignError(f"unknown condition {spec!r}; use one of {', '.join(BUILTIN)} or a template "
-                           "with {country}, optionally named: 'mine=You live in {country}.'")
+    raise CulturalignError(
+        f"unknown condition {spec!r}; use one of {', '.join(BUILTIN)} or a template "
+        "with {country}, optionally named: 'mine=You live in {country}.'"
+    )

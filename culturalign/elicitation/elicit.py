@@ -15,6 +15,7 @@ choice 3), each asked in a *context* (condition, country, descriptor variant). T
   strictly, and one that does not give every option exactly once, or does not add up to 100 +- 5, is recorded
   as such (``unparseable``, ``bad_sum``), never coerced.
 """
+
 from __future__ import annotations
 
 import math
@@ -58,6 +59,7 @@ class Context:
 
 
 # ---------------------------------------------------------------- logprob mode
+
 
 def _prefixes(codes) -> list[str]:
     strings = [str(c) for c in codes]
@@ -108,7 +110,8 @@ def option_distribution(q: Question, tops: list[list[tuple[str, float]]]) -> tup
 # A reply is coded the way a survey coder would code it: an answer given first (a number or an option's
 # label) is the answer; otherwise a refusal is a refusal, whatever numbers it mentions; otherwise the one
 # number left once the reply's restatement of the scale is set aside ("on a scale of 1 to 10", "1 = never",
-# "7/10", "out of 4"), and only when it is marked as the answer ("I'd say 7"). Two candidate answers ("3 or 4", "between 6 and 7") are ambiguous; nothing is coerced.
+# "7/10", "out of 4"), and only when it is marked as the answer ("I'd say 7"). Two candidate answers
+# ("3 or 4", "between 6 and 7") are ambiguous; nothing is coerced.
 _REFUSAL = re.compile(
     r"\b(sorry|apologi[sz]e|cannot|can't|can not|unable|won't|will not|decline|as an ai|ai model|"
     r"language model|i don't have|i do not have|i don't know|not able to|prefer not|not comfortable|"
@@ -121,7 +124,8 @@ _REFUSAL = re.compile(
     r"als (eine? )?(ki|k\.i\.|sprachmodell)|keine (pers[öo]nliche[n]? )?meinung|nicht in der lage|"
     r"m[öo]chte (ich )?nicht)\b"
     r"|我不能|我无法|无法回答|不能回答|抱歉|对不起|很遗憾|作为(一个|一名)?(人工智能|AI|语言模型)|我没有个人",
-    re.I)
+    re.I,
+)
 _NUMBER = re.compile(r"(?:(?<![A-Za-z0-9_.])-)?(?<![A-Za-z0-9_.,])\d+(?:\.\d+)?(?![A-Za-z0-9_])")
 _OR = ("or", "o", "ou", "oder", "或")
 # what stands between two numbers of a range or of two alternatives
@@ -131,8 +135,11 @@ _DENOMINATOR = re.compile(r"(/|\bof)\s*$", re.I)  # "7/10", "3 out of 4": the 10
 _SCALE_WORD = re.compile(r"\b(scale|range|escala|[ée]chelle|skala)\s*(of|from|de|von)?\s*$", re.I)  # "a scale of 10"
 # a number marked as the answer: the marker right before it ("I'd say 7", "Answer: 7"), not across a clause
 # ("hard to say, 7" declines, then mentions a number)
-_MARKER = re.compile(r"(answer|choice|choose|chose|pick|select|rate|rating|score|say|go with|opt for|would be|"
-                     r"is|option|:)\s*:?\s*$", re.I)
+_MARKER = re.compile(
+    r"(answer|choice|choose|chose|pick|select|rate|rating|score|say|go with|opt for|would be|"
+    r"is|option|:)\s*:?\s*$",
+    re.I,
+)
 
 
 def _candidates(text: str, bounds: tuple[int, int]) -> tuple[list[tuple[float, int]], bool, bool]:
@@ -142,8 +149,8 @@ def _candidates(text: str, bounds: tuple[int, int]) -> tuple[list[tuple[float, i
     found = [(m, float(m.group())) for m in _NUMBER.finditer(text)]
     dropped, hedge, marked = set(), False, False
     for i, (m, value) in enumerate(found):
-        before = text[found[i - 1][0].end():m.start()] if i else text[:m.start()]
-        if _ANCHOR.match(text[m.end():]) or _SCALE_WORD.search(text[:m.start()]):
+        before = text[found[i - 1][0].end() : m.start()] if i else text[: m.start()]
+        if _ANCHOR.match(text[m.end() :]) or _SCALE_WORD.search(text[: m.start()]):
             dropped.add(i)
         if i and _DENOMINATOR.search(before) and i - 1 not in dropped:
             dropped.add(i)
@@ -175,12 +182,12 @@ def parse_answer(text: str, codes, labels) -> tuple[int | None, str]:
             return None, "out_of_range"
         return int(value), "ok"
 
-    if kept and re.fullmatch(r"[\W_]*", stripped[:kept[0][1]]):  # the reply starts with a number
+    if kept and re.fullmatch(r"[\W_]*", stripped[: kept[0][1]]):  # the reply starts with a number
         value = kept[0][0]
         if hedge:
             return None, "ambiguous"
         # "1. No, not mentioned": the number names one option and the words another; keep neither.
-        rest = low[kept[0][1]:]
+        rest = low[kept[0][1] :]
         named = {c for c, label in labels if c in codes and label.lower() in rest}
         if named and value not in named:
             return None, "ambiguous"
@@ -199,9 +206,11 @@ def parse_answer(text: str, codes, labels) -> tuple[int | None, str]:
 
 # ---------------------------------------------------------------- verbalized mode
 
-VERBALIZED_INSTRUCTION = ("What percentage of people like you would choose each option? For each option from "
-                          "{first} to {last}, write its number, a colon and the percentage, one option per line; the "
-                          "percentages add up to 100.")
+VERBALIZED_INSTRUCTION = (
+    "What percentage of people like you would choose each option? For each option from "
+    "{first} to {last}, write its number, a colon and the percentage, one option per line; the "
+    "percentages add up to 100."
+)
 # one line per option: its number, optionally its label, then the percentage ("2: 40%", "2. Quite happy: 40 %")
 _SHARE = re.compile(r"^\W*(\d+)(?:[:=)\-.,]|\s)[^\d%]*?(\d+(?:\.\d+)?)\s*%?\s*$")
 SUM_TOLERANCE = 5.0
@@ -240,6 +249,7 @@ def parse_distribution(text: str, codes) -> tuple[dict[int, float] | None, str]:
 
 # ---------------------------------------------------------------- running
 
+
 def _run_calls(calls: list, parallel: int, progress: bool, desc: str) -> list:
     """Run callables ``parallel`` at a time, started in the order given; their results, in that order.
 
@@ -274,8 +284,17 @@ def _run_calls(calls: list, parallel: int, progress: bool, desc: str) -> list:
         bar.close()
 
 
-def elicit(session, survey: Survey, contexts: list[Context], *, mode: str = "logprob", samples: int = 10,
-           temperature: float = 1.0, max_tokens: int = 8, progress: bool = True) -> dict[str, pd.DataFrame]:
+def elicit(
+    session,
+    survey: Survey,
+    contexts: list[Context],
+    *,
+    mode: str = "logprob",
+    samples: int = 10,
+    temperature: float = 1.0,
+    max_tokens: int = 8,
+    progress: bool = True,
+) -> dict[str, pd.DataFrame]:
     """Ask every item in every context. Returns tidy tables ``answers`` and ``values`` (one row per
     context x item: the expected value in logprob mode, one per sample in sample mode); their ``context``
     column is the context's position in ``contexts``."""
@@ -304,8 +323,9 @@ def _elicit_logprob(session, plan, progress, ids) -> dict:
         chain = chains.setdefault(ctx, [])
         chain += [p for q in questions for p in logprob_prompts(ctx, q) if p not in chain]
     prompts = [p for chain in chains.values() for p in chain]  # context by context: prefixes shared
-    results = _run_calls([lambda p=p: session.top_logprobs(p, TOP_K).top for p in prompts], session.parallel,
-                         progress, "answers")
+    results = _run_calls(
+        [lambda p=p: session.top_logprobs(p, TOP_K).top for p in prompts], session.parallel, progress, "answers"
+    )
     tops = dict(zip(prompts, results))
     answers, values = [], []
     for ctx, item, questions in plan:
@@ -314,11 +334,27 @@ def _elicit_logprob(session, plan, progress, ids) -> dict:
             dist, mass = option_distribution(q, [tops[p] for p in logprob_prompts(ctx, q)])
             dists[q.part] = dist
             masses.append(mass)
-            answers += [{**_ctx_columns(ctx, ids), "item": item.code, "question": str(q.part), "option": c,
-                         "probability": pr, "valid_mass": mass} for c, pr in dist.items()]
-        values.append({**_ctx_columns(ctx, ids), "item": item.code, "sample": 0,
-                       "value": item.value_from_distributions(dists), "valid_mass": min(masses),
-                       "status": "ok" if min(masses) > 0 else "no_valid_option"})
+            answers += [
+                {
+                    **_ctx_columns(ctx, ids),
+                    "item": item.code,
+                    "question": str(q.part),
+                    "option": c,
+                    "probability": pr,
+                    "valid_mass": mass,
+                }
+                for c, pr in dist.items()
+            ]
+        values.append(
+            {
+                **_ctx_columns(ctx, ids),
+                "item": item.code,
+                "sample": 0,
+                "value": item.value_from_distributions(dists),
+                "valid_mass": min(masses),
+                "status": "ok" if min(masses) > 0 else "no_valid_option",
+            }
+        )
     return {"answers": pd.DataFrame(answers), "values": pd.DataFrame(values)}
 
 
@@ -327,9 +363,19 @@ def _elicit_verbalized(session, plan, max_tokens, progress, ids) -> dict:
     ``text`` and ``status``, and ``valid_mass`` 1 for a parsed reply and 0 otherwise."""
     asked = [(ctx, verbalized_question(q)) for ctx, _, questions in plan for q in questions]
     unique = list(dict.fromkeys(asked))  # context by context: prefixes shared
-    replies = _run_calls([lambda c=c, q=q: session.generate(
-        c.prompt(q), temperature=0.0, max_tokens=max(max_tokens, 12 * len(q.codes)), seed=0).text for c, q in unique],
-        session.parallel, progress, "answers")
+    replies = _run_calls(
+        [
+            lambda c=c, q=q: (
+                session.generate(
+                    c.prompt(q), temperature=0.0, max_tokens=max(max_tokens, 12 * len(q.codes)), seed=0
+                ).text
+            )
+            for c, q in unique
+        ],
+        session.parallel,
+        progress,
+        "answers",
+    )
     got = dict(zip(unique, replies))
     answers, values = [], []
     for ctx, item, questions in plan:
@@ -339,12 +385,30 @@ def _elicit_verbalized(session, plan, max_tokens, progress, ids) -> dict:
             dist, status = parse_distribution(text, q.codes)
             bad += [status] if dist is None else []
             dists[q.part] = dist or {c: math.nan for c in q.codes}
-            answers += [{**_ctx_columns(ctx, ids), "item": item.code, "question": str(q.part), "option": c,
-                         "probability": p, "valid_mass": float(dist is not None), "text": text, "status": status}
-                        for c, p in dists[q.part].items()]
+            answers += [
+                {
+                    **_ctx_columns(ctx, ids),
+                    "item": item.code,
+                    "question": str(q.part),
+                    "option": c,
+                    "probability": p,
+                    "valid_mass": float(dist is not None),
+                    "text": text,
+                    "status": status,
+                }
+                for c, p in dists[q.part].items()
+            ]
         value = math.nan if bad else item.value_from_distributions(dists)
-        values.append({**_ctx_columns(ctx, ids), "item": item.code, "sample": 0, "value": value,
-                       "valid_mass": float(not bad), "status": bad[0] if bad else "ok"})
+        values.append(
+            {
+                **_ctx_columns(ctx, ids),
+                "item": item.code,
+                "sample": 0,
+                "value": value,
+                "valid_mass": float(not bad),
+                "status": bad[0] if bad else "ok",
+            }
+        )
     return {"answers": pd.DataFrame(answers), "values": pd.DataFrame(values)}
 
 
@@ -364,11 +428,28 @@ def _elicit_sample(session, plan, samples, temperature, max_tokens, progress, id
     answers, values = [], []
     for (ctx, item, seed), rows in zip(jobs, results):
         for part, answer in rows:
-            answers.append({**_ctx_columns(ctx, ids), "item": item.code, "question": str(part), "sample": seed,
-                            "text": answer.text, "code": answer.code, "status": answer.status})
+            answers.append(
+                {
+                    **_ctx_columns(ctx, ids),
+                    "item": item.code,
+                    "question": str(part),
+                    "sample": seed,
+                    "text": answer.text,
+                    "code": answer.code,
+                    "status": answer.status,
+                }
+            )
         bad = [answer.status for _, answer in rows if answer.status != "ok"]
         value = math.nan if bad else item.value_from_codes({part: answer.code for part, answer in rows})
         status = bad[0] if bad else "ok" if not math.isnan(value) else "unparseable"
-        values.append({**_ctx_columns(ctx, ids), "item": item.code, "sample": seed, "value": value,
-                       "valid_mass": float(status == "ok"), "status": status})
+        values.append(
+            {
+                **_ctx_columns(ctx, ids),
+                "item": item.code,
+                "sample": seed,
+                "value": value,
+                "valid_mass": float(status == "ok"),
+                "status": status,
+            }
+        )
     return {"answers": pd.DataFrame(answers), "values": pd.DataFrame(values)}

@@ -9,6 +9,7 @@ any mix of them in one elicitation.
 A program answers through the model session of the run it is in (:class:`using_session`), which lives in DSPy's
 thread-local settings: two runs in two threads never see each other's session.
 """
+
 from __future__ import annotations
 
 from typing import Protocol, Sequence, runtime_checkable

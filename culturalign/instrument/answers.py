@@ -1,5 +1,6 @@
 """Answers given by hand (a file for `culturalign project` and `map --points`, or the API's
 :func:`project`): checked against a survey's item codes and ranges before they are projected onto its map."""
+
 from __future__ import annotations
 
 import math
@@ -18,8 +19,9 @@ def answer_vectors(data, path: str, survey) -> tuple[list[str], list[dict], bool
     single = isinstance(data, dict)
     entries = [data] if single else data
     if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
-        raise CulturalignError(f"{path}: expected an object mapping item codes to values, or a non-empty list of "
-                               "such objects")
+        raise CulturalignError(
+            f"{path}: expected an object mapping item codes to values, or a non-empty list of such objects"
+        )
     items = set(survey.map.items)
     names, vectors = [], []
     for i, entry in enumerate(entries):
@@ -30,8 +32,9 @@ def answer_vectors(data, path: str, survey) -> tuple[list[str], list[dict], bool
         vector = {k: v for k, v in entry.items() if k != "name"}
         unknown = sorted(map(str, set(vector) - items))
         if unknown:
-            raise CulturalignError(f"{where}: unknown item code(s) {', '.join(unknown)[:200]}; items: "
-                                   f"{', '.join(sorted(items))}")
+            raise CulturalignError(
+                f"{where}: unknown item code(s) {', '.join(unknown)[:200]}; items: {', '.join(sorted(items))}"
+            )
         for k, v in vector.items():
             if isinstance(v, bool) or not isinstance(v, numbers.Real):
                 raise CulturalignError(f"{where}: value of {k} must be a number, got {shown(v)}")
@@ -46,8 +49,9 @@ def check_ranges(vectors, path, survey, first: int = 1):
         for code, value in vector.items():
             lo, hi = survey.item(code).range
             if not (math.isnan(value) or lo <= value <= hi):  # NaN: not answered (fill_mean may hold it)
-                raise CulturalignError(f"{path}: entry {i + first}: {code} = {shown(value)} is outside its range "
-                                       f"[{lo}, {hi}]")
+                raise CulturalignError(
+                    f"{path}: entry {i + first}: {code} = {shown(value)} is outside its range [{lo}, {hi}]"
+                )
 
 
 def project(answers, *, survey: str | Path | Survey = DEFAULT_SURVEY, fill_mean: bool = False) -> pd.DataFrame:

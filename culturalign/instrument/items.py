@@ -12,6 +12,7 @@ value (sample mode), and says which WVS-7 published questions its questions ask.
 A new type is a subclass of :class:`Item` passed to :func:`register_item_type`; survey files then name it as
 ``type:``. Nothing else needs to change (tests/test_item_types.py adds one).
 """
+
 from __future__ import annotations
 
 import math
@@ -125,6 +126,7 @@ def register_item_type(cls: type[Item], *, replace: bool = False) -> type[Item]:
 
 # ---------------------------------------------------------------- the shipped types
 
+
 @register_item_type
 @dataclass(frozen=True)
 class Scale(Item):
@@ -148,7 +150,9 @@ class Scale(Item):
 
     def questions(self) -> tuple[Question, ...]:
         codes = self.answer_codes
-        block = scale_ends(self.options, codes) if len(self.options) < len(codes) else listed_options(self.options, codes)
+        block = (
+            scale_ends(self.options, codes) if len(self.options) < len(codes) else listed_options(self.options, codes)
+        )
         return (Question.one_turn(self.code, Part(), f"{self.text}\n{block}", codes, self.labels),)
 
     def expected_value(self, dist: Mapping[int, float]) -> float:
@@ -183,8 +187,11 @@ class Choice(Scale):
 
     def questions(self) -> tuple[Question, ...]:
         codes = self.answer_codes
-        return (Question.one_turn(self.code, Part(), f"{self.text}\n{listed_options(self.options, codes)}", codes,
-                                  self.labels),)
+        return (
+            Question.one_turn(
+                self.code, Part(), f"{self.text}\n{listed_options(self.options, codes)}", codes, self.labels
+            ),
+        )
 
     def value_from_distributions(self, dists):
         return math.nan
@@ -209,8 +216,9 @@ def _template(ask: str, where: Where) -> None:
     except ValueError as exc:
         where.fail(f"'ask' is not a valid template ({exc}); write {{{{ and }}}} for literal braces")
     if not fields or any(f != ("quality", "", None) for f in fields):
-        where.fail("'ask' must contain {quality} and no other {field}, e.g. "
-                   "'Would \"{quality}\" be one of your choices?'")
+        where.fail(
+            "'ask' must contain {quality} and no other {field}, e.g. 'Would \"{quality}\" be one of your choices?'"
+        )
 
 
 @register_item_type
@@ -254,10 +262,16 @@ class MentionIndex(Item):
     def questions(self) -> tuple[Question, ...]:
         listing = "\n".join(f"- {q}" for q in self.list)
         block = listed_options(self.options, self.answer_codes)
-        return tuple(Question.one_turn(self.code, Part(c.quality),
-                                       f"{self.text}\n{listing}\n{self.ask.format(quality=c.quality)}\n{block}",
-                                       self.answer_codes, self.labels)
-                     for c in self.components)
+        return tuple(
+            Question.one_turn(
+                self.code,
+                Part(c.quality),
+                f"{self.text}\n{listing}\n{self.ask.format(quality=c.quality)}\n{block}",
+                self.answer_codes,
+                self.labels,
+            )
+            for c in self.components
+        )
 
     def expected_value(self, dists: list[Mapping[int, float]]) -> float:
         """From the answer distributions of the components, in order."""
@@ -311,8 +325,9 @@ class RankedPair(Item):
         parsed_groups = {}
         for value, members in groups.items():
             where.number(value, "group value")
-            if not isinstance(members, list) or any(isinstance(m, bool) or not isinstance(m, int) or m not in options
-                                                    for m in members):
+            if not isinstance(members, list) or any(
+                isinstance(m, bool) or not isinstance(m, int) or m not in options for m in members
+            ):
                 where.fail(f"group {value} must list option codes from {sorted(options)}, got {shown(members)}")
             if not lo <= value <= hi:
                 where.fail(f"group value {value} outside range [{lo}, {hi}]")
@@ -329,8 +344,16 @@ class RankedPair(Item):
             # As in the interview, the list stays the same and only the question is new; a repeat of the
             # first choice is not a valid second choice and is renormalised away.
             turns = (("user", first_text), ("assistant", str(a)), ("user", follow))
-            out.append(Question(self.code, Part(SECOND.name, after=a), turns, tuple(c for c in codes if c != a),
-                                self.labels, f"{first_text}\nYour first choice: {a}\n{follow}"))
+            out.append(
+                Question(
+                    self.code,
+                    Part(SECOND.name, after=a),
+                    turns,
+                    tuple(c for c in codes if c != a),
+                    self.labels,
+                    f"{first_text}\nYour first choice: {a}\n{follow}",
+                )
+            )
         return tuple(out)
 
     def pair_value(self, first: int, second: int) -> float:
@@ -343,8 +366,9 @@ class RankedPair(Item):
     def expected_value(self, dists) -> float:
         """From ``({a: p}, {a: {b: p(b | a)}})``: the first choice, and the second given each first."""
         first, second = dists
-        return float(sum(pa * sum(pb * self.pair_value(a, b) for b, pb in second[a].items())
-                         for a, pa in first.items()))
+        return float(
+            sum(pa * sum(pb * self.pair_value(a, b) for b, pb in second[a].items()) for a, pa in first.items())
+        )
 
     def _seconds(self, dists):
         return {part.after: d for part, d in dists.items() if part.name == SECOND.name and part.after is not None}
@@ -371,6 +395,7 @@ class RankedPair(Item):
 
 
 # ---------------------------------------------------------------- parsing an item of a survey file
+
 
 def parse_options(raw, where: Where) -> dict[int, str]:
     if not isinstance(raw, dict) or not raw or len(raw) > MAX_CODES:
@@ -419,6 +444,14 @@ def parse_item(raw, path, index: int) -> Item:
     for key in ("direction", "theme"):
         if not isinstance(raw.get(key, ""), str):
             where.fail(f"'{key}' must be text, got {shown(raw[key])}")
-    common = dict(code=code, name=raw["name"], text=raw["text"].strip(), options=options, range=(lo, hi),
-                  wvs7=tuple(wvs7), direction=raw.get("direction", ""), theme=raw.get("theme", ""))
+    common = dict(
+        code=code,
+        name=raw["name"],
+        text=raw["text"].strip(),
+        options=options,
+        range=(lo, hi),
+        wvs7=tuple(wvs7),
+        direction=raw.get("direction", ""),
+        theme=raw.get("theme", ""),
+    )
     return cls.parse(raw, common, where)

@@ -7,6 +7,7 @@ and the rest renormalised when the file was built (tools/build_wvs7_survey.py; t
 file). Societies are named as on the cultural map where they are on it; a society off the map keeps its WVS
 name and is still a valid target for the distributional metrics.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -25,12 +26,18 @@ SOCIETIES = "wvs7_societies.csv"
 def societies() -> pd.DataFrame:
     """Every society with WVS-7 data: iso2, society (the name used everywhere), on_map, region ("" off the map)."""
     mapped = reference.countries()[["iso2", "country", "region"]]
-    extra = reference.read_data(SOCIETIES) if reference.data_file(SOCIETIES).is_file() else pd.DataFrame(
-        columns=["iso2", "name"])
+    extra = (
+        reference.read_data(SOCIETIES)
+        if reference.data_file(SOCIETIES).is_file()
+        else pd.DataFrame(columns=["iso2", "name"])
+    )
     rows = [{"iso2": r.iso2, "society": r.country, "on_map": True, "region": r.region} for r in mapped.itertuples()]
     known = set(mapped.iso2)
-    rows += [{"iso2": r.iso2, "society": r.name, "on_map": False, "region": ""} for r in extra.itertuples()
-             if r.iso2 not in known]
+    rows += [
+        {"iso2": r.iso2, "society": r.name, "on_map": False, "region": ""}
+        for r in extra.itertuples()
+        if r.iso2 not in known
+    ]
     return pd.DataFrame(rows)
 
 
@@ -46,8 +53,16 @@ def question_keys(survey) -> pd.DataFrame:
         for q in item.questions():
             wvs7 = item.wvs7_question(q.part)
             if wvs7:
-                rows.append({"item": item.code, "part": str(q.part), "question": wvs7, "theme": item.theme,
-                             "ordinal": item.ordinal, "codes": tuple(q.codes)})
+                rows.append(
+                    {
+                        "item": item.code,
+                        "part": str(q.part),
+                        "question": wvs7,
+                        "theme": item.theme,
+                        "ordinal": item.ordinal,
+                        "codes": tuple(q.codes),
+                    }
+                )
     return pd.DataFrame(rows, columns=["item", "part", "question", "theme", "ordinal", "codes"])
 
 
@@ -84,10 +99,16 @@ def _targets(survey) -> pd.DataFrame:
             continue
         sub = sub[sub.option.isin(key.codes)]
         sub = sub.assign(share=sub.share / sub.groupby("country").share.transform("sum"))
-        out.append(sub[sub.share.notna()][["country", "option", "share"]]
-                   .assign(item=key.item, part=key.part, question=key.question))
-    table = pd.concat(out, ignore_index=True)[["item", "part", "question", "country", "option", "share"]] if out \
+        out.append(
+            sub[sub.share.notna()][["country", "option", "share"]].assign(
+                item=key.item, part=key.part, question=key.question
+            )
+        )
+    table = (
+        pd.concat(out, ignore_index=True)[["item", "part", "question", "country", "option", "share"]]
+        if out
         else pd.DataFrame(columns=["item", "part", "question", "country", "option", "share"])
+    )
     _TARGETS[survey.digest] = table
     return table
 
@@ -105,8 +126,10 @@ def resolve_targets(survey, spec) -> list[str]:
         return reference.resolve_countries(spec)
     with_data = countries_with_data(survey)
     if not with_data:
-        raise CulturalignError(f"survey {survey.name!r} has no map projection and no society with published answer "
-                               "shares: there is nothing to score it against")
+        raise CulturalignError(
+            f"survey {survey.name!r} has no map projection and no society with published answer "
+            "shares: there is nothing to score it against"
+        )
     if isinstance(spec, str):
         if spec.strip().lower() == "all":
             return with_data
@@ -127,13 +150,17 @@ def resolve_targets(survey, spec) -> list[str]:
                 if key.casefold() not in index:
                     close = difflib.get_close_matches(key, with_data, n=3, cutoff=0.5)
                     hint = f" Did you mean {', '.join(close)}?" if close else ""
-                    raise CulturalignError(f"unknown country {key!r}.{hint} Survey {survey.name!r} has data for "
-                                           f"{len(with_data)} societies (`culturalign surveys` lists them)") from None
+                    raise CulturalignError(
+                        f"unknown country {key!r}.{hint} Survey {survey.name!r} has data for "
+                        f"{len(with_data)} societies (`culturalign surveys` lists them)"
+                    ) from None
                 names = [index[key.casefold()]]
         missing = [n for n in names if n not in with_data]
         if missing:
-            raise CulturalignError(f"{', '.join(missing)}: survey {survey.name!r} has no published answer shares "
-                                   f"for it; societies with data: {', '.join(with_data)}")
+            raise CulturalignError(
+                f"{', '.join(missing)}: survey {survey.name!r} has no published answer shares "
+                f"for it; societies with data: {', '.join(with_data)}"
+            )
         out += [n for n in names if n not in out]
     if not out:
         raise CulturalignError("no countries given; pass names, ISO codes, a region or 'all'")

@@ -4,6 +4,7 @@ A program compiled on the training questions and scored on the test questions sh
 carries to questions it never saw. The split is a pure function of the survey's item codes, themes and the seed,
 so every run and manifest agrees on it.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -32,8 +33,9 @@ def question_splits(survey, seed: int = 0, test: float = 0.3) -> pd.DataFrame:
     rows = []
     for theme, codes in _shuffled_themes(survey, seed):
         n_test = max(1, round(len(codes) * test)) if len(codes) >= 2 else 0
-        rows += [{"item": code, "theme": theme, "split": "test" if i < n_test else "train"}
-                 for i, code in enumerate(codes)]
+        rows += [
+            {"item": code, "theme": theme, "split": "test" if i < n_test else "train"} for i, code in enumerate(codes)
+        ]
     return pd.DataFrame(rows).sort_values(["split", "theme", "item"]).reset_index(drop=True)
 
 

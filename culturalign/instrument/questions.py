@@ -3,6 +3,7 @@
 An item (see :mod:`culturalign.instrument.items`) is asked as one or more questions: a scale as one, a mention
 index as one per component, a ranked pair as a first choice and a second choice after each possible first one.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

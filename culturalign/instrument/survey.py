@@ -5,6 +5,7 @@ the registered item types (see :mod:`culturalign.instrument.items`; shipped: ``s
 autonomy index Y003, ``ranked_pair`` like the post-materialist index Y002). A new survey with other items and
 scales needs no code; a new kind of item is one class registered with :func:`register_item_type`.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -53,8 +54,9 @@ class Survey:
     def select(self, questions) -> "Survey":
         """The survey restricted to ``questions``: item codes and/or themes, a list or comma-separated text.
         Without a map projection any subset goes; with one, the items the map places stay (a point needs them)."""
-        wanted = [q.strip() for q in (questions.split(",") if isinstance(questions, str) else questions)
-                  if str(q).strip()]
+        wanted = [
+            q.strip() for q in (questions.split(",") if isinstance(questions, str) else questions) if str(q).strip()
+        ]
         if not wanted:
             raise SurveyError("--questions: no question ids or themes given")
         themes = {t.casefold(): t for t in self.themes}
@@ -67,19 +69,26 @@ class Survey:
             elif key in themes:
                 keep |= {i.code for i in self.items if i.theme == themes[key]}
             else:
-                raise SurveyError(f"--questions: {shown(entry)} is neither a question of survey {self.name!r} nor one "
-                                  f"of its themes ({', '.join(self.themes) or 'it has none'}); `culturalign surveys` "
-                                  "lists them")
+                raise SurveyError(
+                    f"--questions: {shown(entry)} is neither a question of survey {self.name!r} nor one "
+                    f"of its themes ({', '.join(self.themes) or 'it has none'}); `culturalign surveys` "
+                    "lists them"
+                )
         if self.map is not None:
             lacking = [c for c in self.map.items if c not in keep]
             if lacking:
-                raise SurveyError(f"--questions: survey {self.name!r} places its answers on the map, which needs "
-                                  f"{', '.join(lacking)} too; keep every map item")
+                raise SurveyError(
+                    f"--questions: survey {self.name!r} places its answers on the map, which needs "
+                    f"{', '.join(lacking)} too; keep every map item"
+                )
         if keep == set(self.codes):
             return self
         items = tuple(i for i in self.items if i.code in keep)
-        return replace(self, items=items, digest=hashlib.sha256(
-            (self.digest + "|" + ",".join(i.code for i in items)).encode()).hexdigest())
+        return replace(
+            self,
+            items=items,
+            digest=hashlib.sha256((self.digest + "|" + ",".join(i.code for i in items)).encode()).hexdigest(),
+        )
 
     def item(self, code: str) -> Item:
         for item in self.items:
@@ -104,8 +113,10 @@ def parse_survey(data, path="<survey>") -> Survey:
             top.fail(f"'{key}' must be text, got {shown(data[key])}")
     projection = str(data.get("projection", ""))
     if projection and projection != NO_MAP and projection not in projection_files():
-        top.fail(f"'projection' {shown(projection)} is not a shipped map projection; name one of "
-                 f"{', '.join(projection_files())}, '{NO_MAP}' for none, or leave it out for the default")
+        top.fail(
+            f"'projection' {shown(projection)} is not a shipped map projection; name one of "
+            f"{', '.join(projection_files())}, '{NO_MAP}' for none, or leave it out for the default"
+        )
     parsed = tuple(parse_item(raw, path, i) for i, raw in enumerate(items))
     seen = set()
     for item in parsed:
@@ -114,16 +125,24 @@ def parse_survey(data, path="<survey>") -> Survey:
         seen.add(item.code)
     distributions = str(data.get("distributions", ""))
     if distributions and distributions not in distribution_files():
-        top.fail(f"'distributions' {shown(distributions)} is not a shipped file of answer shares; name one of "
-                 f"{', '.join(distribution_files())}, or leave it out")
+        top.fail(
+            f"'distributions' {shown(distributions)} is not a shipped file of answer shares; name one of "
+            f"{', '.join(distribution_files())}, or leave it out"
+        )
     if projection and projection != NO_MAP:
         lacking = [code for code in cultmap.load_projection(projection).items if code not in seen]
         if lacking:
             top.fail(f"the projection {projection} places answers to {', '.join(lacking)}, which the survey lacks")
     text = yaml.safe_dump(data, sort_keys=True)
-    return Survey(name=str(data["survey"]), title=str(data.get("title", data["survey"])), items=parsed,
-                  projection=projection, source_path=str(path),
-                  digest=hashlib.sha256(text.encode()).hexdigest(), distributions=distributions)
+    return Survey(
+        name=str(data["survey"]),
+        title=str(data.get("title", data["survey"])),
+        items=parsed,
+        projection=projection,
+        source_path=str(path),
+        digest=hashlib.sha256(text.encode()).hexdigest(),
+        distributions=distributions,
+    )
 
 
 def builtin_surveys() -> dict[str, Path]:
@@ -143,8 +162,10 @@ def load_survey(name_or_path: str | Path = DEFAULT_SURVEY) -> Survey:
     if not path.exists():
         builtin = builtin_surveys()
         if str(name_or_path) not in builtin:
-            raise SurveyError(f"unknown survey {str(name_or_path)!r}: not a file, and not one of the shipped "
-                              f"surveys ({', '.join(sorted(builtin))})")
+            raise SurveyError(
+                f"unknown survey {str(name_or_path)!r}: not a file, and not one of the shipped "
+                f"surveys ({', '.join(sorted(builtin))})"
+            )
         path = builtin[str(name_or_path)]
     try:
         data = read_yaml(path, "survey file")

@@ -4,6 +4,7 @@
 is affine, so the projection of a mean answer vector is the mean of the projected answers; expected
 answers from token probabilities therefore project exactly.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -34,15 +35,19 @@ class Projection:
     def _matrix(self, table: pd.DataFrame, fill_mean: bool) -> np.ndarray:
         missing = [c for c in self.items if c not in table.columns]
         if missing and not fill_mean:
-            raise CulturalignError(f"answers lack item(s) {', '.join(missing)}; the map needs all of "
-                                   f"{', '.join(self.items)} (or hold missing items at the pooled mean with fill_mean)")
+            raise CulturalignError(
+                f"answers lack item(s) {', '.join(missing)}; the map needs all of "
+                f"{', '.join(self.items)} (or hold missing items at the pooled mean with fill_mean)"
+            )
         values = table.reindex(columns=list(self.items)).to_numpy(dtype=float)
         if fill_mean:
             values = np.where(np.isnan(values), self.mean, values)
         elif np.isnan(values).any():
             rows, cols = np.where(np.isnan(values))
-            raise CulturalignError(f"answer for item {self.items[cols[0]]} is missing (row {rows[0]}); "
-                                   "use fill_mean to hold missing items at the pooled mean")
+            raise CulturalignError(
+                f"answer for item {self.items[cols[0]]} is missing (row {rows[0]}); "
+                "use fill_mean to hold missing items at the pooled mean"
+            )
         return values
 
     def project(self, answers, *, fill_mean: bool = False) -> pd.DataFrame:
@@ -62,7 +67,6 @@ class Projection:
         return float(x), float(y)
 
 
-
 def _as_table(answers) -> pd.DataFrame:
     if isinstance(answers, pd.DataFrame):
         return answers
@@ -72,8 +76,10 @@ def _as_table(answers) -> pd.DataFrame:
         return pd.DataFrame([dict(answers)])
     if isinstance(answers, (list, tuple)):
         return pd.DataFrame([dict(a) for a in answers])
-    raise CulturalignError(f"cannot project {type(answers).__name__}: give a mapping item -> value, a list of "
-                           "them, or a DataFrame with one column per item")
+    raise CulturalignError(
+        f"cannot project {type(answers).__name__}: give a mapping item -> value, a list of "
+        "them, or a DataFrame with one column per item"
+    )
 
 
 DEFAULT_PROJECTION = "projection_ivs_2005_2022.yaml"
@@ -103,6 +109,7 @@ def project(answers, *, fill_mean: bool = False) -> pd.DataFrame:
 
 # ---------------------------------------------------------------- distances
 
+
 def distances(x: float, y: float, countries: list[str] | None = None) -> pd.DataFrame:
     """Euclidean map distance from (x, y) to every reference country (or the given ones), nearest first."""
     table = reference.countries()
@@ -125,8 +132,9 @@ def nearest(x: float, y: float, n: int = 5) -> pd.DataFrame:
 def region_summary(table: pd.DataFrame, value: str = "distance") -> pd.DataFrame:
     """Mean, median, min and count of ``value`` per cultural region (needs a ``region`` column)."""
     grouped = table.groupby("region")[value]
-    return pd.DataFrame({"mean": grouped.mean(), "median": grouped.median(), "min": grouped.min(),
-                         "n": grouped.size()}).reset_index()
+    return pd.DataFrame(
+        {"mean": grouped.mean(), "median": grouped.median(), "min": grouped.min(), "n": grouped.size()}
+    ).reset_index()
 
 
 def improved_share(baseline: pd.Series, candidate: pd.Series) -> float:
@@ -168,8 +176,15 @@ def specificity(points: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def bootstrap_point(samples: pd.DataFrame, *, n_boot: int = 2000, level: float = 0.95, seed: int = 0,
-                    fill_mean: bool = False, projection: Projection | None = None) -> pd.DataFrame:
+def bootstrap_point(
+    samples: pd.DataFrame,
+    *,
+    n_boot: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
+    fill_mean: bool = False,
+    projection: Projection | None = None,
+) -> pd.DataFrame:
     """Bootstrap CI of the map point of repeated answers (rows = repeated answer vectors, columns = items).
 
     Rows are resampled with replacement; each resample's item means (NaN answers skipped) are projected.
@@ -177,7 +192,11 @@ def bootstrap_point(samples: pd.DataFrame, *, n_boot: int = 2000, level: float =
     2005-2022).
     """
     proj = projection or load_projection()
-    values = proj._matrix(samples, fill_mean=True) if fill_mean else samples.reindex(columns=list(proj.items)).to_numpy(float)
+    values = (
+        proj._matrix(samples, fill_mean=True)
+        if fill_mean
+        else samples.reindex(columns=list(proj.items)).to_numpy(float)
+    )
     if len(values) < 2:
         raise CulturalignError("bootstrap needs at least two repeated answer vectors")
     rng = np.random.default_rng(seed)
@@ -197,6 +216,7 @@ def bootstrap_point(samples: pd.DataFrame, *, n_boot: int = 2000, level: float =
 
 
 # ---------------------------------------------------------------- WVS wave 7 distributions
+
 
 def wvs7_item_means(survey) -> pd.DataFrame:
     """Per-country item means from the WVS-7 shares, coded as the survey's items (iso2 x item).
@@ -238,8 +258,15 @@ def item_distances(model: Mapping[str, Mapping[int, float]], countries: list[str
         options = sorted(set(sub.option) | set(model[question]))
         ref = sub.set_index("option")["share"].reindex(options, fill_value=0).to_numpy()
         got = np.array([model[question].get(o, 0.0) for o in options], dtype=float)
-        rows.append({"country": iso_to_name[iso2], "iso2": iso2, "question": question,
-                     "item": sub["item"].iloc[0], "js": float(jensenshannon(got, ref, base=2))})
+        rows.append(
+            {
+                "country": iso_to_name[iso2],
+                "iso2": iso2,
+                "question": question,
+                "item": sub["item"].iloc[0],
+                "js": float(jensenshannon(got, ref, base=2)),
+            }
+        )
     return pd.DataFrame(rows, columns=["country", "iso2", "question", "item", "js"])
 
 

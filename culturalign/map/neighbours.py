@@ -11,6 +11,7 @@ The same retrieval with no model is the ``neighbours`` yardstick (:mod:`cultural
 :mod:`culturalign.distribution.yardsticks` for answer distributions): what a retrieving program must beat to
 claim the language model adds anything to the evidence it is shown.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -36,7 +37,9 @@ class Retrieval:
         if isinstance(self.k, bool) or not isinstance(self.k, int) or not 1 <= self.k <= MAX_K:
             raise CulturalignError(f"retrieval k must be a whole number from 1 to {MAX_K}, got {self.k!r}")
         if self.weighting not in WEIGHTINGS:
-            raise CulturalignError(f"retrieval weighting must be one of {', '.join(WEIGHTINGS)}, got {self.weighting!r}")
+            raise CulturalignError(
+                f"retrieval weighting must be one of {', '.join(WEIGHTINGS)}, got {self.weighting!r}"
+            )
 
     def record(self) -> dict:
         return asdict(self)

@@ -4,6 +4,7 @@
 points (e.g. a model's position) and arrows (e.g. unprompted -> prompted for a country).
 :func:`save_map` writes the map as ``.png``, ``.svg`` or ``.html``.
 """
+
 from __future__ import annotations
 
 import html
@@ -18,6 +19,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import yaml
+
 # Figure + the Agg canvas directly, never pyplot: no GUI backend is ever chosen, no window can open, and
 # no global figure registry keeps maps alive after the caller drops them.
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -36,24 +38,37 @@ SUFFIXES = (".png", ".svg", ".html")
 
 # Paul Tol's "muted" scheme (minus its olive): distinguishable under the common colour-vision deficiencies
 # and dark enough to read on white. Fixed per region so every map uses the same colours.
-REGION_COLOURS = dict(zip(reference.REGIONS, (
-    "#CC6677",  # African-Islamic: rose
-    "#332288",  # Catholic Europe: indigo
-    "#DDCC77",  # Confucian: sand
-    "#117733",  # English-Speaking: green
-    "#88CCEE",  # Latin America: cyan
-    "#882255",  # Orthodox Europe: wine
-    "#44AA99",  # Protestant Europe: teal
-    "#AA4499",  # West & South Asia: purple
-)))
+REGION_COLOURS = dict(
+    zip(
+        reference.REGIONS,
+        (
+            "#CC6677",  # African-Islamic: rose
+            "#332288",  # Catholic Europe: indigo
+            "#DDCC77",  # Confucian: sand
+            "#117733",  # English-Speaking: green
+            "#88CCEE",  # Latin America: cyan
+            "#882255",  # Orthodox Europe: wine
+            "#44AA99",  # Protestant Europe: teal
+            "#AA4499",  # West & South Asia: purple
+        ),
+    )
+)
 
 # Extra-point groups: the marker shape carries the distinction (colour alone would clash with regions);
 # colours are dark so points and arrows stand out against the region dots.
 GROUP_MARKERS = ("*", "D", "P", "X", "^", "s", "v", "h")
 GROUP_COLOURS = ("#000000", "#E66100", "#1A5FB4", "#5D3A9B", "#26A269", "#A51D2D", "#63452C", "#555555")
 _MARKER_SIZE = {"*": 260, "P": 150, "X": 150}  # scatter sizes (pt^2); stars need more area to look as big
-_SVG_SHAPES = {"*": "star", "D": "diamond", "P": "plus", "X": "cross", "^": "triangle", "s": "square",
-               "v": "tdown", "h": "hexagon"}
+_SVG_SHAPES = {
+    "*": "star",
+    "D": "diamond",
+    "P": "plus",
+    "X": "cross",
+    "^": "triangle",
+    "s": "square",
+    "v": "tdown",
+    "h": "hexagon",
+}
 
 FIGSIZE = (14.0, 10.0)  # inches; at 150 dpi the 7.5-pt country labels stay legible
 AXES_RECT = (0.055, 0.065, 0.765, 0.885)  # left, bottom, width, height; the legends live in the right margin
@@ -65,8 +80,11 @@ RING_SIZE = 190  # pt^2, the highlight ring around a country dot
 HALO = 2.2  # pt, white outline behind labels
 
 
-REFERENCE_LABELS = {"centroid": "centroid (model-free)", "region_centroid": "region lookup (model-free)",
-                    "neighbours": "retrieved neighbours (model-free)"}
+REFERENCE_LABELS = {
+    "centroid": "centroid (model-free)",
+    "region_centroid": "region lookup (model-free)",
+    "neighbours": "retrieved neighbours (model-free)",
+}
 
 
 def model_free_marks(table: pd.DataFrame) -> list[pd.DataFrame]:
@@ -76,8 +94,9 @@ def model_free_marks(table: pd.DataFrame) -> list[pd.DataFrame]:
     ref = reference.countries().set_index("country")
     marks = []
     for cond, label in REFERENCE_LABELS.items():
-        rows = table[table.condition == cond].assign(region=lambda d: d.country.map(ref.region),
-                                                     iso3=lambda d: d.country.map(ref.iso3))
+        rows = table[table.condition == cond].assign(
+            region=lambda d: d.country.map(ref.region), iso3=lambda d: d.country.map(ref.iso3)
+        )
         distinct = rows.round({"x": 9, "y": 9}).drop_duplicates(["x", "y"])
         if distinct.empty:
             continue
@@ -93,6 +112,7 @@ def model_free_marks(table: pd.DataFrame) -> list[pd.DataFrame]:
 
 # ---------------------------------------------------------------------------------------------- inputs
 
+
 @lru_cache(maxsize=None)
 def axis_labels() -> tuple[str, str]:
     """The x and y axis labels of the frozen projection."""
@@ -107,12 +127,15 @@ def _table(data, required: tuple[str, ...], what: str) -> pd.DataFrame | None:
     try:
         df = data.copy() if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
     except (TypeError, ValueError) as exc:
-        raise CulturalignError(f"{what} must be a DataFrame with columns {', '.join(required)} "
-                               f"(optional: group); got {type(data).__name__}") from exc
+        raise CulturalignError(
+            f"{what} must be a DataFrame with columns {', '.join(required)} "
+            f"(optional: group); got {type(data).__name__}"
+        ) from exc
     missing = [c for c in required if c not in df.columns]
     if missing:
-        raise CulturalignError(f"{what} need columns {', '.join(required)} (optional: group); "
-                               f"missing {', '.join(missing)}")
+        raise CulturalignError(
+            f"{what} need columns {', '.join(required)} (optional: group); missing {', '.join(missing)}"
+        )
     coords = [c for c in required if c != "name"]
     for c in coords:
         df[c] = pd.to_numeric(df[c], errors="coerce")
@@ -160,8 +183,9 @@ def _group_styles(points, arrows) -> dict[str, tuple[str, str]]:
     for df in (points, arrows):
         if df is not None:
             groups += [g for g in dict.fromkeys(df["group"]) if g not in groups]
-    return {g: (GROUP_MARKERS[i % len(GROUP_MARKERS)], GROUP_COLOURS[i % len(GROUP_COLOURS)])
-            for i, g in enumerate(groups)}
+    return {
+        g: (GROUP_MARKERS[i % len(GROUP_MARKERS)], GROUP_COLOURS[i % len(GROUP_COLOURS)]) for i, g in enumerate(groups)
+    }
 
 
 def _extent(countries, points, arrows) -> tuple[float, float, float, float]:
@@ -194,11 +218,19 @@ def _limits(extent, box_w: float, box_h: float, stretch: float = 1.15):
 
 # Candidate label positions around a dot, in order of preference: (dx, dy) in units of the gap, ha, va.
 # The second ring sits further out and gets a thin leader line, for crowded spots only.
-_NEAR = [(1, 0, "left", "center"), (-1, 0, "right", "center"), (0.75, 0.75, "left", "bottom"),
-         (0.75, -0.75, "left", "top"), (-0.75, 0.75, "right", "bottom"), (-0.75, -0.75, "right", "top"),
-         (0, 1, "center", "bottom"), (0, -1, "center", "top")]
-_CANDIDATES = [(dx, dy, ha, va, False) for dx, dy, ha, va in _NEAR] + \
-              [(2.6 * dx, 2.6 * dy, ha, va, True) for dx, dy, ha, va in _NEAR]
+_NEAR = [
+    (1, 0, "left", "center"),
+    (-1, 0, "right", "center"),
+    (0.75, 0.75, "left", "bottom"),
+    (0.75, -0.75, "left", "top"),
+    (-0.75, 0.75, "right", "bottom"),
+    (-0.75, -0.75, "right", "top"),
+    (0, 1, "center", "bottom"),
+    (0, -1, "center", "top"),
+]
+_CANDIDATES = [(dx, dy, ha, va, False) for dx, dy, ha, va in _NEAR] + [
+    (2.6 * dx, 2.6 * dy, ha, va, True) for dx, dy, ha, va in _NEAR
+]
 
 
 def _overlap(box, boxes: np.ndarray) -> float:
@@ -240,21 +272,35 @@ def _place_labels(fig, ax, labels: list[dict], obstacles: np.ndarray, halo: bool
             left = {"left": ax_, "right": ax_ - w, "center": ax_ - w / 2}[ha]
             bottom = {"bottom": ay, "top": ay - h, "center": ay - h / 2}[va]
             box = (left, bottom, left + w, bottom + h)
-            outside = w * h - max(0.0, min(box[2], frame.x1) - max(box[0], frame.x0)) * \
-                max(0.0, min(box[3], frame.y1) - max(box[1], frame.y0))
-            cost = (_overlap(box, np.array(placed)) + 2.5 * _overlap(box, others) + 4 * outside
-                    + 0.002 * rank * w * h + (0.25 * w * h if far else 0.0))
+            outside = w * h - max(0.0, min(box[2], frame.x1) - max(box[0], frame.x0)) * max(
+                0.0, min(box[3], frame.y1) - max(box[1], frame.y0)
+            )
+            cost = (
+                _overlap(box, np.array(placed))
+                + 2.5 * _overlap(box, others)
+                + 4 * outside
+                + 0.002 * rank * w * h
+                + (0.25 * w * h if far else 0.0)
+            )
             if best is None or cost < best[0]:
                 best = (cost, dx, dy, ha, va, far, box)
         _, dx, dy, ha, va, far, box = best
         placed.append(box)
-        ax.annotate(lab["text"], (lab["x"], lab["y"]), xytext=(dx * lab["gap"], dy * lab["gap"]),
-                    textcoords="offset points", ha=ha, va=va, fontsize=lab["size"], fontweight=lab["weight"],
-                    color=lab.get("color", "#222222"), zorder=lab.get("zorder", 5),
-                    # a white halo keeps text readable where it crosses arrows or grid lines
-                    path_effects=[patheffects.withStroke(linewidth=HALO, foreground="white")] if halo else None,
-                    arrowprops=dict(arrowstyle="-", lw=0.5, color="#777777", shrinkA=0, shrinkB=2)
-                    if far else None)
+        ax.annotate(
+            lab["text"],
+            (lab["x"], lab["y"]),
+            xytext=(dx * lab["gap"], dy * lab["gap"]),
+            textcoords="offset points",
+            ha=ha,
+            va=va,
+            fontsize=lab["size"],
+            fontweight=lab["weight"],
+            color=lab.get("color", "#222222"),
+            zorder=lab.get("zorder", 5),
+            # a white halo keeps text readable where it crosses arrows or grid lines
+            path_effects=[patheffects.withStroke(linewidth=HALO, foreground="white")] if halo else None,
+            arrowprops=dict(arrowstyle="-", lw=0.5, color="#777777", shrinkA=0, shrinkB=2) if far else None,
+        )
 
 
 def _crowding_order(xy: np.ndarray, radius: float) -> np.ndarray:
@@ -265,9 +311,18 @@ def _crowding_order(xy: np.ndarray, radius: float) -> np.ndarray:
 
 # --------------------------------------------------------------------------------------- static map
 
+
 def _arrow_handle(legend, orig_handle, xdescent, ydescent, width, height, fontsize):
-    return FancyArrow(0, height / 2, width, 0, width=0.8, head_width=0.55 * height, head_length=0.5 * height,
-                      length_includes_head=True)
+    return FancyArrow(
+        0,
+        height / 2,
+        width,
+        0,
+        width=0.8,
+        head_width=0.55 * height,
+        head_length=0.5 * height,
+        length_includes_head=True,
+    )
 
 
 def map_figure(points=None, arrows=None, *, title: str = DEFAULT_TITLE, highlight=None) -> Figure:
@@ -292,8 +347,7 @@ def _figure(points, arrows, *, title: str, highlight, halo: bool) -> Figure:
     fig = Figure(figsize=FIGSIZE)
     FigureCanvasAgg(fig)
     ax = fig.add_axes(AXES_RECT)
-    xlim, ylim = _limits(_extent(countries, points, arrows),
-                         FIGSIZE[0] * AXES_RECT[2], FIGSIZE[1] * AXES_RECT[3])
+    xlim, ylim = _limits(_extent(countries, points, arrows), FIGSIZE[0] * AXES_RECT[2], FIGSIZE[1] * AXES_RECT[3])
     ax.set_xlim(*xlim)
     ax.set_ylim(*ylim)
     ax.set_xlabel(xlabel, fontsize=11)
@@ -309,31 +363,62 @@ def _figure(points, arrows, *, title: str, highlight, halo: bool) -> Figure:
     region_handles = []
     for region in reference.REGIONS:
         sub = countries[countries["region"] == region]
-        region_handles.append(ax.scatter(sub["x"], sub["y"], s=DOT_SIZE, color=REGION_COLOURS[region],
-                                         edgecolors="#333333", linewidths=0.5, zorder=3,
-                                         label=f"{region} ({len(sub)})"))
+        region_handles.append(
+            ax.scatter(
+                sub["x"],
+                sub["y"],
+                s=DOT_SIZE,
+                color=REGION_COLOURS[region],
+                edgecolors="#333333",
+                linewidths=0.5,
+                zorder=3,
+                label=f"{region} ({len(sub)})",
+            )
+        )
     if rings:
         ringed = countries[countries["country"].isin(rings)]
-        ax.scatter(ringed["x"], ringed["y"], s=RING_SIZE, facecolors="none", edgecolors="#000000",
-                   linewidths=1.5, zorder=3.5)
+        ax.scatter(
+            ringed["x"], ringed["y"], s=RING_SIZE, facecolors="none", edgecolors="#000000", linewidths=1.5, zorder=3.5
+        )
 
     extra_handles = []
     if arrows is not None:
         for group, sub in arrows.groupby("group", sort=False):
             colour = styles[group][1]
             for a in sub.itertuples():
-                ax.annotate("", xy=(a.x1, a.y1), xytext=(a.x0, a.y0), zorder=4,
-                            arrowprops=dict(arrowstyle="-|>", color=colour, alpha=0.5, lw=1.3,
-                                            mutation_scale=11, shrinkA=0, shrinkB=0))
-            extra_handles.append((FancyArrow(0, 0, 1, 0, color=colour, alpha=0.7),
-                                  group if points is None or group not in set(points["group"])
-                                  else f"{group} (shift)"))
+                ax.annotate(
+                    "",
+                    xy=(a.x1, a.y1),
+                    xytext=(a.x0, a.y0),
+                    zorder=4,
+                    arrowprops=dict(
+                        arrowstyle="-|>", color=colour, alpha=0.5, lw=1.3, mutation_scale=11, shrinkA=0, shrinkB=0
+                    ),
+                )
+            extra_handles.append(
+                (
+                    FancyArrow(0, 0, 1, 0, color=colour, alpha=0.7),
+                    group if points is None or group not in set(points["group"]) else f"{group} (shift)",
+                )
+            )
     if points is not None:
         for group, sub in points.groupby("group", sort=False):
             marker, colour = styles[group]
-            extra_handles.append((ax.scatter(sub["x"], sub["y"], s=_MARKER_SIZE.get(marker, 110), marker=marker,
-                                             color=colour, edgecolors="white", linewidths=0.9, zorder=6),
-                                  group))
+            extra_handles.append(
+                (
+                    ax.scatter(
+                        sub["x"],
+                        sub["y"],
+                        s=_MARKER_SIZE.get(marker, 110),
+                        marker=marker,
+                        color=colour,
+                        edgecolors="white",
+                        linewidths=0.9,
+                        zorder=6,
+                    ),
+                    group,
+                )
+            )
 
     # Markers are obstacles for labels: boxes of the country dots (and bigger ones for extra points).
     # Rows 0..106 are the countries, then the extra points.
@@ -346,30 +431,68 @@ def _figure(points, arrows, *, title: str, highlight, halo: bool) -> Figure:
         pr = 9 * fig.dpi / 72
         xy_p = ax.transData.transform(points[["x", "y"]].to_numpy())
         obstacles.append(np.column_stack([xy_p - pr, xy_p + pr]))
-        labels += [dict(x=p.x, y=p.y, text=p.name, size=POINT_FONT, weight="bold", gap=9, own=len(countries) + j,
-                        color=styles[p.group][1], zorder=7) for j, p in enumerate(points.itertuples())]
+        labels += [
+            dict(
+                x=p.x,
+                y=p.y,
+                text=p.name,
+                size=POINT_FONT,
+                weight="bold",
+                gap=9,
+                own=len(countries) + j,
+                color=styles[p.group][1],
+                zorder=7,
+            )
+            for j, p in enumerate(points.itertuples())
+        ]
     order = _crowding_order(countries[["x", "y"]].to_numpy(), 0.3)
-    labels += [dict(x=countries["x"].iat[i], y=countries["y"].iat[i], text=countries["country"].iat[i],
-                    size=COUNTRY_FONT, weight="normal", gap=8.5 if ringed[i] else 4, own=i) for i in order]
+    labels += [
+        dict(
+            x=countries["x"].iat[i],
+            y=countries["y"].iat[i],
+            text=countries["country"].iat[i],
+            size=COUNTRY_FONT,
+            weight="normal",
+            gap=8.5 if ringed[i] else 4,
+            own=i,
+        )
+        for i in order
+    ]
     _place_labels(fig, ax, labels, np.vstack(obstacles), halo)
 
     # Legends sit outside the axes so they can never hide data: regions at the top, additions below.
-    leg = ax.legend(handles=region_handles, title="Cultural region (n)", loc="upper left",
-                    bbox_to_anchor=(1.01, 1.0), fontsize=9, title_fontsize=10, frameon=False,
-                    borderaxespad=0.0, markerscale=1.4)
+    leg = ax.legend(
+        handles=region_handles,
+        title="Cultural region (n)",
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        fontsize=9,
+        title_fontsize=10,
+        frameon=False,
+        borderaxespad=0.0,
+        markerscale=1.4,
+    )
     leg._legend_box.align = "left"
     if extra_handles:
         ax.add_artist(leg)
         # the right margin is ~25 characters wide: long names (program folders) wrap instead of being cut off
         labels = [textwrap.fill(lab, LEGEND_WIDTH) for _, lab in extra_handles]
-        extra = ax.legend(handles=[h for h, _ in extra_handles], labels=labels,
-                          loc="lower left", bbox_to_anchor=(1.01, 0.0), fontsize=9, frameon=False,
-                          borderaxespad=0.0, handler_map={FancyArrow: HandlerPatch(patch_func=_arrow_handle)})
+        extra = ax.legend(
+            handles=[h for h, _ in extra_handles],
+            labels=labels,
+            loc="lower left",
+            bbox_to_anchor=(1.01, 0.0),
+            fontsize=9,
+            frameon=False,
+            borderaxespad=0.0,
+            handler_map={FancyArrow: HandlerPatch(patch_func=_arrow_handle)},
+        )
         extra._legend_box.align = "left"
     return fig
 
 
 # ---------------------------------------------------------------------------------------------- saving
+
 
 def save_map(path, points=None, arrows=None, *, title: str = DEFAULT_TITLE, highlight=None) -> Path:
     """Write the map to ``path``; the suffix picks the format: .png, .svg or .html (interactive, offline).
@@ -380,8 +503,7 @@ def save_map(path, points=None, arrows=None, *, title: str = DEFAULT_TITLE, high
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
-        raise CulturalignError(f"cannot save a map as {path.name!r}: the suffix must be one of "
-                               f"{', '.join(SUFFIXES)}")
+        raise CulturalignError(f"cannot save a map as {path.name!r}: the suffix must be one of {', '.join(SUFFIXES)}")
     if suffix == ".html":
         return atomic_write(path, map_html(points, arrows, title=title, highlight=highlight))
     if suffix == ".svg":
@@ -405,6 +527,7 @@ def _svg_bytes(fig: Figure) -> bytes:
 
 # ------------------------------------------------------------------------------------------ HTML map
 
+
 def _map_data(points, arrows, title: str, highlight) -> dict:
     """Everything the interactive page draws, as plain JSON-able data."""
     countries = reference.countries()
@@ -414,19 +537,39 @@ def _map_data(points, arrows, title: str, highlight) -> dict:
     xlabel, ylabel = axis_labels()
     r = lambda v: round(float(v), 4)  # noqa: E731
     return {
-        "title": title, "xlabel": xlabel, "ylabel": ylabel,
+        "title": title,
+        "xlabel": xlabel,
+        "ylabel": ylabel,
         "regions": [{"name": g, "colour": REGION_COLOURS[g]} for g in reference.REGIONS],
-        "countries": [{"name": c.country, "iso3": c.iso3, "region": c.region, "x": r(c.x), "y": r(c.y),
-                       "ring": c.country in rings} for c in countries.itertuples()],
-        "groups": [{"name": g, "shape": _SVG_SHAPES[m], "colour": c,
-                    "points": bool(points is not None and (points["group"] == g).any()),
-                    "arrows": bool(arrows is not None and (arrows["group"] == g).any())}
-                   for g, (m, c) in styles.items()],
-        "points": [] if points is None else
-        [{"name": p.name, "group": p.group, "x": r(p.x), "y": r(p.y)} for p in points.itertuples()],
-        "arrows": [] if arrows is None else
-        [{"group": a.group, "x0": r(a.x0), "y0": r(a.y0), "x1": r(a.x1), "y1": r(a.y1)}
-         for a in arrows.itertuples()],
+        "countries": [
+            {
+                "name": c.country,
+                "iso3": c.iso3,
+                "region": c.region,
+                "x": r(c.x),
+                "y": r(c.y),
+                "ring": c.country in rings,
+            }
+            for c in countries.itertuples()
+        ],
+        "groups": [
+            {
+                "name": g,
+                "shape": _SVG_SHAPES[m],
+                "colour": c,
+                "points": bool(points is not None and (points["group"] == g).any()),
+                "arrows": bool(arrows is not None and (arrows["group"] == g).any()),
+            }
+            for g, (m, c) in styles.items()
+        ],
+        "points": []
+        if points is None
+        else [{"name": p.name, "group": p.group, "x": r(p.x), "y": r(p.y)} for p in points.itertuples()],
+        "arrows": []
+        if arrows is None
+        else [
+            {"group": a.group, "x0": r(a.x0), "y0": r(a.y0), "x1": r(a.x1), "y1": r(a.y1)} for a in arrows.itertuples()
+        ],
     }
 
 

@@ -2,6 +2,7 @@
 
 Every figure is cited in surveys/SOURCES.md. Tables are read once and cached; callers get copies.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -15,8 +16,16 @@ from ..errors import CulturalignError
 # the audit's default: one country per cultural region
 DEFAULT_COUNTRIES = ("United States", "Sweden", "Spain", "Russia", "Japan", "Brazil", "Nigeria", "India")
 
-REGIONS = ("African-Islamic", "Catholic Europe", "Confucian", "English-Speaking", "Latin America",
-           "Orthodox Europe", "Protestant Europe", "West & South Asia")
+REGIONS = (
+    "African-Islamic",
+    "Catholic Europe",
+    "Confucian",
+    "English-Speaking",
+    "Latin America",
+    "Orthodox Europe",
+    "Protestant Europe",
+    "West & South Asia",
+)
 
 
 def data_file(name: str):
@@ -36,15 +45,21 @@ def read_data(name: str) -> pd.DataFrame:
 
 def projection_files() -> list[str]:
     """The shipped map projections (``projection_*.yaml``), by file name: what a survey's ``projection:`` names."""
-    return sorted(e.name for e in resources.files("culturalign.surveys.reference").iterdir()
-                  if e.name.startswith("projection_") and e.name.endswith(".yaml"))
+    return sorted(
+        e.name
+        for e in resources.files("culturalign.surveys.reference").iterdir()
+        if e.name.startswith("projection_") and e.name.endswith(".yaml")
+    )
 
 
 def distribution_files() -> list[str]:
     """The shipped files of societies' answer shares per WVS-7 question (``wvs7_*distributions*.csv``): what a
     survey's ``distributions:`` names."""
-    return sorted(e.name for e in resources.files("culturalign.surveys.reference").iterdir()
-                  if e.name.startswith("wvs7_") and "distributions" in e.name and e.name.endswith(".csv"))
+    return sorted(
+        e.name
+        for e in resources.files("culturalign.surveys.reference").iterdir()
+        if e.name.startswith("wvs7_") and "distributions" in e.name and e.name.endswith(".csv")
+    )
 
 
 def countries() -> pd.DataFrame:
@@ -91,8 +106,10 @@ def resolve_country(name: str) -> str:
     close = difflib.get_close_matches(str(name).strip(), names, n=3, cutoff=0.5)
     close += [index[k] for k in difflib.get_close_matches(key, list(index), n=3, cutoff=0.6) if index[k] not in close]
     hint = f" Did you mean {', '.join(close[:3])}?" if close else ""
-    raise CulturalignError(f"unknown country {name!r}.{hint} Run `culturalign countries` for the 107 reference "
-                           "societies (names, aliases and ISO codes all work).")
+    raise CulturalignError(
+        f"unknown country {name!r}.{hint} Run `culturalign countries` for the 107 reference "
+        "societies (names, aliases and ISO codes all work)."
+    )
 
 
 MAX_COUNTRY_ENTRIES = 1000  # far above 107 countries and 9 regions: a longer list is a mistake, not a request
@@ -101,8 +118,10 @@ MAX_COUNTRY_ENTRIES = 1000  # far above 107 countries and 9 regions: a longer li
 def check_entry_count(spec) -> None:
     """Refuse a country list too long to be meant (each entry costs a look-up; repeats are dropped)."""
     if len(spec) > MAX_COUNTRY_ENTRIES:
-        raise CulturalignError(f"{len(spec):,} country entries given; at most {MAX_COUNTRY_ENTRIES:,} (names, ISO codes "
-                               "or regions, each once), or 'all'")
+        raise CulturalignError(
+            f"{len(spec):,} country entries given; at most {MAX_COUNTRY_ENTRIES:,} (names, ISO codes "
+            "or regions, each once), or 'all'"
+        )
 
 
 def resolve_countries(spec) -> list[str]:

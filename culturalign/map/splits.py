@@ -3,6 +3,7 @@
 The split is a pure function of the seed and the fractions, so every run, machine and manifest agrees on
 which countries an optimizer may see. Test countries are never shown to an optimizer.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,7 +20,9 @@ def country_splits(seed: int = 0, val: float = 0.2, test: float = 0.2) -> pd.Dat
     divided in the given proportions (every region of three or more countries has at least one country in
     each split)."""
     if not (0 <= val < 1 and 0 <= test < 1 and val + test < 1):
-        raise CulturalignError(f"split fractions must be in [0, 1) and leave room for training; got val={val}, test={test}")
+        raise CulturalignError(
+            f"split fractions must be in [0, 1) and leave room for training; got val={val}, test={test}"
+        )
     rng = np.random.default_rng(seed)
     rows = []
     for region, group in reference.countries().groupby("region", sort=True):

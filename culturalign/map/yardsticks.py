@@ -12,6 +12,7 @@
   countries and scored against the true targets. A condition that is not clearly closer to the true targets
   than its shuffled control carries no country information, however close it is.
 """
+
 from __future__ import annotations
 
 import random
@@ -30,6 +31,7 @@ N_BOOT, LEVEL, BOOT_SEED = 2000, 0.95, 0
 
 # ---------------------------------------------------------------- reference predictors
 
+
 def reference_predictions(countries, known=None, retrieval: Retrieval = Retrieval()) -> pd.DataFrame:
     """The reference predictors for each target: condition, kind ("reference"), country, x, y, distance and
     ``region_fallback`` (region_centroid had no known country of the region and used the centroid).
@@ -47,10 +49,11 @@ def reference_predictions(countries, known=None, retrieval: Retrieval = Retrieva
         same = others[others.region == ref.at[country, "region"]]
         rx, ry = (same.x.mean(), same.y.mean()) if len(same) else (cx, cy)
         nx, ny = neighbours_point(country, others.index, retrieval)
-        rows += [{"condition": "centroid", "country": country, "x": cx, "y": cy, "region_fallback": False},
-                 {"condition": "region_centroid", "country": country, "x": rx, "y": ry,
-                  "region_fallback": same.empty},
-                 {"condition": "neighbours", "country": country, "x": nx, "y": ny, "region_fallback": False}]
+        rows += [
+            {"condition": "centroid", "country": country, "x": cx, "y": cy, "region_fallback": False},
+            {"condition": "region_centroid", "country": country, "x": rx, "y": ry, "region_fallback": same.empty},
+            {"condition": "neighbours", "country": country, "x": nx, "y": ny, "region_fallback": False},
+        ]
     out = pd.DataFrame(rows, columns=["condition", "country", "x", "y", "region_fallback"])
     target = ref.loc[out.country]
     out["distance"] = np.hypot(out.x.to_numpy() - target.x.to_numpy(), out.y.to_numpy() - target.y.to_numpy())
@@ -65,7 +68,9 @@ class ReferencePredictor:
 
     def __init__(self, name: str, known=None, retrieval: Retrieval = Retrieval()):
         if name not in REFERENCE_PREDICTORS:
-            raise CulturalignError(f"unknown reference predictor {name!r}; use one of {', '.join(REFERENCE_PREDICTORS)}")
+            raise CulturalignError(
+                f"unknown reference predictor {name!r}; use one of {', '.join(REFERENCE_PREDICTORS)}"
+            )
         self.name, self.known, self.retrieval = name, None if known is None else list(known), retrieval
 
     def point(self, country: str) -> tuple[float, float]:
@@ -73,7 +78,9 @@ class ReferencePredictor:
         return float(row.x), float(row.y)
 
 
-def reference_respondents(known=None, retrieval: Retrieval = Retrieval()) -> list[tuple[str, str, "ReferencePredictor"]]:
+def reference_respondents(
+    known=None, retrieval: Retrieval = Retrieval()
+) -> list[tuple[str, str, "ReferencePredictor"]]:
     """The reference predictors as ``(name, kind, respondent)`` triples for
     :func:`culturalign.elicitation.scoring.score`."""
     return [(name, "reference", ReferencePredictor(name, known, retrieval)) for name in REFERENCE_PREDICTORS]
@@ -92,10 +99,16 @@ def with_reference_rows(distances: pd.DataFrame, split_seed: int) -> pd.DataFram
     parts = [runs]
     for model in dict.fromkeys(runs.model):
         countries = sorted(runs.loc[runs.model == model, "country"].unique())
-        for known, chosen in ((train, [c for c in countries if held[c]]), (None, [c for c in countries if not held[c]])):
+        for known, chosen in (
+            (train, [c for c in countries if held[c]]),
+            (None, [c for c in countries if not held[c]]),
+        ):
             if chosen:
-                parts.append(reference_predictions(chosen, known).drop(columns="region_fallback")
-                             .assign(model=model, seed=-1, held_out=known is not None))
+                parts.append(
+                    reference_predictions(chosen, known)
+                    .drop(columns="region_fallback")
+                    .assign(model=model, seed=-1, held_out=known is not None)
+                )
     out = pd.concat(parts, ignore_index=True)[list(runs.columns)]
     if "region" in out:
         out["region"] = out.country.map(reference.countries().set_index("country").region)
@@ -103,6 +116,7 @@ def with_reference_rows(distances: pd.DataFrame, split_seed: int) -> pd.DataFram
 
 
 # ---------------------------------------------------------------- the shuffled-country control
+
 
 def derangement(countries, seed: int = 0) -> dict[str, str]:
     """target -> the country asked about instead: a seeded cyclic shuffle (Sattolo), so no target is asked
@@ -130,6 +144,7 @@ class ShuffledCountries:
 
 
 # ---------------------------------------------------------------- statistics
+
 
 def _errors(table: pd.DataFrame) -> pd.DataFrame:
     """Squared error per country and axis against the reference point (index: country, sorted)."""
@@ -161,8 +176,12 @@ def skill(table: pd.DataFrame, centroid: pd.DataFrame) -> dict:
     def one(num, den):
         return float(1 - num.sum() / den.sum()) if den.sum() > 0 else float("nan")
 
-    out = {"skill": one(mine.d2, base.d2), "skill_x": one(mine.dx2, base.dx2), "skill_y": one(mine.dy2, base.dy2),
-           "closer_than_centroid": float((mine.distance < base.distance).mean())}
+    out = {
+        "skill": one(mine.d2, base.d2),
+        "skill_x": one(mine.dx2, base.dx2),
+        "skill_y": one(mine.dy2, base.dy2),
+        "closer_than_centroid": float((mine.distance < base.distance).mean()),
+    }
     if len(shared) >= 2:
         idx = _boot_index(len(shared))
         out["skill_ci95"] = _interval(1 - mine.d2.to_numpy()[idx].sum(1) / base.d2.to_numpy()[idx].sum(1))
@@ -179,38 +198,59 @@ def lead(table: pd.DataFrame, other: pd.DataFrame) -> dict:
     shared = a.index.intersection(b.index)
     gap = (b.loc[shared] - a.loc[shared]).to_numpy()
     ci = _interval(gap[_boot_index(len(gap))].mean(1)) if len(gap) >= 2 else [float("nan")] * 2
-    return {"other_mean_distance": float(b.loc[shared].mean()), "lead": float(gap.mean()), "lead_ci95": ci,
-            "beats": bool(ci[0] > 0)}
+    return {
+        "other_mean_distance": float(b.loc[shared].mean()),
+        "lead": float(gap.mean()),
+        "lead_ci95": ci,
+        "beats": bool(ci[0] > 0),
+    }
 
 
 def shuffled_gap(true: pd.DataFrame, shuffled: pd.DataFrame) -> dict:
     """How much closer a condition is to its true targets than its shuffled control (:func:`lead`). An
     interval above 0 says the condition carries country information."""
     found = lead(true, shuffled)
-    return {"shuffled_mean_distance": found["other_mean_distance"], "gap": found["lead"],
-            "gap_ci95": found["lead_ci95"], "carries_country_information": found["beats"]}
+    return {
+        "shuffled_mean_distance": found["other_mean_distance"],
+        "gap": found["lead"],
+        "gap_ci95": found["lead_ci95"],
+        "carries_country_information": found["beats"],
+    }
 
 
-def condition_stats(table: pd.DataFrame, centroid: pd.DataFrame | None = None,
-                    shuffled: pd.DataFrame | None = None, neighbours: pd.DataFrame | None = None) -> dict:
+def condition_stats(
+    table: pd.DataFrame,
+    centroid: pd.DataFrame | None = None,
+    shuffled: pd.DataFrame | None = None,
+    neighbours: pd.DataFrame | None = None,
+) -> dict:
     """The one summary of a condition on its countries (columns country, x, y, distance): mean and median
     distance with a bootstrap interval, steerability, and — given the centroid on the same countries, the
     condition's shuffled control and the ``neighbours`` yardstick — skill, the control gap and the lead over
     the neighbours (what a model must add to retrieval)."""
     t = table.sort_values("country")
     low, high = cultmap.mean_interval(t.distance)
-    out = {"countries": int(t.country.nunique()), "mean_distance": float(t.distance.mean()),
-           "median_distance": float(t.distance.median()), "mean_distance_ci95": [low, high],
-           "steerability": cultmap.steerability(t[["country", "x", "y"]])}
+    out = {
+        "countries": int(t.country.nunique()),
+        "mean_distance": float(t.distance.mean()),
+        "median_distance": float(t.distance.median()),
+        "mean_distance_ci95": [low, high],
+        "steerability": cultmap.steerability(t[["country", "x", "y"]]),
+    }
     if centroid is not None:
         out.update(skill(t, centroid))
     if shuffled is not None and len(shuffled):
-        out["shuffled_control"] = {**shuffled_gap(t, shuffled), "skill": skill(shuffled, centroid)["skill"]
-                                   if centroid is not None else float("nan")}
+        out["shuffled_control"] = {
+            **shuffled_gap(t, shuffled),
+            "skill": skill(shuffled, centroid)["skill"] if centroid is not None else float("nan"),
+        }
     if neighbours is not None and len(neighbours):
         found = lead(t, neighbours)
-        out["lead_over_neighbours"] = {"lead": found["lead"], "lead_ci95": found["lead_ci95"],
-                                       "beats_neighbours": found["beats"]}
+        out["lead_over_neighbours"] = {
+            "lead": found["lead"],
+            "lead_ci95": found["lead_ci95"],
+            "beats_neighbours": found["beats"],
+        }
     return out
 
 
@@ -221,6 +261,13 @@ def summarize_conditions(table: pd.DataFrame) -> dict[str, dict]:
     controls are reported inside the condition they control, not as conditions of their own."""
     by = {c: sub for c, sub in table.groupby("condition", sort=False)}
     centroid = by.get("centroid")
-    return {cond: condition_stats(sub, centroid, by.get(cond + SHUFFLED_SUFFIX),
-                                  None if cond in REFERENCE_PREDICTORS else by.get("neighbours"))
-            for cond, sub in by.items() if not cond.endswith(SHUFFLED_SUFFIX)}
+    return {
+        cond: condition_stats(
+            sub,
+            centroid,
+            by.get(cond + SHUFFLED_SUFFIX),
+            None if cond in REFERENCE_PREDICTORS else by.get("neighbours"),
+        )
+        for cond, sub in by.items()
+        if not cond.endswith(SHUFFLED_SUFFIX)
+    }

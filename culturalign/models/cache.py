@@ -5,6 +5,7 @@ determines it: model identity (file digest or server model id), endpoint, the ex
 generation settings. A re-run finds every answer here; a run killed mid-way loses nothing.
 SQLite in WAL mode gives atomic writes and lets several processes share one cache.
 """
+
 from __future__ import annotations
 
 import hashlib

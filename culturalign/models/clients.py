@@ -6,6 +6,7 @@ function (:func:`read_openai`, :func:`read_ollama`), so a scripted client (``mod
 the same parsers without a server. Every client satisfies :class:`ModelClient` and returns plain
 :class:`Reply` data, so the elicitation layer never sees provider differences.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -65,14 +66,24 @@ class Reply:
     cached_tokens: int = 0
 
     def to_json(self) -> dict:
-        return {"top": self.top, "text": self.text, "prompt_tokens": self.prompt_tokens,
-                "completion_tokens": self.completion_tokens, "cached_tokens": self.cached_tokens}
+        return {
+            "top": self.top,
+            "text": self.text,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "cached_tokens": self.cached_tokens,
+        }
 
     @classmethod
     def from_json(cls, data: dict) -> "Reply":
         top = [(t, lp) for t, lp in data["top"]] if data.get("top") is not None else None
-        return cls(top=top, text=data.get("text"), prompt_tokens=data.get("prompt_tokens", 0),
-                   completion_tokens=data.get("completion_tokens", 0), cached_tokens=data.get("cached_tokens", 0))
+        return cls(
+            top=top,
+            text=data.get("text"),
+            prompt_tokens=data.get("prompt_tokens", 0),
+            completion_tokens=data.get("completion_tokens", 0),
+            cached_tokens=data.get("cached_tokens", 0),
+        )
 
 
 @runtime_checkable
@@ -108,8 +119,9 @@ def _readable(where: str, data):
     try:
         yield
     except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
-        raise ModelError(f"{where} answered a response culturalign cannot read ({exc.__class__.__name__}: {exc}): "
-                         f"{str(data)[:200]}") from None
+        raise ModelError(
+            f"{where} answered a response culturalign cannot read ({exc.__class__.__name__}: {exc}): {str(data)[:200]}"
+        ) from None
 
 
 # A reply may hold a couple fewer top entries than asked for: the legacy {token: logprob} dicts (vLLM's and
@@ -121,9 +133,11 @@ SHORT_OK = 2
 def _enough(top: list[tuple[str, float]], k: int | None, where: str) -> list[tuple[str, float]]:
     """``top`` unless a reply to a request for ``k`` top log-probabilities holds clearly fewer (None: unchecked)."""
     if k is not None and len(top) < k - SHORT_OK:
-        raise ModelError(f"{where} returned {len(top)} top log-probabilities where {k} were asked for: the server "
-                         f"caps them below what culturalign needs. Let it return {k} (vLLM: start it with "
-                         f"--max-logprobs {k} or more; Ollama allows at most 20), or use --mode sample")
+        raise ModelError(
+            f"{where} returned {len(top)} top log-probabilities where {k} were asked for: the server "
+            f"caps them below what culturalign needs. Let it return {k} (vLLM: start it with "
+            f"--max-logprobs {k} or more; Ollama allows at most 20), or use --mode sample"
+        )
     return top
 
 
@@ -136,10 +150,12 @@ def _top_from_openai(choice: dict, where: str = "the server", k: int | None = No
     elif legacy:  # legacy completions format, vLLM's and SGLang's /v1/completions: [{token: logprob}]
         top = [(tok, float(lp)) for tok, lp in (legacy[0] or {}).items()]
     else:  # e.g. Ollama's /v1/completions accepts 'logprobs' and drops them from its reply
-        raise ModelError(f"{where} returned no log-probabilities: the server ignored 'logprobs'/'top_logprobs'. "
-                         "vLLM, SGLang and llama.cpp return them; Ollama >= 0.12.11 on /api/chat, /api/generate "
-                         "and /v1/chat/completions but not on /v1/completions (use provider 'ollama' or style "
-                         "'chat'). Otherwise use --mode sample")
+        raise ModelError(
+            f"{where} returned no log-probabilities: the server ignored 'logprobs'/'top_logprobs'. "
+            "vLLM, SGLang and llama.cpp return them; Ollama >= 0.12.11 on /api/chat, /api/generate "
+            "and /v1/chat/completions but not on /v1/completions (use provider 'ollama' or style "
+            "'chat'). Otherwise use --mode sample"
+        )
     return _enough(top, k, where)
 
 
@@ -148,8 +164,11 @@ def _openai_usage(data: dict) -> dict:
     cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
     if cached is None:
         cached = (data.get("timings") or {}).get("cache_n", 0)
-    return {"prompt_tokens": usage.get("prompt_tokens", 0), "completion_tokens": usage.get("completion_tokens", 0),
-            "cached_tokens": cached or 0}
+    return {
+        "prompt_tokens": usage.get("prompt_tokens", 0),
+        "completion_tokens": usage.get("completion_tokens", 0),
+        "cached_tokens": cached or 0,
+    }
 
 
 def read_openai(data: dict, kind: str, style: str, where: str = "the model server", k: int | None = None) -> Reply:
@@ -196,8 +215,9 @@ class _Connections:
             return http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=self._ssl)
         return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
 
-    def request(self, method: str, path: str, body: bytes | None, headers: dict,
-                timeout: float | None = None) -> tuple[int, bytes]:
+    def request(
+        self, method: str, path: str, body: bytes | None, headers: dict, timeout: float | None = None
+    ) -> tuple[int, bytes]:
         """Send one request; returns (status, body). Raises OSError or http.client.HTTPException."""
         timeout = timeout or self.timeout
         while True:
@@ -243,41 +263,57 @@ def _refused_logprobs(status: int, data: bytes, body: dict) -> str:
     k = body.get("top_logprobs") or body.get("logprobs")
     if status != 400 or not k or b"logprob" not in data.lower():
         return ""
-    return (f". The server refuses the {k} top log-probabilities culturalign asks for: let it return {k} (vLLM: "
-            f"start it with --max-logprobs {k} or more), or use --mode sample")
+    return (
+        f". The server refuses the {k} top log-probabilities culturalign asks for: let it return {k} (vLLM: "
+        f"start it with --max-logprobs {k} or more), or use --mode sample"
+    )
 
 
 class OpenAICompatClient:
     """Any server speaking the OpenAI HTTP API: ``/v1/chat/completions`` and ``/v1/completions``."""
 
-    def __init__(self, base_url: str, model: str, *, style: str = "chat", api_key: str | None = None,
-                 timeout: float = 600.0, continue_final_message: bool = False, parallel: int = 8):
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        *,
+        style: str = "chat",
+        api_key: str | None = None,
+        timeout: float = 600.0,
+        continue_final_message: bool = False,
+        parallel: int = 8,
+    ):
         self.base_url = openai_base(base_url)
         self.model, self.style, self.parallel = model, style, parallel
         self.identity, self.endpoint = f"openai:{model}", self.base_url
         # vLLM/SGLang need this flag to continue an assistant prefill; llama.cpp continues by default.
         self.continue_final_message = continue_final_message
-        self._headers = {"Content-Type": "application/json", "Accept": "application/json",
-                         "User-Agent": "culturalign"}
+        self._headers = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": "culturalign"}
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
         self._path = urlsplit(self.base_url).path
         self._http = _Connections(self.base_url, timeout)
 
-    def _send(self, method: str, path: str, body: dict | None = None, timeout: float | None = None) -> tuple[int, bytes]:
+    def _send(
+        self, method: str, path: str, body: dict | None = None, timeout: float | None = None
+    ) -> tuple[int, bytes]:
         """One request; every way the server can fail to answer becomes a ModelError naming its URL."""
         data = json.dumps(body).encode() if body is not None else None
         try:
             return self._http.request(method, self._path + path, data, self._headers, timeout)
         except ConnectionRefusedError:
-            raise ModelError(f"cannot reach the model server at {self.base_url}: connection refused. "
-                             "Is it running, and is the URL right?") from None
+            raise ModelError(
+                f"cannot reach the model server at {self.base_url}: connection refused. "
+                "Is it running, and is the URL right?"
+            ) from None
         except TimeoutError:
             raise ModelError(f"the model server at {self.base_url} did not answer in time") from None
         except (OSError, http.client.HTTPException) as exc:
-            raise ModelError(f"the model server at {self.base_url} did not answer ({exc.__class__.__name__}: {exc}). "
-                             "Is it running, and is the URL right? Answers received so far are cached: run the "
-                             "same command again to resume") from None
+            raise ModelError(
+                f"the model server at {self.base_url} did not answer ({exc.__class__.__name__}: {exc}). "
+                "Is it running, and is the URL right? Answers received so far are cached: run the "
+                "same command again to resume"
+            ) from None
 
     def _post(self, path: str, body: dict) -> dict:
         url = self.base_url + path
@@ -287,8 +323,10 @@ class OpenAICompatClient:
                 time.sleep(0.5 * 2**attempt)  # busy or loading: back off and retry
                 continue
             if status >= 400:
-                raise ModelError(f"{url} answered HTTP {status}: {data[:300].decode(errors='replace')}"
-                                 + _refused_logprobs(status, data, body))
+                raise ModelError(
+                    f"{url} answered HTTP {status}: {data[:300].decode(errors='replace')}"
+                    + _refused_logprobs(status, data, body)
+                )
             try:
                 return json.loads(data)
             except ValueError:
@@ -313,8 +351,9 @@ class OpenAICompatClient:
         return read_openai(self._post(path, body), "top_logprobs", self.style, self.base_url + path, k)
 
     def generate(self, prompt: Prompt, *, temperature: float, max_tokens: int, seed: int, stop=None) -> Reply:
-        path, body = self._body(prompt, max_tokens=max_tokens, temperature=temperature, seed=seed,
-                                **({"stop": list(stop)} if stop else {}))
+        path, body = self._body(
+            prompt, max_tokens=max_tokens, temperature=temperature, seed=seed, **({"stop": list(stop)} if stop else {})
+        )
         return read_openai(self._post(path, body), "generate", self.style, self.base_url + path)
 
     def model_ids(self) -> list[str]:
@@ -360,8 +399,14 @@ class OllamaClient:
 
     def _request(self, prompt: Prompt, options: dict, **extra):
         if self.style == "completion":
-            return self._call(self._client.generate, model=self.model, prompt=prompt.completion_text(), raw=True,
-                              options=options, **extra)
+            return self._call(
+                self._client.generate,
+                model=self.model,
+                prompt=prompt.completion_text(),
+                raw=True,
+                options=options,
+                **extra,
+            )
         return self._call(self._client.chat, model=self.model, messages=prompt.messages(), options=options, **extra)
 
     def top_logprobs(self, prompt: Prompt, k: int = 20) -> Reply:

@@ -3,6 +3,7 @@
 The server is llama.cpp's own HTTP server (through ``xllamacpp``), bound to a free loopback port, so
 every client speaks the same OpenAI-compatible API to an embedded model as to a remote one.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -33,8 +34,10 @@ def cache_dir() -> Path:
 def _chunk_list(source: dict) -> list[tuple[str, str]]:
     chunks = source["chunks"]
     if isinstance(chunks, dict):  # a numbered pattern: {package_pattern, file_pattern, count}
-        return [(chunks["package_pattern"].format(n=n), chunks["file_pattern"].format(n=n))
-                for n in range(1, int(chunks["count"]) + 1)]
+        return [
+            (chunks["package_pattern"].format(n=n), chunks["file_pattern"].format(n=n))
+            for n in range(1, int(chunks["count"]) + 1)
+        ]
     return [(c["package"], c["file"]) for c in chunks]
 
 
@@ -51,8 +54,10 @@ def chunk_paths(spec: ModelSpec) -> list[Path]:
             paths.append(path)
     if missing:
         install = source.get("install", "pip install " + " ".join(m.replace("_", "-") for m in missing))
-        raise ModelError(f"model {spec.name!r} is not installed: missing package(s) {', '.join(missing[:3])}"
-                         f"{' ...' if len(missing) > 3 else ''}. Install it with: {install}")
+        raise ModelError(
+            f"model {spec.name!r} is not installed: missing package(s) {', '.join(missing[:3])}"
+            f"{' ...' if len(missing) > 3 else ''}. Install it with: {install}"
+        )
     return paths
 
 
@@ -81,16 +86,21 @@ def verified_digest(path: Path, expected: str | None) -> str:
     stamp_file = _stamp_file(path)
     try:
         known = json.loads(stamp_file.read_text())
-        if (known.get("path") == str(path.resolve()) and known.get("stamp") == _stamp(path)
-                and (expected is None or known.get("sha256") == expected)):
+        if (
+            known.get("path") == str(path.resolve())
+            and known.get("stamp") == _stamp(path)
+            and (expected is None or known.get("sha256") == expected)
+        ):
             return known["sha256"]
     except (OSError, ValueError, KeyError):
         pass
     actual = sha256_file(path)
     if expected and actual != expected:
-        raise ModelError(f"GGUF file {path} is corrupted or not the expected model: its SHA-256 is {actual}, "
-                         f"expected {expected}. Delete it (it is rebuilt from the installed packages) or "
-                         f"reinstall the model package.")
+        raise ModelError(
+            f"GGUF file {path} is corrupted or not the expected model: its SHA-256 is {actual}, "
+            f"expected {expected}. Delete it (it is rebuilt from the installed packages) or "
+            f"reinstall the model package."
+        )
     try:
         atomic_write(stamp_file, json.dumps({"path": str(path.resolve()), "stamp": _stamp(path), "sha256": actual}))
     except OSError:
@@ -108,8 +118,10 @@ def gguf_path(spec: ModelSpec) -> tuple[Path, str]:
             raise ModelError(f"model {spec.name!r}: GGUF file not found: {path}")
         with open(path, "rb") as fh:
             if fh.read(4) != b"GGUF":  # llama.cpp would only say "Failed to init server"
-                raise ModelError(f"model {spec.name!r}: {path} is not a GGUF model file (it does not start with "
-                                 "the GGUF magic bytes)")
+                raise ModelError(
+                    f"model {spec.name!r}: {path} is not a GGUF model file (it does not start with "
+                    "the GGUF magic bytes)"
+                )
         return path, verified_digest(path, expected)
     if not expected:
         raise ModelError(f"model {spec.name!r}: a chunked source needs its 'sha256'")
@@ -128,8 +140,10 @@ def gguf_path(spec: ModelSpec) -> tuple[Path, str]:
                         digest.update(block)
                         out.write(block)
         if digest.hexdigest() != expected:
-            raise ModelError(f"model {spec.name!r}: the installed chunks assemble to SHA-256 {digest.hexdigest()}, "
-                             f"expected {expected}; reinstall them ({source.get('install', 'pip')}).")
+            raise ModelError(
+                f"model {spec.name!r}: the installed chunks assemble to SHA-256 {digest.hexdigest()}, "
+                f"expected {expected}; reinstall them ({source.get('install', 'pip')})."
+            )
         os.replace(tmp, target)  # atomic: a crash never leaves a half-written model under the real name
     finally:
         tmp.unlink(missing_ok=True)
@@ -150,9 +164,11 @@ def llama_binding():
     try:
         import xllamacpp
     except ImportError as exc:
-        raise ModelError("the embedded provider serves models with llama.cpp through the xllamacpp package, which "
-                         "is not installed: pip install 'culturalign[models]' (or pip install "
-                         "xllamacpp==2026.10.11549), or use a model served by vLLM, SGLang or Ollama") from exc
+        raise ModelError(
+            "the embedded provider serves models with llama.cpp through the xllamacpp package, which "
+            "is not installed: pip install 'culturalign[models]' (or pip install "
+            "xllamacpp==2026.10.11549), or use a model served by vLLM, SGLang or Ollama"
+        ) from exc
     return xllamacpp
 
 
@@ -165,8 +181,16 @@ def free_port(host: str = "127.0.0.1") -> int:
 class EmbeddedServer:
     """llama.cpp serving one GGUF model in this process, on a loopback port unless ``host`` says otherwise."""
 
-    def __init__(self, spec: ModelSpec, *, n_parallel: int | None = None, n_ctx_per_slot: int | None = None,
-                 threads: int | None = None, host: str = "127.0.0.1", port: int | None = None):
+    def __init__(
+        self,
+        spec: ModelSpec,
+        *,
+        n_parallel: int | None = None,
+        n_ctx_per_slot: int | None = None,
+        threads: int | None = None,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+    ):
         self.spec = spec
         self.n_parallel = int(n_parallel or spec.get("n_parallel", DEFAULT_SLOTS))
         self.n_ctx_per_slot = int(n_ctx_per_slot or spec.get("n_ctx", 2048))
@@ -191,8 +215,9 @@ class EmbeddedServer:
                 try:
                     sock.bind((self.host, self.port))
                 except OSError as exc:
-                    raise ModelError(f"cannot serve on {self.host}:{self.port}: {exc.strerror}; choose another "
-                                     "--port") from None
+                    raise ModelError(
+                        f"cannot serve on {self.host}:{self.port}: {exc.strerror}; choose another --port"
+                    ) from None
         self.port = self.port or free_port(self.host)
         params = xllamacpp.CommonParams()
         params.model.path = str(self.path)
@@ -219,8 +244,9 @@ class EmbeddedServer:
                 pass
             time.sleep(0.2)
         self.stop()
-        raise ModelError(f"embedded server for {self.spec.name!r} did not become healthy on {self.base_url} "
-                         f"within {timeout:.0f} s")
+        raise ModelError(
+            f"embedded server for {self.spec.name!r} did not become healthy on {self.base_url} within {timeout:.0f} s"
+        )
 
     def stop(self) -> None:
         self._server = None  # dropping the object shuts llama.cpp's server down
@@ -251,8 +277,9 @@ class EmbeddedClient:
         with self._lock:
             if self._http is None:
                 self._server = EmbeddedServer(self.spec, n_parallel=self.parallel).start()
-                self._http = OpenAICompatClient(self._server.base_url, self.spec.name, style=self.style,
-                                                timeout=self.timeout)
+                self._http = OpenAICompatClient(
+                    self._server.base_url, self.spec.name, style=self.style, timeout=self.timeout
+                )
             return self._http
 
     @property

@@ -11,6 +11,7 @@ A script is a callable ``(kind, prompt, settings) -> response`` (``kind``: ``top
 or a list of responses taken in order. A response may also be a :class:`Reply` (used as it is) or an
 exception (raised). Every call is recorded in ``calls``.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,8 +24,17 @@ WIRES = {"openai": read_openai, "ollama": read_ollama}
 
 
 class MockClient:
-    def __init__(self, script, *, wire: str = "openai", style: str = "chat", identity: str = "mock",
-                 endpoint: str = "mock", parallel: int = 1, base_url: str = "http://mock.invalid/v1"):
+    def __init__(
+        self,
+        script,
+        *,
+        wire: str = "openai",
+        style: str = "chat",
+        identity: str = "mock",
+        endpoint: str = "mock",
+        parallel: int = 1,
+        base_url: str = "http://mock.invalid/v1",
+    ):
         if wire not in WIRES:
             raise ModelError(f"wire must be one of {', '.join(WIRES)}, got {wire!r}")
         self.script, self.wire, self.style, self.parallel = script, wire, style, parallel
@@ -40,8 +50,9 @@ class MockClient:
             elif len(self.calls) <= len(self.script):
                 response = self.script[len(self.calls) - 1]
             else:
-                raise ModelError(f"the mock's script has {len(self.script)} responses; call {len(self.calls)} "
-                                 "asked for one more")
+                raise ModelError(
+                    f"the mock's script has {len(self.script)} responses; call {len(self.calls)} asked for one more"
+                )
         if isinstance(response, BaseException):
             raise response
         if isinstance(response, Reply):
@@ -52,8 +63,11 @@ class MockClient:
         return self._answer("top_logprobs", prompt, {"k": k})
 
     def generate(self, prompt: Prompt, *, temperature: float, max_tokens: int, seed: int, stop=None) -> Reply:
-        return self._answer("generate", prompt, {"temperature": temperature, "max_tokens": max_tokens, "seed": seed,
-                                                 "stop": list(stop or ())})
+        return self._answer(
+            "generate",
+            prompt,
+            {"temperature": temperature, "max_tokens": max_tokens, "seed": seed, "stop": list(stop or ())},
+        )
 
     def close(self) -> None:
         pass
@@ -61,11 +75,14 @@ class MockClient:
 
 # Raw responses in each provider's shape, for scripts: ``probs`` maps a token to its probability.
 
+
 def openai_top(probs: dict[str, float], style: str = "chat") -> dict:
     """An OpenAI-compatible logprobs response (chat, or llama.cpp's completions shape)."""
     top = [{"token": t, "logprob": math.log(p)} for t, p in probs.items()]
-    return {"choices": [{"logprobs": {"content": [{"top_logprobs": top}]}, **_text_part("", style)}],
-            "usage": {"prompt_tokens": 10, "completion_tokens": 1}}
+    return {
+        "choices": [{"logprobs": {"content": [{"top_logprobs": top}]}, **_text_part("", style)}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 1},
+    }
 
 
 def openai_text(text: str, style: str = "chat") -> dict:
@@ -78,8 +95,12 @@ def _text_part(text: str, style: str) -> dict:
 
 def ollama_top(probs: dict[str, float]) -> dict:
     top = [{"token": t, "logprob": math.log(p)} for t, p in probs.items()]
-    return {"message": {"role": "assistant", "content": ""}, "logprobs": [{"top_logprobs": top}],
-            "prompt_eval_count": 10, "eval_count": 1}
+    return {
+        "message": {"role": "assistant", "content": ""},
+        "logprobs": [{"top_logprobs": top}],
+        "prompt_eval_count": 10,
+        "eval_count": 1,
+    }
 
 
 def ollama_text(text: str, style: str = "chat") -> dict:

@@ -4,6 +4,7 @@ spec, and how to tell cheaply whether it is usable.
 A new provider is one :class:`Provider` registered here or with ``culturalign.extend.register_provider``; spec
 parsing (``registry.py``), the session and ``culturalign models`` read only this registry.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,20 +27,32 @@ def _open_openai(spec: ModelSpec, n_parallel: int | None, timeout: float) -> Mod
     clients = []
     for url in [spec.get("base_url"), *spec.get("replicas", [])]:
         # vLLM/SGLang need continue_final_message to continue an assistant prefill; llama.cpp ignores it
-        client = OpenAICompatClient(url, spec.get("model"), style=spec.style,
-                                    api_key=os.environ.get(key_env) if key_env else None, timeout=timeout,
-                                    continue_final_message=True, parallel=int(n_parallel or spec.get("parallel", 8)))
+        client = OpenAICompatClient(
+            url,
+            spec.get("model"),
+            style=spec.style,
+            api_key=os.environ.get(key_env) if key_env else None,
+            timeout=timeout,
+            continue_final_message=True,
+            parallel=int(n_parallel or spec.get("parallel", 8)),
+        )
         served = client.model_ids()  # fails fast, naming the URL, when the server is unreachable
         if served and spec.get("model") not in served:
-            raise ModelError(f"{client.base_url} does not serve {spec.get('model')!r}; it serves "
-                             f"{', '.join(served[:10])}")
+            raise ModelError(
+                f"{client.base_url} does not serve {spec.get('model')!r}; it serves {', '.join(served[:10])}"
+            )
         clients.append(client)
     return clients[0] if len(clients) == 1 else ReplicaClient(clients)
 
 
 def _open_ollama(spec: ModelSpec, n_parallel: int | None, timeout: float) -> OllamaClient:
-    return OllamaClient(spec.get("url", OLLAMA_URL), spec.get("model"), style=spec.style, timeout=timeout,
-                        parallel=int(n_parallel or spec.get("parallel", 4)))
+    return OllamaClient(
+        spec.get("url", OLLAMA_URL),
+        spec.get("model"),
+        style=spec.style,
+        timeout=timeout,
+        parallel=int(n_parallel or spec.get("parallel", 4)),
+    )
 
 
 def _open_embedded(spec: ModelSpec, n_parallel: int | None, timeout: float) -> EmbeddedClient:
@@ -64,12 +77,16 @@ def _check_embedded(raw: dict, where: str) -> None:
 
 def _needs(*keys: str) -> Callable[[dict, str], None]:
     """A check that the keys a remote provider cannot do without are there."""
+
     def check(raw: dict, where: str) -> None:
         for key in keys:
             if key not in raw:
-                says = {"model": f"the model name on the {raw['provider']} server",
-                        "base_url": "e.g. http://localhost:8000/v1"}.get(key, "required")
+                says = {
+                    "model": f"the model name on the {raw['provider']} server",
+                    "base_url": "e.g. http://localhost:8000/v1",
+                }.get(key, "required")
                 raise ModelError(f"{where}: missing {key!r} ({says})")
+
     return check
 
 
@@ -81,13 +98,22 @@ class Provider:
     ready: Callable[[ModelSpec], tuple[bool, str]] | None = None  # None: ready when a client opens in 2 s
 
 
-PROVIDERS: Registry[Provider] = Registry("provider", {
-    "embedded": Provider(frozenset({"source", "n_ctx", "n_parallel", "threads"}), _open_embedded, _check_embedded,
-                         _embedded_ready),
-    "ollama": Provider(frozenset({"model", "url"}), _open_ollama, _needs("model")),
-    "openai": Provider(frozenset({"model", "base_url", "replicas", "api_key_env", "parallel"}), _open_openai,
-                       _needs("model", "base_url")),
-}, error=ModelError, extensible=True)
+PROVIDERS: Registry[Provider] = Registry(
+    "provider",
+    {
+        "embedded": Provider(
+            frozenset({"source", "n_ctx", "n_parallel", "threads"}), _open_embedded, _check_embedded, _embedded_ready
+        ),
+        "ollama": Provider(frozenset({"model", "url"}), _open_ollama, _needs("model")),
+        "openai": Provider(
+            frozenset({"model", "base_url", "replicas", "api_key_env", "parallel"}),
+            _open_openai,
+            _needs("model", "base_url"),
+        ),
+    },
+    error=ModelError,
+    extensible=True,
+)
 
 
 def open_client(spec: ModelSpec, *, n_parallel: int | None = None, timeout: float = 600.0) -> ModelClient:

@@ -1,4 +1,5 @@
 """Is each registered model usable right now? Cheap checks only: nothing is loaded or assembled."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -14,6 +15,13 @@ def model_table() -> pd.DataFrame:
     rows = []
     for name, spec in specs.items():
         ok, status = readiness(spec)
-        rows.append({"model": name + (" (default)" if name == default else ""), "provider": spec.provider,
-                     "style": spec.style, "ready": ok, "status": status})
+        rows.append(
+            {
+                "model": name + (" (default)" if name == default else ""),
+                "provider": spec.provider,
+                "style": spec.style,
+                "ready": ok,
+                "status": status,
+            }
+        )
     return pd.DataFrame(rows)

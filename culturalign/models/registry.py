@@ -3,6 +3,7 @@
 A spec says which provider serves the model and how to reach it. It never holds a secret: an
 ``openai`` spec names the environment variable that holds the key.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -70,10 +71,15 @@ def _check_values(raw: dict, where: str) -> None:
 def _check_replicas(raw: dict, where: str) -> None:
     """More addresses serving the same model as ``base_url``: a list of distinct http(s) addresses."""
     replicas = raw["replicas"]
-    if not isinstance(replicas, list) or not 1 <= len(replicas) <= 64 or not all(
-            isinstance(u, str) and re.match(r"https?://[^/\s]+", u) and len(u) <= 1000 for u in replicas):
-        raise ModelError(f"{where}: 'replicas' must be a list of 1 to 64 http:// or https:// addresses (more servers "
-                         f"of the same model besides base_url), got {shown(replicas)}")
+    if (
+        not isinstance(replicas, list)
+        or not 1 <= len(replicas) <= 64
+        or not all(isinstance(u, str) and re.match(r"https?://[^/\s]+", u) and len(u) <= 1000 for u in replicas)
+    ):
+        raise ModelError(
+            f"{where}: 'replicas' must be a list of 1 to 64 http:// or https:// addresses (more servers "
+            f"of the same model besides base_url), got {shown(replicas)}"
+        )
     seen = [u.rstrip("/").removesuffix("/v1") for u in [raw.get("base_url", "")] + replicas]
     if len(set(seen)) < len(seen):
         raise ModelError(f"{where}: 'replicas' repeats an address (base_url is the first replica already)")
@@ -85,8 +91,9 @@ def check_source(src, where: str) -> None:
         raise ModelError(f"{where}: 'source' needs 'path' (a local GGUF file) or 'chunks' (PyPI packages)")
     unknown = sorted(map(str, set(src) - {"path", "chunks", "sha256", "size", "install"}))
     if unknown:
-        raise ModelError(f"{where}: unknown source key(s) {', '.join(unknown)}; allowed: chunks, install, path, "
-                         "sha256, size")
+        raise ModelError(
+            f"{where}: unknown source key(s) {', '.join(unknown)}; allowed: chunks, install, path, sha256, size"
+        )
     for key in ("path", "install"):
         if key in src and not (isinstance(src[key], str) and src[key].strip() and "\x00" not in src[key]):
             raise ModelError(f"{where}: source '{key}' must be text, got {shown(src[key])}")
@@ -96,15 +103,28 @@ def check_source(src, where: str) -> None:
     text = lambda v: isinstance(v, str) and v.strip() and len(v) <= 200  # noqa: E731
     if isinstance(chunks, dict):
         count = chunks.get("count")
-        if set(chunks) != {"package_pattern", "file_pattern", "count"} or not all(
+        if (
+            set(chunks) != {"package_pattern", "file_pattern", "count"}
+            or not all(
                 text(chunks[k]) and set(re.findall(r"{[^}]*}", chunks[k])) <= {"{n}", "{n:02d}", "{n:03d}"}
-                for k in ("package_pattern", "file_pattern")) or isinstance(count, bool) or \
-                not isinstance(count, int) or not 1 <= count <= 1000:
-            raise ModelError(f"{where}: numbered chunks are {{package_pattern, file_pattern, count}} with {{n}} in "
-                             f"the patterns and a count from 1 to 1000, got {shown(chunks)}")
-    elif not (isinstance(chunks, list) and len(chunks) <= 1000 and all(
+                for k in ("package_pattern", "file_pattern")
+            )
+            or isinstance(count, bool)
+            or not isinstance(count, int)
+            or not 1 <= count <= 1000
+        ):
+            raise ModelError(
+                f"{where}: numbered chunks are {{package_pattern, file_pattern, count}} with {{n}} in "
+                f"the patterns and a count from 1 to 1000, got {shown(chunks)}"
+            )
+    elif not (
+        isinstance(chunks, list)
+        and len(chunks) <= 1000
+        and all(
             isinstance(c, dict) and set(c) == {"package", "file"} and text(c["package"]) and text(c["file"])
-            for c in chunks)):
+            for c in chunks
+        )
+    ):
         raise ModelError(f"{where}: 'chunks' must be a list of {{package, file}} entries, got {shown(chunks)}")
     sha = src.get("sha256")
     if sha is not None and not (isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{64}", sha)):
@@ -126,11 +146,14 @@ def _parse(name: str, raw, origin: str) -> ModelSpec:
     allowed = COMMON_KEYS | entry.keys
     unknown = sorted(map(str, set(raw) - allowed))
     if "api_key" in unknown:
-        raise ModelError(f"{where}: keys never go in model files; put it in an environment variable "
-                         "and name that variable with 'api_key_env'")
+        raise ModelError(
+            f"{where}: keys never go in model files; put it in an environment variable "
+            "and name that variable with 'api_key_env'"
+        )
     if unknown:
-        raise ModelError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed for {provider}: "
-                         f"{', '.join(sorted(allowed))}")
+        raise ModelError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; allowed for {provider}: {', '.join(sorted(allowed))}"
+        )
     style = raw.get("style", "chat")
     if style not in STYLES:
         raise ModelError(f"{where}: 'style' must be chat or completion, got {shown(style)}")
@@ -138,8 +161,9 @@ def _parse(name: str, raw, origin: str) -> ModelSpec:
     if entry.check is not None:
         entry.check(raw, where)
     settings = {k: v for k, v in raw.items() if k not in {"provider", "style", "description"}}
-    return ModelSpec(name=name, provider=provider, style=style, description=str(raw.get("description", "")),
-                     settings=settings)
+    return ModelSpec(
+        name=name, provider=provider, style=style, description=str(raw.get("description", "")), settings=settings
+    )
 
 
 def _load_file(text: str, origin: str) -> tuple[dict[str, ModelSpec], str | None]:
@@ -171,8 +195,10 @@ def load_registry() -> tuple[dict[str, ModelSpec], str]:
 def get_spec(name: str | None = None) -> ModelSpec:
     """Look a model up by name; ``None`` gives the default. A path to a .gguf file is an embedded spec."""
     if name is not None and (not isinstance(name, str) or not name.strip()):
-        raise ModelError(f"a model name must be non-empty text (a registry name or a .gguf path), got {name!r}; "
-                         "leave it out for the default model")
+        raise ModelError(
+            f"a model name must be non-empty text (a registry name or a .gguf path), got {name!r}; "
+            "leave it out for the default model"
+        )
     specs, default = load_registry()
     name = default if name is None else name
     if name in specs:
@@ -181,9 +207,12 @@ def get_spec(name: str | None = None) -> ModelSpec:
         path = Path(name).expanduser()
         if not path.is_file():
             raise ModelError(f"GGUF file not found: {path}")
-        return ModelSpec(name=path.stem, provider="embedded", style="chat",
-                         settings={"source": {"path": str(path.resolve())}})
+        return ModelSpec(
+            name=path.stem, provider="embedded", style="chat", settings={"source": {"path": str(path.resolve())}}
+        )
     close = difflib.get_close_matches(name, list(specs), n=3, cutoff=0.4)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
-    raise ModelError(f"unknown model {name!r}.{hint} Known models: {', '.join(sorted(specs))}; "
-                     f"add your own in {user_models_file()} or pass a path to a .gguf file.")
+    raise ModelError(
+        f"unknown model {name!r}.{hint} Known models: {', '.join(sorted(specs))}; "
+        f"add your own in {user_models_file()} or pass a path to a .gguf file."
+    )

@@ -7,6 +7,7 @@ to serve the same weights, and adding or removing one must not throw a study's c
 checked to serve the model's name when the client opens. DSPy's LM (compile's bootstrap and proposal calls)
 talks to the first address only.
 """
+
 from __future__ import annotations
 
 import threading

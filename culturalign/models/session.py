@@ -4,6 +4,7 @@ The client comes from the provider table (``providers.open_client``) or is injec
 ``models.mock.MockClient`` in tests). Embedded models start their llama.cpp server lazily, on the first
 answer that is not cached, so a fully cached re-run starts nothing and makes no model call.
 """
+
 from __future__ import annotations
 
 import os
@@ -46,8 +47,14 @@ class ModelSession:
     """``model``: a registry name, a spec or a .gguf path (``None``: the default model). ``client``: use this
     client instead of opening one for the spec; without ``model`` the session is named after the client."""
 
-    def __init__(self, model: str | ModelSpec | None = None, *, cache: AnswerCache | None = None,
-                 n_parallel: int | None = None, client: ModelClient | None = None):
+    def __init__(
+        self,
+        model: str | ModelSpec | None = None,
+        *,
+        cache: AnswerCache | None = None,
+        n_parallel: int | None = None,
+        client: ModelClient | None = None,
+    ):
         if client is not None and model is None:
             self.spec = ModelSpec(name=client.identity, provider="client", style=client.style)
         else:
@@ -89,8 +96,9 @@ class ModelSession:
     def top_logprobs(self, prompt: Prompt, k: int = 20) -> Reply:
         return self._cached("top_logprobs", prompt, {"k": k}, lambda c: c.top_logprobs(prompt, k))
 
-    def generate(self, prompt: Prompt, *, temperature: float, max_tokens: int, seed: int,
-                 stop: tuple[str, ...] = ()) -> Reply:
+    def generate(
+        self, prompt: Prompt, *, temperature: float, max_tokens: int, seed: int, stop: tuple[str, ...] = ()
+    ) -> Reply:
         settings = {"temperature": temperature, "max_tokens": max_tokens, "seed": seed}
         if stop:  # only when given, so that earlier answers keep their cache keys
             settings["stop"] = list(stop)

@@ -15,6 +15,7 @@ It is stdlib only and runs as a script, in its own process, so a benchmark measu
 
 :class:`StubServer` starts that process (and stops or kills it) from Python.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -33,7 +34,7 @@ def top_tokens(seed: bytes, k: int) -> list[tuple[str, float]]:
     """The fixed top-k of a prompt: TOKENS rotated by the prompt's hash, at probabilities 1/2, 1/4, ..."""
     shift = hashlib.sha256(seed).digest()[0] % 10  # rotate the digits only: the top token is always a digit
     digits = TOKENS[shift:10] + TOKENS[:shift]
-    return [(tok, -(i + 1) * math.log(2)) for i, tok in enumerate((digits + TOKENS[10:])[:max(1, k)])]
+    return [(tok, -(i + 1) * math.log(2)) for i, tok in enumerate((digits + TOKENS[10:])[: max(1, k)])]
 
 
 def _token_entry(tok: str, logprob: float) -> dict:
@@ -53,26 +54,49 @@ def completion_body(path: str, request: dict, model: str, legacy: bool = False) 
     max_tokens = int(request.get("max_tokens") or 1)
     text = top[0][0] * min(max_tokens, 1)
     n_prompt = max(1, len(seed) // 4)
-    usage = {"completion_tokens": len(text), "prompt_tokens": n_prompt, "total_tokens": n_prompt + len(text),
-             "prompt_tokens_details": {"cached_tokens": 0}}
-    timings = {"cache_n": 0, "prompt_n": n_prompt, "prompt_ms": 0.0, "prompt_per_token_ms": 0.0,
-               "prompt_per_second": 0.0, "predicted_n": len(text), "predicted_ms": 0.0, "predicted_per_token_ms": 0.0,
-               "predicted_per_second": 0.0}
+    usage = {
+        "completion_tokens": len(text),
+        "prompt_tokens": n_prompt,
+        "total_tokens": n_prompt + len(text),
+        "prompt_tokens_details": {"cached_tokens": 0},
+    }
+    timings = {
+        "cache_n": 0,
+        "prompt_n": n_prompt,
+        "prompt_ms": 0.0,
+        "prompt_per_token_ms": 0.0,
+        "prompt_per_second": 0.0,
+        "predicted_n": len(text),
+        "predicted_ms": 0.0,
+        "predicted_per_token_ms": 0.0,
+        "predicted_per_second": 0.0,
+    }
     choice = {"finish_reason": "length", "index": 0}
     if k:
         entries = [{**_token_entry(*top[0]), "top_logprobs": [_token_entry(t, lp) for t, lp in top]}]
         if chat or not legacy:
             choice["logprobs"] = {"content": entries}
         else:  # OpenAI's legacy completions format
-            choice["logprobs"] = {"tokens": [top[0][0]], "token_logprobs": [top[0][1]],
-                                  "top_logprobs": [dict(top)], "text_offset": [0]}
+            choice["logprobs"] = {
+                "tokens": [top[0][0]],
+                "token_logprobs": [top[0][1]],
+                "top_logprobs": [dict(top)],
+                "text_offset": [0],
+            }
     if chat:
         choice["message"] = {"role": "assistant", "content": text}
     else:
         choice["text"] = text
-    return {"choices": [choice], "created": int(time.time()), "model": model, "system_fingerprint": "stub",
-            "object": "chat.completion" if chat else "text_completion", "usage": usage, "id": "stub-0",
-            "timings": timings}
+    return {
+        "choices": [choice],
+        "created": int(time.time()),
+        "model": model,
+        "system_fingerprint": "stub",
+        "object": "chat.completion" if chat else "text_completion",
+        "usage": usage,
+        "id": "stub-0",
+        "timings": timings,
+    }
 
 
 class _Stub:
@@ -87,8 +111,12 @@ class _Stub:
         url = urlsplit(target)
         path = url.path.rstrip("/")
         if method == "GET" and path == "/stats":
-            stats = {"requests": self.requests, "in_flight": self.in_flight, "max_concurrent": self.max_concurrent,
-                     "by_path": self.by_path}
+            stats = {
+                "requests": self.requests,
+                "in_flight": self.in_flight,
+                "max_concurrent": self.max_concurrent,
+                "by_path": self.by_path,
+            }
             if "reset=1" in url.query:
                 self.reset()
             return 200, stats
@@ -124,9 +152,12 @@ class _Stub:
                 status, reply = await self.respond(method, target, body)
                 data = json.dumps(reply).encode()
                 close = headers.get("connection", "").lower() == "close"
-                writer.write(b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
-                             b"Connection: %s\r\n\r\n" % (status, b"OK" if status == 200 else b"Error", len(data),
-                                                           b"close" if close else b"keep-alive") + data)
+                writer.write(
+                    b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+                    b"Connection: %s\r\n\r\n"
+                    % (status, b"OK" if status == 200 else b"Error", len(data), b"close" if close else b"keep-alive")
+                    + data
+                )
                 await writer.drain()
                 if close:
                     break
@@ -168,8 +199,16 @@ class StubServer:
         self.base_url = ""
 
     def start(self) -> "StubServer":
-        cmd = [sys.executable, __file__, "--port", str(self.port), "--latency-ms", str(self.latency * 1000),
-               "--model", self.model] + (["--legacy"] if self.legacy else [])
+        cmd = [
+            sys.executable,
+            __file__,
+            "--port",
+            str(self.port),
+            "--latency-ms",
+            str(self.latency * 1000),
+            "--model",
+            self.model,
+        ] + (["--legacy"] if self.legacy else [])
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()  # printed once the socket listens
         if not line.startswith("stub serving at "):

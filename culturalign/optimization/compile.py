@@ -8,6 +8,7 @@ countries are split by region (train / val / test) and the test split is never s
 task answers go through culturalign's exact, cached logprob engine, and only the optimizer's own proposal and
 reflection calls go through ``dspy.LM``. Extensions bring their own tasks (the recommendation explainers).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -62,10 +63,17 @@ def dspy_lm(session: ModelSession, **settings):
     key_env = session.spec.get("api_key_env")
     api_key = os.environ.get(key_env, "") if key_env else ""
     model_id = session.spec.get("model") or session.spec.name
-    dspy.configure_cache(enable_disk_cache=True,
-                         disk_cache_dir=str(cache_dir() / "dspy" / fingerprint(session.identity, session.endpoint)[:16]))
-    return dspy.LM(f"openai/{model_id}", api_base=base, api_key=api_key or "local-no-key", model_type="chat",
-                   **{"temperature": 1.0, "max_tokens": 512, **settings})
+    dspy.configure_cache(
+        enable_disk_cache=True,
+        disk_cache_dir=str(cache_dir() / "dspy" / fingerprint(session.identity, session.endpoint)[:16]),
+    )
+    return dspy.LM(
+        f"openai/{model_id}",
+        api_base=base,
+        api_key=api_key or "local-no-key",
+        model_type="chat",
+        **{"temperature": 1.0, "max_tokens": 512, **settings},
+    )
 
 
 def _lm_call_counter():
@@ -83,6 +91,7 @@ def _lm_call_counter():
 
 
 # ---------------------------------------------------------------- driving an optimizer (presets.OPTIMIZERS)
+
 
 def build_optimizer(preset: Preset, prompt_lm, seed: int, task_lm=None, *, metric, feedback, metric_threshold=None):
     """Instantiate the preset's optimizer with its metric (``feedback`` where the optimizer reflects on
@@ -117,6 +126,7 @@ def run_optimizer(optimizer, preset: Preset, student, trainset: list, valset: li
 
 # ---------------------------------------------------------------- the one compile
 
+
 class CompileTask:
     """What a compile optimizes and records. Subclasses set the examples and objective (``examples`` is
     called inside the run, where the model session is active), score the compiled program per split, and
@@ -142,9 +152,18 @@ class CompileTask:
         raise NotImplementedError
 
 
-def optimize(task: CompileTask, student, preset: Preset, session: ModelSession, survey, *, seed: int = 0,
-             prompt_session: ModelSession | None = None, progress: bool = False,
-             score_splits=()) -> tuple[object, dict]:
+def optimize(
+    task: CompileTask,
+    student,
+    preset: Preset,
+    session: ModelSession,
+    survey,
+    *,
+    seed: int = 0,
+    prompt_session: ModelSession | None = None,
+    progress: bool = False,
+    score_splits=(),
+) -> tuple[object, dict]:
     """Run the preset's optimizer on ``student`` for ``task`` and score the result on ``score_splits``;
     returns the compiled program and a record of the run (settings, metric, calls, wall time, scores)."""
     import dspy
@@ -160,36 +179,64 @@ def optimize(task: CompileTask, student, preset: Preset, session: ModelSession, 
     start = time.monotonic()
     # DSPy's optimizers print progress on stdout (some in their constructors); it goes to stderr so that
     # stdout stays ours (--json)
-    with using_session(session, survey, on_example), dspy.context(lm=context_lm, callbacks=[counter]), \
-            contextlib.redirect_stdout(sys.stderr):
+    with (
+        using_session(session, survey, on_example),
+        dspy.context(lm=context_lm, callbacks=[counter]),
+        contextlib.redirect_stdout(sys.stderr),
+    ):
         task.prepare(student)  # first: a retrieving student's labelled examples show its own evidence
         trainset, valset = task.examples(session, survey, student)
         metric, feedback, threshold, metric_record = task.objective()
-        optimizer = build_optimizer(preset, prompt_lm, seed, task_lm, metric=metric, feedback=feedback,
-                                    metric_threshold=threshold)
+        optimizer = build_optimizer(
+            preset, prompt_lm, seed, task_lm, metric=metric, feedback=feedback, metric_threshold=threshold
+        )
         kwargs = compile_kwargs(preset, seed)
         compiled = run_optimizer(optimizer, preset, student, trainset, valset, kwargs)
         wall = round(time.monotonic() - start, 1)
         model_calls, lm_calls = session.usage.calls - calls_before, counter.calls
         scores = task.score(compiled, session, survey, score_splits, progress) if score_splits else {}
         # scoring shares the answer cache with the search: a country the search answered costs nothing here
-        timing = {"search_seconds": wall, "scoring_seconds": round(time.monotonic() - start - wall, 1),
-                  "search_model_calls": model_calls,
-                  "scoring_model_calls": session.usage.calls - calls_before - model_calls,
-                  "scored_splits": list(score_splits)}
-    record = {"optimizer": preset.optimizer, "preset": preset.name, "settings": preset.settings,
-              "compile_settings": kwargs, "seed": seed, "metric": metric_record, "model_calls": model_calls,
-              "lm_calls": lm_calls, "wall_seconds": wall, "scores": scores, "timing": timing}
+        timing = {
+            "search_seconds": wall,
+            "scoring_seconds": round(time.monotonic() - start - wall, 1),
+            "search_model_calls": model_calls,
+            "scoring_model_calls": session.usage.calls - calls_before - model_calls,
+            "scored_splits": list(score_splits),
+        }
+    record = {
+        "optimizer": preset.optimizer,
+        "preset": preset.name,
+        "settings": preset.settings,
+        "compile_settings": kwargs,
+        "seed": seed,
+        "metric": metric_record,
+        "model_calls": model_calls,
+        "lm_calls": lm_calls,
+        "wall_seconds": wall,
+        "scores": scores,
+        "timing": timing,
+    }
     return compiled, record
 
 
 HELD_OUT_SPLITS = ("val", "test")  # what a compile scores by default: the splits no optimizer trained on
 
 
-def run_task(task: CompileTask, program: str, preset: Preset, model=None, *, out=None, seed: int = 0,
-             prompt_model: str | None = None, session: ModelSession | None = None,
-             score_splits=HELD_OUT_SPLITS, progress: bool = False,
-             survey="ivs-iw10", program_settings: dict | None = None) -> tuple[Path, dict]:
+def run_task(
+    task: CompileTask,
+    program: str,
+    preset: Preset,
+    model=None,
+    *,
+    out=None,
+    seed: int = 0,
+    prompt_model: str | None = None,
+    session: ModelSession | None = None,
+    score_splits=HELD_OUT_SPLITS,
+    progress: bool = False,
+    survey="ivs-iw10",
+    program_settings: dict | None = None,
+) -> tuple[Path, dict]:
     """Compile ``program`` for ``task`` and save it (JSON + manifest) to ``out``; returns folder and manifest.
     ``survey``: a shipped survey's name, a survey file or a Survey; its digest is recorded in the manifest.
     ``program_settings``: fixed parameters of the program (see :func:`apply_program_settings`)."""
@@ -198,31 +245,51 @@ def run_task(task: CompileTask, program: str, preset: Preset, model=None, *, out
 
     survey = survey if isinstance(survey, Survey) else load_survey(survey)
     if survey.map is None:
-        raise CulturalignError(f"survey {survey.name!r} has no map projection, and the compile objectives score map "
-                               "points; compile on a survey with a map (ivs-iw10), then evaluate the program on "
-                               f"{survey.name!r} with `culturalign evaluate PROGRAM --survey {survey.name}`")
+        raise CulturalignError(
+            f"survey {survey.name!r} has no map projection, and the compile objectives score map "
+            "points; compile on a survey with a map (ivs-iw10), then evaluate the program on "
+            f"{survey.name!r} with `culturalign evaluate PROGRAM --survey {survey.name}`"
+        )
     student = apply_program_settings(make_student(program), program_settings or {})
     if out is not None:
         writable_folder(out, "--out")
     prompt_name = prompt_model or preset.prompt_model
     with compile_sessions(model, prompt_name, session) as (session, prompt_session):
-        compiled, record = optimize(task, student, preset, session, survey, seed=seed, prompt_session=prompt_session,
-                                    progress=progress, score_splits=score_splits)
-        manifest = {**manifest_head(program, session, prompt_name, survey, preset, record["compile_settings"], seed),
-                    **task.manifest(), "metric": record["metric"],
-                    # model calls through culturalign's engine while compiling; DSPy LM calls (proposals,
-                    # reflections, and an explainer's own writing; cache hits count)
-                    "usage": {**session.usage.as_dict(), "compile_model_calls": record["model_calls"],
-                              "lm_calls": record["lm_calls"]},
-                    "wall_seconds": record["wall_seconds"], "timing": record["timing"], "scores": record["scores"],
-                    "program_settings": program_settings_of(compiled),
-                    **({"retrieval_search": compiled.search_record} if hasattr(compiled, "search_record") else {})}
+        compiled, record = optimize(
+            task,
+            student,
+            preset,
+            session,
+            survey,
+            seed=seed,
+            prompt_session=prompt_session,
+            progress=progress,
+            score_splits=score_splits,
+        )
+        manifest = {
+            **manifest_head(program, session, prompt_name, survey, preset, record["compile_settings"], seed),
+            **task.manifest(),
+            "metric": record["metric"],
+            # model calls through culturalign's engine while compiling; DSPy LM calls (proposals,
+            # reflections, and an explainer's own writing; cache hits count)
+            "usage": {
+                **session.usage.as_dict(),
+                "compile_model_calls": record["model_calls"],
+                "lm_calls": record["lm_calls"],
+            },
+            "wall_seconds": record["wall_seconds"],
+            "timing": record["timing"],
+            "scores": record["scores"],
+            "program_settings": program_settings_of(compiled),
+            **({"retrieval_search": compiled.search_record} if hasattr(compiled, "search_record") else {}),
+        }
         out = Path(out or f"programs/{program}-{preset.name}-{session.spec.name}")
         save_program(compiled, out, manifest)
     return out, manifest
 
 
 # ---------------------------------------------------------------- survey respondents
+
 
 class SurveyTask(CompileTask):
     """A survey respondent: one example is one country, labelled with WVS-7 answers where they exist. The
@@ -231,18 +298,22 @@ class SurveyTask(CompileTask):
 
     def __init__(self, lists: dict, objective: Objective, preset: Preset, *, seed: int = 0, split_seed: int = 0):
         self.lists, self.preset, self.seed, self.split_seed = lists, preset, seed, split_seed
-        self._objective = (objective if objective.candidates is not None else
-                           make_objective(objective.name, tau=objective.tau, candidates=lists["train"] + lists["val"]))
+        self._objective = (
+            objective
+            if objective.candidates is not None
+            else make_objective(objective.name, tau=objective.tau, candidates=lists["train"] + lists["val"])
+        )
         # The split lists are sorted by region; optimizers that walk the trainset in order (bootstrapping)
         # would otherwise see one region first. A seeded shuffle keeps runs reproducible. A preset's budget
         # may cap how many of them the optimizer sees (retrieval and the objective still know them all).
         order = list(lists["train"])
         random.Random(seed).shuffle(order)
-        self.shown_train = order[:preset.budget.get("train") or None]
+        self.shown_train = order[: preset.budget.get("train") or None]
         self.shown_val = list(lists["val"])
         if preset.budget.get("val"):
-            self.shown_val = sorted(random.Random(seed).sample(self.shown_val,
-                                                               min(len(self.shown_val), preset.budget["val"])))
+            self.shown_val = sorted(
+                random.Random(seed).sample(self.shown_val, min(len(self.shown_val), preset.budget["val"]))
+            )
 
     def examples(self, session, survey, student=None):
         label = getattr(student, "labelled_example", None)
@@ -261,22 +332,29 @@ class SurveyTask(CompileTask):
         scores = {}
         for name, countries in self.lists.items():
             if name not in splits:
-                scores[name] = {"countries": len(countries), "mean_distance": None, "mean_score": None,
-                                "skipped": True}
+                scores[name] = {"countries": len(countries), "mean_distance": None, "mean_score": None, "skipped": True}
                 continue
-            table = (program_answers(session, compiled, countries, survey, progress=progress)["points"]
-                     if countries else pd.DataFrame(columns=["country", "x", "y", "distance"]))
+            table = (
+                program_answers(session, compiled, countries, survey, progress=progress)["points"]
+                if countries
+                else pd.DataFrame(columns=["country", "x", "y", "distance"])
+            )
             table = table.assign(score=[similarity(d) for d in table.distance])
             objective = [self._objective.score_point(r.x, r.y, r.country) for r in table.itertuples()]
-            scores[name] = {"countries": len(countries),
-                            "mean_distance": float(table.distance.mean()) if len(table) else None,
-                            "mean_score": float(table.score.mean()) if len(table) else None,
-                            "mean_objective": float(sum(objective) / len(table)) if len(table) else None}
+            scores[name] = {
+                "countries": len(countries),
+                "mean_distance": float(table.distance.mean()) if len(table) else None,
+                "mean_score": float(table.score.mean()) if len(table) else None,
+                "mean_objective": float(sum(objective) / len(table)) if len(table) else None,
+            }
         return scores
 
     def manifest(self):
-        return {"objective": self._objective.name, "split": {"seed": self.split_seed, **self.lists},
-                "optimizer_saw": {"train": sorted(self.shown_train), "val": self.shown_val}}
+        return {
+            "objective": self._objective.name,
+            "split": {"seed": self.split_seed, **self.lists},
+            "optimizer_saw": {"train": sorted(self.shown_train), "val": self.shown_val},
+        }
 
 
 def survey_lists(split_seed: int = 0, countries: dict | None = None) -> dict:
@@ -287,31 +365,62 @@ def survey_lists(split_seed: int = 0, countries: dict | None = None) -> dict:
     for a, b in (("test", "train"), ("test", "val"), ("val", "train")):
         both = sorted(set(lists[a]) & set(lists[b]))
         if both:  # the test split must never reach an optimizer; validation countries must not be trained on
-            raise CulturalignError(f"{', '.join(both[:5])} {'is' if len(both) == 1 else 'are'} in both the {a} and "
-                                   f"the {b} countries; the splits must not overlap")
+            raise CulturalignError(
+                f"{', '.join(both[:5])} {'is' if len(both) == 1 else 'are'} in both the {a} and "
+                f"the {b} countries; the splits must not overlap"
+            )
     return lists
 
 
-def compile_program(program, preset: Preset, session: ModelSession, survey, *, seed: int = 0,
-                    split_seed: int = 0, train: list[str] | None = None, val: list[str] | None = None,
-                    prompt_session: ModelSession | None = None, progress: bool = False,
-                    objective: Objective | None = None) -> tuple[object, dict]:
+def compile_program(
+    program,
+    preset: Preset,
+    session: ModelSession,
+    survey,
+    *,
+    seed: int = 0,
+    split_seed: int = 0,
+    train: list[str] | None = None,
+    val: list[str] | None = None,
+    prompt_session: ModelSession | None = None,
+    progress: bool = False,
+    objective: Objective | None = None,
+) -> tuple[object, dict]:
     """Run the preset's optimizer on a survey respondent without saving it; returns the compiled program
     and a record of the run. ``train``/``val`` default to the region split, ``objective`` to distance."""
     split = survey_lists(split_seed)
     lists = survey_lists(split_seed, {"train": train or split["train"], "val": val or split["val"], "test": []})
     task = SurveyTask(lists, objective or make_objective("distance"), preset, seed=seed, split_seed=split_seed)
-    compiled, record = optimize(task, program, preset, session, survey, seed=seed, prompt_session=prompt_session,
-                                progress=progress)
-    return compiled, {**record, "split_seed": split_seed, "train": lists["train"], "val": lists["val"],
-                      **task.manifest()}
+    compiled, record = optimize(
+        task, program, preset, session, survey, seed=seed, prompt_session=prompt_session, progress=progress
+    )
+    return compiled, {
+        **record,
+        "split_seed": split_seed,
+        "train": lists["train"],
+        "val": lists["val"],
+        **task.manifest(),
+    }
 
 
-def run_compile(program: str = "respondent", optimizer: str | Preset = "mipro-light", model: str | None = None, *,
-                out=None, seed: int = 0, split_seed: int = 0, prompt_model: str | None = None,
-                countries: dict | None = None, session: ModelSession | None = None,
-                score_splits=HELD_OUT_SPLITS, progress: bool = False, objective: str | None = None,
-                tau: float | None = None, survey="ivs-iw10", program_settings: dict | None = None):
+def run_compile(
+    program: str = "respondent",
+    optimizer: str | Preset = "mipro-light",
+    model: str | None = None,
+    *,
+    out=None,
+    seed: int = 0,
+    split_seed: int = 0,
+    prompt_model: str | None = None,
+    countries: dict | None = None,
+    session: ModelSession | None = None,
+    score_splits=HELD_OUT_SPLITS,
+    progress: bool = False,
+    objective: str | None = None,
+    tau: float | None = None,
+    survey="ivs-iw10",
+    program_settings: dict | None = None,
+):
     """Compile a survey respondent with an optimizer preset on ``model`` and save it (JSON + manifest).
 
     ``countries`` may override the region split with explicit ``{"train": [...], "val": [...], "test": [...]}``
@@ -329,8 +438,20 @@ def run_compile(program: str = "respondent", optimizer: str | Preset = "mipro-li
     lists = survey_lists(split_seed, countries)
     chosen = make_objective(objective or preset.objective, tau=tau if tau is not None else preset.tau)
     task = SurveyTask(lists, chosen, preset, seed=seed, split_seed=split_seed)
-    return run_task(task, program, preset, model, out=out, seed=seed, prompt_model=prompt_model, session=session,
-                    score_splits=score_splits, progress=progress, survey=survey, program_settings=program_settings)
+    return run_task(
+        task,
+        program,
+        preset,
+        model,
+        out=out,
+        seed=seed,
+        prompt_model=prompt_model,
+        session=session,
+        score_splits=score_splits,
+        progress=progress,
+        survey=survey,
+        program_settings=program_settings,
+    )
 
 
 @contextlib.contextmanager
@@ -349,17 +470,30 @@ def compile_sessions(model, prompt_name: str | None, session: ModelSession | Non
             prompt_session.close()
 
 
-def manifest_head(program: str, session: ModelSession, prompt_name, survey, preset: Preset,
-                  compile_settings: dict, seed: int) -> dict:
+def manifest_head(
+    program: str, session: ModelSession, prompt_name, survey, preset: Preset, compile_settings: dict, seed: int
+) -> dict:
     """What every saved program's manifest starts with: program, models, data hashes, optimizer, seed."""
     from .saved import data_hashes
 
-    return {"program": program, "model": session.spec.public(), "model_identity": session.identity,
-            "endpoint": session.endpoint, "prompt_model": prompt_name, "survey": survey.name,
-            "data_hashes": data_hashes(survey), "trained_questions": trained_questions(survey),
-            "optimizer": {"optimizer": preset.optimizer, "preset": preset.name, "settings": preset.settings,
-                          "compile_settings": compile_settings, **({"budget": preset.budget} if preset.budget else {})},
-            "seed": seed}
+    return {
+        "program": program,
+        "model": session.spec.public(),
+        "model_identity": session.identity,
+        "endpoint": session.endpoint,
+        "prompt_model": prompt_name,
+        "survey": survey.name,
+        "data_hashes": data_hashes(survey),
+        "trained_questions": trained_questions(survey),
+        "optimizer": {
+            "optimizer": preset.optimizer,
+            "preset": preset.name,
+            "settings": preset.settings,
+            "compile_settings": compile_settings,
+            **({"budget": preset.budget} if preset.budget else {}),
+        },
+        "seed": seed,
+    }
 
 
 def trained_questions(survey) -> list[str]:
@@ -378,8 +512,10 @@ def make_student(name: str):
 
     program = make_program(name)
     if not isinstance(program, dspy.Module):
-        raise CulturalignError(f"program {name!r} is a fixed baseline with nothing to tune; compile 'respondent' "
-                               "or a registered DSPy module")
+        raise CulturalignError(
+            f"program {name!r} is a fixed baseline with nothing to tune; compile 'respondent' "
+            "or a registered DSPy module"
+        )
     return program
 
 
@@ -390,8 +526,10 @@ def apply_program_settings(student, settings: dict):
     """Fix a program's parameters that optimizers do not edit: ``prompt_format`` (chat, lean) and, for a
     retrieving program, ``retrieval`` ({k, weighting, evidence, per_neighbour}). Checked before any model starts."""
     if not isinstance(settings, dict) or set(settings) - set(PROGRAM_SETTINGS):
-        raise CulturalignError(f"program settings must be a mapping with {', '.join(PROGRAM_SETTINGS)}; got "
-                               f"{sorted(settings) if isinstance(settings, dict) else type(settings).__name__}")
+        raise CulturalignError(
+            f"program settings must be a mapping with {', '.join(PROGRAM_SETTINGS)}; got "
+            f"{sorted(settings) if isinstance(settings, dict) else type(settings).__name__}"
+        )
     if settings.get("prompt_format") is not None:
         from ..programs.adapter import adapter
 
@@ -401,8 +539,10 @@ def apply_program_settings(student, settings: dict):
         student.prompt_format = settings["prompt_format"]
     if settings.get("retrieval"):
         if not callable(getattr(student, "set_retrieval", None)):
-            raise CulturalignError(f"program {getattr(student, 'name', '?')!r} retrieves nothing; retrieval settings "
-                                   "apply to respondent_knn")
+            raise CulturalignError(
+                f"program {getattr(student, 'name', '?')!r} retrieves nothing; retrieval settings "
+                "apply to respondent_knn"
+            )
         student.set_retrieval(**settings["retrieval"])
     return student
 

@@ -6,6 +6,7 @@ can average it and bootstrap-style optimizers can threshold it. Feedback text sa
 items pulled the point away, for reflective optimizers (GEPA); per-axis scores serve as objective_scores.
 The second objective is distributional: Jensen-Shannon distance per WVS-7 question.
 """
+
 from __future__ import annotations
 
 import math
@@ -49,8 +50,9 @@ class CountryScore:
     feedback: str = ""
 
 
-def score_country(values: Mapping[str, float], country: str, *, survey: Survey | None = None,
-                  scale: float = SCALE) -> CountryScore:
+def score_country(
+    values: Mapping[str, float], country: str, *, survey: Survey | None = None, scale: float = SCALE
+) -> CountryScore:
     """Score one country's answers (item -> expected value) against its reference point, with feedback."""
     survey = survey or active_survey()  # the running compile's survey; never a default one
     proj = survey.map
@@ -72,26 +74,49 @@ def score_country(values: Mapping[str, float], country: str, *, survey: Survey |
         base = target if not math.isnan(target) else proj.mean[i]
         shift_x = (value - base) / proj.sd[i] * proj.weights[i, 0] * proj.scale[0]
         shift_y = (value - base) / proj.sd[i] * proj.weights[i, 1] * proj.scale[1]
-        rows.append({"item": code, "name": survey.item(code).name, "model": value, "country_mean": target,
-                     "shift_x": shift_x, "shift_y": shift_y, "pull": shift_x * direction[0] + shift_y * direction[1]})
+        rows.append(
+            {
+                "item": code,
+                "name": survey.item(code).name,
+                "model": value,
+                "country_mean": target,
+                "shift_x": shift_x,
+                "shift_y": shift_y,
+                "pull": shift_x * direction[0] + shift_y * direction[1],
+            }
+        )
     gaps = pd.DataFrame(rows).sort_values("pull", ascending=False).reset_index(drop=True)
-    return CountryScore(country=country, x=x, y=y, distance=distance, score=similarity(distance, scale),
-                        objective_scores={"x": similarity(abs(dx), scale), "y": similarity(abs(dy), scale)},
-                        gaps=gaps, feedback=_feedback(country, ref, x, y, dx, dy, distance, gaps))
+    return CountryScore(
+        country=country,
+        x=x,
+        y=y,
+        distance=distance,
+        score=similarity(distance, scale),
+        objective_scores={"x": similarity(abs(dx), scale), "y": similarity(abs(dy), scale)},
+        gaps=gaps,
+        feedback=_feedback(country, ref, x, y, dx, dy, distance, gaps),
+    )
 
 
 def _feedback(country, ref, x, y, dx, dy, distance, gaps, top: int = 3) -> str:
-    lines = [f"The answers put {country} at ({x:.2f}, {y:.2f}) on the cultural map; its survey position is "
-             f"({ref.x:.2f}, {ref.y:.2f}), a distance of {distance:.2f}."]
+    lines = [
+        f"The answers put {country} at ({x:.2f}, {y:.2f}) on the cultural map; its survey position is "
+        f"({ref.x:.2f}, {ref.y:.2f}), a distance of {distance:.2f}."
+    ]
     axis_x = "self-expression" if dx > 0 else "survival"
     axis_y = "secular-rational" if dy > 0 else "traditional"
     main = "x (survival vs. self-expression)" if abs(dx) >= abs(dy) else "y (traditional vs. secular-rational)"
-    lines.append(f"Too far toward {axis_x} values by {abs(dx):.2f} and too {axis_y} by {abs(dy):.2f}; "
-                 f"most of the error is on {main}.")
+    lines.append(
+        f"Too far toward {axis_x} values by {abs(dx):.2f} and too {axis_y} by {abs(dy):.2f}; "
+        f"most of the error is on {main}."
+    )
     pulling = gaps[gaps.pull > 0.02].head(top)
     for g in pulling.itertuples():
-        ref_text = (f"people in {country} average {g.country_mean:.2f} (WVS wave 7)" if not math.isnan(g.country_mean)
-                    else "no WVS-7 mean for this country; judged against the pooled mean")
+        ref_text = (
+            f"people in {country} average {g.country_mean:.2f} (WVS wave 7)"
+            if not math.isnan(g.country_mean)
+            else "no WVS-7 mean for this country; judged against the pooled mean"
+        )
         lines.append(f"- {g.item} ({g.name}): answered {g.model:.2f}; {ref_text}; moves the point {g.pull:.2f} away.")
     if pulling.empty:
         lines.append("No single item pulls the point away by more than 0.02.")

@@ -10,6 +10,7 @@
 Both give DSPy a bounded score (GEPA also feedback text and ``objective_scores`` for both objectives), and
 both say which threshold bootstrap-style optimizers use to keep a demo (see :meth:`Objective.threshold`).
 """
+
 from __future__ import annotations
 
 import math
@@ -34,8 +35,9 @@ def _points(candidates: tuple[str, ...] | None) -> tuple[tuple[str, ...], np.nda
     return names, ref.loc[list(names), ["x", "y"]].to_numpy(float)
 
 
-def identification(x: float, y: float, candidates: tuple[str, ...] | None = None,
-                   tau: float = DEFAULT_TAU) -> dict[str, float]:
+def identification(
+    x: float, y: float, candidates: tuple[str, ...] | None = None, tau: float = DEFAULT_TAU
+) -> dict[str, float]:
     """P(country | point): the softmax over candidate countries (all reference countries by default) of
     -d² / 2τ². Computed in log space, so it is finite for every point; independent of the candidates' order."""
     names, pts = _points(None if candidates is None else tuple(candidates))
@@ -84,10 +86,13 @@ class Objective:
         import dspy
 
         s = score_country(pred.item_values, gold.country)
-        scores = {name: OBJECTIVES.get(name)(candidates=self.candidates, tau=self.tau).score_point(s.x, s.y, s.country)
-                  for name in OBJECTIVES.names()}
-        return dspy.Prediction(score=self.score_point(s.x, s.y, s.country), feedback=self.feedback_text(s),
-                               objective_scores=scores)
+        scores = {
+            name: OBJECTIVES.get(name)(candidates=self.candidates, tau=self.tau).score_point(s.x, s.y, s.country)
+            for name in OBJECTIVES.names()
+        }
+        return dspy.Prediction(
+            score=self.score_point(s.x, s.y, s.country), feedback=self.feedback_text(s), objective_scores=scores
+        )
 
     def feedback_text(self, s) -> str:
         return s.feedback
@@ -125,8 +130,10 @@ class ContrastiveObjective(Objective):
         ranked = sorted(probs.items(), key=lambda kv: -kv[1])
         rank = [c for c, _ in ranked].index(s.country) + 1
         mistaken = ", ".join(f"{c} ({p:.0%})" for c, p in ranked[:3] if c != s.country)
-        head = (f"These answers identify {s.country} with probability {probs[s.country]:.1%} (rank {rank} of "
-                f"{len(ranked)}; chance is {1 / len(ranked):.1%}). They read as the answers of {mistaken}.")
+        head = (
+            f"These answers identify {s.country} with probability {probs[s.country]:.1%} (rank {rank} of "
+            f"{len(ranked)}; chance is {1 / len(ranked):.1%}). They read as the answers of {mistaken}."
+        )
         return head + "\n" + s.feedback
 
     def chance(self) -> float:
@@ -138,8 +145,12 @@ class ContrastiveObjective(Objective):
         return CHANCE_MULTIPLE * self.chance()
 
     def record(self) -> dict:
-        return {"name": self.name, "tau": self.tau, "candidates": len(self.candidates or reference.countries()),
-                "score": "softmax over candidate countries of -d^2 / (2 tau^2), at the target"}
+        return {
+            "name": self.name,
+            "tau": self.tau,
+            "candidates": len(self.candidates or reference.countries()),
+            "score": "softmax over candidate countries of -d^2 / (2 tau^2), at the target",
+        }
 
 
 def make_objective(name: str = "distance", *, tau: float | None = None, candidates=None) -> Objective:

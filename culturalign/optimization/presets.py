@@ -3,6 +3,7 @@
 Copy a shipped preset, edit it, and pass its path. Every key is checked against the optimizer's own
 constructor and ``compile`` signatures, so a typo fails before any model is called.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -18,6 +19,7 @@ from ..errors import CulturalignError
 from ..fileio import read_yaml, shown
 from ..registry import Registry
 
+
 @dataclass(frozen=True)
 class OptimizerQuirks:
     """An optimizer presets may name, and how it is driven: what it takes, and where."""
@@ -32,20 +34,34 @@ class OptimizerQuirks:
     #                          otherwise win silently); None: the optimizer takes none
 
 
-OPTIMIZERS: Registry[OptimizerQuirks] = Registry("optimizer", {
-    "RetrievalSearch": OptimizerQuirks("culturalign.optimization.retrieval_search:RetrievalSearch", seed="init"),
-    "BootstrapFewShotWithRandomSearch": OptimizerQuirks("dspy:BootstrapFewShotWithRandomSearch"),
-    "MIPROv2": OptimizerQuirks("dspy:MIPROv2", prompt_model="prompt_model", task_model=True, seed="compile"),
-    "COPRO": OptimizerQuirks("dspy:COPRO", valset=False, prompt_model="prompt_model"),
-    "SIMBA": OptimizerQuirks("dspy:SIMBA", valset=False, prompt_model="prompt_model", seed="compile"),
-    "GEPA": OptimizerQuirks("dspy:GEPA", feedback=True, prompt_model="reflection_lm", seed="init"),
-    "BootstrapFewShot": OptimizerQuirks("dspy:BootstrapFewShot", valset=False),
-    "LabeledFewShot": OptimizerQuirks("dspy:LabeledFewShot", valset=False, metric=False),
-}, extensible=True)
+OPTIMIZERS: Registry[OptimizerQuirks] = Registry(
+    "optimizer",
+    {
+        "RetrievalSearch": OptimizerQuirks("culturalign.optimization.retrieval_search:RetrievalSearch", seed="init"),
+        "BootstrapFewShotWithRandomSearch": OptimizerQuirks("dspy:BootstrapFewShotWithRandomSearch"),
+        "MIPROv2": OptimizerQuirks("dspy:MIPROv2", prompt_model="prompt_model", task_model=True, seed="compile"),
+        "COPRO": OptimizerQuirks("dspy:COPRO", valset=False, prompt_model="prompt_model"),
+        "SIMBA": OptimizerQuirks("dspy:SIMBA", valset=False, prompt_model="prompt_model", seed="compile"),
+        "GEPA": OptimizerQuirks("dspy:GEPA", feedback=True, prompt_model="reflection_lm", seed="init"),
+        "BootstrapFewShot": OptimizerQuirks("dspy:BootstrapFewShot", valset=False),
+        "LabeledFewShot": OptimizerQuirks("dspy:LabeledFewShot", valset=False, metric=False),
+    },
+    extensible=True,
+)
 _TOP_KEYS = {"optimizer", "description", "seed", "prompt_model", "settings", "compile", "objective", "tau", "budget"}
 # Arguments culturalign supplies itself: the metric, models, data.
-_SUPPLIED = {"self", "metric", "prompt_model", "task_model", "reflection_lm", "student", "teacher", "trainset",
-             "valset", "seed"}
+_SUPPLIED = {
+    "self",
+    "metric",
+    "prompt_model",
+    "task_model",
+    "reflection_lm",
+    "student",
+    "teacher",
+    "trainset",
+    "valset",
+    "seed",
+}
 
 
 @dataclass(frozen=True)
@@ -64,8 +80,11 @@ class Preset:
 
 
 def shipped_presets() -> dict[str, Path]:
-    return {Path(str(p)).stem: Path(str(p)) for p in resources.files("culturalign.optimizers").iterdir()
-            if p.name.endswith(".yaml")}
+    return {
+        Path(str(p)).stem: Path(str(p))
+        for p in resources.files("culturalign.optimizers").iterdir()
+        if p.name.endswith(".yaml")
+    }
 
 
 def _accepted(fn) -> set[str] | None:
@@ -77,16 +96,27 @@ def _accepted(fn) -> set[str] | None:
 
 _LARGEST = 1_000_000  # no count or budget of any optimizer comes near this
 _NAMES = {int: "int", float: "float", bool: "bool", str: "str", dict: "dict", list: "list", type(None): "none"}
-_SAYS = {"int": "a whole number from 0 to 1,000,000", "float": "a number of 0 or more", "bool": "true or false",
-         "str": "text", "dict": "a mapping", "list": "a list", "none": "null"}
+_SAYS = {
+    "int": "a whole number from 0 to 1,000,000",
+    "float": "a number of 0 or more",
+    "bool": "true or false",
+    "str": "text",
+    "dict": "a mapping",
+    "list": "a list",
+    "none": "null",
+}
 
 
 def _annotation_kinds(annotation) -> set:
     """What an optimizer's type annotation accepts, as kind names ("int", "none", ...), literal values, or
     "any" for types a YAML file cannot hold (callables, models)."""
     if isinstance(annotation, str):  # postponed annotations: 'int | None', 'dspy.LM | None'
-        return {_NAMES.get({"int": int, "float": float, "bool": bool, "str": str, "None": type(None)}
-                           .get(part.strip()), "any") for part in annotation.split("|")}
+        return {
+            _NAMES.get(
+                {"int": int, "float": float, "bool": bool, "str": str, "None": type(None)}.get(part.strip()), "any"
+            )
+            for part in annotation.split("|")
+        }
     origin = typing.get_origin(annotation)
     if origin is typing.Literal:
         return set(typing.get_args(annotation))
@@ -96,9 +126,14 @@ def _annotation_kinds(annotation) -> set:
 
 
 # Settings DSPy declares without an annotation and with a default of None: what they take.
-_UNTYPED = {"num_threads": {"int", "none"}, "max_errors": {"int", "none"}, "metric_threshold": {"float", "none"},
-            "stop_at_score": {"float", "none"}, "teacher_settings": {"dict", "none"},
-            "eval_kwargs": {"dict", "none"}}
+_UNTYPED = {
+    "num_threads": {"int", "none"},
+    "max_errors": {"int", "none"},
+    "metric_threshold": {"float", "none"},
+    "stop_at_score": {"float", "none"},
+    "teacher_settings": {"dict", "none"},
+    "eval_kwargs": {"dict", "none"},
+}
 
 
 def _kinds(param: inspect.Parameter | None) -> set:
@@ -141,8 +176,6 @@ def optimizer_class(name: str):
 def check_settings(optimizer: str, section: str, values, where: str) -> dict:
     """Check a preset's ``settings`` (the optimizer's constructor) or ``compile`` (its compile call) before any
     of it reaches DSPy: known keys, values of the type the optimizer takes, finite non-negative numbers."""
-    import dspy
-
     if values is None:
         return {}
     if not isinstance(values, dict):
@@ -153,9 +186,11 @@ def check_settings(optimizer: str, section: str, values, where: str) -> dict:
     accepted = _accepted(fn)
     bad = sorted(map(str, set(values) - accepted)) if accepted is not None else []
     if bad:
-        raise CulturalignError(f"{where}: {section} key(s) {', '.join(bad)} are not accepted by {optimizer}"
-                               f"{'()' if section == 'settings' else '.compile()'}; accepted: "
-                               f"{', '.join(sorted(accepted))}")
+        raise CulturalignError(
+            f"{where}: {section} key(s) {', '.join(bad)} are not accepted by {optimizer}"
+            f"{'()' if section == 'settings' else '.compile()'}; accepted: "
+            f"{', '.join(sorted(accepted))}"
+        )
     for key, value in values.items():
         here = f"{where}: {section}.{key}"
         kinds = _kinds(params.get(key))
@@ -173,8 +208,9 @@ def load_preset(name_or_path: str) -> Preset:
     if not path.is_file():
         shipped = shipped_presets()
         if name_or_path not in shipped:
-            raise CulturalignError(f"unknown optimizer preset {name_or_path!r}: not a file, and not one of "
-                                   f"{', '.join(sorted(shipped))}")
+            raise CulturalignError(
+                f"unknown optimizer preset {name_or_path!r}: not a file, and not one of {', '.join(sorted(shipped))}"
+            )
         path = shipped[name_or_path]
     raw = read_yaml(path, "optimizer preset") or {}
     if not isinstance(raw, dict):
@@ -194,16 +230,31 @@ def load_preset(name_or_path: str) -> Preset:
         if raw.get(key) is not None and not isinstance(raw[key], str):
             raise CulturalignError(f"{path}: '{key}' must be text (or null), got {shown(raw[key])}")
     budget = raw.get("budget") or {}
-    if not isinstance(budget, dict) or set(budget) - {"train", "val"} or not all(
-            isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 10_000 for v in budget.values()):
-        raise CulturalignError(f"{path}: 'budget' is a mapping with 'train' and/or 'val': how many countries the "
-                               f"optimizer sees (whole numbers of at least 1), got {shown(budget)}")
+    if (
+        not isinstance(budget, dict)
+        or set(budget) - {"train", "val"}
+        or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 10_000 for v in budget.values())
+    ):
+        raise CulturalignError(
+            f"{path}: 'budget' is a mapping with 'train' and/or 'val': how many countries the "
+            f"optimizer sees (whole numbers of at least 1), got {shown(budget)}"
+        )
     from .objectives import make_objective
 
     try:
         objective = make_objective(raw.get("objective", "distance"), tau=raw.get("tau"))
     except CulturalignError as exc:
         raise CulturalignError(f"{path}: {exc}") from None
-    return Preset(name=path.stem, optimizer=optimizer, seed=seed, description=raw.get("description") or "",
-                  prompt_model=raw.get("prompt_model"), settings=settings, compile=compile_, path=str(path),
-                  objective=objective.name, tau=raw.get("tau"), budget=dict(budget))
+    return Preset(
+        name=path.stem,
+        optimizer=optimizer,
+        seed=seed,
+        description=raw.get("description") or "",
+        prompt_model=raw.get("prompt_model"),
+        settings=settings,
+        compile=compile_,
+        path=str(path),
+        objective=objective.name,
+        tau=raw.get("tau"),
+        budget=dict(budget),
+    )

@@ -6,6 +6,7 @@ unchanged (recorded in the manifest as ``program_settings``). This one searches 
 labelled training examples rebuilt under each setting (so a demo shows the evidence in the format being tried),
 and the best is kept (ties: the first in grid order). It follows DSPy's ``Teleprompter.compile`` contract.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -31,16 +32,21 @@ class RetrievalSearch(Teleprompter):
         program = student.deepcopy()
         program.set_retrieval(**settings)
         if self.labeled_demos:
-            labelled = [e for e in training_examples([e.country for e in trainset], active_survey(),
-                                                     program.labelled_example) if e.get("answer")]
+            labelled = [
+                e
+                for e in training_examples([e.country for e in trainset], active_survey(), program.labelled_example)
+                if e.get("answer")
+            ]
             chosen = random.Random(self.seed).sample(labelled, min(self.labeled_demos, len(labelled)))
             program.respond.demos = chosen
         return program
 
     def compile(self, student, *, trainset, valset=None):
         if not callable(getattr(student, "set_retrieval", None)):
-            raise CulturalignError(f"RetrievalSearch tunes retrieval; program {getattr(student, 'name', '?')!r} "
-                                   "retrieves nothing (use respondent_knn)")
+            raise CulturalignError(
+                f"RetrievalSearch tunes retrieval; program {getattr(student, 'name', '?')!r} "
+                "retrieves nothing (use respondent_knn)"
+            )
         examples = valset or trainset
         best, best_score = None, float("-inf")
         for values in itertools.product(*self.grid.values()):

@@ -4,6 +4,7 @@ The manifest records everything needed to trust and re-run a program: model spec
 hashes of the survey and reference data it was compiled against, optimizer settings, split, seed,
 versions and costs. Loading refuses a program whose data hashes no longer match.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -51,16 +52,21 @@ def save_program(program, out_dir, manifest: dict) -> Path:
     program.save(str(tmp))  # DSPy writes JSON; we move it into place atomically
     atomic_write(out / PROGRAM_FILE, tmp.read_bytes())
     tmp.unlink(missing_ok=True)
-    atomic_write(out / MANIFEST_FILE, json.dumps(json_safe({**manifest, "versions": versions()}), indent=2,
-                                                 default=str, allow_nan=False))
+    atomic_write(
+        out / MANIFEST_FILE,
+        json.dumps(json_safe({**manifest, "versions": versions()}), indent=2, default=str, allow_nan=False),
+    )
     return out
 
 
 def _secret_keys(obj, where: str = "") -> list[str]:
     """Dotted paths of every ``api_key`` field in a loaded JSON value."""
     if isinstance(obj, dict):
-        return [p for k, v in obj.items()
-                for p in ([f"{where}{k}"] if k == "api_key" else []) + _secret_keys(v, f"{where}{k}.")]
+        return [
+            p
+            for k, v in obj.items()
+            for p in ([f"{where}{k}"] if k == "api_key" else []) + _secret_keys(v, f"{where}{k}.")
+        ]
     if isinstance(obj, list):
         return [p for i, v in enumerate(obj) for p in _secret_keys(v, f"{where}{i}.")]
     return []
@@ -77,8 +83,9 @@ class _Schema:
 
     def mapping(self, value, where: str, required=(), allowed=None) -> dict:
         if not isinstance(value, dict):
-            self.fail(where, f"must be a JSON object{' with ' + ', '.join(required) if required else ''}, got "
-                             f"{shown(value)}")
+            self.fail(
+                where, f"must be a JSON object{' with ' + ', '.join(required) if required else ''}, got {shown(value)}"
+            )
         missing = [k for k in required if k not in value]
         if missing:
             self.fail(where, f"missing {', '.join(missing)}")
@@ -123,8 +130,10 @@ def _check_split(s: _Schema, split, task) -> None:
             s.fail("split.train", "is empty; an optimizer needs one or more training countries")
         for i, country in enumerate(names):
             if not isinstance(country, str) or country not in known:
-                s.fail(f"split.{name}[{i}]", f"{shown(country)} is not a reference country's name "
-                                             "(see: culturalign countries)")
+                s.fail(
+                    f"split.{name}[{i}]",
+                    f"{shown(country)} is not a reference country's name (see: culturalign countries)",
+                )
             if country in seen:
                 s.fail(f"split.{name}[{i}]", f"{country} is also in split.{seen[country]}; the splits never overlap")
             seen[country] = name
@@ -143,8 +152,11 @@ def check_manifest(manifest, file) -> dict:
         s.fail("program", f"{shown(name)} is not a registered program; registered: {', '.join(registered())}")
     task = manifest.get("task")
     if task != getattr(make_program(name), "task", None):
-        s.fail("task", f"{shown(task)} does not match program {name!r} (its task is "
-                       f"{getattr(make_program(name), 'task', None)!r})")
+        s.fail(
+            "task",
+            f"{shown(task)} does not match program {name!r} (its task is "
+            f"{getattr(make_program(name), 'task', None)!r})",
+        )
     model = s.mapping(manifest["model"], "model", required=("name",))
     s.text(model["name"], "model.name", 200)
     for key in ("model_identity", "endpoint", "prompt_model", "survey"):
@@ -169,8 +181,7 @@ def check_manifest(manifest, file) -> dict:
     if "generation" in manifest:  # passed to the language model as it stands
         gen = s.mapping(manifest["generation"], "generation", allowed=("temperature", "max_tokens"))
         temperature = gen.get("temperature", 0.0)
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or \
-                not 0 <= temperature <= 5:
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature <= 5:
             s.fail("generation.temperature", f"must be a number from 0 to 5, got {shown(temperature)}")
         s.whole(gen.get("max_tokens", 1), "generation.max_tokens", 1, 8192)
     for key in ("usage", "scores", "metric", "versions", "dataset"):
@@ -191,8 +202,10 @@ def load_manifest(path) -> dict:
         raise CulturalignError(f"{file}: a manifest is a JSON object, got {type(manifest).__name__}")
     secrets = _secret_keys(manifest)
     if secrets:  # culturalign never writes one: this file was edited, and a key in a shared file is leaked
-        raise CulturalignError(f"{file}: holds a secret field ({', '.join(secrets)}); saved programs never carry "
-                               "keys. Delete the field (and revoke the key if it was real)")
+        raise CulturalignError(
+            f"{file}: holds a secret field ({', '.join(secrets)}); saved programs never carry "
+            "keys. Delete the field (and revoke the key if it was real)"
+        )
     return check_manifest(manifest, file)
 
 
@@ -215,21 +228,28 @@ def check_program_state(state, program, file) -> dict:
                 s.fail(key, str(exc))
     meta = s.mapping(state["metadata"], "metadata", required=("dependency_versions",))
     known = get_dependency_versions()
-    for key, value in s.mapping(meta["dependency_versions"], "metadata.dependency_versions",
-                                allowed=tuple(known)).items():
+    for key, value in s.mapping(
+        meta["dependency_versions"], "metadata.dependency_versions", allowed=tuple(known)
+    ).items():
         s.text(value, f"metadata.dependency_versions.{key}", 100)
     for name, predictor in predictors.items():
         fields = predictor.signature.fields
-        p = s.mapping(state[name], name, required=("signature", "demos", "lm"),
-                      allowed=("signature", "demos", "lm", "traces", "train", "fields"))
+        p = s.mapping(
+            state[name],
+            name,
+            required=("signature", "demos", "lm"),
+            allowed=("signature", "demos", "lm", "traces", "train", "fields"),
+        )
         if p["lm"] is not None:
             s.fail(f"{name}.lm", "must be null: a saved program never chooses its own model")
         sig = s.mapping(p["signature"], f"{name}.signature", required=("instructions", "fields"))
         s.text(sig["instructions"], f"{name}.signature.instructions")
         saved_fields = s.items(sig["fields"], f"{name}.signature.fields", len(fields))
         if len(saved_fields) != len(fields):
-            s.fail(f"{name}.signature.fields", f"holds {len(saved_fields)} entries; the predictor has "
-                                               f"{len(fields)} fields ({', '.join(fields)})")
+            s.fail(
+                f"{name}.signature.fields",
+                f"holds {len(saved_fields)} entries; the predictor has {len(fields)} fields ({', '.join(fields)})",
+            )
         for field_name, entry in zip(fields, saved_fields):
             where = f"{name}.signature.fields[{list(fields).index(field_name)}]"
             s.mapping(entry, where, required=("prefix", "description"))
@@ -251,8 +271,11 @@ def _check_demo(s: _Schema, demo, where: str, fields) -> None:
     for key, value in demo.items():
         here = f"{where}.{key}"
         if key in fields and fields[key].annotation is str:
-            if isinstance(value, bool) or not isinstance(value, (str, int, float)) or \
-                    (isinstance(value, float) and not math.isfinite(value)):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (str, int, float))
+                or (isinstance(value, float) and not math.isfinite(value))
+            ):
                 s.fail(here, f"must be text (or a number), got {shown(value)}")
         size = len(value) if isinstance(value, str) else len(json.dumps(value, default=str))
         if size > MAX_TEXT:
@@ -287,13 +310,17 @@ def survey_for(manifest: dict, where, survey=None):
     compiled_on, digest = manifest.get("survey"), manifest["data_hashes"].get("survey")
     if survey is None:
         if compiled_on not in builtin_surveys():
-            raise CulturalignError(f"{where}: the program was compiled on survey {compiled_on!r}, which is not a "
-                                   "shipped survey; pass its file with --survey PATH")
+            raise CulturalignError(
+                f"{where}: the program was compiled on survey {compiled_on!r}, which is not a "
+                "shipped survey; pass its file with --survey PATH"
+            )
         chosen = load_survey(compiled_on)
         if chosen.digest != digest:
-            raise CulturalignError(f"{where}: the program was compiled on another version of survey {compiled_on!r} "
-                                   f"(digest {str(digest)[:12]}, this installation's is {chosen.digest[:12]}); recompile "
-                                   "it, or pass --survey to score it on this one anyway")
+            raise CulturalignError(
+                f"{where}: the program was compiled on another version of survey {compiled_on!r} "
+                f"(digest {str(digest)[:12]}, this installation's is {chosen.digest[:12]}); recompile "
+                "it, or pass --survey to score it on this one anyway"
+            )
         return chosen, False
     chosen = survey if isinstance(survey, Survey) else load_survey(survey)
     return chosen, chosen.digest != digest
@@ -312,13 +339,17 @@ def load_program(path, survey, *, other_survey: bool = False) -> tuple[object, d
     if expected != actual:
         changed = [k for k in ("survey",) if expected.get("survey") != actual["survey"]]
         changed += [k for k, v in actual["reference"].items() if expected["reference"].get(k) != v]
-        raise CulturalignError(f"{file}: the program was compiled against other data "
-                               f"({', '.join(changed) or 'hashes missing'} differ); recompile it, or use the data "
-                               "it was compiled with")
+        raise CulturalignError(
+            f"{file}: the program was compiled against other data "
+            f"({', '.join(changed) or 'hashes missing'} differ); recompile it, or use the data "
+            "it was compiled with"
+        )
     program = make_program(manifest["program"])
     if not callable(getattr(program, "named_predictors", None)):
-        raise CulturalignError(f"{file}: program: {manifest['program']!r} is a fixed baseline with nothing "
-                               "compiled; a saved program is a DSPy program")
+        raise CulturalignError(
+            f"{file}: program: {manifest['program']!r} is a fixed baseline with nothing "
+            "compiled; a saved program is a DSPy program"
+        )
     state = file.parent / PROGRAM_FILE
     check_program_state(read_json(state, "program state"), program, state)
     try:

@@ -7,6 +7,7 @@ instructions as the system turn, each demo as a user turn (one ``Field: value`` 
 last and bare) and an assistant turn holding the bare answer, and the asked inputs as the last user turn. The
 answer is read exactly from log-probabilities either way; only ChatAdapter needs its answer marker prefilled.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -34,8 +35,9 @@ class LeanAdapter(dspy.Adapter):
     def format_system_message(self, signature) -> str:
         return signature.instructions
 
-    def format_user_message_content(self, signature, inputs: dict[str, Any], prefix: str = "", suffix: str = "",
-                                    main_request: bool = False) -> str:
+    def format_user_message_content(
+        self, signature, inputs: dict[str, Any], prefix: str = "", suffix: str = "", main_request: bool = False
+    ) -> str:
         names = [n for n in signature.input_fields if inputs.get(n) not in (None, "")]
         lines = [prefix] if prefix else []
         for i, name in enumerate(names):  # the last input (the question) is the request itself: no label
@@ -43,15 +45,18 @@ class LeanAdapter(dspy.Adapter):
             lines.append(str(inputs[name]) if i == len(names) - 1 else f"{label} {inputs[name]}")
         return "\n".join(lines + ([suffix] if suffix else []))
 
-    def format_assistant_message_content(self, signature, outputs: dict[str, Any],
-                                         missing_field_message: str | None = None) -> str:
+    def format_assistant_message_content(
+        self, signature, outputs: dict[str, Any], missing_field_message: str | None = None
+    ) -> str:
         return "\n".join(str(outputs.get(n, missing_field_message or "")) for n in signature.output_fields)
 
     def parse(self, signature, completion: str) -> dict[str, Any]:
         outputs = list(signature.output_fields)
         if len(outputs) != 1:
-            raise CulturalignError(f"the lean prompt format answers one output field; {signature.__name__} has "
-                                   f"{len(outputs)}: use prompt format 'chat'")
+            raise CulturalignError(
+                f"the lean prompt format answers one output field; {signature.__name__} has "
+                f"{len(outputs)}: use prompt format 'chat'"
+            )
         return {outputs[0]: completion.strip()}
 
 

@@ -6,6 +6,7 @@ option nearest its people's mean (the majority for yes/no questions). Optimizers
 (``max_labeled_demos`` in BootstrapFewShot, MIPROv2 and their relatives) can then show the model real
 answers of *training* countries; test countries never become examples, so none of their data leaks.
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -33,8 +34,16 @@ def _label_table(survey: Survey) -> pd.DataFrame:
             spread = means.std() or 1.0
             for iso2, mean in means.items():
                 typical = min(q.codes, key=lambda c: (abs(c - mean), c))
-                rows.append({"iso2": iso2, "item": item.code, "part": str(q.part), "mean": float(mean),
-                             "z": float(abs(mean - means.mean()) / spread), "answer": typical})
+                rows.append(
+                    {
+                        "iso2": iso2,
+                        "item": item.code,
+                        "part": str(q.part),
+                        "mean": float(mean),
+                        "z": float(abs(mean - means.mean()) / spread),
+                        "answer": typical,
+                    }
+                )
     _TABLES[survey.digest] = pd.DataFrame(rows)
     return _TABLES[survey.digest]
 

@@ -15,6 +15,7 @@ Retrieval settings are program state: saved with it, checked on load, recorded i
 answering predictor's instructions and its own demos stay tunable, and answers are still read exactly from
 log-probabilities.
 """
+
 from __future__ import annotations
 
 import dspy
@@ -30,6 +31,7 @@ from .programs import Demo, ProgramContext, Respondent, demo_fields, with_eviden
 
 EVIDENCE_FORMATS = ("typical", "distribution", "none")
 
+
 class NeighbourAnswer(dspy.Signature):
     """Answer the survey question as a typical person born in and living in the given country would answer
     it. The examples show how people in culturally similar countries typically answered such questions."""
@@ -38,9 +40,13 @@ class NeighbourAnswer(dspy.Signature):
     question: str = dspy.InputField(desc="a survey question with its numbered answer options")
     answer: str = dspy.OutputField(desc="the number of the chosen option only")
 
-EVIDENCE_INSTRUCTIONS = ("Answer the survey question as a typical person born in and living in the given country "
-                         "would answer it. Each question shows how people in culturally similar countries answered "
-                         "it; use that as evidence, and answer with the number of one option.")
+
+EVIDENCE_INSTRUCTIONS = (
+    "Answer the survey question as a typical person born in and living in the given country "
+    "would answer it. Each question shows how people in culturally similar countries answered "
+    "it; use that as evidence, and answer with the number of one option."
+)
+
 
 def typical_answer(shares: dict[int, float], ordinal: bool) -> int:
     """A society's typical answer: the option nearest its mean answer on an ordinal question (ties to the lower
@@ -50,6 +56,7 @@ def typical_answer(shares: dict[int, float], ordinal: bool) -> int:
         mean = sum(c * p for c, p in shares.items()) / sum(shares.values())
         return min(codes, key=lambda c: (abs(c - mean), c))
     return max(codes, key=lambda c: (shares[c], -c))
+
 
 def question_evidence(survey, found: list[tuple[str, float]], evidence: str) -> dict[str, str]:
     """question key (``ITEM/part``) -> the evidence line shown with that question: the neighbours' answers to it
@@ -71,11 +78,14 @@ def question_evidence(survey, found: list[tuple[str, float]], evidence: str) -> 
             out[f"{item}/{part}"] = f"Most people answered in culturally similar countries: {answers}."
         else:
             w = np.array([weights[c] for c in order]) / sum(weights[c] for c in order)
-            pooled = {code: float(sum(wi * per_country[c].get(code, 0.0) for wi, c in zip(w, order)))
-                      for code in codes[(item, part)]}
+            pooled = {
+                code: float(sum(wi * per_country[c].get(code, 0.0) for wi, c in zip(w, order)))
+                for code in codes[(item, part)]
+            }
             shares = ", ".join(f"{code} = {round(100 * p)}%" for code, p in pooled.items())
             out[f"{item}/{part}"] = f"Answers in culturally similar countries ({', '.join(order)}): {shares}."
     return out
+
 
 class NeighbourRespondent(Respondent):
     """Answers each question shown the ``k`` nearest training countries' answers to it (``evidence``), in the
@@ -98,8 +108,9 @@ class NeighbourRespondent(Respondent):
         current = {**self.retrieval.record(), "evidence": self.evidence, "per_neighbour": self.per_neighbour}
         unknown = set(settings) - set(current)
         if unknown:
-            raise CulturalignError(f"unknown retrieval setting(s) {', '.join(sorted(unknown))}; use "
-                                   f"{', '.join(current)}")
+            raise CulturalignError(
+                f"unknown retrieval setting(s) {', '.join(sorted(unknown))}; use {', '.join(current)}"
+            )
         merged = {**current, **settings}
         try:
             self._check_retrieval({**merged, "pool": []})
@@ -116,8 +127,13 @@ class NeighbourRespondent(Respondent):
 
     def retrieval_settings(self) -> dict:
         """What the manifest records: fixed parameters an optimizer that edits instructions does not change."""
-        return {**self.retrieval.record(), "evidence": self.evidence, "per_neighbour": self.per_neighbour,
-                "anchor": "region", "pool_size": len(self.pool)}
+        return {
+            **self.retrieval.record(),
+            "evidence": self.evidence,
+            "per_neighbour": self.per_neighbour,
+            "anchor": "region",
+            "pool_size": len(self.pool),
+        }
 
     def fit_countries(self, train) -> "NeighbourRespondent":
         """The countries retrieval may draw on: the training split, never validation or test countries."""
@@ -128,8 +144,10 @@ class NeighbourRespondent(Respondent):
     def found(self, country: str) -> list[tuple[str, float]]:
         """The target's neighbours with their weights, nearest first."""
         if not self.pool:
-            raise CulturalignError(f"{self.name} has no training countries to retrieve from: compile it, or "
-                                   "call fit_countries(train) first")
+            raise CulturalignError(
+                f"{self.name} has no training countries to retrieve from: compile it, or "
+                "call fit_countries(train) first"
+            )
         return neighbours(country, self.pool, self.retrieval)
 
     def neighbours(self, country: str) -> list[str]:
@@ -142,8 +160,11 @@ class NeighbourRespondent(Respondent):
             return ()
         if country not in self._retrieved:
             survey, signature = active_survey(), self.respond.signature
-            demos = [demo_fields({"country": n, **d}, signature)
-                     for n in reversed(self.neighbours(country)) for d in labelled_demos(n, survey, self.per_neighbour)]
+            demos = [
+                demo_fields({"country": n, **d}, signature)
+                for n in reversed(self.neighbours(country))
+                for d in labelled_demos(n, survey, self.per_neighbour)
+            ]
             self._retrieved[country] = tuple(d for d in demos if d)
         return self._retrieved[country]
 
@@ -167,10 +188,17 @@ class NeighbourRespondent(Respondent):
         return {"question": with_evidence(question, shown), "answer": demos[0]["answer"]}
 
     def contexts(self, country: str) -> list[ProgramContext]:
-        return [ProgramContext(self.name, self.respond.signature.instructions,
-                               self.own_demos() + self.retrieved_demos(country), country,
-                               signature=self.respond.signature, prompt_format=self.prompt_format,
-                               evidence=tuple(sorted(self.evidence_for(country).items())))]
+        return [
+            ProgramContext(
+                self.name,
+                self.respond.signature.instructions,
+                self.own_demos() + self.retrieved_demos(country),
+                country,
+                signature=self.respond.signature,
+                prompt_format=self.prompt_format,
+                evidence=tuple(sorted(self.evidence_for(country).items())),
+            )
+        ]
 
     # The retrieval pool and settings travel in the saved JSON beside the predictor's state, checked on load.
     @staticmethod
@@ -197,15 +225,25 @@ class NeighbourRespondent(Respondent):
     extra_state = {**Respondent.extra_state, "retrieval": _check_retrieval}
 
     def dump_state(self, json_mode=True):
-        return {**super().dump_state(json_mode=json_mode),
-                "retrieval": {"pool": list(self.pool), "k": self.k, "weighting": self.retrieval.weighting,
-                              "evidence": self.evidence, "per_neighbour": self.per_neighbour}}
+        return {
+            **super().dump_state(json_mode=json_mode),
+            "retrieval": {
+                "pool": list(self.pool),
+                "k": self.k,
+                "weighting": self.retrieval.weighting,
+                "evidence": self.evidence,
+                "per_neighbour": self.per_neighbour,
+            },
+        }
 
     def load_state(self, state, **kwargs):
         super().load_state(state, **kwargs)
         retrieval = state.get("retrieval") or {}
         # saved before evidence existed: no evidence, two distinctive answers per neighbour (as compiled)
-        self.set_retrieval(k=int(retrieval.get("k", self.k)), weighting=retrieval.get("weighting", "uniform"),
-                           evidence=retrieval.get("evidence", "none"),
-                           per_neighbour=int(retrieval.get("per_neighbour", 2)))
+        self.set_retrieval(
+            k=int(retrieval.get("k", self.k)),
+            weighting=retrieval.get("weighting", "uniform"),
+            evidence=retrieval.get("evidence", "none"),
+            per_neighbour=int(retrieval.get("per_neighbour", 2)),
+        )
         return self.fit_countries(retrieval.get("pool", []))

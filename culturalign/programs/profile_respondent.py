@@ -7,6 +7,7 @@ log-probabilities). The profile is generated greedily once per country, model an
 cache keys on all three), and kept in :attr:`ProfileRespondent.profiles` so that evaluations can show what
 the model believed about each country.
 """
+
 from __future__ import annotations
 
 import dspy
@@ -72,12 +73,21 @@ class ProfileRespondent(Respondent):
         return self.profiles[country]
 
     def contexts(self, country: str) -> list[ProgramContext]:
-        return [ProgramContext(self.name, self.respond.signature.instructions, self.own_demos(), country,
-                               inputs=(("profile", self.profile(country)),), signature=self.respond.signature,
-                               prompt_format=self.prompt_format)]
+        return [
+            ProgramContext(
+                self.name,
+                self.respond.signature.instructions,
+                self.own_demos(),
+                country,
+                inputs=(("profile", self.profile(country)),),
+                signature=self.respond.signature,
+                prompt_format=self.prompt_format,
+            )
+        ]
 
     def _record_trace(self, country, answers, survey) -> None:
         """Bootstrap-style optimizers may keep this country's profile as a demo of ``describe`` too."""
         super()._record_trace(country, answers, survey)
-        dspy.settings.trace.append((self.describe, {"country": country},
-                                    dspy.Prediction(profile=self.profiles[country])))
+        dspy.settings.trace.append(
+            (self.describe, {"country": country}, dspy.Prediction(profile=self.profiles[country]))
+        )

@@ -8,6 +8,7 @@ by the audit's engine
 (:mod:`culturalign.elicitation.elicit`). The baselines (no persona, Tao et al.'s engineered prompt) are respondents
 with the same interface, so every comparison is program against program on the same data.
 """
+
 from __future__ import annotations
 
 import weakref
@@ -22,7 +23,6 @@ from ..elicitation.conditions import CULTURAL_PROMPT, DESCRIPTORS, NO_PERSONA
 from ..elicitation.elicit import Context
 from ..elicitation.respondent import active_session, report_progress
 from ..elicitation.scoring import GenerationConfig, score
-from ..errors import CulturalignError
 from ..instrument.questions import Question
 from ..models.clients import Prompt
 from .adapter import CHAT_ANSWER_MARKER, PROMPT_FORMATS, adapter, answer_prefill
@@ -98,10 +98,13 @@ class ProgramContext:
         return with_evidence(q.text, dict(self.evidence).get(question_key(q), ""))
 
     def prompt(self, q: Question, prefix: str = "") -> Prompt:
-        return format_prompt(self.prompt_format, self.signature.with_instructions(self.instructions),
-                             [dict(d) for d in self.demos],
-                             {"country": self.country, **dict(self.inputs), "question": self.question_text(q)},
-                             answer_prefill(self.prompt_format) + prefix)
+        return format_prompt(
+            self.prompt_format,
+            self.signature.with_instructions(self.instructions),
+            [dict(d) for d in self.demos],
+            {"country": self.country, **dict(self.inputs), "question": self.question_text(q)},
+            answer_prefill(self.prompt_format) + prefix,
+        )
 
 
 def question_key(q: Question) -> str:
@@ -125,7 +128,7 @@ def format_prompt(prompt_format: str, signature, demos: list[dict], inputs: dict
     turn prefilled (up to and including the start of the answer)."""
     messages = adapter(prompt_format).format(signature, demos, inputs)
     system = messages[0]["content"] if messages[0]["role"] == "system" else None
-    turns = tuple((m["role"], m["content"]) for m in messages[1 if system else 0:])
+    turns = tuple((m["role"], m["content"]) for m in messages[1 if system else 0 :])
     return Prompt(system, turns, prefill=prefill)
 
 
@@ -168,8 +171,16 @@ class Respondent(dspy.Module):
         return tuple(d for d in (demo_fields(x, signature) for x in self.respond.demos) if d)
 
     def contexts(self, country: str) -> list[ProgramContext]:
-        return [ProgramContext(self.name, self.respond.signature.instructions, self.own_demos(), country,
-                               signature=self.respond.signature, prompt_format=self.prompt_format)]
+        return [
+            ProgramContext(
+                self.name,
+                self.respond.signature.instructions,
+                self.own_demos(),
+                country,
+                signature=self.respond.signature,
+                prompt_format=self.prompt_format,
+            )
+        ]
 
     def forward(self, country: str):
         """Answer all items for ``country`` in the active session (see :func:`using_session`)."""
@@ -179,8 +190,9 @@ class Respondent(dspy.Module):
         if dspy.settings.trace is not None:  # let bootstrap-style optimizers turn answers into demos
             self._record_trace(country, out["answers"], survey)
         row = out["points"].iloc[0]
-        return dspy.Prediction(country=country, item_values=out["values"].iloc[0][survey.codes].to_dict(),
-                               x=float(row.x), y=float(row.y))
+        return dspy.Prediction(
+            country=country, item_values=out["values"].iloc[0][survey.codes].to_dict(), x=float(row.x), y=float(row.y)
+        )
 
     def _record_trace(self, country, answers, survey) -> None:
         """One demo candidate per country (its most likely answer to one question, picked by a stable hash
@@ -240,12 +252,26 @@ def make_program(name: str):
 
 # ---------------------------------------------------------------- running programs
 
-def program_answers(session, program, countries: list[str], survey, *, progress: bool = False,
-                    config: GenerationConfig = GenerationConfig()) -> dict:
+
+def program_answers(
+    session,
+    program,
+    countries: list[str],
+    survey,
+    *,
+    progress: bool = False,
+    config: GenerationConfig = GenerationConfig(),
+) -> dict:
     """One respondent's answers for every country (:func:`culturalign.elicitation.scoring.score`): ``values``
     (country x item means), ``points`` (country, x, y, distance) and the raw ``answers``."""
-    scored = score(session, [(getattr(program, "name", "respondent"), "program", program)], countries, survey,
-                   config, progress=progress)
+    scored = score(
+        session,
+        [(getattr(program, "name", "respondent"), "program", program)],
+        countries,
+        survey,
+        config,
+        progress=progress,
+    )
     t = scored.table
     values = t[["country", *(f"item_{c}" for c in survey.codes)]].rename(columns=lambda c: c.removeprefix("item_"))
     return {"values": values, "points": t[["country", "x", "y", "distance"]], "answers": scored.answers}

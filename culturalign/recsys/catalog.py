@@ -7,6 +7,7 @@ Any catalogue in this form plugs in — a folder with
   ``|``-joined strings (empty when unknown)
 * ``users.parquet`` (or ``.csv``), optional: ``user`` plus any attributes
 """
+
 from __future__ import annotations
 
 import io
@@ -37,8 +38,12 @@ class Catalog:
         except KeyError:
             raise CulturalignError(f"item {item!r} is not in catalogue {self.name!r}") from None
         year = row["year"]
-        return {"item": int(item), "title": str(row["title"]), "year": None if pd.isna(year) else int(year),
-                **{c: tuple(row[c]) for c in LIST_COLUMNS}}
+        return {
+            "item": int(item),
+            "title": str(row["title"]),
+            "year": None if pd.isna(year) else int(year),
+            **{c: tuple(row[c]) for c in LIST_COLUMNS},
+        }
 
     @property
     def _by_item(self) -> pd.DataFrame:
@@ -48,8 +53,14 @@ class Catalog:
 
 
 RATING_KINDS = {"user": "int", "item": "int", "rating": "finite", "timestamp": "int"}
-ITEM_KINDS = {"item": "int", "title": "text", "year": "number", "genres": "text?", "countries": "text?",
-              "languages": "text?"}
+ITEM_KINDS = {
+    "item": "int",
+    "title": "text",
+    "year": "number",
+    "genres": "text?",
+    "countries": "text?",
+    "languages": "text?",
+}
 
 
 def load_catalog(folder) -> Catalog:
@@ -64,8 +75,9 @@ def load_catalog(folder) -> Catalog:
     if unknown:
         raise CulturalignError(f"{folder}/ratings: {len(unknown)} item id(s) not in items, e.g. {unknown[:5]}")
     if items["item"].duplicated().any():
-        raise CulturalignError(f"{folder}/items: duplicate item ids, e.g. "
-                               f"{items.loc[items['item'].duplicated(), 'item'].head(5).tolist()}")
+        raise CulturalignError(
+            f"{folder}/items: duplicate item ids, e.g. {items.loc[items['item'].duplicated(), 'item'].head(5).tolist()}"
+        )
     items = items.copy()
     for col in LIST_COLUMNS:
         items[col] = [tuple(v for v in str(x).split("|") if v) if isinstance(x, str) else () for x in items[col]]

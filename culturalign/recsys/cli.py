@@ -1,4 +1,5 @@
 """Command-line pieces of the recommendation-explanation extension (registered by :mod:`.plugin`)."""
+
 from __future__ import annotations
 
 import json
@@ -25,20 +26,35 @@ def _task_count(value, name):
     return n
 
 
-def compile_explainer(program, *, optimizer, model, prompt_model, out, seed, split_seed, train, val, test,
-                      skip_train_score, progress):
+def compile_explainer(
+    program, *, optimizer, model, prompt_model, out, seed, split_seed, train, val, test, skip_train_score, progress
+):
     """`culturalign compile --program recexplain...`: --train/--val/--test are numbers of tasks."""
     from .compile_explainer import run_compile_explainer
 
     sizes = {k: n for k, v in (("train", train), ("val", val), ("test", test)) if (n := _task_count(v, k))}
-    path, manifest = run_compile_explainer(program, optimizer, model, out=out, seed=seed, split_seed=split_seed,
-                                           prompt_model=prompt_model, sizes=sizes, progress=progress,
-                                           score_splits=("val", "test") if skip_train_score else ("train", "val", "test"))
-    scores = ", ".join(f"{k} {v['mean_score']:.3f} (gate pass {v['faithfulness_pass_rate']:.0%})"
-                       for k, v in manifest["scores"].items() if not v.get("skipped"))
-    click.echo(f"wrote {path}/program.json and manifest.json; mean score: {scores}; "
-               f"{manifest['usage']['calls']} reader calls, {manifest['usage']['lm_calls']} LM calls, "
-               f"{manifest['wall_seconds']:.0f} s compiling")
+    path, manifest = run_compile_explainer(
+        program,
+        optimizer,
+        model,
+        out=out,
+        seed=seed,
+        split_seed=split_seed,
+        prompt_model=prompt_model,
+        sizes=sizes,
+        progress=progress,
+        score_splits=("val", "test") if skip_train_score else ("train", "val", "test"),
+    )
+    scores = ", ".join(
+        f"{k} {v['mean_score']:.3f} (gate pass {v['faithfulness_pass_rate']:.0%})"
+        for k, v in manifest["scores"].items()
+        if not v.get("skipped")
+    )
+    click.echo(
+        f"wrote {path}/program.json and manifest.json; mean score: {scores}; "
+        f"{manifest['usage']['calls']} reader calls, {manifest['usage']['lm_calls']} LM calls, "
+        f"{manifest['wall_seconds']:.0f} s compiling"
+    )
 
 
 def evaluate_explainer(program_dir, *, split, model, as_json):
@@ -48,12 +64,16 @@ def evaluate_explainer(program_dir, *, split, model, as_json):
 
     table, summary = evaluate(program_dir, split=split, model=model)
     if as_json:
-        _echo_json({"program": load_manifest(program_dir)["program"], "split": split, "tasks": int(table.task.nunique()),
-                    "conditions": summary.to_dict(orient="records")})
+        _echo_json(
+            {
+                "program": load_manifest(program_dir)["program"],
+                "split": split,
+                "tasks": int(table.task.nunique()),
+                "conditions": summary.to_dict(orient="records"),
+            }
+        )
         return
     click.echo(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-
-
 
 
 @click.group("data")
@@ -63,8 +83,13 @@ def data_group():
 
 @data_group.command("fetch")
 @click.argument("name", type=click.Choice(["movielens-100k"]))
-@click.option("--source", type=click.Choice(["auto", "grouplens", "recbole"]), default="auto", show_default=True,
-              help="auto: GroupLens when reachable, else the copy in the recbole==1.2.1 wheel on PyPI.")
+@click.option(
+    "--source",
+    type=click.Choice(["auto", "grouplens", "recbole"]),
+    default="auto",
+    show_default=True,
+    help="auto: GroupLens when reachable, else the copy in the recbole==1.2.1 wheel on PyPI.",
+)
 @click.option("--out", default=None, help="Folder for the tidy catalogue (default: the culturalign cache).")
 def data_fetch(name, source, out):
     """Download, verify and store a dataset in culturalign's tidy catalogue form."""
@@ -73,8 +98,10 @@ def data_fetch(name, source, out):
     folder = movielens.fetch(out, source=source, log=lambda m: click.echo(m, err=True))
     info = json.loads((folder / "source.json").read_text())
     c = info["counts"]
-    click.echo(f"{name}: {c['ratings']} ratings, {c['users']} users, {c['items']} items from {info['source']} "
-               f"(verified); countries known for {info['items_with_facts']['countries']} items -> {folder}")
+    click.echo(
+        f"{name}: {c['ratings']} ratings, {c['users']} users, {c['items']} items from {info['source']} "
+        f"(verified); countries known for {info['items_with_facts']['countries']} items -> {folder}"
+    )
 
 
 @click.command("recommend")
@@ -102,5 +129,7 @@ def recommend_cmd(user, k, catalog_dir, as_json):
         _echo_json(facts)
         return
     for f in facts:
-        click.echo(f"{f['item']:>5}  {f['title']} ({f['year']}); {', '.join(f['genres'])}; "
-                   f"{', '.join(f['countries']) or 'country unknown'}")
+        click.echo(
+            f"{f['item']:>5}  {f['title']} ({f['year']}); {', '.join(f['genres'])}; "
+            f"{', '.join(f['countries']) or 'country unknown'}"
+        )

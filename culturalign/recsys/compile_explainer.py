@@ -5,6 +5,7 @@ One example is one (user, item, target country) task; users are split train / va
 (:mod:`.examples`). The metric is the combined score of :mod:`.metric`: zero unless the faithfulness gate
 passes, else a logistic of the cultural gain over the plain explanation for the same task.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -41,10 +42,16 @@ def explanation_examples(tasks: pd.DataFrame, plain_distance: list[float], *, la
     optimizers may show as a labelled demo."""
     import dspy
 
-    return [dspy.Example(**program_inputs(t), facts=t["facts"], history_facts=t["history"], plain_distance=d,
-                         **({"explanation": reference_explanation(t)} if labelled else {}))
-            .with_inputs("country", "history", "item")
-            for t, d in zip(tasks.to_dict("records"), plain_distance)]
+    return [
+        dspy.Example(
+            **program_inputs(t),
+            facts=t["facts"],
+            history_facts=t["history"],
+            plain_distance=d,
+            **({"explanation": reference_explanation(t)} if labelled else {}),
+        ).with_inputs("country", "history", "item")
+        for t, d in zip(tasks.to_dict("records"), plain_distance)
+    ]
 
 
 def _judge(example, pred):
@@ -73,9 +80,11 @@ def explanation_feedback(gold, pred, trace=None, pred_name=None, pred_trace=None
     if not gate.passed:
         return dspy.Prediction(score=0.0, feedback="Not faithful: " + "; ".join(gate.reasons))
     direction = "closer to" if gain > 0 else "further from"
-    return dspy.Prediction(score=combined_score(True, gain),
-                           feedback=f"Faithful. A reader of this explanation answers the values survey {abs(gain):.2f} "
-                                    f"map units {direction} people in {gold.country} than after the plain explanation.")
+    return dspy.Prediction(
+        score=combined_score(True, gain),
+        feedback=f"Faithful. A reader of this explanation answers the values survey {abs(gain):.2f} "
+        f"map units {direction} people in {gold.country} than after the plain explanation.",
+    )
 
 
 def _plain_distances(session, survey, tasks) -> tuple[list[str], list[float]]:
@@ -83,8 +92,7 @@ def _plain_distances(session, survey, tasks) -> tuple[list[str], list[float]]:
 
     plain = generate(make_program("recexplain_plain"), tasks)
     points = reader_points(session, survey, plain).drop_duplicates("text").set_index("text")
-    return plain, [cultmap.distance_to(points.loc[t, "x"], points.loc[t, "y"], c)
-                   for t, c in zip(plain, tasks.country)]
+    return plain, [cultmap.distance_to(points.loc[t, "x"], points.loc[t, "y"], c) for t, c in zip(plain, tasks.country)]
 
 
 class ExplainerTask(CompileTask):
@@ -106,9 +114,16 @@ class ExplainerTask(CompileTask):
         return self.data["train"][2], self.data["val"][2]
 
     def objective(self):
-        return explanation_metric, explanation_feedback, None, {
-            "name": "explanation_metric", "gate": "culturalign.recsys.gate.check",
-            "score": "0 if the gate fails, else 1 / (1 + exp(-gain / 0.25))"}
+        return (
+            explanation_metric,
+            explanation_feedback,
+            None,
+            {
+                "name": "explanation_metric",
+                "gate": "culturalign.recsys.gate.check",
+                "score": "0 if the gate fails, else 1 / (1 + exp(-gain / 0.25))",
+            },
+        )
 
     def score(self, compiled, session, survey, splits, progress=False):
         scores = {}
@@ -123,26 +138,56 @@ class ExplainerTask(CompileTask):
         return scores
 
     def manifest(self):
-        return {"task": "recexplain", "dataset": movielens.source_info(), "generation": GENERATION,
-                "split": {"seed": self.split_seed, "sizes": self.sizes,
-                          **{s: self.tasks.loc[self.tasks.split == s, ["user", "item", "country"]].to_dict("records")
-                             for s in ("train", "val", "test")}}}
+        return {
+            "task": "recexplain",
+            "dataset": movielens.source_info(),
+            "generation": GENERATION,
+            "split": {
+                "seed": self.split_seed,
+                "sizes": self.sizes,
+                **{
+                    s: self.tasks.loc[self.tasks.split == s, ["user", "item", "country"]].to_dict("records")
+                    for s in ("train", "val", "test")
+                },
+            },
+        }
 
 
-def run_compile_explainer(program: str, optimizer, model=None, *, out=None, seed: int = 0, split_seed: int = 0,
-                          prompt_model: str | None = None, sizes: dict | None = None,
-                          session: ModelSession | None = None, score_splits=("train", "val", "test"),
-                          progress: bool = True):
+def run_compile_explainer(
+    program: str,
+    optimizer,
+    model=None,
+    *,
+    out=None,
+    seed: int = 0,
+    split_seed: int = 0,
+    prompt_model: str | None = None,
+    sizes: dict | None = None,
+    session: ModelSession | None = None,
+    score_splits=("train", "val", "test"),
+    progress: bool = True,
+):
     """Compile an explainer on MovieLens tasks and save it (JSON + manifest). Returns (folder, manifest)."""
     preset = optimizer if isinstance(optimizer, Preset) else load_preset(optimizer)
     sizes = {**DEFAULT_SIZES, **(sizes or {})}
     task = ExplainerTask(explanation_tasks(movielens.load(), seed=split_seed, sizes=sizes), sizes, split_seed)
-    return run_task(task, program, preset, model, out=out, seed=seed, prompt_model=prompt_model, session=session,
-                    score_splits=score_splits, progress=progress)
+    return run_task(
+        task,
+        program,
+        preset,
+        model,
+        out=out,
+        seed=seed,
+        prompt_model=prompt_model,
+        session=session,
+        score_splits=score_splits,
+        progress=progress,
+    )
 
 
-def evaluate_explainer(path, *, split: str = "test", model: str | None = None,
-                       session: ModelSession | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def evaluate_explainer(
+    path, *, split: str = "test", model: str | None = None, session: ModelSession | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Plain vs hand-written vs compiled explanations on the saved program's held-out tasks.
 
     Returns the per-task table and the per-condition summary (faithfulness pass rate, cultural gain,
@@ -159,10 +204,15 @@ def evaluate_explainer(path, *, split: str = "test", model: str | None = None,
     own = session is None
     session = session or session_for(manifest, model)
     try:
-        with using_session(session, survey), dspy.context(lm=dspy_lm(session, **manifest.get("generation", GENERATION))):
-            texts = {"plain": generate(make_program("recexplain_plain"), sub),
-                     "handwritten": generate(make_program("recexplain_handwritten"), sub),
-                     "compiled": generate(program, sub)}
+        with (
+            using_session(session, survey),
+            dspy.context(lm=dspy_lm(session, **manifest.get("generation", GENERATION))),
+        ):
+            texts = {
+                "plain": generate(make_program("recexplain_plain"), sub),
+                "handwritten": generate(make_program("recexplain_handwritten"), sub),
+                "compiled": generate(program, sub),
+            }
             table = score_explanations(session, survey, sub, texts, _titles())
     finally:
         if own:

@@ -5,6 +5,7 @@ a real system would show); the history is the user's most recent well-rated film
 drawn from the 107 reference societies. Users are split train / val / test with a fixed seed, so no
 test user's history or recommendation is ever shown to an optimizer.
 """
+
 from __future__ import annotations
 
 import zlib
@@ -28,8 +29,9 @@ def user_history(catalog: Catalog, ratings: pd.DataFrame, user: int, size: int =
     return [catalog.facts(i) for i in liked["item"].head(size)]
 
 
-def explanation_tasks(catalog: Catalog, *, seed: int = 0, sizes: dict | None = None,
-                      with_kg_facts: bool = False) -> pd.DataFrame:
+def explanation_tasks(
+    catalog: Catalog, *, seed: int = 0, sizes: dict | None = None, with_kg_facts: bool = False
+) -> pd.DataFrame:
     """One row per task: split, user, item, country, history (list of facts), facts (the item's).
 
     ``sizes`` caps the tasks per split (default train 40, val 20, test 40). Countries and languages from
@@ -60,16 +62,26 @@ def explanation_tasks(catalog: Catalog, *, seed: int = 0, sizes: dict | None = N
             if not with_kg_facts:
                 facts = {**facts, "countries": (), "languages": ()}
                 history = [{**h, "countries": (), "languages": ()} for h in history]
-            rows.append({"split": split, "user": int(user), "item": item, "country": str(rng.choice(countries)),
-                         "history": history, "facts": facts})
+            rows.append(
+                {
+                    "split": split,
+                    "user": int(user),
+                    "item": item,
+                    "country": str(rng.choice(countries)),
+                    "history": history,
+                    "facts": facts,
+                }
+            )
             picked += 1
     return pd.DataFrame(rows)
 
 
 def describe_item(facts: dict) -> str:
     """The item as the explainer sees it."""
-    parts = [f"{display_title(facts['title'])} ({facts['year']})" if facts.get("year") else display_title(facts["title"]),
-             f"genres: {', '.join(facts['genres']) or 'unknown'}"]
+    parts = [
+        f"{display_title(facts['title'])} ({facts['year']})" if facts.get("year") else display_title(facts["title"]),
+        f"genres: {', '.join(facts['genres']) or 'unknown'}",
+    ]
     if facts.get("countries"):
         parts.append(f"countries: {', '.join(facts['countries'])}")
     if facts.get("languages"):
@@ -105,5 +117,10 @@ def reference_explanation(task: dict) -> str:
     liked = " and ".join(display_title(h["title"]) for h in task["history"][:2])
     genres = _genre_phrase(facts.get("genres", ()))
     form = REFERENCE_FORMS[zlib.crc32(f"{task['user']}-{facts['item']}".encode()) % len(REFERENCE_FORMS)]
-    return form.format(liked=liked, item=display_title(facts["title"]), year=facts.get("year") or "an unknown year",
-                       article="an" if genres[0] in "aeiou" else "a", genres=genres)
+    return form.format(
+        liked=liked,
+        item=display_title(facts["title"]),
+        year=facts.get("year") or "an unknown year",
+        article="an" if genres[0] in "aeiou" else "a",
+        genres=genres,
+    )

@@ -5,6 +5,7 @@ baselines share the interface: ``recexplain_plain`` writes without any culture, 
 follows a hand-written culture-conditioned prompt. All three generate through the task model set in DSPy
 (``dspy.context(lm=...)``); DSPy's disk cache keeps every generation, so re-runs are cheap.
 """
+
 from __future__ import annotations
 
 import dspy
@@ -35,7 +36,8 @@ HANDWRITTEN = (
     "sentences explaining why the recommended film suits this viewer. Speak to what people in that country "
     "typically value — for example family and community, tradition or individual freedom, duty or self-"
     "expression — in the tone a local critic would use, without naming the country. Name at least one film from "
-    "the viewer's history by its title, and state only facts given about the films.")
+    "the viewer's history by its title, and state only facts given about the films."
+)
 
 
 class RecExplainer(dspy.Module):
@@ -74,4 +76,3 @@ class HandwrittenExplainer(RecExplainer):
 
     def __init__(self):
         super().__init__(HANDWRITTEN)
-

@@ -6,6 +6,7 @@ map. Country names, nationalities and the survey's own topics are masked first, 
 cannot move the reader by naming the country or quoting the questionnaire. The gain of an explanation is
 how much closer to the target country's point it moves the reader than the plain explanation does.
 """
+
 from __future__ import annotations
 
 import re
@@ -21,14 +22,57 @@ from ..models.clients import Prompt
 from .gate import NATIONALITIES
 
 SURVEY_TOPICS = (
-    "god", "gods", "religion", "religions", "religious", "faith", "church", "churches", "pray", "prayer", "worship",
-    "abortion", "abortions", "homosexual", "homosexuality", "gay", "gays", "lesbian", "authority", "authorities",
-    "obedience", "obedient", "obey", "independence", "independent", "determination", "perseverance", "petition",
-    "petitions", "happy", "happiness", "unhappy", "trust", "trusted", "trusting", "proud", "pride", "nationality",
-    "patriotic", "patriotism", "materialist", "materialism", "imagination", "tolerance", "thrift", "unselfish",
+    "god",
+    "gods",
+    "religion",
+    "religions",
+    "religious",
+    "faith",
+    "church",
+    "churches",
+    "pray",
+    "prayer",
+    "worship",
+    "abortion",
+    "abortions",
+    "homosexual",
+    "homosexuality",
+    "gay",
+    "gays",
+    "lesbian",
+    "authority",
+    "authorities",
+    "obedience",
+    "obedient",
+    "obey",
+    "independence",
+    "independent",
+    "determination",
+    "perseverance",
+    "petition",
+    "petitions",
+    "happy",
+    "happiness",
+    "unhappy",
+    "trust",
+    "trusted",
+    "trusting",
+    "proud",
+    "pride",
+    "nationality",
+    "patriotic",
+    "patriotism",
+    "materialist",
+    "materialism",
+    "imagination",
+    "tolerance",
+    "thrift",
+    "unselfish",
 )
-READER_SYSTEM = ("You have just been sent this message, written for you:\n\n\"{text}\"\n\n"
-                 "Answer the survey questions that follow as the person this message was written for.")
+READER_SYSTEM = (
+    'You have just been sent this message, written for you:\n\n"{text}"\n\n'
+    "Answer the survey questions that follow as the person this message was written for."
+)
 
 
 @lru_cache(maxsize=None)  # masking runs for every explanation the reader scores
@@ -76,4 +120,3 @@ def reader_points(session, survey, texts: list[str], *, progress: bool = False) 
         i = position[ReaderContext(mask(t))]
         rows.append({"text": t, "x": float(points.loc[i, "x"]), "y": float(points.loc[i, "y"])})
     return pd.DataFrame(rows)
-

@@ -13,6 +13,7 @@ Checked against the recommended item's facts and the user's history:
 
 Any failure zeroes the score; the reasons say which claim failed.
 """
+
 from __future__ import annotations
 
 import re
@@ -24,33 +25,94 @@ from ..map import reference
 MIN_WORDS, MAX_WORDS = 12, 90
 
 GENRE_WORDS = {
-    "Action": ["action"], "Adventure": ["adventure", "adventures"], "Animation": ["animated", "animation", "cartoon"],
+    "Action": ["action"],
+    "Adventure": ["adventure", "adventures"],
+    "Animation": ["animated", "animation", "cartoon"],
     "Children's": ["children's", "kids", "family film", "family movie"],
-    "Comedy": ["comedy", "comedies", "comedic", "funny", "hilarious"], "Crime": ["crime", "gangster", "heist"],
-    "Documentary": ["documentary"], "Drama": ["drama", "dramas", "dramatic"], "Fantasy": ["fantasy"],
-    "Film-Noir": ["noir"], "Horror": ["horror", "scary"], "Musical": ["musical", "musicals"],
-    "Mystery": ["mystery", "whodunit"], "Romance": ["romance", "romantic", "love story"],
-    "Sci-Fi": ["sci-fi", "science fiction", "science-fiction"], "Thriller": ["thriller", "thrillers", "suspense"],
-    "War": ["war film", "war movie", "war drama", "wartime"], "Western": ["western", "westerns", "cowboy"],
+    "Comedy": ["comedy", "comedies", "comedic", "funny", "hilarious"],
+    "Crime": ["crime", "gangster", "heist"],
+    "Documentary": ["documentary"],
+    "Drama": ["drama", "dramas", "dramatic"],
+    "Fantasy": ["fantasy"],
+    "Film-Noir": ["noir"],
+    "Horror": ["horror", "scary"],
+    "Musical": ["musical", "musicals"],
+    "Mystery": ["mystery", "whodunit"],
+    "Romance": ["romance", "romantic", "love story"],
+    "Sci-Fi": ["sci-fi", "science fiction", "science-fiction"],
+    "Thriller": ["thriller", "thrillers", "suspense"],
+    "War": ["war film", "war movie", "war drama", "wartime"],
+    "Western": ["western", "westerns", "cowboy"],
 }
-DECADE_WORDS = {"twenties": 1920, "thirties": 1930, "forties": 1940, "fifties": 1950, "sixties": 1960,
-                "seventies": 1970, "eighties": 1980, "nineties": 1990}
+DECADE_WORDS = {
+    "twenties": 1920,
+    "thirties": 1930,
+    "forties": 1940,
+    "fifties": 1950,
+    "sixties": 1960,
+    "seventies": 1970,
+    "eighties": 1980,
+    "nineties": 1990,
+}
 # Nationality and language words -> country names used in the facts (and the reference countries).
 NATIONALITIES = {
-    "american": "United States", "british": "United Kingdom", "english": "United Kingdom", "scottish": "Scotland",
-    "irish": "Ireland", "french": "France", "german": "Germany", "italian": "Italy", "spanish": "Spain",
-    "mexican": "Mexico", "japanese": "Japan", "chinese": "China", "hong kong": "Hong Kong", "canadian": "Canada",
-    "australian": "Australia", "swedish": "Sweden", "danish": "Denmark", "dutch": "Netherlands",
-    "belgian": "Belgium", "swiss": "Switzerland", "russian": "Russia", "polish": "Poland", "indian": "India",
-    "korean": "South Korea", "brazilian": "Brazil", "argentine": "Argentina", "argentinian": "Argentina",
-    "nigerian": "Nigeria", "egyptian": "Egypt", "turkish": "Turkey", "iranian": "Iran", "greek": "Greece",
-    "portuguese": "Portugal", "czech": "Czech Republic", "hungarian": "Hungary", "norwegian": "Norway",
-    "finnish": "Finland", "new zealand": "New Zealand", "kenyan": "Kenya", "pakistani": "Pakistan",
+    "american": "United States",
+    "british": "United Kingdom",
+    "english": "United Kingdom",
+    "scottish": "Scotland",
+    "irish": "Ireland",
+    "french": "France",
+    "german": "Germany",
+    "italian": "Italy",
+    "spanish": "Spain",
+    "mexican": "Mexico",
+    "japanese": "Japan",
+    "chinese": "China",
+    "hong kong": "Hong Kong",
+    "canadian": "Canada",
+    "australian": "Australia",
+    "swedish": "Sweden",
+    "danish": "Denmark",
+    "dutch": "Netherlands",
+    "belgian": "Belgium",
+    "swiss": "Switzerland",
+    "russian": "Russia",
+    "polish": "Poland",
+    "indian": "India",
+    "korean": "South Korea",
+    "brazilian": "Brazil",
+    "argentine": "Argentina",
+    "argentinian": "Argentina",
+    "nigerian": "Nigeria",
+    "egyptian": "Egypt",
+    "turkish": "Turkey",
+    "iranian": "Iran",
+    "greek": "Greece",
+    "portuguese": "Portugal",
+    "czech": "Czech Republic",
+    "hungarian": "Hungary",
+    "norwegian": "Norway",
+    "finnish": "Finland",
+    "new zealand": "New Zealand",
+    "kenyan": "Kenya",
+    "pakistani": "Pakistan",
 }
-LANGUAGE_OF = {"english": "English", "french": "French", "german": "German", "italian": "Italian",
-               "spanish": "Spanish", "japanese": "Japanese", "chinese": "Mandarin Chinese", "mandarin": "Mandarin Chinese",
-               "russian": "Russian", "swedish": "Swedish", "dutch": "Dutch", "polish": "Polish",
-               "portuguese": "Portuguese", "latin": "Latin"}
+LANGUAGE_OF = {
+    "english": "English",
+    "french": "French",
+    "german": "German",
+    "italian": "Italian",
+    "spanish": "Spanish",
+    "japanese": "Japanese",
+    "chinese": "Mandarin Chinese",
+    "mandarin": "Mandarin Chinese",
+    "russian": "Russian",
+    "swedish": "Swedish",
+    "dutch": "Dutch",
+    "polish": "Polish",
+    "portuguese": "Portuguese",
+    "latin": "Latin",
+}
 
 
 @dataclass
@@ -100,8 +162,9 @@ def _country_words(target: str) -> set[str]:
     return names | {w for w, c in NATIONALITIES.items() if c == row.name}
 
 
-def check(explanation: str, item: dict, history: list[dict], target_country: str,
-          catalogue_titles: list[str] | None = None) -> GateResult:
+def check(
+    explanation: str, item: dict, history: list[dict], target_country: str, catalogue_titles: list[str] | None = None
+) -> GateResult:
     """Gate one explanation. ``item`` and each history entry are catalogue facts (title, year, genres,
     countries, languages); ``catalogue_titles`` lets the gate catch films named that are neither."""
     reasons, used = [], []
@@ -137,7 +200,7 @@ def check(explanation: str, item: dict, history: list[dict], target_country: str
             return [item, films[int(before[-1])]] if before else [item, *in_sentence]
 
         for m in re.finditer(r"(?<!\d)(19\d\d|20[0-2]\d)(?!\d)", s):
-            if s[m.end():m.end() + 1] == "s":
+            if s[m.end() : m.end() + 1] == "s":
                 continue  # a decade, checked below
             if int(m.group(1)) not in {f.get("year") for f in about(m.start())}:
                 reasons.append(f"year {m.group(1)} is not the film's ({item.get('year')})")
@@ -154,21 +217,23 @@ def check(explanation: str, item: dict, history: list[dict], target_country: str
         for genre, synonyms in GENRE_WORDS.items():
             for m in (m for w in synonyms for m in _matches(s, w)):
                 if genre not in {g for f in about(m.start()) for g in f.get("genres", ())}:
-                    reasons.append(f"calls it {genre}, which is not among its genres "
-                                   f"({', '.join(item.get('genres', ()))})")
+                    reasons.append(
+                        f"calls it {genre}, which is not among its genres ({', '.join(item.get('genres', ()))})"
+                    )
                 elif genre in item.get("genres", ()):
                     used.append("genre")
         for word, country in NATIONALITIES.items():
-            for m in ([] if word in own else _matches(s, word)):
+            for m in [] if word in own else _matches(s, word):
                 films_here = about(m.start())
                 as_language = LANGUAGE_OF.get(word)
                 if country in {c for f in films_here for c in f.get("countries", ())} or (
-                        as_language and as_language in {x for f in films_here for x in f.get("languages", ())}):
+                    as_language and as_language in {x for f in films_here for x in f.get("languages", ())}
+                ):
                     used.append("country")
                 else:
                     reasons.append(f"'{word}' attributes a country or language the facts do not give")
         for name in country_names:
-            for m in ([] if name.lower() in own else _matches(s, name.lower())):
+            for m in [] if name.lower() in own else _matches(s, name.lower()):
                 if name not in {c for f in about(m.start()) for c in f.get("countries", ())}:
                     reasons.append(f"names {name}, which is neither the film's country nor the viewer's")
 
@@ -181,5 +246,4 @@ def check(explanation: str, item: dict, history: list[dict], target_country: str
             hit = next((k for k in keys if _contains(text, k)), None)
             if hit and hit not in known and not any(hit in k or k in hit for k in known):
                 reasons.append(f"names the film '{display_title(title)}', which is neither the item nor in the history")
-    return GateResult(not reasons, list(dict.fromkeys(reasons)), [h["title"] for h in named],
-                      list(dict.fromkeys(used)))
+    return GateResult(not reasons, list(dict.fromkeys(reasons)), [h["title"] for h in named], list(dict.fromkeys(used)))

@@ -8,6 +8,7 @@
 * corpus checks against template collapse: unique-sentence ratio (titles masked), feature coverage,
   distinct bigrams.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,8 +31,11 @@ def combined_score(passed: bool, gain: float) -> float:
 
 
 def program_inputs(task) -> dict:
-    return {"country": task["country"], "history": describe_history(task["history"]),
-            "item": describe_item(task["facts"])}
+    return {
+        "country": task["country"],
+        "history": describe_history(task["history"]),
+        "item": describe_item(task["facts"]),
+    }
 
 
 def generate(program, tasks: pd.DataFrame) -> list[str]:
@@ -48,8 +52,15 @@ def generate(program, tasks: pd.DataFrame) -> list[str]:
     return texts
 
 
-def score_explanations(session, survey, tasks: pd.DataFrame, texts: dict[str, list[str]],
-                       catalogue_titles: list[str] | None = None, *, shuffle_seed: int = 0) -> pd.DataFrame:
+def score_explanations(
+    session,
+    survey,
+    tasks: pd.DataFrame,
+    texts: dict[str, list[str]],
+    catalogue_titles: list[str] | None = None,
+    *,
+    shuffle_seed: int = 0,
+) -> pd.DataFrame:
     """One row per task and condition. ``texts`` maps condition -> explanations (aligned with ``tasks``)
     and must include ``plain`` (the reference for the gain)."""
     every = [t for ts in texts.values() for t in ts]
@@ -64,14 +75,31 @@ def score_explanations(session, survey, tasks: pd.DataFrame, texts: dict[str, li
             x, y = points.loc[text, "x"], points.loc[text, "y"]
             px, py = points.loc[texts["plain"][i], "x"], points.loc[texts["plain"][i], "y"]
             gain = cultmap.distance_to(px, py, task["country"]) - cultmap.distance_to(x, y, task["country"])
-            gain_shuffled = (cultmap.distance_to(px, py, shuffled[i]) - cultmap.distance_to(x, y, shuffled[i])
-                             if shuffled[i] else math.nan)
-            rows.append({"condition": cond, "task": i, "user": task["user"], "item": task["item"],
-                         "country": task["country"], "explanation": text, "gate": gate.passed,
-                         "gate_reasons": "; ".join(gate.reasons), "facts_used": ",".join(gate.facts_used),
-                         "x": x, "y": y, "distance": cultmap.distance_to(x, y, task["country"]), "gain": gain,
-                         "shuffled_country": shuffled[i], "gain_shuffled": gain_shuffled,
-                         "score": combined_score(gate.passed, gain)})
+            gain_shuffled = (
+                cultmap.distance_to(px, py, shuffled[i]) - cultmap.distance_to(x, y, shuffled[i])
+                if shuffled[i]
+                else math.nan
+            )
+            rows.append(
+                {
+                    "condition": cond,
+                    "task": i,
+                    "user": task["user"],
+                    "item": task["item"],
+                    "country": task["country"],
+                    "explanation": text,
+                    "gate": gate.passed,
+                    "gate_reasons": "; ".join(gate.reasons),
+                    "facts_used": ",".join(gate.facts_used),
+                    "x": x,
+                    "y": y,
+                    "distance": cultmap.distance_to(x, y, task["country"]),
+                    "gain": gain,
+                    "shuffled_country": shuffled[i],
+                    "gain_shuffled": gain_shuffled,
+                    "score": combined_score(gate.passed, gain),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -97,13 +125,16 @@ def corpus_checks(texts: list[str], tasks: pd.DataFrame, table: pd.DataFrame | N
                 t = re.sub(rf"(?<![\w]){re.escape(k)}(?![\w])", "[title]", t)
         masked.append(t)
     all_sentences = [s for t in masked for s in sentences(t)]
-    bigrams = [tuple(w[i:i + 2]) for t in masked for w in [t.split()] for i in range(len(w) - 1)]
-    out = {"unique_sentence_ratio": len(set(all_sentences)) / len(all_sentences) if all_sentences else math.nan,
-           "distinct_2": len(set(bigrams)) / len(bigrams) if bigrams else math.nan}
+    bigrams = [tuple(w[i : i + 2]) for t in masked for w in [t.split()] for i in range(len(w) - 1)]
+    out = {
+        "unique_sentence_ratio": len(set(all_sentences)) / len(all_sentences) if all_sentences else math.nan,
+        "distinct_2": len(set(bigrams)) / len(bigrams) if bigrams else math.nan,
+    }
     if table is not None:
         used = table.facts_used.fillna("").str.split(",")
-        out["feature_coverage"] = float(np.mean([len({u for u in us if u} & {"title", "genre", "year", "decade"}) / 3
-                                                 for us in used]))
+        out["feature_coverage"] = float(
+            np.mean([len({u for u in us if u} & {"title", "genre", "year", "decade"}) / 3 for us in used])
+        )
     return out
 
 
@@ -112,8 +143,16 @@ def summarize(table: pd.DataFrame, texts: dict[str, list[str]], tasks: pd.DataFr
     corpus checks."""
     rows = []
     for cond, sub in table.groupby("condition", sort=False):
-        rows.append({"condition": cond, "n": len(sub), "faithfulness_pass_rate": float(sub.gate.mean()),
-                     "mean_gain": float(sub.gain.mean()), "mean_gain_shuffled": float(sub.gain_shuffled.mean()),
-                     "mean_distance": float(sub.distance.mean()), "mean_score": float(sub.score.mean()),
-                     **corpus_checks(texts[cond], tasks, sub)})
+        rows.append(
+            {
+                "condition": cond,
+                "n": len(sub),
+                "faithfulness_pass_rate": float(sub.gate.mean()),
+                "mean_gain": float(sub.gain.mean()),
+                "mean_gain_shuffled": float(sub.gain_shuffled.mean()),
+                "mean_distance": float(sub.distance.mean()),
+                "mean_score": float(sub.score.mean()),
+                **corpus_checks(texts[cond], tasks, sub),
+            }
+        )
     return pd.DataFrame(rows)

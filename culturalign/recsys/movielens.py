@@ -6,6 +6,7 @@ files, counts and ranges for either source) and writes the tidy catalogue (:mod:
 The recbole copy adds production countries and languages from its Freebase knowledge graph, named by our
 own table of the most common entities (``freebase.yaml``).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -41,8 +42,27 @@ RECBOLE_FILES = {
 }
 COUNTS = {"ratings": 100_000, "users": 943, "items": 1_682}
 # u.item's genre flags, in GroupLens's order
-GENRES = ("unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama",
-          "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western")
+GENRES = (
+    "unknown",
+    "Action",
+    "Adventure",
+    "Animation",
+    "Children's",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "Film-Noir",
+    "Horror",
+    "Musical",
+    "Mystery",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
+)
 
 
 def default_folder() -> Path:
@@ -55,8 +75,10 @@ def freebase_names() -> dict[str, dict[str, str]]:
 
 # ---------------------------------------------------------------- the two sources
 
+
 def parse_grouplens(archive: zipfile.ZipFile) -> Catalog:
     """The GroupLens ml-100k.zip (u.data, u.item, u.user); no countries or languages."""
+
     def read(name):
         return archive.read(f"ml-100k/{name}").decode("latin-1")
 
@@ -66,28 +88,35 @@ def parse_grouplens(archive: zipfile.ZipFile) -> Catalog:
         fields = line.split("|")
         if len(fields) < 5 + len(GENRES):
             continue
-        title, date, flags = fields[1], fields[2], fields[5:5 + len(GENRES)]
+        title, date, flags = fields[1], fields[2], fields[5 : 5 + len(GENRES)]
         year = int(date[-4:]) if date[-4:].isdigit() else None
         if title.endswith(")") and title[-5:-1].isdigit():
             title = title[:-7].rstrip()
         genres = tuple(g for g, f in zip(GENRES, flags) if f == "1" and g != "unknown")
-        rows.append({"item": int(fields[0]), "title": title, "year": year, "genres": genres,
-                     "countries": (), "languages": ()})
+        rows.append(
+            {"item": int(fields[0]), "title": title, "year": year, "genres": genres, "countries": (), "languages": ()}
+        )
     users = pd.read_csv(io.StringIO(read("u.user")), sep="|", names=["user", "age", "gender", "occupation", "zip"])
     return Catalog(NAME, ratings, pd.DataFrame(rows), users)
 
 
 def parse_recbole(files: dict[str, bytes]) -> Catalog:
     """RecBole's atomic files (.inter, .item, .user) plus country/language facts from .link and .kg."""
+
     def table(name, columns):
         frame = pd.read_csv(io.BytesIO(files[name]), sep="\t", dtype=str, keep_default_na=False)
         frame.columns = columns
         return frame
 
     inter = table("ml-100k.inter", ["user", "item", "rating", "timestamp"])
-    ratings = pd.DataFrame({"user": inter.user.astype(int), "item": inter["item"].astype(int),
-                            "rating": inter.rating.astype(float).astype(int),
-                            "timestamp": inter.timestamp.astype(float).astype(int)})
+    ratings = pd.DataFrame(
+        {
+            "user": inter.user.astype(int),
+            "item": inter["item"].astype(int),
+            "rating": inter.rating.astype(float).astype(int),
+            "timestamp": inter.timestamp.astype(float).astype(int),
+        }
+    )
     raw = table("ml-100k.item", ["item", "title", "year", "genres"])
     link = table("ml-100k.link", ["item", "entity"]).set_index("entity")["item"]
     kg = table("ml-100k.kg", ["head", "relation", "tail"])
@@ -97,12 +126,16 @@ def parse_recbole(files: dict[str, bytes]) -> Catalog:
         sub = kg[(kg.relation == relation) & kg["head"].isin(link.index) & kg["tail"].isin(names[kind])]
         for head, tail in zip(sub["head"], sub["tail"]):
             facts.setdefault((link[head], kind), []).append(names[kind][tail])
-    items = pd.DataFrame({
-        "item": raw["item"].astype(int), "title": raw.title,
-        "year": pd.to_numeric(raw.year, errors="coerce").astype("Int64"),
-        "genres": [tuple(g for g in s.split(" ") if g and g != "unknown") for s in raw.genres],
-        "countries": [tuple(dict.fromkeys(facts.get((i, "countries"), []))) for i in raw["item"]],
-        "languages": [tuple(dict.fromkeys(facts.get((i, "languages"), []))) for i in raw["item"]]})
+    items = pd.DataFrame(
+        {
+            "item": raw["item"].astype(int),
+            "title": raw.title,
+            "year": pd.to_numeric(raw.year, errors="coerce").astype("Int64"),
+            "genres": [tuple(g for g in s.split(" ") if g and g != "unknown") for s in raw.genres],
+            "countries": [tuple(dict.fromkeys(facts.get((i, "countries"), []))) for i in raw["item"]],
+            "languages": [tuple(dict.fromkeys(facts.get((i, "languages"), []))) for i in raw["item"]],
+        }
+    )
     users = table("ml-100k.user", ["user", "age", "gender", "occupation", "zip"])
     users = users.assign(user=users.user.astype(int), age=users.age.astype(int))
     return Catalog(NAME, ratings, items, users)
@@ -116,8 +149,23 @@ def _download_grouplens(timeout: float) -> Catalog:
 def _extract_recbole(log) -> tuple[Catalog, dict]:
     with tempfile.TemporaryDirectory() as tmp:
         log(f"downloading the {RECBOLE} wheel with pip (only its MovieLens files are read)")
-        proc = subprocess.run([sys.executable, "-m", "pip", "download", RECBOLE, "--no-deps", "--only-binary=:all:",
-                               "--disable-pip-version-check", "-q", "-d", tmp], capture_output=True, text=True)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                RECBOLE,
+                "--no-deps",
+                "--only-binary=:all:",
+                "--disable-pip-version-check",
+                "-q",
+                "-d",
+                tmp,
+            ],
+            capture_output=True,
+            text=True,
+        )
         wheels = list(Path(tmp).glob("recbole-*.whl"))
         if proc.returncode != 0 or not wheels:
             raise CulturalignError(f"could not download {RECBOLE} with pip: {proc.stderr.strip()[-500:]}")
@@ -126,15 +174,16 @@ def _extract_recbole(log) -> tuple[Catalog, dict]:
     for name, data in files.items():
         digest = hashlib.sha256(data).hexdigest()
         if digest != RECBOLE_FILES[name]:
-            raise CulturalignError(f"{RECBOLE}: {name} has SHA-256 {digest}, expected {RECBOLE_FILES[name]}; "
-                                   "the wheel is not the one culturalign was written against")
+            raise CulturalignError(
+                f"{RECBOLE}: {name} has SHA-256 {digest}, expected {RECBOLE_FILES[name]}; "
+                "the wheel is not the one culturalign was written against"
+            )
     return parse_recbole(files), {n: RECBOLE_FILES[n] for n in files}
 
 
 def verify(catalog: Catalog) -> dict:
     """Counts and ranges of MovieLens-100k; raises on anything else."""
-    got = {"ratings": len(catalog.ratings), "users": catalog.ratings.user.nunique(),
-           "items": len(catalog.items)}
+    got = {"ratings": len(catalog.ratings), "users": catalog.ratings.user.nunique(), "items": len(catalog.items)}
     if got != COUNTS:
         raise CulturalignError(f"MovieLens-100k should have {COUNTS}, got {got}")
     if not catalog.ratings.rating.between(1, 5).all():
@@ -163,8 +212,13 @@ def fetch(folder=None, *, source: str = "auto", timeout: float = 15.0, log=print
     counts = verify(catalog)
     save_catalog(catalog, folder)
     with_facts = {k: int(sum(bool(v) for v in catalog.items[k])) for k in ("countries", "languages")}
-    atomic_write(folder / "source.json", json.dumps({"dataset": NAME, "source": origin, "sha256": digests,
-                                                     "counts": counts, "items_with_facts": with_facts}, indent=2))
+    atomic_write(
+        folder / "source.json",
+        json.dumps(
+            {"dataset": NAME, "source": origin, "sha256": digests, "counts": counts, "items_with_facts": with_facts},
+            indent=2,
+        ),
+    )
     return folder
 
 
@@ -172,8 +226,9 @@ def load(folder=None) -> Catalog:
     """The fetched MovieLens-100k catalogue (run :func:`fetch` first)."""
     folder = Path(folder or default_folder())
     if not (folder / "source.json").is_file():
-        raise CulturalignError(f"MovieLens-100k is not fetched yet (looked in {folder}); run: "
-                               "culturalign data fetch movielens-100k")
+        raise CulturalignError(
+            f"MovieLens-100k is not fetched yet (looked in {folder}); run: culturalign data fetch movielens-100k"
+        )
     return load_catalog(folder)
 
 

@@ -3,6 +3,7 @@
 Evaluation is a per-user temporal hold-out: each user's last ``holdout`` share of ratings (at least one)
 is the test set; recall@k and NDCG@k count held-out items among the top k of items the user has not seen.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -104,14 +105,18 @@ def evaluate(model, test: pd.DataFrame, k: int = 10) -> dict:
     rows = model.index.users.get_indexer(truth.index)
     recall, ndcg = [], []
     for start in range(0, len(rows), 256):
-        batch = rows[start:start + 256]
-        for top, relevant in zip(_top_k(model, batch, k), truth.iloc[start:start + 256]):
+        batch = rows[start : start + 256]
+        for top, relevant in zip(_top_k(model, batch, k), truth.iloc[start : start + 256]):
             hits = [1.0 if item in relevant else 0.0 for item in top]
             recall.append(sum(hits) / len(relevant))
             ideal = sum(1 / np.log2(i + 2) for i in range(min(len(relevant), k)))
             ndcg.append(sum(h / np.log2(i + 2) for i, h in enumerate(hits)) / ideal)
-    return {"model": model.name, "users": len(recall), f"recall@{k}": float(np.mean(recall)),
-            f"ndcg@{k}": float(np.mean(ndcg))}
+    return {
+        "model": model.name,
+        "users": len(recall),
+        f"recall@{k}": float(np.mean(recall)),
+        f"ndcg@{k}": float(np.mean(ndcg)),
+    }
 
 
 def benchmark(catalog, k: int = 10, holdout: float = 0.2, neighbours: int = 50) -> pd.DataFrame:

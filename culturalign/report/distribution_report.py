@@ -1,14 +1,15 @@
 """Figures and a page for distributional alignment: where, by topic and by question, anything beats the constant.
 
 * the **per-theme chart**: each condition's mean total variation per theme, beside the yardsticks (uniform,
-  marginal, region_marginal, neighbours) and the sampling noise floor (what a perfect predictor scores against a survey of
-  1,200 people); shorter bars are closer;
+  marginal, region_marginal, neighbours) and the sampling noise floor (what a perfect predictor scores against a
+  survey of 1,200 people); shorter bars are closer;
 * the **per-question scatter**: each question's tv under a condition against the population marginal's, so the
   questions where the condition beats the constant lie below the diagonal.
 
 :func:`write_distribution_report` re-renders them, and a summary, from an audit folder's saved tables with no
 model (``culturalign report AUDIT_FOLDER``).
 """
+
 from __future__ import annotations
 
 import html
@@ -43,13 +44,25 @@ def theme_figure(cells: pd.DataFrame, floor: pd.DataFrame | None = None) -> byte
     fig, ax = _subplots(figsize=(9, 0.42 * len(themes) * max(2, len(shown)) / 2 + 2))
     for i, cond in enumerate(shown):
         colour = COLOURS.get(cond)
-        ax.barh(np.arange(len(themes)) + i * height - 0.4 + height / 2, means[cond], height=height,
-                label=cond, color=colour)
+        ax.barh(
+            np.arange(len(themes)) + i * height - 0.4 + height / 2, means[cond], height=height, label=cond, color=colour
+        )
     if floor is not None and len(floor):
-        per_theme = floor.merge(cells[["question", "theme"]].drop_duplicates(), on="question") \
-            .groupby("theme").tv.mean().reindex(themes)
-        ax.scatter(per_theme, np.arange(len(themes)), marker="|", s=300, color="black", zorder=3,
-                   label="noise floor (n = 1,200)")
+        per_theme = (
+            floor.merge(cells[["question", "theme"]].drop_duplicates(), on="question")
+            .groupby("theme")
+            .tv.mean()
+            .reindex(themes)
+        )
+        ax.scatter(
+            per_theme,
+            np.arange(len(themes)),
+            marker="|",
+            s=300,
+            color="black",
+            zorder=3,
+            label="noise floor (n = 1,200)",
+        )
     ax.set_yticks(range(len(themes)), themes, fontsize=9)
     ax.invert_yaxis()
     ax.set_xlabel("mean total variation from the society's answer distribution (lower is closer)", fontsize=9)
@@ -74,20 +87,31 @@ def question_figure(cells: pd.DataFrame) -> bytes:
         ax.plot([0, top], [0, top], color="black", lw=0.8)
         ax.set_xlim(0, top)
         ax.set_ylim(0, top)
-        ax.set_title(f"{textwrap.fill(cond, 30)}\nbeats the marginal on {below} of {y.notna().sum()} questions",
-                     fontsize=9)
+        ax.set_title(
+            f"{textwrap.fill(cond, 30)}\nbeats the marginal on {below} of {y.notna().sum()} questions", fontsize=9
+        )
         ax.set_xlabel("marginal's mean tv", fontsize=9)
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("condition's mean tv", fontsize=9)
-    fig.suptitle("Per question: below the diagonal the condition is closer than the population marginal",
-                 fontsize=10, y=1.06)
+    fig.suptitle(
+        "Per question: below the diagonal the condition is closer than the population marginal", fontsize=10, y=1.06
+    )
     return _png(fig)
 
 
 def read_cells(folder, extra: dict | None = None) -> pd.DataFrame:
     """A folder's distribution_scores table (an audit's or a comparison's, ``extra`` naming its own columns)."""
-    columns = {"condition": "text", "kind": "text", "country": "text", "item": "text", "part": "text?",
-               "question": "text", "theme": "text?", **{m: "number" for m in METRICS}, **(extra or {})}
+    columns = {
+        "condition": "text",
+        "kind": "text",
+        "country": "text",
+        "item": "text",
+        "part": "text?",
+        "question": "text",
+        "theme": "text?",
+        **{m: "number" for m in METRICS},
+        **(extra or {}),
+    }
     cells = read_table(folder, "distribution_scores", "distribution scores", columns)
     for col in ("part", "theme"):  # empty in a CSV: a one-question item's part, a survey without themes
         cells[col] = cells[col].map(lambda v: v if isinstance(v, str) else "")
@@ -98,8 +122,13 @@ def load_cells(folder) -> tuple[pd.DataFrame, pd.DataFrame | None, dict]:
     """An audit folder's saved distributional cells, noise floor and summary (no model)."""
     folder = Path(folder)
     cells = read_cells(folder)
-    floor = read_table(folder, "noise_floor", "noise floor", {"country": "text", "question": "text", "tv": "number",
-                                                              "one_minus_jsd": "number"}, required=False)
+    floor = read_table(
+        folder,
+        "noise_floor",
+        "noise floor",
+        {"country": "text", "question": "text", "tv": "number", "one_minus_jsd": "number"},
+        required=False,
+    )
     summary = read_json(folder / "summary.json", "audit summary") if (folder / "summary.json").is_file() else {}
     return cells, floor, summary
 
@@ -119,14 +148,19 @@ def write_distribution_report(folder) -> Path:
     table = summary_table(found)
     theme = by_group(cells, "theme").pivot(index="theme", columns="condition", values="tv").round(3).reset_index()
     model = html.escape(str(summary.get("model", "")))
-    page = (f"<!doctype html><meta charset='utf-8'><title>Distributional alignment {model}</title>"
-            "<style>body{font-family:sans-serif;max-width:1200px;margin:2em auto}table{border-collapse:collapse;"
-            "font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px}img{max-width:100%}</style>"
-            f"<h1>Answer distributions against each society's: {model}</h1>"
-            "<p>tv: total variation (lower is closer); skill_tv = 1 - tv / tv(marginal), 0 is no better than the "
-            "population marginal. Intervals resample countries and questions.</p>"
-            + _table_html(table) + _img(theme_png, "mean tv by theme") + _img(question_png, "tv per question")
-            + "<h2>Mean tv by theme</h2>" + _table_html(theme))
+    page = (
+        f"<!doctype html><meta charset='utf-8'><title>Distributional alignment {model}</title>"
+        "<style>body{font-family:sans-serif;max-width:1200px;margin:2em auto}table{border-collapse:collapse;"
+        "font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px}img{max-width:100%}</style>"
+        f"<h1>Answer distributions against each society's: {model}</h1>"
+        "<p>tv: total variation (lower is closer); skill_tv = 1 - tv / tv(marginal), 0 is no better than the "
+        "population marginal. Intervals resample countries and questions.</p>"
+        + _table_html(table)
+        + _img(theme_png, "mean tv by theme")
+        + _img(question_png, "tv per question")
+        + "<h2>Mean tv by theme</h2>"
+        + _table_html(theme)
+    )
     atomic_write(folder / "distribution_report.html", page)
     return folder / "distribution_report.html"
 
@@ -135,11 +169,21 @@ def summary_table(found: dict) -> pd.DataFrame:
     """One row per condition of a :func:`~culturalign.distribution.scores.summarize` result (yardsticks and noise
     floor included): 1 - JSD, tv and skill_tv with intervals."""
     found = json_safe(found)
-    rows = [{"condition": c, "1-JSD": v.get("one_minus_jsd"), "tv": v.get("tv"),
-             "tv 95% CI": _pair(v.get("tv_ci95")), "skill_tv": v.get("skill_tv"),
-             "skill_tv 95% CI": _pair(v.get("skill_tv_ci95")), "closer than marginal": v.get("closer_than_marginal"),
-             "shuffled gap (tv)": (v.get("shuffled_control") or {}).get("gap_tv"),
-             "questions": v.get("n_questions"), "countries": v.get("n_countries")} for c, v in found.items()]
+    rows = [
+        {
+            "condition": c,
+            "1-JSD": v.get("one_minus_jsd"),
+            "tv": v.get("tv"),
+            "tv 95% CI": _pair(v.get("tv_ci95")),
+            "skill_tv": v.get("skill_tv"),
+            "skill_tv 95% CI": _pair(v.get("skill_tv_ci95")),
+            "closer than marginal": v.get("closer_than_marginal"),
+            "shuffled gap (tv)": (v.get("shuffled_control") or {}).get("gap_tv"),
+            "questions": v.get("n_questions"),
+            "countries": v.get("n_countries"),
+        }
+        for c, v in found.items()
+    ]
     return pd.DataFrame(rows).round(3)
 
 

@@ -7,6 +7,7 @@ Compiled programs are judged on held-out countries only; every comparison betwee
 countries both were run on, and the held-out table puts every condition on those countries. Every table and
 figure carries the model-free reference predictors and skill against the centroid (:mod:`culturalign.map.yardsticks`).
 """
+
 from __future__ import annotations
 
 import base64
@@ -28,8 +29,18 @@ from ..map.yardsticks import REFERENCE_PREDICTORS, skill, summarize_conditions, 
 BASELINES = ("no_persona", "engineered")
 
 
-DISTANCE_KINDS = {"model": "text", "condition": "text", "kind": "text", "seed": "int", "country": "text",
-                  "region": "text", "held_out": "bool", "x": "number", "y": "number", "distance": "number"}
+DISTANCE_KINDS = {
+    "model": "text",
+    "condition": "text",
+    "kind": "text",
+    "seed": "int",
+    "country": "text",
+    "region": "text",
+    "held_out": "bool",
+    "x": "number",
+    "y": "number",
+    "distance": "number",
+}
 ROW_KINDS = ("baseline", "program", "compile", "reference", "shuffled")
 
 
@@ -40,14 +51,18 @@ def load_distances(folder) -> pd.DataFrame:
     if not folder.is_dir():
         raise CulturalignError(f"{folder} is not a results folder; run `culturalign compare EXPERIMENT.yaml` first")
     if not any((folder / f"distances{s}").exists() for s in (".parquet", ".csv")):
-        raise CulturalignError(f"{folder} holds no comparison results (distances.parquet or distances.csv); "
-                               "run `culturalign compare EXPERIMENT.yaml` first")
+        raise CulturalignError(
+            f"{folder} holds no comparison results (distances.parquet or distances.csv); "
+            "run `culturalign compare EXPERIMENT.yaml` first"
+        )
     table = read_table(folder, "distances", "results table", DISTANCE_KINDS)
     for col, allowed in (("kind", ROW_KINDS), ("country", reference.countries().country.tolist())):
         odd = sorted(set(table[col]) - set(allowed))
         if odd:
-            raise CulturalignError(f"{folder}/distances: column {col} holds {shown(odd[0])}, which is not one of "
-                                   f"{shown(list(allowed), 200)}")
+            raise CulturalignError(
+                f"{folder}/distances: column {col} holds {shown(odd[0])}, which is not one of "
+                f"{shown(list(allowed), 200)}"
+            )
     if table.empty:
         raise CulturalignError(f"{folder}/distances holds no rows; nothing to report")
     return table
@@ -64,22 +79,29 @@ def _meta(folder: Path) -> tuple[dict, str, int]:
         raise CulturalignError(f"{where}: models: must map each model to an object, got {shown(models)}")
     for key, kind in (("name", str), ("versions", dict)):
         if key in meta and not isinstance(meta[key], kind):
-            raise CulturalignError(f"{where}: {key}: must be {'text' if kind is str else 'an object'}, got "
-                                   f"{shown(meta[key])}")
+            raise CulturalignError(
+                f"{where}: {key}: must be {'text' if kind is str else 'an object'}, got {shown(meta[key])}"
+            )
     config_file = folder / "experiment.yaml"
     config = read_text(config_file, "results experiment file") if config_file.exists() else ""
     raw = parse_yaml(config, str(config_file)) if config else {}
     split_seed = raw.get("split_seed", 0) if isinstance(raw, dict) else 0
     if isinstance(split_seed, bool) or not isinstance(split_seed, int) or not 0 <= split_seed < 2**32:
-        raise CulturalignError(f"{config_file}: split_seed: must be a whole number from 0 to 2**32 - 1, got "
-                               f"{shown(split_seed)}")
+        raise CulturalignError(
+            f"{config_file}: split_seed: must be a whole number from 0 to 2**32 - 1, got {shown(split_seed)}"
+        )
     return meta, config, split_seed
 
 
 def per_country(distances: pd.DataFrame) -> pd.DataFrame:
     """One row per model, condition and country: compiled conditions averaged over their seeds."""
-    return (distances.groupby(["model", "condition", "kind", "country", "region", "held_out"], sort=False)
-            [["x", "y", "distance"]].mean().reset_index())
+    return (
+        distances.groupby(["model", "condition", "kind", "country", "region", "held_out"], sort=False)[
+            ["x", "y", "distance"]
+        ]
+        .mean()
+        .reset_index()
+    )
 
 
 def condition_summary(table: pd.DataFrame) -> pd.DataFrame:
@@ -93,28 +115,48 @@ def condition_summary(table: pd.DataFrame) -> pd.DataFrame:
         for cond, st in summarize_conditions(sub).items():
             nan2 = [np.nan, np.nan]
             control = st.get("shuffled_control", {})
-            row = {"model": model, "condition": cond, "kind": kinds[cond], "countries": st["countries"],
-                   "mean_distance": st["mean_distance"], "median_distance": st["median_distance"],
-                   "ci95_low": st["mean_distance_ci95"][0], "ci95_high": st["mean_distance_ci95"][1],
-                   "skill": st.get("skill", np.nan), "skill_ci95_low": st.get("skill_ci95", nan2)[0],
-                   "skill_ci95_high": st.get("skill_ci95", nan2)[1], "skill_x": st.get("skill_x", np.nan),
-                   "skill_y": st.get("skill_y", np.nan), "closer_than_centroid": st.get("closer_than_centroid", np.nan),
-                   "steerability_x": st["steerability"]["x"], "steerability_y": st["steerability"]["y"]}
+            row = {
+                "model": model,
+                "condition": cond,
+                "kind": kinds[cond],
+                "countries": st["countries"],
+                "mean_distance": st["mean_distance"],
+                "median_distance": st["median_distance"],
+                "ci95_low": st["mean_distance_ci95"][0],
+                "ci95_high": st["mean_distance_ci95"][1],
+                "skill": st.get("skill", np.nan),
+                "skill_ci95_low": st.get("skill_ci95", nan2)[0],
+                "skill_ci95_high": st.get("skill_ci95", nan2)[1],
+                "skill_x": st.get("skill_x", np.nan),
+                "skill_y": st.get("skill_y", np.nan),
+                "closer_than_centroid": st.get("closer_than_centroid", np.nan),
+                "steerability_x": st["steerability"]["x"],
+                "steerability_y": st["steerability"]["y"],
+            }
             mine = sub[sub.condition == cond].set_index("country").distance
             for base in BASELINES:
                 other = sub[sub.condition == base].set_index("country").distance
                 shared = mine.index.intersection(other.index)
-                row[f"improved_vs_{base}"] = (cultmap.improved_share(other[shared], mine[shared])
-                                              if cond != base and len(shared) else np.nan)
-            row.update({"shuffled_mean_distance": control.get("shuffled_mean_distance", np.nan),
-                        "shuffled_skill": control.get("skill", np.nan),
-                        "lead_over_shuffled": control.get("gap", np.nan),
-                        "lead_ci95_low": control.get("gap_ci95", nan2)[0],
-                        "lead_ci95_high": control.get("gap_ci95", nan2)[1]})
+                row[f"improved_vs_{base}"] = (
+                    cultmap.improved_share(other[shared], mine[shared]) if cond != base and len(shared) else np.nan
+                )
+            row.update(
+                {
+                    "shuffled_mean_distance": control.get("shuffled_mean_distance", np.nan),
+                    "shuffled_skill": control.get("skill", np.nan),
+                    "lead_over_shuffled": control.get("gap", np.nan),
+                    "lead_ci95_low": control.get("gap_ci95", nan2)[0],
+                    "lead_ci95_high": control.get("gap_ci95", nan2)[1],
+                }
+            )
             over = st.get("lead_over_neighbours", {})  # what the model adds to the retrieval alone
-            row.update({"lead_over_neighbours": over.get("lead", np.nan),
-                        "neighbours_lead_ci95_low": over.get("lead_ci95", nan2)[0],
-                        "neighbours_lead_ci95_high": over.get("lead_ci95", nan2)[1]})
+            row.update(
+                {
+                    "lead_over_neighbours": over.get("lead", np.nan),
+                    "neighbours_lead_ci95_low": over.get("lead_ci95", nan2)[0],
+                    "neighbours_lead_ci95_high": over.get("lead_ci95", nan2)[1],
+                }
+            )
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -128,9 +170,16 @@ def region_table(table: pd.DataFrame) -> pd.DataFrame:
     """Mean distance per model, condition and cultural region, twice: over every country each condition
     ran on (scope "all run") and over the held-out countries that every condition shares ("held out")."""
     parts = [(scope, sub) for scope, sub in (("all run", table), ("held out", table[table.held_out])) if len(sub)]
-    return pd.concat([sub.groupby(["model", "condition", "region"], sort=False).distance
-                      .agg(mean_distance="mean", countries="size").reset_index().assign(scope=scope)
-                      for scope, sub in parts], ignore_index=True)
+    return pd.concat(
+        [
+            sub.groupby(["model", "condition", "region"], sort=False)
+            .distance.agg(mean_distance="mean", countries="size")
+            .reset_index()
+            .assign(scope=scope)
+            for scope, sub in parts
+        ],
+        ignore_index=True,
+    )
 
 
 def _comparable_regions(regions: pd.DataFrame) -> tuple[pd.DataFrame, str]:
@@ -152,16 +201,25 @@ def stability_table(distances: pd.DataFrame) -> pd.DataFrame:
     (mean, SD, min, max)."""
     compiled = distances[(distances.seed >= 0) & (distances.kind == "compile")]
     stats = ["mean_distance", "skill"]
-    columns = ["model", "condition", "seed", *stats, "seeds"] + [f"{v}_{a}" for v in stats for a in
-                                                                   ("mean", "sd", "min", "max")]
+    columns = ["model", "condition", "seed", *stats, "seeds"] + [
+        f"{v}_{a}" for v in stats for a in ("mean", "sd", "min", "max")
+    ]
     if compiled.empty:
         return pd.DataFrame(columns=columns)
     rows = []
     for (model, cond, seed), sub in compiled.groupby(["model", "condition", "seed"], sort=False):
-        centroid = distances[(distances.model == model) & (distances.condition == "centroid")
-                             & distances.country.isin(sub.country)]
-        rows.append({"model": model, "condition": cond, "seed": seed, "mean_distance": sub.distance.mean(),
-                     "skill": skill(sub, centroid)["skill"] if len(centroid) else np.nan})
+        centroid = distances[
+            (distances.model == model) & (distances.condition == "centroid") & distances.country.isin(sub.country)
+        ]
+        rows.append(
+            {
+                "model": model,
+                "condition": cond,
+                "seed": seed,
+                "mean_distance": sub.distance.mean(),
+                "skill": skill(sub, centroid)["skill"] if len(centroid) else np.nan,
+            }
+        )
     per_seed = pd.DataFrame(rows)
     spread = per_seed.groupby(["model", "condition"], sort=False)[stats].agg(["mean", "std", "min", "max"])
     spread.columns = [f"{v}_{a.replace('std', 'sd')}" for v, a in spread.columns]
@@ -170,6 +228,7 @@ def stability_table(distances: pd.DataFrame) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------- figures
+
 
 def map_layers(table: pd.DataFrame, model: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Points and arrows for one model on the held-out countries: no persona -> engineered -> each
@@ -182,21 +241,29 @@ def map_layers(table: pd.DataFrame, model: str) -> tuple[pd.DataFrame, pd.DataFr
         rows = sub[sub.condition == cond]
         if cond == "no_persona" and len(rows):
             first = rows.iloc[0]  # no persona ignores the country: one point
-            pts.append(pd.DataFrame({"name": [f"{model} (no persona)"], "x": [first.x], "y": [first.y],
-                                     "group": ["no persona"]}))
+            pts.append(
+                pd.DataFrame(
+                    {"name": [f"{model} (no persona)"], "x": [first.x], "y": [first.y], "group": ["no persona"]}
+                )
+            )
             start = {c: (first.x, first.y) for c in sub.country.unique()}
         elif len(rows):
-            pts.append(pd.DataFrame({"name": rows.country.map(code), "x": rows.x, "y": rows.y,
-                                     "group": "engineered"}))
-            arrows += [{"x0": start[r.country][0], "y0": start[r.country][1], "x1": r.x, "y1": r.y,
-                        "group": "engineered"} for r in rows.itertuples() if r.country in start]
+            pts.append(pd.DataFrame({"name": rows.country.map(code), "x": rows.x, "y": rows.y, "group": "engineered"}))
+            arrows += [
+                {"x0": start[r.country][0], "y0": start[r.country][1], "x1": r.x, "y1": r.y, "group": "engineered"}
+                for r in rows.itertuples()
+                if r.country in start
+            ]
             start = {r.country: (r.x, r.y) for r in rows.itertuples()}
     models_own = sub[~sub.kind.isin(["reference", "shuffled"])]
     for cond in [c for c in models_own.condition.unique() if c not in BASELINES]:
         rows = sub[sub.condition == cond]
         pts.append(pd.DataFrame({"name": rows.country.map(code), "x": rows.x, "y": rows.y, "group": cond}))
-        arrows += [{"x0": start[r.country][0], "y0": start[r.country][1], "x1": r.x, "y1": r.y, "group": cond}
-                   for r in rows.itertuples() if r.country in start]
+        arrows += [
+            {"x0": start[r.country][0], "y0": start[r.country][1], "x1": r.x, "y1": r.y, "group": cond}
+            for r in rows.itertuples()
+            if r.country in start
+        ]
     pts += model_free_marks(sub)
     points = pd.concat(pts, ignore_index=True) if pts else None
     return points, (pd.DataFrame(arrows) if arrows else None)
@@ -229,8 +296,11 @@ def distance_figure(table: pd.DataFrame) -> bytes:
         conds = list(dict.fromkeys(sub.condition))
         ax.boxplot([sub[sub.condition == c].distance for c in conds], showmeans=True)
         counts = sub.condition.value_counts()  # baselines may cover more countries than compiled programs
-        ax.set_xticks(range(1, len(conds) + 1), [textwrap.fill(c.replace(":", ": "), 22) + f"\n(n={counts[c]})"
-                                                 for c in conds], fontsize=8)
+        ax.set_xticks(
+            range(1, len(conds) + 1),
+            [textwrap.fill(c.replace(":", ": "), 22) + f"\n(n={counts[c]})" for c in conds],
+            fontsize=8,
+        )
         ax.set_title(model, fontsize=10)
         ax.grid(axis="y", alpha=0.3)
     axes[0][0].set_ylabel("distance to the country's reference point (map units)")
@@ -244,16 +314,30 @@ def region_figure(regions: pd.DataFrame, scope: str = "all run") -> bytes:
     fig, ax = _subplots(figsize=(1.3 * grid.shape[1] + 3.5, 0.45 * grid.shape[0] + 2.2))
     im = ax.imshow(grid.to_numpy(float), cmap="viridis_r", aspect="auto")
     n = regions.groupby("region").countries.agg(["min", "max"])  # small regions deserve a caveat
-    ax.set_yticks(range(grid.shape[0]), [f"{r} (n={n.at[r, 'min']})" if n.at[r, "min"] == n.at[r, "max"]
-                                         else f"{r} (n={n.at[r, 'min']}-{n.at[r, 'max']})" for r in grid.index],
-                  fontsize=8)
+    ax.set_yticks(
+        range(grid.shape[0]),
+        [
+            f"{r} (n={n.at[r, 'min']})"
+            if n.at[r, "min"] == n.at[r, "max"]
+            else f"{r} (n={n.at[r, 'min']}-{n.at[r, 'max']})"
+            for r in grid.index
+        ],
+        fontsize=8,
+    )
     # "model · condition", wrapped: program names are long
     ticks = ["\n".join(textwrap.fill(part, 24) for part in c.split(" · ")) for c in grid.columns]
     ax.set_xticks(range(grid.shape[1]), ticks, fontsize=7, rotation=30, ha="right")
     for (i, j), v in np.ndenumerate(grid.to_numpy(float)):
         if not np.isnan(v):
-            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7,
-                    color="white" if v > np.nanmean(grid.to_numpy(float)) else "black")
+            ax.text(
+                j,
+                i,
+                f"{v:.2f}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if v > np.nanmean(grid.to_numpy(float)) else "black",
+            )
     fig.colorbar(im, ax=ax, label="mean distance (lower is closer)")
     ax.set_title(f"Mean distance by cultural region ({scope} countries)", fontsize=11)
     return _png(fig)
@@ -268,22 +352,32 @@ def steering_figure(table: pd.DataFrame) -> bytes:
     fig, axes = _subplots(len(models), 2, figsize=(11, 4.6 * len(models)), squeeze=False)
     fig.subplots_adjust(hspace=0.35)
     for row, model in zip(axes, models):
-        sub = table[(table.model == model) & (table.condition != "no_persona")  # no persona: one point
-                    & (table.kind != "shuffled")]
+        sub = table[
+            (table.model == model)
+            & (table.condition != "no_persona")  # no persona: one point
+            & (table.kind != "shuffled")
+        ]
         for ax, axis in zip(row, ("x", "y")):
             for cond, rows in sub.groupby("condition", sort=False):
                 r = cultmap.steerability(rows[["country", "x", "y"]])[axis]
                 model_free = cond in REFERENCE_PREDICTORS  # hollow marks: what a lookup without a model gives
-                ax.scatter(ref.loc[rows.country, axis], rows[axis], s=18 if model_free else 14, alpha=0.7,
-                           color="none" if model_free else colour[cond], edgecolors=colour[cond],
-                           marker="s" if model_free else "o",
-                           label=f"{textwrap.fill(REFERENCE_LABELS.get(cond, cond), 30)} (n={len(rows)}, r={r:.2f})")
+                ax.scatter(
+                    ref.loc[rows.country, axis],
+                    rows[axis],
+                    s=18 if model_free else 14,
+                    alpha=0.7,
+                    color="none" if model_free else colour[cond],
+                    edgecolors=colour[cond],
+                    marker="s" if model_free else "o",
+                    label=f"{textwrap.fill(REFERENCE_LABELS.get(cond, cond), 30)} (n={len(rows)}, r={r:.2f})",
+                )
             lims = [min(ax.get_xlim()[0], ax.get_ylim()[0]), max(ax.get_xlim()[1], ax.get_ylim()[1])]
             ax.plot(lims, lims, color="#999", lw=1, ls="--", zorder=0)  # perfect steering
             ax.set_xlabel(f"reference {axis} of the target country")
             ax.set_ylabel(f"model's {axis} when asked as that country")
-            ax.set_title(f"{model}: {'survival/self-expression' if axis == 'x' else 'traditional/secular'} axis",
-                         fontsize=10)
+            ax.set_title(
+                f"{model}: {'survival/self-expression' if axis == 'x' else 'traditional/secular'} axis", fontsize=10
+            )
             ax.legend(fontsize=7, loc="best")
             ax.grid(alpha=0.3)
     fig.suptitle("Does the prompt track the country? (dashed: perfect steering)", fontsize=11)
@@ -296,18 +390,25 @@ def skill_figure(summary: pd.DataFrame) -> bytes:
     models = list(dict.fromkeys(summary.model))
     rows = summary.groupby("model").size().max() + summary.groupby("model").shuffled_skill.count().max()
     label_width = max(len(str(c)) for c in summary.condition) * 0.065 + 1.2
-    fig, axes = _subplots(1, len(models), figsize=((label_width + 4.5) * len(models), 1.2 + 0.32 * rows),
-                          squeeze=False)
+    fig, axes = _subplots(1, len(models), figsize=((label_width + 4.5) * len(models), 1.2 + 0.32 * rows), squeeze=False)
     for ax, model in zip(axes[0], models):
         bars = []  # (label, skill, low, high, colour)
         for r in summary[summary.model == model].itertuples():
-            bars.append((REFERENCE_LABELS.get(r.condition, r.condition), r.skill, r.skill_ci95_low,
-                         r.skill_ci95_high, "#bbb" if r.kind == "reference" else "C0"))
+            bars.append(
+                (
+                    REFERENCE_LABELS.get(r.condition, r.condition),
+                    r.skill,
+                    r.skill_ci95_low,
+                    r.skill_ci95_high,
+                    "#bbb" if r.kind == "reference" else "C0",
+                )
+            )
             if not np.isnan(r.shuffled_skill):
                 bars.append(("shuffled countries", r.shuffled_skill, np.nan, np.nan, "#d62728"))
         values = np.array([b[1] for b in bars], dtype=float)
-        err = np.nan_to_num(np.array([values - [b[2] for b in bars], np.array([b[3] for b in bars]) - values],
-                                     dtype=float).clip(min=0))
+        err = np.nan_to_num(
+            np.array([values - [b[2] for b in bars], np.array([b[3] for b in bars]) - values], dtype=float).clip(min=0)
+        )
         ax.barh(range(len(bars)), values, color=[b[4] for b in bars], xerr=err, capsize=3)
         ax.axvline(0, color="#333", lw=1)
         ax.set_yticks(range(len(bars)), [b[0] for b in bars], fontsize=8)
@@ -316,17 +417,21 @@ def skill_figure(summary: pd.DataFrame) -> bytes:
         ax.set_title(f"{model} (n={int(sub.countries.max())})", fontsize=10)
         ax.grid(axis="x", alpha=0.3)
         ax.set_xlabel("skill = 1 − Σd² / Σd²(centroid)")
-    fig.suptitle("Skill against the model-free centroid (0: no better than one constant point; grey: model-free;"
-                 " red: the condition above with shuffled countries)", fontsize=10)
+    fig.suptitle(
+        "Skill against the model-free centroid (0: no better than one constant point; grey: model-free;"
+        " red: the condition above with shuffled countries)",
+        fontsize=10,
+    )
     return _png(fig)
 
 
 # ---------------------------------------------------------------------------------------------- report
 
+
 def _table_html(df: pd.DataFrame) -> str:
     shown = df.rename(columns=lambda c: c.replace("_", " ").replace("improved vs", "improved over"))
     body = shown.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="–", border=0, classes="t")
-    return f'<div class=wide>{body}</div>'  # wide tables scroll instead of running off the page
+    return f"<div class=wide>{body}</div>"  # wide tables scroll instead of running off the page
 
 
 def _img(png: bytes, alt: str) -> str:
@@ -348,16 +453,22 @@ def _distribution_section(folder: Path) -> list[str]:
     if not (folder / "distribution_scores.csv").is_file():
         return []
     cells = read_cells(folder, {"model": "text"})
-    parts = ["<h2>Answer distributions per question, against each society's</h2>",
-             "<p class=note>tv: total variation between the condition's answer distribution and the society's "
-             "published one (lower is closer); skill_tv = 1 − tv / tv(marginal): 0 is no better than the "
-             "population marginal (the mean distribution of the societies the predictor may know).</p>"]
+    parts = [
+        "<h2>Answer distributions per question, against each society's</h2>",
+        "<p class=note>tv: total variation between the condition's answer distribution and the society's "
+        "published one (lower is closer); skill_tv = 1 − tv / tv(marginal): 0 is no better than the "
+        "population marginal (the mean distribution of the societies the predictor may know).</p>",
+    ]
     for model, sub in cells.groupby("model", sort=False):
         figures = {"theme": theme_figure(sub), "question": question_figure(sub)}
         for name, png in figures.items():
             atomic_write(folder / "figures" / f"distribution_{name}_{model}.png", png)
-        parts += [f"<h3>{html.escape(model)}</h3>", _table_html(summary_table(summarize(sub))),
-                  _img(figures["theme"], "mean tv by theme"), _img(figures["question"], "tv per question")]
+        parts += [
+            f"<h3>{html.escape(model)}</h3>",
+            _table_html(summary_table(summarize(sub))),
+            _img(figures["theme"], "mean tv by theme"),
+            _img(figures["question"], "tv per question"),
+        ]
     return parts
 
 
@@ -370,62 +481,96 @@ def write_report(folder) -> Path:
     meta, config, split_seed = _meta(folder)
     distances = with_reference_rows(distances, split_seed)  # results written before they existed
     table = per_country(distances)
-    tables = {"summary": condition_summary(table), "held_out": held_out_summary(table),
-              "by_region": region_table(table), "stability": stability_table(distances)}
+    tables = {
+        "summary": condition_summary(table),
+        "held_out": held_out_summary(table),
+        "by_region": region_table(table),
+        "stability": stability_table(distances),
+    }
     for name, df in tables.items():
         atomic_write(folder / f"{name}.csv", df.to_csv(index=False))
     regions, scope = _comparable_regions(tables["by_region"])
     skill_scope = "held-out" if len(tables["held_out"]) else "all run"  # a study may hold no test country
-    figures = {"skill": skill_figure(tables["held_out"] if len(tables["held_out"]) else tables["summary"]),
-               "distances": distance_figure(table),
-               "regions": region_figure(regions, scope), "steering": steering_figure(table)}
+    figures = {
+        "skill": skill_figure(tables["held_out"] if len(tables["held_out"]) else tables["summary"]),
+        "distances": distance_figure(table),
+        "regions": region_figure(regions, scope),
+        "steering": steering_figure(table),
+    }
     for model in dict.fromkeys(table.model):
         points, arrows = map_layers(table, model)
         if points is not None:
-            fig = map_figure(points, arrows, highlight=sorted(set(table[table.held_out].country)),
-                             title=f"{model}: held-out countries, no persona → engineered → compiled")
+            fig = map_figure(
+                points,
+                arrows,
+                highlight=sorted(set(table[table.held_out].country)),
+                title=f"{model}: held-out countries, no persona → engineered → compiled",
+            )
             figures[f"map_{model}"] = _png(fig, tight=False)  # the map lays out its own margins and legends
     for name, png in figures.items():
         atomic_write(folder / "figures" / f"{name}.png", png)
     models = meta.get("models", {})
     usage = {m: v.get("usage") if isinstance(v.get("usage"), dict) else {} for m, v in models.items()}
-    digest_rows = pd.DataFrame([{"model": m, "identity": v.get("identity"), "endpoint": v.get("endpoint"),
-                                 "model calls": usage[m].get("calls", np.nan)} for m, v in models.items()])
-    parts = [f"<h1>{html.escape(meta.get('name', folder.name))}: cultural alignment comparison</h1>",
-             f"<p class=note>{distances.country.nunique()} countries, {distances.model.nunique()} model(s), "
-             f"{distances.condition.nunique()} condition(s); mode {html.escape(str(meta.get('mode', '?')))}. "
-             "Distance is to the country's reference point on the Inglehart–Welzel map (lower is closer). "
-             "Every condition stands beside two model-free yardsticks: <b>centroid</b>, the mean reference point "
-             "of the countries it may know (the training split for held-out countries, every other country "
-             "otherwise), and <b>region_centroid</b>, the same within the target's cultural region — a lookup "
-             "that knows the region. <b>Skill</b> = 1 − Σd²/Σd²(centroid) over the same countries: 0 is no better "
-             "than one constant point for every country, below 0 is worse. A <b>:shuffled</b> condition asks "
-             "the same prompt about other countries (a seeded derangement) and is scored against the true ones; "
-             "the lead over it (with its 95% interval) says whether the condition carries country information "
-             "at all. Steerability is the correlation across countries between the model's points and the "
-             "reference points: a prompt that moves every country the same way scores near zero however many "
-             "countries it 'improves'. Compiled programs are scored on held-out countries only.</p>",
-             "<h2>Held-out countries (every condition on the same countries)</h2>", _table_html(tables["held_out"]),
-             f"<h2>Skill against the centroid ({skill_scope} countries)</h2>", _img(figures["skill"], "skill bar chart"),
-             "<h2>All countries run, per model and condition</h2>", _table_html(tables["summary"]),
-             "<h2>Distance distributions</h2>", _img(figures["distances"], "distance distributions"),
-             "<h2>Steering: does each country's point follow its reference point?</h2>",
-             _img(figures["steering"], "model point against reference point, per axis"),
-             f"<h2>By cultural region ({scope} countries)</h2>", _img(figures["regions"], "region heat map"),
-             _table_html(region_grid(regions)),
-             "<p class=note>by_region.csv holds both scopes: every country run, and the held-out countries.</p>"]
+    digest_rows = pd.DataFrame(
+        [
+            {
+                "model": m,
+                "identity": v.get("identity"),
+                "endpoint": v.get("endpoint"),
+                "model calls": usage[m].get("calls", np.nan),
+            }
+            for m, v in models.items()
+        ]
+    )
+    parts = [
+        f"<h1>{html.escape(meta.get('name', folder.name))}: cultural alignment comparison</h1>",
+        f"<p class=note>{distances.country.nunique()} countries, {distances.model.nunique()} model(s), "
+        f"{distances.condition.nunique()} condition(s); mode {html.escape(str(meta.get('mode', '?')))}. "
+        "Distance is to the country's reference point on the Inglehart–Welzel map (lower is closer). "
+        "Every condition stands beside two model-free yardsticks: <b>centroid</b>, the mean reference point "
+        "of the countries it may know (the training split for held-out countries, every other country "
+        "otherwise), and <b>region_centroid</b>, the same within the target's cultural region — a lookup "
+        "that knows the region. <b>Skill</b> = 1 − Σd²/Σd²(centroid) over the same countries: 0 is no better "
+        "than one constant point for every country, below 0 is worse. A <b>:shuffled</b> condition asks "
+        "the same prompt about other countries (a seeded derangement) and is scored against the true ones; "
+        "the lead over it (with its 95% interval) says whether the condition carries country information "
+        "at all. Steerability is the correlation across countries between the model's points and the "
+        "reference points: a prompt that moves every country the same way scores near zero however many "
+        "countries it 'improves'. Compiled programs are scored on held-out countries only.</p>",
+        "<h2>Held-out countries (every condition on the same countries)</h2>",
+        _table_html(tables["held_out"]),
+        f"<h2>Skill against the centroid ({skill_scope} countries)</h2>",
+        _img(figures["skill"], "skill bar chart"),
+        "<h2>All countries run, per model and condition</h2>",
+        _table_html(tables["summary"]),
+        "<h2>Distance distributions</h2>",
+        _img(figures["distances"], "distance distributions"),
+        "<h2>Steering: does each country's point follow its reference point?</h2>",
+        _img(figures["steering"], "model point against reference point, per axis"),
+        f"<h2>By cultural region ({scope} countries)</h2>",
+        _img(figures["regions"], "region heat map"),
+        _table_html(region_grid(regions)),
+        "<p class=note>by_region.csv holds both scopes: every country run, and the held-out countries.</p>",
+    ]
     for name, png in figures.items():
         if name.startswith("map_"):
             parts += [f"<h2>Cultural map: {html.escape(name[4:])}</h2>", _img(png, name)]
     if len(tables["stability"]):
         parts += ["<h2>Stability across optimizer seeds</h2>", _table_html(tables["stability"])]
     parts += _distribution_section(folder)
-    parts += ["<h2>Models</h2>", _table_html(digest_rows) if len(digest_rows) else "<p>–</p>",
-              "<h2>Configuration</h2>", f"<pre>{html.escape(config)}</pre>",
-              "<h2>Versions</h2>", f"<pre>{html.escape(json.dumps(meta.get('versions', {}), indent=2))}</pre>",
-              f"<p class=note>Run time {meta.get('wall_seconds', '?')} s (cells run in this folder, all sessions). "
-              "Tables: distances.csv / answers.csv (and .parquet), summary.csv, held_out.csv, by_region.csv, "
-              "stability.csv.</p>"]
-    page = (f"<!doctype html><html><head><meta charset=utf-8><title>{html.escape(meta.get('name', ''))}</title>"
-            f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>")
+    parts += [
+        "<h2>Models</h2>",
+        _table_html(digest_rows) if len(digest_rows) else "<p>–</p>",
+        "<h2>Configuration</h2>",
+        f"<pre>{html.escape(config)}</pre>",
+        "<h2>Versions</h2>",
+        f"<pre>{html.escape(json.dumps(meta.get('versions', {}), indent=2))}</pre>",
+        f"<p class=note>Run time {meta.get('wall_seconds', '?')} s (cells run in this folder, all sessions). "
+        "Tables: distances.csv / answers.csv (and .parquet), summary.csv, held_out.csv, by_region.csv, "
+        "stability.csv.</p>",
+    ]
+    page = (
+        f"<!doctype html><html><head><meta charset=utf-8><title>{html.escape(meta.get('name', ''))}</title>"
+        f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>"
+    )
     return atomic_write(folder / "report.html", page)

@@ -5,6 +5,7 @@ samples), projects each condition's answers, and compares them with the target c
 the papers' "share of countries improved" it reports steerability (do prompted points track the
 countries?) and specificity (is each country's prompted point nearest to that country?).
 """
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,13 @@ from ..instrument.populations import countries_with_data, question_keys, resolve
 from ..instrument.survey import DEFAULT_SURVEY, Survey, load_survey
 from ..map import cultmap, reference
 from ..map.reference import DEFAULT_COUNTRIES
-from ..map.yardsticks import (SHUFFLED_SUFFIX, ShuffledCountries, derangement, reference_respondents,
-                         summarize_conditions)
+from ..map.yardsticks import (
+    SHUFFLED_SUFFIX,
+    ShuffledCountries,
+    derangement,
+    reference_respondents,
+    summarize_conditions,
+)
 from ..models.session import ModelSession
 from ..programs.programs import PromptBaseline
 
@@ -63,10 +69,12 @@ class AuditResult:
         model_calls, ... (the map's parts are empty on a survey without a map)."""
         points, distances, improved = {}, {}, {}
         if self.has_map:
-            distances = {cond: {r.country: float(r.distance) for r in sub.itertuples()}
-                         for cond, sub in self.distances.groupby("condition", sort=False)}
+            distances = {
+                cond: {r.country: float(r.distance) for r in sub.itertuples()}
+                for cond, sub in self.distances.groupby("condition", sort=False)
+            }
             improved = {r.condition: _num(r.improved_share) for r in self.improved.itertuples()}
-        for cond, sub in (self.points.groupby("condition", sort=False) if self.has_map else ()):
+        for cond, sub in self.points.groupby("condition", sort=False) if self.has_map else ():
             entry = {"x": float(sub.x.mean()), "y": float(sub.y.mean())}
             if (sub.country != "").any():
                 entry["countries"] = {r.country: {"x": float(r.x), "y": float(r.y)} for r in sub.itertuples()}
@@ -80,12 +88,16 @@ class AuditResult:
             "improved_share": improved.get("engineered", next(iter(improved.values()), None)) if improved else None,
             "improved_share_by_condition": improved,
             "steerability": {r.condition: {"x": _num(r.x), "y": _num(r.y)} for r in self.steerability.itertuples()},
-            "specificity": {c: {r.country: int(r.rank) for r in sub.itertuples()}
-                            for c, sub in self.specificity.groupby("condition", sort=False)}
-            if len(self.specificity) else {},
+            "specificity": {
+                c: {r.country: int(r.rank) for r in sub.itertuples()}
+                for c, sub in self.specificity.groupby("condition", sort=False)
+            }
+            if len(self.specificity)
+            else {},
             "yardsticks": self.yardsticks(),
-            "nearest_unprompted": [{"country": r.country, "distance": float(r.distance)}
-                                   for r in self.nearest_unprompted.itertuples()],
+            "nearest_unprompted": [
+                {"country": r.country, "distance": float(r.distance)} for r in self.nearest_unprompted.itertuples()
+            ],
             "distribution": self.distribution_summary(),
             "model_calls": self.usage["calls"],
             "usage": self.usage,
@@ -106,7 +118,9 @@ class AuditResult:
         """One row per condition and target country: the point the condition gives it (no persona's single
         point for every country) and its distance; the reference predictors included."""
         pts = pd.concat([self.points, self.model_free.assign(kind="reference")], ignore_index=True)
-        own = self.distances.merge(pts[pts.country != ""][["condition", "country", "x", "y"]], on=["condition", "country"])
+        own = self.distances.merge(
+            pts[pts.country != ""][["condition", "country", "x", "y"]], on=["condition", "country"]
+        )
         shared = self.distances.merge(pts[pts.country == ""][["condition", "x", "y"]], on="condition")
         return pd.concat([own, shared], ignore_index=True)
 
@@ -117,22 +131,39 @@ class AuditResult:
             return {}
         found = summarize_conditions(self.per_target())
         stats = {c: found[c] for c in dict.fromkeys(self.distances.condition) if c in found}  # the audit's order
-        keys = ("mean_distance", "skill", "skill_ci95", "skill_x", "skill_y", "closer_than_centroid",
-                "shuffled_control")
+        keys = (
+            "mean_distance",
+            "skill",
+            "skill_ci95",
+            "skill_x",
+            "skill_y",
+            "closer_than_centroid",
+            "shuffled_control",
+        )
         return {cond: {k: json_safe(v[k]) for k in keys if k in v} for cond, v in stats.items()}
 
     def save(self, out_dir: str | Path, *, plot: bool = True) -> Path:
         """Write every table (CSV), summary.json and the map (PNG + interactive HTML) into ``out_dir``."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        tables = {"answers": self.answers, "item_values": self.values, "item_means": self.item_means,
-                  "points": self.points, "distances": self.distances, "improved": self.improved,
-                  "steerability": self.steerability, "specificity": self.specificity,
-                  "nearest_unprompted": self.nearest_unprompted, "intervals": self.intervals,
-                  "distributions": self.distributions, "distribution_scores": self.distribution_cells,
-                  "noise_floor": self.noise_floor,
-                  "distribution_by_theme": by_group(self.distribution_cells, "theme")
-                  if len(self.distribution_cells) else pd.DataFrame()}
+        tables = {
+            "answers": self.answers,
+            "item_values": self.values,
+            "item_means": self.item_means,
+            "points": self.points,
+            "distances": self.distances,
+            "improved": self.improved,
+            "steerability": self.steerability,
+            "specificity": self.specificity,
+            "nearest_unprompted": self.nearest_unprompted,
+            "intervals": self.intervals,
+            "distributions": self.distributions,
+            "distribution_scores": self.distribution_cells,
+            "noise_floor": self.noise_floor,
+            "distribution_by_theme": by_group(self.distribution_cells, "theme")
+            if len(self.distribution_cells)
+            else pd.DataFrame(),
+        }
         for name, table in tables.items():
             if not table.empty:
                 atomic_write(out / f"{name}.csv", table.to_csv(index=False))
@@ -146,8 +177,13 @@ class AuditResult:
 
             pts, arrows = self.map_layers()
             for suffix in (".png", ".html"):
-                save_map(out / f"map{suffix}", points=pts, arrows=arrows, highlight=self.config["countries"],
-                         title=f"{self.model}: cultural map ({self.config['mode']} mode)")
+                save_map(
+                    out / f"map{suffix}",
+                    points=pts,
+                    arrows=arrows,
+                    highlight=self.config["countries"],
+                    title=f"{self.model}: cultural map ({self.config['mode']} mode)",
+                )
         return out
 
     def map_layers(self) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -156,9 +192,10 @@ class AuditResult:
         from ..map.plot import model_free_marks
 
         shown = self.points[~self.points.condition.str.endswith(SHUFFLED_SUFFIX)]
-        pts = shown.assign(name=[f"{self.model} ({c})" if not k else f"{k} ({c})"
-                                 for c, k in zip(shown.condition, shown.country)],
-                           group=shown.condition)[["name", "x", "y", "group"]]
+        pts = shown.assign(
+            name=[f"{self.model} ({c})" if not k else f"{k} ({c})" for c, k in zip(shown.condition, shown.country)],
+            group=shown.condition,
+        )[["name", "x", "y", "group"]]
         base = shown[shown.country == ""]
         arrows = pd.DataFrame(columns=["x0", "y0", "x1", "y1", "group"])
         prompted = shown[shown.country != ""]
@@ -166,12 +203,26 @@ class AuditResult:
             pts = pd.concat([pts, *model_free_marks(self.model_free)], ignore_index=True)
         if len(base) == 1:
             b = base.iloc[0]
-            arrows = pd.DataFrame({"x0": b.x, "y0": b.y, "x1": prompted.x.values, "y1": prompted.y.values,
-                                   "group": prompted.condition.values})
+            arrows = pd.DataFrame(
+                {
+                    "x0": b.x,
+                    "y0": b.y,
+                    "x1": prompted.x.values,
+                    "y1": prompted.y.values,
+                    "group": prompted.condition.values,
+                }
+            )
         if 0 < prompted.country.nunique() <= 20:  # with few targets, also show how far each one still is
             ref = reference.countries().set_index("country").loc[prompted.country]
-            gaps = pd.DataFrame({"x0": prompted.x.values, "y0": prompted.y.values, "x1": ref.x.values,
-                                 "y1": ref.y.values, "group": "remaining gap to target"})
+            gaps = pd.DataFrame(
+                {
+                    "x0": prompted.x.values,
+                    "y0": prompted.y.values,
+                    "x1": ref.x.values,
+                    "y1": ref.y.values,
+                    "group": "remaining gap to target",
+                }
+            )
             arrows = pd.concat([arrows, gaps], ignore_index=True) if len(arrows) else gaps
         return pts, arrows
 
@@ -199,15 +250,26 @@ def _variants(condition: Persona, variants) -> tuple[str, ...]:
 def build_contexts(conditions, countries, variants=None) -> list[Context]:
     contexts = []
     for cond in conditions:
-        for country in (countries if cond.needs_country else [""]):
+        for country in countries if cond.needs_country else [""]:
             contexts += [Context(cond, country, v) for v in _variants(cond, variants)]
     return contexts
 
 
-def run_audit(model: str | None = None, *, countries=DEFAULT_COUNTRIES, conditions=DEFAULT_CONDITIONS,
-              mode: str = "logprob", samples: int | None = None, temperature: float | None = None, variants=None,
-              survey: str | Survey = DEFAULT_SURVEY, questions=None, progress: bool = True,
-              session: ModelSession | None = None, shuffled_control: bool = False) -> AuditResult:
+def run_audit(
+    model: str | None = None,
+    *,
+    countries=DEFAULT_COUNTRIES,
+    conditions=DEFAULT_CONDITIONS,
+    mode: str = "logprob",
+    samples: int | None = None,
+    temperature: float | None = None,
+    variants=None,
+    survey: str | Survey = DEFAULT_SURVEY,
+    questions=None,
+    progress: bool = True,
+    session: ModelSession | None = None,
+    shuffled_control: bool = False,
+) -> AuditResult:
     """Audit a model. ``countries``: names/ISO codes/regions or "all"; ``conditions``: names or templates
     with {country}; ``variants``: how many of Tao et al.'s ten descriptors (default all); ``survey``: a
     shipped survey's name, a survey file or a :class:`Survey`; ``questions``: question ids and/or themes of
@@ -230,8 +292,11 @@ def run_audit(model: str | None = None, *, countries=DEFAULT_COUNTRIES, conditio
     respondents = [(c.name, "prompt", PromptBaseline(c.name, c, n_variants)) for c in conds]
     if shuffled_control:
         asked = derangement(target)
-        respondents += [(name + SHUFFLED_SUFFIX, "shuffled", ShuffledCountries(r, target))
-                        for name, _, r in list(respondents) if r.condition.needs_country]
+        respondents += [
+            (name + SHUFFLED_SUFFIX, "shuffled", ShuffledCountries(r, target))
+            for name, _, r in list(respondents)
+            if r.condition.needs_country
+        ]
     if inst.map is not None:
         respondents += reference_respondents()  # leave-one-out: no split is in force in an audit
     keys = question_keys(inst)
@@ -248,33 +313,68 @@ def run_audit(model: str | None = None, *, countries=DEFAULT_COUNTRIES, conditio
     targets = target_distributions(inst)
     dist_cells = cells(scored.distributions, targets, keys)
     floor = floor_cells(targets, target) if len(dist_cells) else pd.DataFrame()
-    usage = {**session.usage.as_dict(), "seconds": round(scored.seconds, 2), "contexts": scored.contexts,
-             "answers": int(len(scored.answers))}
-    config = {"model": session.spec.name, "model_identity": session.identity, "endpoint": session.endpoint,
-              **{k: config_.record().get(k) for k in ("mode", "samples", "temperature")}, "survey": inst.name,
-              "survey_digest": inst.digest, "questions": inst.codes if questions is not None else "all",
-              "projection_digest": inst.map.digest if inst.map is not None else None,
-              "countries": target, "conditions": {c.name: c.template for c in conds},
-              "variants": n_variants if variants not in (None, "all") else "all",
-              "shuffled_control": asked if shuffled_control else None}
-    common = dict(model=session.spec.name, config=config, answers=scored.answers, values=scored.values, usage=usage,
-                  distributions=scored.distributions, distribution_cells=dist_cells, noise_floor=floor)
+    usage = {
+        **session.usage.as_dict(),
+        "seconds": round(scored.seconds, 2),
+        "contexts": scored.contexts,
+        "answers": int(len(scored.answers)),
+    }
+    config = {
+        "model": session.spec.name,
+        "model_identity": session.identity,
+        "endpoint": session.endpoint,
+        **{k: config_.record().get(k) for k in ("mode", "samples", "temperature")},
+        "survey": inst.name,
+        "survey_digest": inst.digest,
+        "questions": inst.codes if questions is not None else "all",
+        "projection_digest": inst.map.digest if inst.map is not None else None,
+        "countries": target,
+        "conditions": {c.name: c.template for c in conds},
+        "variants": n_variants if variants not in (None, "all") else "all",
+        "shuffled_control": asked if shuffled_control else None,
+    }
+    common = dict(
+        model=session.spec.name,
+        config=config,
+        answers=scored.answers,
+        values=scored.values,
+        usage=usage,
+        distributions=scored.distributions,
+        distribution_cells=dist_cells,
+        noise_floor=floor,
+    )
     if inst.map is None:  # scored by answer distributions only
         empty = pd.DataFrame()
-        return AuditResult(**common, item_means=empty, points=empty, distances=empty, improved=empty,
-                           steerability=empty, specificity=empty, nearest_unprompted=empty)
+        return AuditResult(
+            **common,
+            item_means=empty,
+            points=empty,
+            distances=empty,
+            improved=empty,
+            steerability=empty,
+            specificity=empty,
+            nearest_unprompted=empty,
+        )
     free = {name for name, _, r in respondents if getattr(r, "condition", None) and not r.condition.needs_country}
     asked_rows = table[table.kind != "reference"].copy()
     asked_rows.loc[asked_rows.condition.isin(free), "country"] = ""  # one point for every country: shown once
     asked_rows = asked_rows.drop_duplicates(["condition", "country"])
-    item_means = asked_rows[["condition", "country", *(f"item_{c}" for c in inst.codes)]].rename(
-        columns=lambda c: c.removeprefix("item_")).reset_index(drop=True)
+    item_means = (
+        asked_rows[["condition", "country", *(f"item_{c}" for c in inst.codes)]]
+        .rename(columns=lambda c: c.removeprefix("item_"))
+        .reset_index(drop=True)
+    )
     points = asked_rows[["condition", "country", "x", "y"]].reset_index(drop=True)
     order = {name: i for i, (name, _, _) in enumerate(respondents)}
-    points = (points.assign(_order=points.condition.map(order)).sort_values(["_order", "country"], kind="stable")
-              .drop(columns="_order").reset_index(drop=True))
+    points = (
+        points.assign(_order=points.condition.map(order))
+        .sort_values(["_order", "country"], kind="stable")
+        .drop(columns="_order")
+        .reset_index(drop=True)
+    )
     dists = table[["condition", "kind", "country", "distance"]].merge(
-        reference.countries()[["country", "region"]], on="country")
+        reference.countries()[["country", "region"]], on="country"
+    )
 
     improved, steer, spec = [], [], []
     base_name = NO_PERSONA.name if NO_PERSONA.name in order else None
@@ -284,10 +384,15 @@ def run_audit(model: str | None = None, *, countries=DEFAULT_COUNTRIES, conditio
             continue
         sub = points[points.condition == cond.name]
         d = dists[dists.condition == cond.name].set_index("country")["distance"]
-        improved.append({"condition": cond.name, "baseline": base_name,
-                         "improved_share": cultmap.improved_share(base_d, d) if base_d is not None else math.nan,
-                         "mean_distance": float(d.mean()),
-                         "baseline_mean_distance": float(base_d.mean()) if base_d is not None else math.nan})
+        improved.append(
+            {
+                "condition": cond.name,
+                "baseline": base_name,
+                "improved_share": cultmap.improved_share(base_d, d) if base_d is not None else math.nan,
+                "mean_distance": float(d.mean()),
+                "baseline_mean_distance": float(base_d.mean()) if base_d is not None else math.nan,
+            }
+        )
         steer.append({"condition": cond.name, **cultmap.steerability(sub)})
         spec.append(cultmap.specificity(sub).assign(condition=cond.name))
 
@@ -295,10 +400,18 @@ def run_audit(model: str | None = None, *, countries=DEFAULT_COUNTRIES, conditio
     nearest = cultmap.nearest(unprompted.x.iloc[0], unprompted.y.iloc[0], 5) if len(unprompted) else pd.DataFrame()
     intervals = _sample_intervals(scored.values, inst) if mode == "sample" else pd.DataFrame()
     model_free = table[table.kind == "reference"][["condition", "country", "x", "y"]].reset_index(drop=True)
-    return AuditResult(**common, item_means=item_means, points=points, model_free=model_free,
-                       distances=dists, improved=pd.DataFrame(improved),
-                       steerability=pd.DataFrame(steer), specificity=pd.concat(spec) if spec else pd.DataFrame(),
-                       nearest_unprompted=nearest, intervals=intervals)
+    return AuditResult(
+        **common,
+        item_means=item_means,
+        points=points,
+        model_free=model_free,
+        distances=dists,
+        improved=pd.DataFrame(improved),
+        steerability=pd.DataFrame(steer),
+        specificity=pd.concat(spec) if spec else pd.DataFrame(),
+        nearest_unprompted=nearest,
+        intervals=intervals,
+    )
 
 
 def _sample_intervals(values: pd.DataFrame, survey) -> pd.DataFrame:

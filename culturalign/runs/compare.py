@@ -10,6 +10,7 @@ compiled during the run are saved under ``programs/`` and reused while their man
 Models run ``parallel`` at a time, each in its own session; that is what spreads a grid over a cluster of
 Ollama / vLLM / SGLang endpoints. Within one model, cells run in order.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -40,8 +41,21 @@ def _cell_id(exp: Experiment, model: str, condition: Condition, seed: int | None
     temperature = [gen["temperature"]] if gen.get("temperature", 1.0) != 1.0 else []
     # (likewise the survey, when it is not the default: its digest, so an edited survey file is a new cell)
     survey = [load_survey(exp.survey).digest] if exp.survey != "ivs-iw10" else []
-    key = json.dumps([model, condition.name, condition.source, seed, gen["mode"], gen.get("samples"), *temperature,
-                      exp.variants, exp.split_seed, countries, *survey])
+    key = json.dumps(
+        [
+            model,
+            condition.name,
+            condition.source,
+            seed,
+            gen["mode"],
+            gen.get("samples"),
+            *temperature,
+            exp.variants,
+            exp.split_seed,
+            countries,
+            *survey,
+        ]
+    )
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
@@ -61,14 +75,21 @@ def _folder(name: str) -> str:
 
 def grid_conditions(exp: Experiment) -> list[Condition]:
     """The grid's columns: each condition, followed by its shuffled-country control when the experiment asks."""
-    return [c for cond in exp.conditions
-            for c in ([cond, cond.shuffled_control()] if exp.shuffled_control and cond.names_the_country else [cond])]
+    return [
+        c
+        for cond in exp.conditions
+        for c in ([cond, cond.shuffled_control()] if exp.shuffled_control and cond.names_the_country else [cond])
+    ]
 
 
 def plan(exp: Experiment) -> list[tuple[str, Condition, int | None]]:
     """Every cell of the grid: baselines and saved programs once per model, presets once per model and seed."""
-    return [(m, c, s) for m in exp.models for c in grid_conditions(exp)
-            for s in ((c.seeds or exp.seeds) if c.kind == "compile" else [None])]
+    return [
+        (m, c, s)
+        for m in exp.models
+        for c in grid_conditions(exp)
+        for s in ((c.seeds or exp.seeds) if c.kind == "compile" else [None])
+    ]
 
 
 class GridProgress:
@@ -91,10 +112,17 @@ class GridProgress:
             if seconds >= self.QUICK:
                 self.worked.append(seconds)
             left = self.total - self.done
-            eta = (f"ETA {left * sum(self.worked) / len(self.worked) / 60:.1f} min" if self.worked and left
-                   else "ETA -" if left else "done")
-            self.stream.write(f"[compare] {self.done}/{self.total} cells ({label}, {seconds / 60:.1f} min); "
-                              f"{(time.monotonic() - self.start) / 60:.1f} min so far; {eta}\n")
+            eta = (
+                f"ETA {left * sum(self.worked) / len(self.worked) / 60:.1f} min"
+                if self.worked and left
+                else "ETA -"
+                if left
+                else "done"
+            )
+            self.stream.write(
+                f"[compare] {self.done}/{self.total} cells ({label}, {seconds / 60:.1f} min); "
+                f"{(time.monotonic() - self.start) / 60:.1f} min so far; {eta}\n"
+            )
             self.stream.flush()
 
 
@@ -113,9 +141,14 @@ def _program_for(exp: Experiment, condition: Condition, seed: int | None, sessio
     recipe = condition.name.removesuffix(SHUFFLED_SUFFIX).removeprefix("compiled:")  # the preset's name by default
     out = exp.out / "programs" / _folder(session.spec.name) / _folder(recipe) / f"seed-{seed}"
     preset = load_preset(condition.source)
-    expected = {"seed": seed, "model_identity": session.identity, "split.seed": exp.split_seed,
-                "optimizer.settings": preset.settings, "optimizer.budget": preset.budget or None,
-                "program": condition.program}
+    expected = {
+        "seed": seed,
+        "model_identity": session.identity,
+        "split.seed": exp.split_seed,
+        "optimizer.settings": preset.settings,
+        "optimizer.budget": preset.budget or None,
+        "program": condition.program,
+    }
     if condition.objective or condition.tau is not None or preset.objective != "distance":
         expected["metric.name"] = condition.objective or preset.objective
     settings = json.loads(condition.settings) if condition.settings else {}
@@ -123,15 +156,26 @@ def _program_for(exp: Experiment, condition: Condition, seed: int | None, sessio
         expected["program_settings.prompt_format"] = settings["prompt_format"]
     expected.update({f"program_settings.retrieval.{k}": v for k, v in settings.get("retrieval", {}).items()})
     if not manifest_matches(out, expected):
-        run_compile(condition.program, preset, out=out, seed=seed, split_seed=exp.split_seed,
-                    session=session, score_splits=("test",), progress=True, objective=condition.objective,
-                    tau=condition.tau, program_settings=settings)
+        run_compile(
+            condition.program,
+            preset,
+            out=out,
+            seed=seed,
+            split_seed=exp.split_seed,
+            session=session,
+            score_splits=("test",),
+            progress=True,
+            objective=condition.objective,
+            tau=condition.tau,
+            program_settings=settings,
+        )
     program, manifest = load_program(out, survey)
     return program, manifest["split"]["test"]
 
 
-def _run_cell(exp: Experiment, model: str, condition: Condition, seed: int | None, session,
-              survey) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _run_cell(
+    exp: Experiment, model: str, condition: Condition, seed: int | None, session, survey
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The cell's per-country table and its answer distributions per question (both with model and seed)."""
     from ..elicitation.scoring import score
 
@@ -164,8 +208,11 @@ class RunRecord:
     def update(self, model: str | None = None, session=None) -> None:
         with self._lock:
             if model is not None:
-                self.meta["models"][model] = {"identity": session.identity, "endpoint": session.endpoint,
-                                              "usage": session.usage.as_dict()}
+                self.meta["models"][model] = {
+                    "identity": session.identity,
+                    "endpoint": session.endpoint,
+                    "usage": session.usage.as_dict(),
+                }
             self.meta["wall_seconds"] = round(self.before + time.monotonic() - self.start, 1)
             atomic_write(self.path, json.dumps(self.meta, indent=2, default=str))
 
@@ -183,8 +230,9 @@ def _run_model(exp: Experiment, model: str, cells, progress: GridProgress, surve
             atomic_write(_dist_file(cell), dists.to_csv(index=False))  # before the cell file, which marks it done
             atomic_write(cell, table.to_csv(index=False))
             record.update(model, session)
-            progress.cell_done(f"{model} · {condition.name}" + ("" if seed is None else f" · seed {seed}"),
-                               time.monotonic() - began)
+            progress.cell_done(
+                f"{model} · {condition.name}" + ("" if seed is None else f" · seed {seed}"), time.monotonic() - began
+            )
     finally:
         session.close()
 
@@ -227,8 +275,9 @@ def write_tables(exp: Experiment, cells) -> pd.DataFrame:
     atomic_write(exp.out / "distances.csv", distances.to_csv(index=False))
     atomic_write(exp.out / "distances.parquet", lambda fh: distances.to_parquet(fh, index=False))
     items = [c for c in distances.columns if c.startswith("item_")]
-    answers = distances.melt(id_vars=["model", "condition", "seed", "country"], value_vars=items, var_name="item",
-                             value_name="value").assign(item=lambda d: d.item.str.removeprefix("item_"))
+    answers = distances.melt(
+        id_vars=["model", "condition", "seed", "country"], value_vars=items, var_name="item", value_name="value"
+    ).assign(item=lambda d: d.item.str.removeprefix("item_"))
     atomic_write(exp.out / "answers.csv", answers.to_csv(index=False))
     atomic_write(exp.out / "answers.parquet", lambda fh: answers.to_parquet(fh, index=False))
     write_distribution_tables(exp, cells)

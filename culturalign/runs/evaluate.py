@@ -8,6 +8,7 @@ country-conditioned condition's shuffled-country control. Reported per condition
 against the centroid, the lead over ``neighbours``, steerability and specificity; and the share of countries
 on which the compiled program beats the engineered prompt.
 """
+
 from __future__ import annotations
 
 import sys
@@ -72,20 +73,27 @@ def session_for(manifest: dict, model: str | None) -> ModelSession:
         raise CulturalignError(
             f"the program was compiled on model {name!r}, which is not in your model registry "
             f"({', '.join(sorted(specs))}); a saved program never chooses an endpoint or a key itself: pass "
-            f"--model NAME for a registered model, or add {name!r} to {user_models_file()}")
+            f"--model NAME for a registered model, or add {name!r} to {user_models_file()}"
+        )
     session = ModelSession(specs[name])
     compiled_on = manifest.get("model_identity")
     if compiled_on and compiled_on != session.identity:
-        sys.stderr.write(f"warning: registry model {name!r} is {session.identity}, but the program was compiled "
-                         f"on {compiled_on}; scores are for your model, not the one in the manifest\n")
+        sys.stderr.write(
+            f"warning: registry model {name!r} is {session.identity}, but the program was compiled "
+            f"on {compiled_on}; scores are for your model, not the one in the manifest\n"
+        )
     return session
 
 
 def summarize(program_name: str, split: str, table: pd.DataFrame) -> dict:
     """Every condition of ``table`` (see :func:`yardsticks.summarize_conditions`), with each model
     condition's specificity and the share of countries the compiled program beats the engineered prompt on."""
-    out = {"program": program_name, "split": split, "countries": sorted(table.country.unique()),
-           **summarize_conditions(table)}
+    out = {
+        "program": program_name,
+        "split": split,
+        "countries": sorted(table.country.unique()),
+        **summarize_conditions(table),
+    }
     for cond, sub in table[table.kind.isin(["program", "baseline"])].groupby("condition", sort=False):
         out[cond]["specificity"] = {r.country: int(r.rank) for r in cultmap.specificity(sub).itertuples()}
     if {"compiled", "engineered"} <= set(table.condition):
@@ -94,9 +102,17 @@ def summarize(program_name: str, split: str, table: pd.DataFrame) -> dict:
     return out
 
 
-def evaluate_saved(path, *, split: str = "test", model: str | None = None, variants: int | None = None,
-                   session: ModelSession | None = None, shuffled_control: bool = False, survey=None,
-                   questions=None) -> Evaluation:
+def evaluate_saved(
+    path,
+    *,
+    split: str = "test",
+    model: str | None = None,
+    variants: int | None = None,
+    session: ModelSession | None = None,
+    shuffled_control: bool = False,
+    survey=None,
+    questions=None,
+) -> Evaluation:
     """The saved program, the engineered prompt and no persona on the program's ``split`` countries, beside
     the reference predictors (which know the program's training countries only). ``variants``: how many of
     Tao et al.'s ten descriptors the baselines average over (default all). ``shuffled_control``: also ask
@@ -115,18 +131,25 @@ def evaluate_saved(path, *, split: str = "test", model: str | None = None, varia
     # the lists the program was compiled with (test never seen); train+test for held-out evaluation's four cells
     countries = manifest["split"][split] if split != BOTH else manifest["split"]["train"] + manifest["split"]["test"]
     if not countries:
-        raise CulturalignError(f"{path}: the program's {split} split is empty (manifest.json), so there is nothing "
-                               "to evaluate; choose another --split, or recompile with countries in it")
+        raise CulturalignError(
+            f"{path}: the program's {split} split is empty (manifest.json), so there is nothing "
+            "to evaluate; choose another --split, or recompile with countries in it"
+        )
     if inst.map is None:  # the societies of the split that the survey has answer shares for
         with_data = set(countries_with_data(inst))
         countries = [c for c in countries if c in with_data]
         if not countries:
             raise CulturalignError(f"no {split} country of the program has answer shares in survey {inst.name!r}")
-    respondents = [("compiled", "program", program), ("engineered", "baseline", baseline("engineered", variants)),
-                   ("no_persona", "baseline", baseline("no_persona", variants))]
+    respondents = [
+        ("compiled", "program", program),
+        ("engineered", "baseline", baseline("engineered", variants)),
+        ("no_persona", "baseline", baseline("no_persona", variants)),
+    ]
     if shuffled_control:
-        respondents += [(name + SHUFFLED_SUFFIX, "shuffled", ShuffledCountries(prog, countries))
-                        for name, _, prog in respondents[:2]]
+        respondents += [
+            (name + SHUFFLED_SUFFIX, "shuffled", ShuffledCountries(prog, countries))
+            for name, _, prog in respondents[:2]
+        ]
     train = manifest["split"]["train"]
     retrieval = getattr(program, "retrieval", Retrieval())  # `neighbours`: the program's own retrieval, no model
     if inst.map is not None:
@@ -145,8 +168,13 @@ def evaluate_saved(path, *, split: str = "test", model: str | None = None, varia
     targets = target_distributions(inst)
     dist_cells = cells(scored.distributions, targets, keys)
     floor = floor_cells(targets, countries) if len(dist_cells) else None
-    head = {"survey": inst.name, "survey_digest": inst.digest, "compiled_on_survey": manifest.get("survey"),
-            "other_survey": other, "distribution": json_safe(summarize_distributions(dist_cells, floor))}
+    head = {
+        "survey": inst.name,
+        "survey_digest": inst.digest,
+        "compiled_on_survey": manifest.get("survey"),
+        "other_survey": other,
+        "distribution": json_safe(summarize_distributions(dist_cells, floor)),
+    }
     if len(dist_cells):  # seen/unseen countries x seen/unseen questions
         head["held_out_cells"] = json_safe(seen_unseen(dist_cells, train, compiled_questions(manifest)))
     if inst.map is None:
@@ -160,14 +188,20 @@ def evaluate_saved(path, *, split: str = "test", model: str | None = None, varia
 
 # ---------------------------------------------------------------- stability across optimizer seeds
 
+
 def preset_from_manifest(manifest: dict) -> Preset:
     """The optimizer recipe a saved program was compiled with (its seed aside)."""
     opt = manifest["optimizer"]
-    return Preset(name=opt["preset"], optimizer=opt["optimizer"], prompt_model=manifest.get("prompt_model"),
-                  settings=dict(opt["settings"]),
-                  compile={k: v for k, v in opt.get("compile_settings", {}).items() if k != "seed"},
-                  objective=manifest.get("objective", "distance"), tau=(manifest.get("metric") or {}).get("tau"),
-                  budget=dict(opt.get("budget") or {}))
+    return Preset(
+        name=opt["preset"],
+        optimizer=opt["optimizer"],
+        prompt_model=manifest.get("prompt_model"),
+        settings=dict(opt["settings"]),
+        compile={k: v for k, v in opt.get("compile_settings", {}).items() if k != "seed"},
+        objective=manifest.get("objective", "distance"),
+        tau=(manifest.get("metric") or {}).get("tau"),
+        budget=dict(opt.get("budget") or {}),
+    )
 
 
 def _seed_program(path: Path, manifest: dict, seed: int, split: str, session: ModelSession) -> Path:
@@ -178,18 +212,40 @@ def _seed_program(path: Path, manifest: dict, seed: int, split: str, session: Mo
     if seed == manifest["seed"]:
         return path
     out = path / "seeds" / f"seed-{seed}"
-    if manifest_matches(out, {"seed": seed, "split": manifest["split"], "optimizer": manifest["optimizer"],
-                              "model_identity": manifest["model_identity"]}):
+    if manifest_matches(
+        out,
+        {
+            "seed": seed,
+            "split": manifest["split"],
+            "optimizer": manifest["optimizer"],
+            "model_identity": manifest["model_identity"],
+        },
+    ):
         return out
     lists = {k: manifest["split"][k] for k in SPLITS}
-    run_compile(manifest["program"], preset_from_manifest(manifest), out=out, seed=seed,
-                split_seed=manifest["split"]["seed"], prompt_model=manifest.get("prompt_model"), countries=lists,
-                session=session, score_splits=(split,))
+    run_compile(
+        manifest["program"],
+        preset_from_manifest(manifest),
+        out=out,
+        seed=seed,
+        split_seed=manifest["split"]["seed"],
+        prompt_model=manifest.get("prompt_model"),
+        countries=lists,
+        session=session,
+        score_splits=(split,),
+    )
     return out
 
 
-def evaluate_seeds(path, seeds: int, *, split: str = "test", model: str | None = None,
-                   variants: int | None = None, session: ModelSession | None = None) -> tuple[pd.DataFrame, dict]:
+def evaluate_seeds(
+    path,
+    seeds: int,
+    *,
+    split: str = "test",
+    model: str | None = None,
+    variants: int | None = None,
+    session: ModelSession | None = None,
+) -> tuple[pd.DataFrame, dict]:
     """Compile the saved program's recipe with ``seeds`` optimizer seeds (the saved seed first, then the
     next ones), evaluate each on ``split``, and report the spread: stability is part of the claim.
 
@@ -206,23 +262,37 @@ def evaluate_seeds(path, seeds: int, *, split: str = "test", model: str | None =
             where = _seed_program(path, manifest, seed, split, session)
             ev = evaluate_saved(where, split=split, variants=variants, session=session)
             c = ev.summary["compiled"]
-            rows.append({"seed": seed, "program_dir": str(where), "mean_distance": c["mean_distance"],
-                         "median_distance": c["median_distance"], "skill": c["skill"],
-                         "improved_share_vs_engineered": ev.summary["improved_share_vs_engineered"],
-                         "steerability_x": c["steerability"]["x"], "steerability_y": c["steerability"]["y"]})
+            rows.append(
+                {
+                    "seed": seed,
+                    "program_dir": str(where),
+                    "mean_distance": c["mean_distance"],
+                    "median_distance": c["median_distance"],
+                    "skill": c["skill"],
+                    "improved_share_vs_engineered": ev.summary["improved_share_vs_engineered"],
+                    "steerability_x": c["steerability"]["x"],
+                    "steerability_y": c["steerability"]["y"],
+                }
+            )
             evaluations.append(ev)
     finally:
         if own:
             session.close()
     table = pd.DataFrame(rows)
     first = evaluations[0].summary
-    summary = {**first, "seeds": rows,
-               "seed_spread": {"mean_distance_mean": float(table.mean_distance.mean()),
-                               "mean_distance_sd": float(table.mean_distance.std()) if len(table) > 1 else None,
-                               "mean_distance_min": float(table.mean_distance.min()),
-                               "mean_distance_max": float(table.mean_distance.max()),
-                               "skill_mean": float(table.skill.mean()),
-                               "skill_sd": float(table.skill.std()) if len(table) > 1 else None,
-                               "skill_min": float(table.skill.min()), "skill_max": float(table.skill.max()),
-                               "improved_share_mean": float(table.improved_share_vs_engineered.mean())}}
+    summary = {
+        **first,
+        "seeds": rows,
+        "seed_spread": {
+            "mean_distance_mean": float(table.mean_distance.mean()),
+            "mean_distance_sd": float(table.mean_distance.std()) if len(table) > 1 else None,
+            "mean_distance_min": float(table.mean_distance.min()),
+            "mean_distance_max": float(table.mean_distance.max()),
+            "skill_mean": float(table.skill.mean()),
+            "skill_sd": float(table.skill.std()) if len(table) > 1 else None,
+            "skill_min": float(table.skill.min()),
+            "skill_max": float(table.skill.max()),
+            "improved_share_mean": float(table.improved_share_vs_engineered.mean()),
+        },
+    }
     return table, summary

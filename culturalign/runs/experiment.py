@@ -22,6 +22,7 @@ presets or saved programs, and countries all fail with a message that says where
     shuffled_control: false         # also ask each country-conditioned condition about shuffled countries
     out: results/local-models       # default results/NAME
 """
+
 from __future__ import annotations
 
 import difflib
@@ -41,8 +42,23 @@ from ..map.yardsticks import SHUFFLED_SUFFIX
 
 BASELINES = ("no_persona", "engineered")
 MODES = ("logprob", "sample", "verbalized")
-_KEYS = {"name", "models", "conditions", "countries", "split_seed", "mode", "samples", "temperature", "variants", "seeds",
-         "parallel", "out", "description", "shuffled_control", "survey"}
+_KEYS = {
+    "name",
+    "models",
+    "conditions",
+    "countries",
+    "split_seed",
+    "mode",
+    "samples",
+    "temperature",
+    "variants",
+    "seeds",
+    "parallel",
+    "out",
+    "description",
+    "shuffled_control",
+    "survey",
+}
 _REQUIRED = ("name", "models", "conditions")
 MAX_SEEDS = 50
 _NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._ -]{0,99}")
@@ -116,26 +132,37 @@ def _condition(entry, i: int, where: str) -> Condition:
     here = f"{where}: conditions[{i}]"
     if isinstance(entry, str):
         if entry not in BASELINES:
-            _fail(here, f"unknown condition {shown(entry)}{_suggest(entry, BASELINES)}; a condition is one of "
-                        f"{', '.join(BASELINES)}, or a mapping 'program: FOLDER' or 'compile: PRESET'")
+            _fail(
+                here,
+                f"unknown condition {shown(entry)}{_suggest(entry, BASELINES)}; a condition is one of "
+                f"{', '.join(BASELINES)}, or a mapping 'program: FOLDER' or 'compile: PRESET'",
+            )
         return Condition(entry, "baseline")
     if isinstance(entry, dict) and "compile" in entry and len(entry) > 1:
         return _compile_condition(entry, here)
     if not isinstance(entry, dict) or len(entry) != 1:
-        _fail(here, f"expected a baseline name or a one-key mapping (program: FOLDER, compile: PRESET), got "
-                    f"{shown(entry)}")
-    (key, value), = entry.items()
+        _fail(
+            here,
+            f"expected a baseline name or a one-key mapping (program: FOLDER, compile: PRESET), got {shown(entry)}",
+        )
+    ((key, value),) = entry.items()
     if key in ("program", "compile") and not (isinstance(value, str) and value.strip() and "\x00" not in value):
-        _fail(here, f"'{key}' must name a {'saved program folder' if key == 'program' else 'preset or preset file'}"
-                    f", got {shown(value)}")
+        _fail(
+            here,
+            f"'{key}' must name a {'saved program folder' if key == 'program' else 'preset or preset file'}"
+            f", got {shown(value)}",
+        )
     if key == "program":
         try:
             manifest = load_manifest(value)
         except CulturalignError as exc:
             _fail(here, str(exc))
         if manifest.get("task") is not None:
-            _fail(here, f"{value} is a {manifest.get('program')!r} program ({manifest['task']}); comparisons run "
-                        "survey respondents")
+            _fail(
+                here,
+                f"{value} is a {manifest.get('program')!r} program ({manifest['task']}); comparisons run "
+                "survey respondents",
+            )
         return Condition(f"program:{Path(value).name}", "program", str(value))
     if key == "compile":
         try:
@@ -153,11 +180,17 @@ def _seeds(value, what: str, where: str) -> list[int]:
     """Optimizer seeds: a count (seeds 0..n-1) or a list of distinct seeds."""
     if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_SEEDS:
         return list(range(value))
-    if not (isinstance(value, list) and 1 <= len(value) <= MAX_SEEDS
-            and all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**32 for s in value)
-            and len(set(value)) == len(value)):
-        _fail(where, f"{what} must be a count from 1 to {MAX_SEEDS}, or a list of 1 to {MAX_SEEDS} distinct whole "
-                     f"numbers from 0 to 2**32 - 1, got {shown(value)}")
+    if not (
+        isinstance(value, list)
+        and 1 <= len(value) <= MAX_SEEDS
+        and all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**32 for s in value)
+        and len(set(value)) == len(value)
+    ):
+        _fail(
+            where,
+            f"{what} must be a count from 1 to {MAX_SEEDS}, or a list of 1 to {MAX_SEEDS} distinct whole "
+            f"numbers from 0 to 2**32 - 1, got {shown(value)}",
+        )
     return list(value)
 
 
@@ -172,8 +205,12 @@ def _compile_condition(entry: dict, here: str) -> Condition:
 
     unknown = sorted(set(entry) - set(_COMPILE_KEYS))
     if unknown:
-        _fail(here, "unknown key(s) " + ", ".join(f"{k!r}{_suggest(k, _COMPILE_KEYS)}" for k in unknown)
-              + f"; a compiled condition takes {', '.join(_COMPILE_KEYS)}")
+        _fail(
+            here,
+            "unknown key(s) "
+            + ", ".join(f"{k!r}{_suggest(k, _COMPILE_KEYS)}" for k in unknown)
+            + f"; a compiled condition takes {', '.join(_COMPILE_KEYS)}",
+        )
     try:
         preset = load_preset(str(entry["compile"]))
         program = str(entry.get("respondent", "respondent"))
@@ -193,9 +230,16 @@ def _compile_condition(entry: dict, here: str) -> Condition:
     parts += [f"{k}-{v}" for k, v in sorted(settings.get("retrieval", {}).items())]
     parts += [settings["prompt_format"]] if "prompt_format" in settings else []
     seeds = tuple(_seeds(entry["seeds"], "'seeds'", here)) if "seeds" in entry else None
-    return Condition("compiled:" + "/".join(parts), "compile", str(entry["compile"]), program=program,
-                     objective=entry.get("objective"), tau=entry.get("tau"), seeds=seeds,
-                     settings=json.dumps(settings, sort_keys=True) if settings else "")
+    return Condition(
+        "compiled:" + "/".join(parts),
+        "compile",
+        str(entry["compile"]),
+        program=program,
+        objective=entry.get("objective"),
+        tau=entry.get("tau"),
+        seeds=seeds,
+        settings=json.dumps(settings, sort_keys=True) if settings else "",
+    )
 
 
 def _countries(value, split_seed: int, where: str) -> list[str]:
@@ -205,7 +249,9 @@ def _countries(value, split_seed: int, where: str) -> list[str]:
         table = country_splits(split_seed)
         return table.loc[table.split == value, "country"].tolist()
     if not isinstance(value, list) or not value:
-        _fail(where, f"'countries' must be all, {', '.join(SPLITS)}, or a non-empty list of countries; got {shown(value)}")
+        _fail(
+            where, f"'countries' must be all, {', '.join(SPLITS)}, or a non-empty list of countries; got {shown(value)}"
+        )
     out = []
     for name in value:
         try:
@@ -223,15 +269,22 @@ def parse_experiment(raw, where: str = "experiment") -> Experiment:
         _fail(where, f"an experiment file is a mapping with keys {', '.join(sorted(_KEYS))}")
     unknown = sorted(set(raw) - _KEYS, key=str)
     if unknown:
-        _fail(where, "unknown key(s) " + ", ".join(f"{shown(k)}{_suggest(k, _KEYS)}" for k in unknown)
-              + f"; allowed: {', '.join(sorted(_KEYS))}")
+        _fail(
+            where,
+            "unknown key(s) "
+            + ", ".join(f"{shown(k)}{_suggest(k, _KEYS)}" for k in unknown)
+            + f"; allowed: {', '.join(sorted(_KEYS))}",
+        )
     missing = [k for k in _REQUIRED if k not in raw]
     if missing:
         _fail(where, f"missing required key(s): {', '.join(missing)}")
     name = raw["name"]
     if not isinstance(name, str) or not _NAME.fullmatch(name):
-        _fail(where, f"'name' must be a folder name of letters, digits, '.', '_', '-' and spaces, not starting "
-                     f"with '.' (it names results/NAME), got {shown(name)}")
+        _fail(
+            where,
+            f"'name' must be a folder name of letters, digits, '.', '_', '-' and spaces, not starting "
+            f"with '.' (it names results/NAME), got {shown(name)}",
+        )
     specs, _ = load_registry()
     models = raw["models"]
     if isinstance(models, str):
@@ -240,8 +293,11 @@ def parse_experiment(raw, where: str = "experiment") -> Experiment:
         _fail(where, f"'models' must be a non-empty list of registry model names, got {shown(models)}")
     for m in models:
         if m not in specs:
-            _fail(where, f"unknown model {shown(m)}{_suggest(m, specs)}; registered: {', '.join(sorted(specs))} "
-                         "(add your own in ~/.config/culturalign/models.yaml)")
+            _fail(
+                where,
+                f"unknown model {shown(m)}{_suggest(m, specs)}; registered: {', '.join(sorted(specs))} "
+                "(add your own in ~/.config/culturalign/models.yaml)",
+            )
     if len(set(models)) != len(models):
         _fail(where, "'models' lists a model twice")
     entries = raw["conditions"]
@@ -267,20 +323,32 @@ def parse_experiment(raw, where: str = "experiment") -> Experiment:
     except CulturalignError as exc:
         _fail(where, f"survey: {exc}")
     if found.map is None:
-        _fail(where, f"survey {survey!r} has no map projection; a comparison scores map points today, so run it with "
-                     f"`culturalign audit --survey {survey}` (distributions) instead")
+        _fail(
+            where,
+            f"survey {survey!r} has no map projection; a comparison scores map points today, so run it with "
+            f"`culturalign audit --survey {survey}` (distributions) instead",
+        )
     samples = _int(raw, "samples", 10, 1, 100, where)
     try:  # the one generation config: checked here, before any model starts
         generation = GenerationConfig.of(mode, samples if "samples" in raw else None, raw.get("temperature"))
     except CulturalignError as exc:
         _fail(where, str(exc))
     return Experiment(
-        name=name, models=list(models), conditions=conditions,
+        name=name,
+        models=list(models),
+        conditions=conditions,
         countries=_countries(raw.get("countries", "all"), split_seed, where),
-        held_out=table.loc[table.split == "test", "country"].tolist(), split_seed=split_seed,
-        generation=generation, variants=_int(raw, "variants", 10, 1, 10, where),
-        seeds=seeds, parallel=_int(raw, "parallel", 1, 1, 64, where), shuffled_control=shuffled, survey=survey,
-        out=output_folder(raw.get("out"), name, where), raw=raw)
+        held_out=table.loc[table.split == "test", "country"].tolist(),
+        split_seed=split_seed,
+        generation=generation,
+        variants=_int(raw, "variants", 10, 1, 10, where),
+        seeds=seeds,
+        parallel=_int(raw, "parallel", 1, 1, 64, where),
+        shuffled_control=shuffled,
+        survey=survey,
+        out=output_folder(raw.get("out"), name, where),
+        raw=raw,
+    )
 
 
 def output_folder(out, name: str, where: str = "experiment") -> Path:
@@ -293,8 +361,11 @@ def output_folder(out, name: str, where: str = "experiment") -> Path:
         _fail(where, f"'out' must be a folder path, got {shown(out)}")
     path = Path(out)
     if not path.is_absolute() and os.path.normpath(path).split(os.sep)[0] == os.pardir:
-        _fail(where, f"'out' {shown(out)} climbs out of the current folder (it resolves to "
-                     f"{(Path.cwd() / path).resolve()}); use a path inside it, or an absolute path")
+        _fail(
+            where,
+            f"'out' {shown(out)} climbs out of the current folder (it resolves to "
+            f"{(Path.cwd() / path).resolve()}); use a path inside it, or an absolute path",
+        )
     return path
 
 

@@ -1,4 +1,5 @@
 """The surveys a user can select (``--survey NAME|PATH``): what each holds and what it is scored against."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -15,12 +16,20 @@ def survey_table(paths=()) -> pd.DataFrame:
     for source in [*shipped, *(p for p in paths if p not in shipped)]:
         survey = load_survey(source)
         targets = target_distributions(survey)
-        rows.append({"name": survey.name, "title": survey.title, "items": len(survey.items),
-                     "questions_with_data": int(question_keys(survey).question.isin(set(targets.question)).sum()),
-                     "themes": survey.themes, "societies": int(targets.country.nunique()),
-                     "map": "none" if survey.map is None else survey.projection or "projection_ivs_2005_2022.yaml",
-                     "shipped": source in builtin_surveys(), "digest": survey.digest[:12],
-                     "source_path": survey.source_path})
+        rows.append(
+            {
+                "name": survey.name,
+                "title": survey.title,
+                "items": len(survey.items),
+                "questions_with_data": int(question_keys(survey).question.isin(set(targets.question)).sum()),
+                "themes": survey.themes,
+                "societies": int(targets.country.nunique()),
+                "map": "none" if survey.map is None else survey.projection or "projection_ivs_2005_2022.yaml",
+                "shipped": source in builtin_surveys(),
+                "digest": survey.digest[:12],
+                "source_path": survey.source_path,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -30,8 +39,17 @@ def question_table(source) -> pd.DataFrame:
     survey = load_survey(source)
     keys, targets = question_keys(survey), target_distributions(survey)
     societies = targets.groupby("item").country.nunique()
-    return pd.DataFrame([{"code": item.code, "theme": item.theme, "type": item.type,
-                          "options": len(item.answer_codes),
-                          "wvs7": ",".join(sorted(set(keys[keys.item == item.code].question))),
-                          "societies": int(societies.get(item.code, 0)), "name": item.name}
-                         for item in survey.items])
+    return pd.DataFrame(
+        [
+            {
+                "code": item.code,
+                "theme": item.theme,
+                "type": item.type,
+                "options": len(item.answer_codes),
+                "wvs7": ",".join(sorted(set(keys[keys.item == item.code].question))),
+                "societies": int(societies.get(item.code, 0)),
+                "name": item.name,
+            }
+            for item in survey.items
+        ]
+    )
