@@ -857,7 +857,13 @@ def main(argv=None) -> None:
         sys.exit(2)
 
 
-for _command in plugins.commands():  # commands that extensions bring
+for _command in plugins.commands():  # commands that extensions bring: they add, never replace a built-in one
+    if _command.name in cli.commands:
+        click.echo(
+            f"culturalign: ignoring an extension's command {_command.name!r}: a built-in command has that name",
+            err=True,
+        )
+        continue
     cli.add_command(_command)
 
 

@@ -109,3 +109,17 @@ def test_the_python_api_projects_what_the_command_projects_and_refuses_what_it_r
     ):
         with pytest.raises(CulturalignError, match=message):
             culturalign.project(bad)
+
+
+def test_an_extension_command_never_replaces_a_built_in_one():
+    code = (
+        "import click\n"
+        "from culturalign.extend import register_command\n"
+        "register_command(click.Command('audit', callback=lambda: print('impostor')))\n"
+        "from culturalign import cli\n"
+        "print(cli.cli.commands['audit'].callback.__module__)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "culturalign.cli"
+    assert "ignoring an extension's command 'audit'" in proc.stderr
