@@ -82,20 +82,41 @@ def floor_cells(targets: pd.DataFrame, countries=None) -> pd.DataFrame:
 
 
 def _matrix(table: pd.DataFrame, metric: str, countries, questions) -> np.ndarray:
+    # a groupby mean, not pivot_table: the same matrix, in a tenth of the time (an audit builds ~150 of them)
     return (
-        table.pivot_table(index="country", columns="question", values=metric, aggfunc="mean")
+        table.groupby(["country", "question"])[metric]
+        .mean()
+        .unstack()
         .reindex(index=countries, columns=questions)
         .to_numpy()
     )
 
 
-def _boot(n_rows: int, n_cols: int):
+def _boot(n_rows: int, n_cols: int) -> tuple[np.ndarray, np.ndarray]:
+    """How often each country (row) and question (column) is drawn in each of the ``N_BOOT`` resamples: the
+    mean of a resampled matrix is then two weighted sums, with no resampled copy made (1,000 copies made the
+    intervals most of an audit's time)."""
     rng = np.random.default_rng(BOOT_SEED)
-    return [(rng.integers(0, n_rows, n_rows), rng.integers(0, n_cols, n_cols)) for _ in range(N_BOOT)]
+    rows, cols = np.empty((N_BOOT, n_rows)), np.empty((N_BOOT, n_cols))
+    for b in range(N_BOOT):  # the same draws, in the same order, as resampling indices one pair at a time
+        rows[b] = np.bincount(rng.integers(0, n_rows, n_rows), minlength=n_rows)
+        cols[b] = np.bincount(rng.integers(0, n_cols, n_cols), minlength=n_cols)
+    return rows, cols
+
+
+def _boot_means(m: np.ndarray, draws) -> np.ndarray:
+    """The mean of the finite cells of every resample of ``m`` (NaN where a resample has none)."""
+    rows, cols = draws
+    finite = np.isfinite(m)
+    total = np.einsum("bi,ij,bj->b", rows, np.where(finite, m, 0.0), cols)
+    count = np.einsum("bi,ij,bj->b", rows, finite.astype(float), cols)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.where(count > 0, count, 1), np.nan)
 
 
 def _interval(values) -> list[float]:
-    values = np.asarray([v for v in values if np.isfinite(v)])
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
     if len(values) == 0:
         return [float("nan"), float("nan")]
     alpha = (1 - LEVEL) / 2
@@ -129,28 +150,25 @@ def condition_summary(
     for metric in METRICS:
         m = mats[metric] = _matrix(mine, metric, countries, questions)
         out[metric] = _mean(m)
-        out[f"{metric}_ci95"] = (
-            _interval(_mean(m[np.ix_(r, c)]) for r, c in draws) if np.isfinite(m).any() else [float("nan")] * 2
-        )
+        out[f"{metric}_ci95"] = _interval(_boot_means(m, draws)) if np.isfinite(m).any() else [float("nan")] * 2
     if marginal is not None and len(marginal):
         base = _matrix(marginal, "tv", countries, questions)
         both = np.isfinite(mats["tv"]) & np.isfinite(base)
         mine_tv, base_tv = np.where(both, mats["tv"], np.nan), np.where(both, base, np.nan)
 
-        def skill(r, c):
-            den = _mean(base_tv[np.ix_(r, c)])
-            return 1 - _mean(mine_tv[np.ix_(r, c)]) / den if den and den > 0 else float("nan")
+        def skill(mine_mean, base_mean):
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return np.where(base_mean > 0, 1 - mine_mean / np.where(base_mean > 0, base_mean, 1), np.nan)
 
-        every = (np.arange(len(countries)), np.arange(len(questions)))
-        out["skill_tv"] = skill(*every)
-        out["skill_tv_ci95"] = _interval(skill(r, c) for r, c in draws)
+        out["skill_tv"] = float(skill(_mean(mine_tv), _mean(base_tv)))
+        out["skill_tv_ci95"] = _interval(skill(_boot_means(mine_tv, draws), _boot_means(base_tv, draws)))
         with np.errstate(invalid="ignore"):
             per_country = np.nanmean(mine_tv, axis=1) < np.nanmean(base_tv, axis=1)
         out["closer_than_marginal"] = float(per_country.mean())
     if shuffled is not None and len(shuffled):
         other = _matrix(shuffled, "tv", countries, questions)
         gap = other - mats["tv"]  # how much farther the shuffled control is: > 0 carries country information
-        ci = _interval(_mean(gap[np.ix_(r, c)]) for r, c in draws)
+        ci = _interval(_boot_means(gap, draws))
         out["shuffled_control"] = {
             "tv": _mean(other),
             "gap_tv": _mean(gap),
@@ -161,7 +179,7 @@ def condition_summary(
             out["shuffled_control"]["skill_tv"] = condition_summary(shuffled, marginal)["skill_tv"]
     if neighbours is not None and len(neighbours):
         lead = _matrix(neighbours, "tv", countries, questions) - mats["tv"]
-        ci = _interval(_mean(lead[np.ix_(r, c)]) for r, c in draws)
+        ci = _interval(_boot_means(lead, draws))
         out["lead_over_neighbours"] = {"tv": _mean(lead), "tv_ci95": ci, "beats_neighbours": bool(ci[0] > 0)}
     return out
 

@@ -38,7 +38,7 @@ def predictions(
     bad = [n for n in names if n not in DISTRIBUTION_PREDICTORS]
     if bad:
         raise CulturalignError(f"unknown distributional yardstick(s) {bad}; use {', '.join(DISTRIBUTION_PREDICTORS)}")
-    targets = target_distributions(survey)
+    shares = _shares_by_question(survey)
     region = societies().set_index("society").region
     known = None if known is None else set(known)
     on_map = set(reference.countries().country)
@@ -49,10 +49,9 @@ def predictions(
             found_neighbours[country] = dict(neighbours(country, pool, retrieval)) if country in on_map else {}
     rows = []
     for key in question_keys(survey).itertuples():
-        sub = targets[(targets.item == key.item) & (targets.part == key.part)]
-        if sub.empty:
+        wide = shares.get((key.item, key.part))
+        if wide is None:
             continue
-        wide = sub.pivot_table(index="country", columns="option", values="share", aggfunc="first")
         wide = wide.reindex(columns=list(key.codes)).fillna(0.0)
         for country in countries:
             pool = wide.drop(index=country, errors="ignore")
@@ -88,6 +87,20 @@ def predictions(
                         for code, p in zip(key.codes, found[name])
                     ]
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+_SHARES: dict[str, dict] = {}
+
+
+def _shares_by_question(survey) -> dict[tuple, pd.DataFrame]:
+    """(item, part) -> the societies' answer shares (country x option), built once per survey and process: every
+    yardstick asks for them, and a pivot per question of WVS-7 per yardstick took seconds."""
+    if survey.digest not in _SHARES:
+        _SHARES[survey.digest] = {
+            key: sub.pivot_table(index="country", columns="option", values="share", aggfunc="first")
+            for key, sub in target_distributions(survey).groupby(["item", "part"], sort=False)
+        }
+    return _SHARES[survey.digest]
 
 
 class DistributionYardstick:

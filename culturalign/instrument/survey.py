@@ -8,7 +8,9 @@ scales needs no code; a new kind of item is one class registered with :func:`reg
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import re
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
@@ -145,15 +147,22 @@ def parse_survey(data, path="<survey>") -> Survey:
     )
 
 
+@functools.cache
 def builtin_surveys() -> dict[str, Path]:
-    """The shipped surveys: name -> file."""
+    """The shipped surveys: name -> file (the name read from the file's top-level ``survey:`` line, without
+    parsing the whole file: WVS-7's takes a second)."""
     out = {}
     for entry in resources.files("culturalign.surveys").iterdir():
         if entry.name.endswith(".yaml"):
-            with entry.open() as fh:
-                head = yaml.safe_load(fh) or {}
-            out[str(head.get("survey", entry.name))] = Path(str(entry))
+            found = re.search(r"^survey:\s*(\S+)\s*$", entry.read_text(encoding="utf-8"), re.MULTILINE)
+            out[found.group(1) if found else entry.name] = Path(str(entry))
     return out
+
+
+@functools.lru_cache(maxsize=8)
+def _shipped_survey(path: Path) -> Survey:
+    """A shipped survey, parsed once per process (a Survey is immutable)."""
+    return parse_survey(read_yaml(path, "survey file"), path)
 
 
 def load_survey(name_or_path: str | Path = DEFAULT_SURVEY) -> Survey:
@@ -166,7 +175,7 @@ def load_survey(name_or_path: str | Path = DEFAULT_SURVEY) -> Survey:
                 f"unknown survey {str(name_or_path)!r}: not a file, and not one of the shipped "
                 f"surveys ({', '.join(sorted(builtin))})"
             )
-        path = builtin[str(name_or_path)]
+        return _shipped_survey(builtin[str(name_or_path)])
     try:
         data = read_yaml(path, "survey file")
     except CulturalignError as exc:  # callers catch survey problems as SurveyError
