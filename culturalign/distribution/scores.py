@@ -9,6 +9,8 @@ condition's mean tv is below the marginal's), the sampling noise floor, and a sh
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
@@ -92,6 +94,7 @@ def _matrix(table: pd.DataFrame, metric: str, countries, questions) -> np.ndarra
     )
 
 
+@functools.lru_cache(maxsize=32)
 def _boot(n_rows: int, n_cols: int) -> tuple[np.ndarray, np.ndarray]:
     """How often each country (row) and question (column) is drawn in each of the ``N_BOOT`` resamples: the
     mean of a resampled matrix is then two weighted sums, with no resampled copy made (1,000 copies made the
@@ -101,6 +104,7 @@ def _boot(n_rows: int, n_cols: int) -> tuple[np.ndarray, np.ndarray]:
     for b in range(N_BOOT):  # the same draws, in the same order, as resampling indices one pair at a time
         rows[b] = np.bincount(rng.integers(0, n_rows, n_rows), minlength=n_rows)
         cols[b] = np.bincount(rng.integers(0, n_cols, n_cols), minlength=n_cols)
+    rows.flags.writeable = cols.flags.writeable = False  # shared by every caller of the cache
     return rows, cols
 
 

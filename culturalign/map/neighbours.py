@@ -71,6 +71,7 @@ def neighbours(target: str, pool, retrieval: Retrieval = Retrieval()) -> list[tu
     nearest first, weights summing to 1; never the target. Candidates are sorted by name before the search,
     so the result does not depend on the pool's order."""
     from sklearn.neighbors import NearestNeighbors
+    from threadpoolctl import threadpool_limits
 
     target = reference.resolve_country(target)
     candidates = sorted({c for c in pool if c != target} & surveyed())
@@ -80,7 +81,9 @@ def neighbours(target: str, pool, retrieval: Retrieval = Retrieval()) -> list[tu
     points = ref.loc[candidates, ["x", "y"]].to_numpy()
     k = min(retrieval.k, len(candidates))
     search = NearestNeighbors(n_neighbors=k, algorithm="brute").fit(points)
-    distances, index = search.kneighbors(np.array([region_anchor(target, pool)]))
+    # one query among ~60 points: OpenMP threads cost 60 ms of set-up on a busy machine, one thread 9 ms
+    with threadpool_limits(1, user_api="openmp"):
+        distances, index = search.kneighbors(np.array([region_anchor(target, pool)]))
     distances, index = distances[0], index[0]
     if retrieval.weighting == "distance":  # as scikit-learn: 1/d, and an exact hit takes all the weight
         hit = distances == 0
