@@ -20,3 +20,16 @@ def cache_root(tmp_path_factory):
         os.environ.pop("CULTURALIGN_CACHE_DIR", None)
     else:
         os.environ["CULTURALIGN_CACHE_DIR"] = old
+
+
+@pytest.fixture(autouse=True)
+def no_fake_session_outlives_its_test():
+    """A module imported lazily while a test fakes ``ModelSession`` binds the fake for good; fail the test that
+    leaks it, not the unrelated test that later compiles against a fake model."""
+    import sys
+
+    yield
+    real = getattr(sys.modules.get("culturalign.models.session"), "ModelSession", None)
+    for name in ("culturalign.optimization.compile", "culturalign.runs.audit", "culturalign.runs.evaluate"):
+        bound = getattr(sys.modules.get(name), "ModelSession", real)
+        assert bound is real, f"{name}.ModelSession is still a test's fake: {bound!r}"

@@ -86,9 +86,19 @@ def test_cli_reports_the_error_before_any_model_starts(tmp_path):
     assert "Traceback" not in proc.stderr and not (tmp_path / "results").exists()
 
 
+def _bind_real_sessions():
+    """Import the modules that bind ``ModelSession`` by name before it is faked: imported lazily under the fake,
+    they would keep it after the test, and a later test in the process would compile against a fake model."""
+    import culturalign.optimization.compile  # noqa: F401
+    import culturalign.runs.audit  # noqa: F401
+    import culturalign.runs.evaluate  # noqa: F401
+
+
 def test_grid_runs_resumes_and_rerenders_without_a_model(tmp_path, monkeypatch):
     from culturalign.runs import compare
     from culturalign.models import session as session_module
+
+    _bind_real_sessions()
 
     started = []
 
@@ -226,6 +236,7 @@ def test_grid_progress_eta_ignores_cells_served_from_the_cache():
 def _fake_sessions(tmp_path, monkeypatch):
     from culturalign.models import session as session_module
 
+    _bind_real_sessions()
     monkeypatch.setattr(
         session_module, "ModelSession", lambda name: fake_model_session(AnswerCache(tmp_path / "answers.sqlite"))
     )
