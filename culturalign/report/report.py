@@ -14,6 +14,7 @@ import base64
 import html
 import io
 import json
+from inspect import signature
 from pathlib import Path
 
 import numpy as np
@@ -312,7 +313,11 @@ def distance_fig(table: pd.DataFrame, names: dict[str, str] | None = None):
         sub = table[table.model == model]
         conds = list(dict.fromkeys(sub.condition))
         counts = sub.condition.value_counts()  # baselines may cover more countries than compiled programs
-        ax.boxplot([sub[sub.condition == c].distance for c in conds], vert=False, showmeans=True, widths=0.6)
+        # matplotlib 3.10 renamed vert=False to orientation="horizontal"
+        sideways = (
+            {"orientation": "horizontal"} if "orientation" in signature(ax.boxplot).parameters else {"vert": False}
+        )
+        ax.boxplot([sub[sub.condition == c].distance for c in conds], showmeans=True, widths=0.6, **sideways)
         ax.set_yticks(range(1, len(conds) + 1), [f"{names.get(c, c)} (n={counts[c]})" for c in conds])
         ax.invert_yaxis()
         ax.set_title(model, fontsize=FONT + 2)
