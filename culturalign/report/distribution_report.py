@@ -47,7 +47,7 @@ def theme_fig(cells: pd.DataFrame, floor: pd.DataFrame | None = None):
     shown = _conditions(cells) + [y for y in YARDSTICKS if y in set(cells.condition)]
     means = by_group(cells, "theme").pivot(index="theme", columns="condition", values="tv").reindex(themes)
     height = 0.8 / max(1, len(shown))
-    fig, ax = _subplots(figsize=(WIDTH * 0.8, 0.42 * len(themes) * max(2, len(shown)) / 2 + 2))
+    fig, ax = _subplots(figsize=(WIDTH * 0.8, 0.13 * len(themes) * max(2, len(shown)) + 1.5))
     for i, cond in enumerate(shown):
         colour = COLOURS.get(cond)
         ax.barh(
@@ -75,7 +75,7 @@ def theme_fig(cells: pd.DataFrame, floor: pd.DataFrame | None = None):
         )
     ax.set_yticks(range(len(themes)), themes, fontsize=FONT)
     ax.tick_params(labelsize=FONT)
-    ax.invert_yaxis()
+    ax.set_ylim(len(themes) - 0.5, -0.5)  # first theme on top, no empty band
     ax.set_xlabel("mean total variation from the society's answer distribution (lower is closer)", fontsize=FONT)
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=FONT, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
