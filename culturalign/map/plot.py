@@ -345,7 +345,7 @@ def _adjusted_labels(fig, ax, labels: list[dict], anchors: np.ndarray, halo: boo
         )
         for lab in labels
     ]
-    adjust_text(texts, x=anchors[:, 0], y=anchors[:, 1], ax=ax, iter_lim=300)  # no time limit: deterministic
+    adjust_text(texts, x=anchors[:, 0], y=anchors[:, 1], ax=ax, iter_lim=25)  # no time limit: deterministic
     renderer = fig.canvas.get_renderer()
     kept = []
     for lab, text in zip(labels, texts):

@@ -500,13 +500,14 @@ def _details(summary: str, *body: str) -> str:
     return f"<details><summary>{summary}</summary>{''.join(body)}</details>"
 
 
-STYLE = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
+STYLE = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:1em auto;padding:0 1em;color:#222}
 table.t{border-collapse:collapse;font-size:13px;margin:.5em 0 1.5em}table.t td,table.t th{padding:3px 6px;
 border-bottom:1px solid #ddd;text-align:right;overflow-wrap:anywhere}table.t th{background:#f4f4f4;max-width:8em}
 table.first td:first-child,table.first th:first-child{text-align:left}table.first tr.yard{color:#666;
 font-style:italic;background:#fafafa}p.verdict{font-size:1.1em;margin:.3em 0 .6em}img{max-width:100%}
 .wide{max-width:100%}pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:12px;white-space:pre-wrap}
-h2{margin-top:2em}.note{color:#555}summary{cursor:pointer;font-weight:600;margin:.6em 0}"""
+h1{font-size:1.6em;margin:0 0 .3em}h2{margin-top:2em}h3{margin:1em 0 .2em;font-size:1.2em}.note{color:#555}
+summary{cursor:pointer;font-weight:600;margin:.6em 0}"""
 
 
 def _distribution_section(folder: Path) -> list[str]:
@@ -552,7 +553,7 @@ def _first_screen(judged: pd.DataFrame, names: dict[str, str], scope: str) -> li
     ]
     for model, sub in judged.groupby("model", sort=False):
         parts += [
-            f"<h2>{html.escape(model)}</h2>",
+            f"<h3>{html.escape(model)}</h3>",
             f"<p class=verdict>{verdict(sub, names)}</p>",
             answer_html(sub, names),
         ]
@@ -637,10 +638,10 @@ def write_report(folder) -> Path:
             "countries it 'improves'. Compiled programs are scored on held-out countries only.</p>",
         ),
         _details(
-            "Full table: held-out countries (every condition on the same countries)",
+            "Held-out countries: the full table (every condition on the same countries)",
             _table_html(tables["held_out"], names),
         ),
-        _details("Full table: all countries run, per model and condition", _table_html(tables["summary"], names)),
+        _details("All countries run: the full table, per model and condition", _table_html(tables["summary"], names)),
         "<h2>Distance distributions</h2>",
         _img(figures["distances"], "distance distributions"),
         _caption(names),
