@@ -75,6 +75,7 @@ AXES_RECT = (0.055, 0.065, 0.765, 0.885)  # left, bottom, width, height; the leg
 PNG_DPI = 150
 LEGEND_WIDTH = 26  # characters per line of a legend entry in the right margin
 COUNTRY_FONT, POINT_FONT = 7.5, 9.5  # points
+LABEL_FONT = 9  # points: a report map, shown at its own size, labels only its targets
 DOT_SIZE = 30  # pt^2
 RING_SIZE = 190  # pt^2, the highlight ring around a country dot
 HALO = 2.2  # pt, white outline behind labels
@@ -325,7 +326,93 @@ def _arrow_handle(legend, orig_handle, xdescent, ydescent, width, height, fontsi
     )
 
 
-def map_figure(points=None, arrows=None, *, title: str = DEFAULT_TITLE, highlight=None) -> Figure:
+def _adjusted_labels(fig, ax, labels: list[dict], anchors: np.ndarray, halo: bool) -> None:
+    """Labels placed by adjustText away from each other and from every marker (``anchors``, data units); a label
+    that still overlaps one placed before it is dropped, so ``labels`` go in order of importance."""
+    from adjustText import adjust_text
+
+    effects = [patheffects.withStroke(linewidth=HALO, foreground="white")] if halo else None
+    texts = [
+        ax.text(
+            lab["x"],
+            lab["y"],
+            lab["text"],
+            fontsize=lab["size"],
+            fontweight=lab["weight"],
+            color=lab.get("color", "#222222"),
+            zorder=lab.get("zorder", 5),
+            path_effects=effects,
+        )
+        for lab in labels
+    ]
+    adjust_text(texts, x=anchors[:, 0], y=anchors[:, 1], ax=ax, iter_lim=25)  # no time limit: deterministic
+    renderer = fig.canvas.get_renderer()
+    kept = []
+    for lab, text in zip(labels, texts):
+        box = text.get_window_extent(renderer)
+        if any(box.overlaps(other) for other in kept):
+            text.remove()
+            continue
+        kept.append(box)
+        start = ax.transData.transform((lab["x"], lab["y"]))
+        if np.hypot(*(np.array([box.x0 + box.x1, box.y0 + box.y1]) / 2 - start)) > box.height * 1.5:
+            # moved away from its marker: a thin leader line says whose name it is
+            ax.annotate(
+                "",
+                (lab["x"], lab["y"]),
+                xytext=text.get_position(),
+                arrowprops=dict(arrowstyle="-", lw=0.5, color="#777777", shrinkA=4, shrinkB=2),
+                zorder=4.5,
+            )
+
+
+def _label_every_country(fig, ax, countries, points, styles, ringed, halo: bool) -> None:
+    """The reference map: every country and extra point labelled by the greedy placement above.
+
+    Markers are obstacles for labels: boxes of the country dots (and bigger ones for extra points).
+    Rows 0..106 are the countries, then the extra points."""
+    ringed = ringed.to_numpy()
+    dot_r = np.where(ringed, np.sqrt(RING_SIZE), np.sqrt(DOT_SIZE))[:, None] / 2 * fig.dpi / 72
+    xy_c = ax.transData.transform(countries[["x", "y"]].to_numpy())
+    obstacles = [np.column_stack([xy_c - dot_r, xy_c + dot_r])]
+    labels = []
+    if points is not None:
+        pr = 9 * fig.dpi / 72
+        xy_p = ax.transData.transform(points[["x", "y"]].to_numpy())
+        obstacles.append(np.column_stack([xy_p - pr, xy_p + pr]))
+        labels += [
+            dict(
+                x=p.x,
+                y=p.y,
+                text=p.name,
+                size=POINT_FONT,
+                weight="bold",
+                gap=9,
+                own=len(countries) + j,
+                color=styles[p.group][1],
+                zorder=7,
+            )
+            for j, p in enumerate(points.itertuples())
+        ]
+    order = _crowding_order(countries[["x", "y"]].to_numpy(), 0.3)
+    labels += [
+        dict(
+            x=countries["x"].iat[i],
+            y=countries["y"].iat[i],
+            text=countries["country"].iat[i],
+            size=COUNTRY_FONT,
+            weight="normal",
+            gap=8.5 if ringed[i] else 4,
+            own=i,
+        )
+        for i in order
+    ]
+    _place_labels(fig, ax, labels, np.vstack(obstacles), halo)
+
+
+def map_figure(
+    points=None, arrows=None, *, title: str = DEFAULT_TITLE, highlight=None, label=None, figsize=None
+) -> Figure:
     """The cultural map as a matplotlib Figure (Agg canvas; nothing is shown).
 
     points: DataFrame with ``name, x, y`` and optional ``group``: extra points, larger, one marker shape
@@ -333,21 +420,25 @@ def map_figure(points=None, arrows=None, *, title: str = DEFAULT_TITLE, highligh
     arrows: DataFrame with ``x0, y0, x1, y1`` and optional ``group`` (semi-transparent arrows; a group
         shared with points gets the same colour).
     highlight: country names (aliases and ISO codes work) drawn with a ring.
+    label: None labels every country (the reference map); else only these countries, by ISO code, and the extra
+        points, placed with adjustText at a readable size (a report's map: its target countries).
+    figsize: inches; the default suits a full-page map.
     """
-    return _figure(points, arrows, title=title, highlight=highlight, halo=True)
+    return _figure(points, arrows, title=title, highlight=highlight, halo=True, label=label, figsize=figsize)
 
 
-def _figure(points, arrows, *, title: str, highlight, halo: bool) -> Figure:
+def _figure(points, arrows, *, title: str, highlight, halo: bool, label=None, figsize=None) -> Figure:
     countries = reference.countries()
     points, arrows = _points_table(points), _arrows_table(arrows)
     rings = _highlighted(highlight)
     styles = _group_styles(points, arrows)
     xlabel, ylabel = axis_labels()
 
-    fig = Figure(figsize=FIGSIZE)
+    size = figsize or FIGSIZE
+    fig = Figure(figsize=size)
     FigureCanvasAgg(fig)
     ax = fig.add_axes(AXES_RECT)
-    xlim, ylim = _limits(_extent(countries, points, arrows), FIGSIZE[0] * AXES_RECT[2], FIGSIZE[1] * AXES_RECT[3])
+    xlim, ylim = _limits(_extent(countries, points, arrows), size[0] * AXES_RECT[2], size[1] * AXES_RECT[3])
     ax.set_xlim(*xlim)
     ax.set_ylim(*ylim)
     ax.set_xlabel(xlabel, fontsize=11)
@@ -420,45 +511,20 @@ def _figure(points, arrows, *, title: str, highlight, halo: bool) -> Figure:
                 )
             )
 
-    # Markers are obstacles for labels: boxes of the country dots (and bigger ones for extra points).
-    # Rows 0..106 are the countries, then the extra points.
-    ringed = countries["country"].isin(rings).to_numpy()
-    dot_r = np.where(ringed, np.sqrt(RING_SIZE), np.sqrt(DOT_SIZE))[:, None] / 2 * fig.dpi / 72
-    xy_c = ax.transData.transform(countries[["x", "y"]].to_numpy())
-    obstacles = [np.column_stack([xy_c - dot_r, xy_c + dot_r])]
-    labels = []
-    if points is not None:
-        pr = 9 * fig.dpi / 72
-        xy_p = ax.transData.transform(points[["x", "y"]].to_numpy())
-        obstacles.append(np.column_stack([xy_p - pr, xy_p + pr]))
-        labels += [
-            dict(
-                x=p.x,
-                y=p.y,
-                text=p.name,
-                size=POINT_FONT,
-                weight="bold",
-                gap=9,
-                own=len(countries) + j,
-                color=styles[p.group][1],
-                zorder=7,
-            )
-            for j, p in enumerate(points.itertuples())
+    if label is None:
+        _label_every_country(fig, ax, countries, points, styles, ringed=countries["country"].isin(rings), halo=halo)
+    else:
+        shown = countries[countries["country"].isin(_highlighted(label))]
+        labels = [
+            dict(x=c.x, y=c.y, text=c.iso3, size=LABEL_FONT, weight="normal", zorder=5) for c in shown.itertuples()
         ]
-    order = _crowding_order(countries[["x", "y"]].to_numpy(), 0.3)
-    labels += [
-        dict(
-            x=countries["x"].iat[i],
-            y=countries["y"].iat[i],
-            text=countries["country"].iat[i],
-            size=COUNTRY_FONT,
-            weight="normal",
-            gap=8.5 if ringed[i] else 4,
-            own=i,
-        )
-        for i in order
-    ]
-    _place_labels(fig, ax, labels, np.vstack(obstacles), halo)
+        if points is not None:
+            labels += [
+                dict(x=p.x, y=p.y, text=p.name, size=LABEL_FONT, weight="bold", color=styles[p.group][1], zorder=7)
+                for p in points.itertuples()
+            ]
+        anchors = [countries[["x", "y"]].to_numpy()] + ([points[["x", "y"]].to_numpy()] if points is not None else [])
+        _adjusted_labels(fig, ax, labels, np.vstack(anchors), halo)
 
     # Legends sit outside the axes so they can never hide data: regions at the top, additions below.
     leg = ax.legend(

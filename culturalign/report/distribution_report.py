@@ -25,7 +25,8 @@ from ..distribution.scores import by_group, summarize
 from ..errors import CulturalignError
 from ..fileio import atomic_write, json_safe, read_json, read_table
 from ..map.yardsticks import SHUFFLED_SUFFIX
-from .report import _img, _png, _subplots, _table_html
+from .first_screen import key_text, short_names
+from .report import FONT, WIDTH, _img, _png, _subplots, _table_html
 
 YARDSTICKS = ("uniform", "marginal", "region_marginal", "neighbours")
 COLOURS = {"uniform": "#bbbbbb", "marginal": "#555555", "region_marginal": "#8c6d31", "neighbours": "#b5651d"}
@@ -37,15 +38,24 @@ def _conditions(cells: pd.DataFrame) -> list[str]:
 
 def theme_figure(cells: pd.DataFrame, floor: pd.DataFrame | None = None) -> bytes:
     """Mean tv per theme: one bar per condition and yardstick, the noise floor as a black tick."""
+    return _png(theme_fig(cells, floor))
+
+
+def theme_fig(cells: pd.DataFrame, floor: pd.DataFrame | None = None):
+    names = short_names(cells.condition)
     themes = sorted(cells.theme.unique())
     shown = _conditions(cells) + [y for y in YARDSTICKS if y in set(cells.condition)]
     means = by_group(cells, "theme").pivot(index="theme", columns="condition", values="tv").reindex(themes)
     height = 0.8 / max(1, len(shown))
-    fig, ax = _subplots(figsize=(9, 0.42 * len(themes) * max(2, len(shown)) / 2 + 2))
+    fig, ax = _subplots(figsize=(WIDTH * 0.8, 0.13 * len(themes) * max(2, len(shown)) + 1.5))
     for i, cond in enumerate(shown):
         colour = COLOURS.get(cond)
         ax.barh(
-            np.arange(len(themes)) + i * height - 0.4 + height / 2, means[cond], height=height, label=cond, color=colour
+            np.arange(len(themes)) + i * height - 0.4 + height / 2,
+            means[cond],
+            height=height,
+            label=names.get(cond, cond),
+            color=colour,
         )
     if floor is not None and len(floor):
         per_theme = (
@@ -63,24 +73,38 @@ def theme_figure(cells: pd.DataFrame, floor: pd.DataFrame | None = None) -> byte
             zorder=3,
             label="noise floor (n = 1,200)",
         )
-    ax.set_yticks(range(len(themes)), themes, fontsize=9)
-    ax.invert_yaxis()
-    ax.set_xlabel("mean total variation from the society's answer distribution (lower is closer)", fontsize=9)
+    ax.set_yticks(range(len(themes)), themes, fontsize=FONT)
+    ax.tick_params(labelsize=FONT)
+    ax.set_ylim(len(themes) - 0.5, -0.5)  # first theme on top, no empty band
+    ax.set_xlabel("mean total variation from the society's answer distribution (lower is closer)", fontsize=FONT)
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
-    ax.set_title("Answer distributions by theme: conditions, yardsticks and the survey's noise floor", fontsize=11)
-    return _png(fig)
+    ax.legend(fontsize=FONT, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    ax.set_title(
+        "Answer distributions by theme: conditions, yardsticks and the survey's noise floor", fontsize=FONT + 2
+    )
+    if key := key_text({c: names[c] for c in shown}):
+        fig.supxlabel(textwrap.fill(f"Key: {key}", 150), fontsize=FONT, ha="left", x=0.01)
+    return fig
 
 
 def question_figure(cells: pd.DataFrame) -> bytes:
     """Per question: a condition's mean tv against the marginal's; below the diagonal it beats the constant."""
+    return _png(question_fig(cells))
+
+
+def question_fig(cells: pd.DataFrame):
+    names = short_names(cells.condition)
     conds = _conditions(cells)
     if "marginal" not in set(cells.condition) or not conds:
         raise CulturalignError("the per-question figure needs the marginal and at least one model condition")
     per_q = by_group(cells, "question").pivot(index="question", columns="condition", values="tv")
-    fig, axes = _subplots(1, len(conds), figsize=(4.2 * len(conds) + 0.5, 4.4), squeeze=False, sharey=True)
+    cols = min(3, len(conds))  # three panels a row keep the page width
+    rows = -(-len(conds) // cols)
+    fig, axes = _subplots(rows, cols, figsize=(WIDTH * cols / 3, 4.0 * rows + 0.6), squeeze=False, sharey=True)
     top = float(np.nanmax(per_q[[*conds, "marginal"]].to_numpy())) * 1.05
-    for ax, cond in zip(axes[0], conds):
+    for ax in axes.ravel()[len(conds) :]:
+        ax.set_visible(False)
+    for ax, cond in zip(axes.ravel(), conds):
         x, y = per_q["marginal"], per_q[cond]
         below = (y < x).sum()
         ax.scatter(x, y, s=14, alpha=0.7, color="#1f77b4")
@@ -88,15 +112,19 @@ def question_figure(cells: pd.DataFrame) -> bytes:
         ax.set_xlim(0, top)
         ax.set_ylim(0, top)
         ax.set_title(
-            f"{textwrap.fill(cond, 30)}\nbeats the marginal on {below} of {y.notna().sum()} questions", fontsize=9
+            f"{names.get(cond, cond)}\nbeats the marginal on {below} of {y.notna().sum()} questions", fontsize=FONT
         )
-        ax.set_xlabel("marginal's mean tv", fontsize=9)
+        ax.set_xlabel("marginal's mean tv", fontsize=FONT)
+        ax.tick_params(labelsize=FONT)
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("condition's mean tv", fontsize=9)
+    for row in axes:
+        row[0].set_ylabel("condition's mean tv", fontsize=FONT)
     fig.suptitle(
-        "Per question: below the diagonal the condition is closer than the population marginal", fontsize=10, y=1.06
+        "Per question: below the diagonal the condition is closer than the population marginal", fontsize=FONT + 2
     )
-    return _png(fig)
+    if key := key_text({c: names[c] for c in conds}):
+        fig.supxlabel(textwrap.fill(f"Key: {key}", 150), fontsize=FONT, ha="left", x=0.01)
+    return fig
 
 
 def read_cells(folder, extra: dict | None = None) -> pd.DataFrame:

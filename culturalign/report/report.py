@@ -14,7 +14,7 @@ import base64
 import html
 import io
 import json
-import textwrap
+from inspect import signature
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +23,9 @@ import pandas as pd
 from ..errors import CulturalignError
 from ..fileio import atomic_write, parse_yaml, read_json, read_table, read_text, shown
 from ..map import cultmap, reference
-from ..map.plot import REFERENCE_LABELS, model_free_marks
-from ..map.yardsticks import REFERENCE_PREDICTORS, skill, summarize_conditions, with_reference_rows
+from ..map.plot import model_free_marks
+from ..map.yardsticks import REFERENCE_PREDICTORS, SHUFFLED_SUFFIX, skill, summarize_conditions, with_reference_rows
+from .first_screen import answer_html, key_text, short_names, verdict
 
 BASELINES = ("no_persona", "engineered")
 
@@ -189,10 +190,10 @@ def _comparable_regions(regions: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     return regions[regions.scope == scope], scope
 
 
-def region_grid(regions: pd.DataFrame) -> pd.DataFrame:
+def region_grid(regions: pd.DataFrame, names: dict[str, str] | None = None) -> pd.DataFrame:
     """The region table as one row per region and one column per model and condition (for reading)."""
     grid = regions.pivot_table(index="region", columns=["model", "condition"], values="mean_distance", sort=False)
-    grid.columns = [f"{m} · {c}" for m, c in grid.columns]
+    grid.columns = [f"{m} · {(names or {}).get(c, c)}" for m, c in grid.columns]
     return grid.reset_index()
 
 
@@ -230,7 +231,9 @@ def stability_table(distances: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------- figures
 
 
-def map_layers(table: pd.DataFrame, model: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def map_layers(
+    table: pd.DataFrame, model: str, names: dict[str, str] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Points and arrows for one model on the held-out countries: no persona -> engineered -> each
     compiled condition (arrows from the engineered point when there is one, else from no persona)."""
     sub = table[(table.model == model) & table.held_out]
@@ -258,9 +261,10 @@ def map_layers(table: pd.DataFrame, model: str) -> tuple[pd.DataFrame, pd.DataFr
     models_own = sub[~sub.kind.isin(["reference", "shuffled"])]
     for cond in [c for c in models_own.condition.unique() if c not in BASELINES]:
         rows = sub[sub.condition == cond]
-        pts.append(pd.DataFrame({"name": rows.country.map(code), "x": rows.x, "y": rows.y, "group": cond}))
+        group = (names or {}).get(cond, cond)
+        pts.append(pd.DataFrame({"name": rows.country.map(code), "x": rows.x, "y": rows.y, "group": group}))
         arrows += [
-            {"x0": start[r.country][0], "y0": start[r.country][1], "x1": r.x, "y1": r.y, "group": cond}
+            {"x0": start[r.country][0], "y0": start[r.country][1], "x1": r.x, "y1": r.y, "group": group}
             for r in rows.itertuples()
             if r.country in start
         ]
@@ -269,88 +273,115 @@ def map_layers(table: pd.DataFrame, model: str) -> tuple[pd.DataFrame, pd.DataFr
     return points, (pd.DataFrame(arrows) if arrows else None)
 
 
+FONT = 9  # pt: the smallest text in a figure; at DPI the PNG shows 1 pt as 1 CSS pt at 100% zoom
+DPI = 96
+WIDTH = 12.0  # inches: 1152 px, inside the page's 1200 px column, so the browser never scales text down
+
+
 def _subplots(*args, **kwargs):
     """A figure and its axes, drawn as :mod:`culturalign.map.plot` draws maps: a Figure on the Agg canvas, never
-    pyplot (no GUI backend, no global figure registry)."""
+    pyplot (no GUI backend, no global figure registry); constrained layout keeps labels off each other."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=kwargs.pop("figsize", None))
+    fig = Figure(figsize=kwargs.pop("figsize", None), layout="constrained")
     FigureCanvasAgg(fig)
     return fig, fig.subplots(*args, **kwargs)
 
 
 def _png(fig, tight: bool = True) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight" if tight else None, facecolor="white")
+    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight" if tight else None, facecolor="white")
     return buf.getvalue()
 
 
-def distance_figure(table: pd.DataFrame) -> bytes:
-    """Distance distributions per condition, one panel per model."""
+def _names(table: pd.DataFrame, names: dict[str, str] | None) -> dict[str, str]:
+    return names if names is not None else short_names(table.condition)
+
+
+def distance_figure(table: pd.DataFrame, names: dict[str, str] | None = None) -> bytes:
+    """Distance distributions per condition, one panel per model: horizontal boxes, one short label a line."""
+    return _png(distance_fig(table, names))
+
+
+def distance_fig(table: pd.DataFrame, names: dict[str, str] | None = None):
+    names = _names(table, names)
     models = list(dict.fromkeys(table.model))
-    panel = max(4.5, 1.7 * table.groupby("model").condition.nunique().max())  # room for wrapped labels
-    fig, axes = _subplots(1, len(models), figsize=(panel * len(models) + 1, 4.2), squeeze=False, sharey=True)
+    rows = table.groupby("model").condition.nunique().max()
+    fig, axes = _subplots(1, len(models), figsize=(WIDTH, 0.42 * rows + 1.6), squeeze=False, sharex=True)
     for ax, model in zip(axes[0], models):
         sub = table[table.model == model]
         conds = list(dict.fromkeys(sub.condition))
-        ax.boxplot([sub[sub.condition == c].distance for c in conds], showmeans=True)
         counts = sub.condition.value_counts()  # baselines may cover more countries than compiled programs
-        ax.set_xticks(
-            range(1, len(conds) + 1),
-            [textwrap.fill(c.replace(":", ": "), 22) + f"\n(n={counts[c]})" for c in conds],
-            fontsize=8,
+        # matplotlib 3.10 renamed vert=False to orientation="horizontal"
+        sideways = (
+            {"orientation": "horizontal"} if "orientation" in signature(ax.boxplot).parameters else {"vert": False}
         )
-        ax.set_title(model, fontsize=10)
-        ax.grid(axis="y", alpha=0.3)
-    axes[0][0].set_ylabel("distance to the country's reference point (map units)")
-    fig.suptitle("Distance per country, by condition (box: quartiles; triangle: mean)", fontsize=11)
-    return _png(fig)
+        ax.boxplot([sub[sub.condition == c].distance for c in conds], showmeans=True, widths=0.6, **sideways)
+        ax.set_yticks(range(1, len(conds) + 1), [f"{names.get(c, c)} (n={counts[c]})" for c in conds])
+        ax.invert_yaxis()
+        ax.set_title(model, fontsize=FONT + 2)
+        ax.grid(axis="x", alpha=0.3)
+        ax.set_xlabel("distance to the country's reference point")
+        ax.tick_params(labelsize=FONT)
+    fig.suptitle("Distance per country, by condition (box: quartiles; triangle: mean)", fontsize=FONT + 3)
+    return fig
 
 
-def region_figure(regions: pd.DataFrame, scope: str = "all run") -> bytes:
-    """Region x (model, condition) heat map of mean distance."""
-    grid = region_grid(regions).set_index("region")
-    fig, ax = _subplots(figsize=(1.3 * grid.shape[1] + 3.5, 0.45 * grid.shape[0] + 2.2))
-    im = ax.imshow(grid.to_numpy(float), cmap="viridis_r", aspect="auto")
+def region_figure(regions: pd.DataFrame, scope: str = "all run", names: dict[str, str] | None = None) -> bytes:
+    """Region x condition heat map of mean distance, one panel per model."""
+    return _png(region_fig(regions, scope, names))
+
+
+def region_fig(regions: pd.DataFrame, scope: str = "all run", names: dict[str, str] | None = None):
+    names = _names(regions, names)
+    regions = regions[~regions.condition.str.endswith(SHUFFLED_SUFFIX)]  # controls live in the tables
+    models = list(dict.fromkeys(regions.model))
     n = regions.groupby("region").countries.agg(["min", "max"])  # small regions deserve a caveat
-    ax.set_yticks(
-        range(grid.shape[0]),
-        [
-            f"{r} (n={n.at[r, 'min']})"
-            if n.at[r, "min"] == n.at[r, "max"]
-            else f"{r} (n={n.at[r, 'min']}-{n.at[r, 'max']})"
-            for r in grid.index
-        ],
-        fontsize=8,
-    )
-    # "model · condition", wrapped: program names are long
-    ticks = ["\n".join(textwrap.fill(part, 24) for part in c.split(" · ")) for c in grid.columns]
-    ax.set_xticks(range(grid.shape[1]), ticks, fontsize=7, rotation=30, ha="right")
-    for (i, j), v in np.ndenumerate(grid.to_numpy(float)):
-        if not np.isnan(v):
-            ax.text(
-                j,
-                i,
-                f"{v:.2f}",
-                ha="center",
-                va="center",
-                fontsize=7,
-                color="white" if v > np.nanmean(grid.to_numpy(float)) else "black",
-            )
-    fig.colorbar(im, ax=ax, label="mean distance (lower is closer)")
-    ax.set_title(f"Mean distance by cultural region ({scope} countries)", fontsize=11)
-    return _png(fig)
+    order = list(dict.fromkeys(regions.region))
+    ylabels = [
+        f"{r} (n={n.at[r, 'min']})"
+        if n.at[r, "min"] == n.at[r, "max"]
+        else f"{r} (n={n.at[r, 'min']}-{n.at[r, 'max']})"
+        for r in order
+    ]
+    grids = [
+        regions[regions.model == m]
+        .pivot_table(index="region", columns="condition", values="mean_distance", sort=False)
+        .reindex(order)
+        for m in models
+    ]
+    values = np.concatenate([g.to_numpy(float).ravel() for g in grids])
+    lo, hi, mid = np.nanmin(values), np.nanmax(values), np.nanmean(values)
+    fig, axes = _subplots(len(models), 1, figsize=(WIDTH, (0.42 * len(order) + 1.3) * len(models)), squeeze=False)
+    for ax, model, grid in zip(axes[:, 0], models, grids):
+        data = grid.to_numpy(float)
+        im = ax.imshow(data, cmap="viridis_r", aspect="auto", vmin=lo, vmax=hi)
+        ax.set_yticks(range(len(order)), ylabels, fontsize=FONT)
+        ax.set_xticks(range(grid.shape[1]), [names.get(c, c) for c in grid.columns], fontsize=FONT)
+        ax.xaxis.tick_top()
+        for (i, j), v in np.ndenumerate(data):
+            if not np.isnan(v):
+                colour = "white" if v > mid else "black"
+                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=FONT + 1, color=colour)
+        ax.set_title(model, fontsize=FONT + 2, loc="left")
+        fig.colorbar(im, ax=ax, label="mean distance (lower is closer)", shrink=0.9)
+    fig.suptitle(f"Mean distance by cultural region ({scope} countries)", fontsize=FONT + 3)
+    return fig
 
 
-def steering_figure(table: pd.DataFrame) -> bytes:
+def steering_figure(table: pd.DataFrame, names: dict[str, str] | None = None) -> bytes:
     """Per model and map axis: each country's point under each condition against its reference point.
     A prompt that steers puts the points on the diagonal; one that shifts every country alike draws a flat line."""
+    return _png(steering_fig(table, names))
+
+
+def steering_fig(table: pd.DataFrame, names: dict[str, str] | None = None):
+    names = _names(table, names)
     ref = reference.countries().set_index("country")
     models = list(dict.fromkeys(table.model))
-    colour = {c: f"C{i}" for i, c in enumerate(dict.fromkeys(table.condition))}  # one colour per condition
-    fig, axes = _subplots(len(models), 2, figsize=(11, 4.6 * len(models)), squeeze=False)
-    fig.subplots_adjust(hspace=0.35)
+    colour = {c: f"C{i % 10}" for i, c in enumerate(dict.fromkeys(table.condition))}  # one colour per condition
+    fig, axes = _subplots(len(models), 2, figsize=(WIDTH, 4.4 * len(models)), squeeze=False)
     for row, model in zip(axes, models):
         sub = table[
             (table.model == model)
@@ -359,44 +390,52 @@ def steering_figure(table: pd.DataFrame) -> bytes:
         ]
         for ax, axis in zip(row, ("x", "y")):
             for cond, rows in sub.groupby("condition", sort=False):
-                r = cultmap.steerability(rows[["country", "x", "y"]])[axis]
+                r = cultmap.steerability(rows[["country", "x", "y"]])
                 model_free = cond in REFERENCE_PREDICTORS  # hollow marks: what a lookup without a model gives
                 ax.scatter(
                     ref.loc[rows.country, axis],
                     rows[axis],
-                    s=18 if model_free else 14,
+                    s=22 if model_free else 16,
                     alpha=0.7,
                     color="none" if model_free else colour[cond],
                     edgecolors=colour[cond],
                     marker="s" if model_free else "o",
-                    label=f"{textwrap.fill(REFERENCE_LABELS.get(cond, cond), 30)} (n={len(rows)}, r={r:.2f})",
+                    label=f"{names.get(cond, cond)} (n={len(rows)}; r x {r['x']:.2f}, y {r['y']:.2f})",
                 )
             lims = [min(ax.get_xlim()[0], ax.get_ylim()[0]), max(ax.get_xlim()[1], ax.get_ylim()[1])]
             ax.plot(lims, lims, color="#999", lw=1, ls="--", zorder=0)  # perfect steering
-            ax.set_xlabel(f"reference {axis} of the target country")
-            ax.set_ylabel(f"model's {axis} when asked as that country")
+            ax.set_xlabel(f"reference {axis} of the target country", fontsize=FONT)
+            ax.set_ylabel(f"model's {axis} when asked as that country", fontsize=FONT)
             ax.set_title(
-                f"{model}: {'survival/self-expression' if axis == 'x' else 'traditional/secular'} axis", fontsize=10
+                f"{model}: {'survival/self-expression' if axis == 'x' else 'traditional/secular'} axis",
+                fontsize=FONT + 1,
             )
-            ax.legend(fontsize=7, loc="best")
+            ax.tick_params(labelsize=FONT)
             ax.grid(alpha=0.3)
-    fig.suptitle("Does the prompt track the country? (dashed: perfect steering)", fontsize=11)
-    return _png(fig)
+        # one legend per model, beside its panels: never on the data
+        row[1].legend(fontsize=FONT, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+    fig.suptitle("Does the prompt track the country? (dashed: perfect steering)", fontsize=FONT + 3)
+    return fig
 
 
-def skill_figure(summary: pd.DataFrame) -> bytes:
+def skill_figure(summary: pd.DataFrame, names: dict[str, str] | None = None) -> bytes:
     """Skill against the centroid per model and condition, with its 95% bootstrap interval (shuffled
-    controls beside the condition they control). Horizontal bars: condition names stay one readable line."""
+    controls beside the condition they control)."""
+    return _png(skill_fig(summary, names))
+
+
+def skill_fig(summary: pd.DataFrame, names: dict[str, str] | None = None):
+    names = _names(summary, names)
     models = list(dict.fromkeys(summary.model))
     rows = summary.groupby("model").size().max() + summary.groupby("model").shuffled_skill.count().max()
-    label_width = max(len(str(c)) for c in summary.condition) * 0.065 + 1.2
-    fig, axes = _subplots(1, len(models), figsize=((label_width + 4.5) * len(models), 1.2 + 0.32 * rows), squeeze=False)
+    fig, axes = _subplots(1, len(models), figsize=(WIDTH, 1.6 + 0.36 * rows), squeeze=False)
     for ax, model in zip(axes[0], models):
         bars = []  # (label, skill, low, high, colour)
         for r in summary[summary.model == model].itertuples():
+            label = names.get(r.condition, r.condition)
             bars.append(
                 (
-                    REFERENCE_LABELS.get(r.condition, r.condition),
+                    f"{label} (model-free)" if r.kind == "reference" else label,
                     r.skill,
                     r.skill_ci95_low,
                     r.skill_ci95_high,
@@ -404,44 +443,71 @@ def skill_figure(summary: pd.DataFrame) -> bytes:
                 )
             )
             if not np.isnan(r.shuffled_skill):
-                bars.append(("shuffled countries", r.shuffled_skill, np.nan, np.nan, "#d62728"))
+                bars.append((f"{label}:shuffled", r.shuffled_skill, np.nan, np.nan, "#d62728"))
         values = np.array([b[1] for b in bars], dtype=float)
         err = np.nan_to_num(
             np.array([values - [b[2] for b in bars], np.array([b[3] for b in bars]) - values], dtype=float).clip(min=0)
         )
         ax.barh(range(len(bars)), values, color=[b[4] for b in bars], xerr=err, capsize=3)
         ax.axvline(0, color="#333", lw=1)
-        ax.set_yticks(range(len(bars)), [b[0] for b in bars], fontsize=8)
+        ax.set_yticks(range(len(bars)), [b[0] for b in bars], fontsize=FONT)
+        ax.tick_params(labelsize=FONT)
         ax.invert_yaxis()  # first condition on top, its shuffled control right below it
         sub = summary[summary.model == model]
-        ax.set_title(f"{model} (n={int(sub.countries.max())})", fontsize=10)
+        ax.set_title(f"{model} (n={int(sub.countries.max())})", fontsize=FONT + 2)
         ax.grid(axis="x", alpha=0.3)
-        ax.set_xlabel("skill = 1 − Σd² / Σd²(centroid)")
+        ax.set_xlabel("skill = 1 − Σd² / Σd²(centroid)", fontsize=FONT)
     fig.suptitle(
-        "Skill against the model-free centroid (0: no better than one constant point; grey: model-free;"
-        " red: the condition above with shuffled countries)",
-        fontsize=10,
+        "Skill against the model-free centroid (0: no better than one constant point)\n"
+        "grey: model-free; red: the condition above with shuffled countries",
+        fontsize=FONT + 1,
     )
-    return _png(fig)
+    return fig
 
 
 # ---------------------------------------------------------------------------------------------- report
 
 
-def _table_html(df: pd.DataFrame) -> str:
-    shown = df.rename(columns=lambda c: c.replace("_", " ").replace("improved vs", "improved over"))
-    body = shown.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="–", border=0, classes="t")
-    return f"<div class=wide>{body}</div>"  # wide tables scroll instead of running off the page
+def _table_html(df: pd.DataFrame, names: dict[str, str] | None = None, keys: int = 2, per_part: int = 11) -> str:
+    """A table that fits the page: long condition names abbreviated (full name in a tooltip) and a wide table
+    cut into parts of at most ``per_part`` columns, each repeating the first ``keys`` columns."""
+    shown = df.copy()
+    if names and "condition" in shown:
+        shown["condition"] = shown.condition.map(lambda c: names.get(c, c))
+    shown = shown.rename(columns=lambda c: c.replace("_", " ").replace("improved vs", "improved over"))
+    keys = min(keys, shown.shape[1])
+    rest = list(shown.columns[keys:])
+    parts = [rest[i : i + per_part] for i in range(0, len(rest), per_part)] or [[]]
+    out = []
+    for cols in parts:
+        body = shown[[*shown.columns[:keys], *cols]].to_html(
+            index=False, float_format=lambda v: f"{v:.3f}", na_rep="–", border=0, classes="t"
+        )
+        if names:  # the full name as a tooltip on each abbreviated cell
+            for cond, short in names.items():
+                if short != cond:
+                    body = body.replace(f"<td>{short}</td>", f'<td title="{html.escape(cond)}">{short}</td>')
+        out.append(body)
+    return f"<div class=wide>{''.join(out)}</div>"
 
 
 def _img(png: bytes, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
 
 
-STYLE = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
-table.t{border-collapse:collapse;font-size:13px;margin:.5em 0 1.5em}table.t td,table.t th{padding:3px 8px;
-border-bottom:1px solid #ddd;text-align:right}table.t th{background:#f4f4f4}img{max-width:100%}
-.wide{overflow-x:auto}pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:12px}h2{margin-top:2em}.note{color:#555}"""
+def _details(summary: str, *body: str) -> str:
+    """A collapsed section: the full tables stay on the page without burying its first screen."""
+    return f"<details><summary>{summary}</summary>{''.join(body)}</details>"
+
+
+STYLE = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:1em auto;padding:0 1em;color:#222}
+table.t{border-collapse:collapse;font-size:13px;margin:.5em 0 1.5em}table.t td,table.t th{padding:3px 6px;
+border-bottom:1px solid #ddd;text-align:right;overflow-wrap:anywhere}table.t th{background:#f4f4f4;max-width:8em}
+table.first td:first-child,table.first th:first-child{text-align:left}table.first tr.yard{color:#666;
+font-style:italic;background:#fafafa}p.verdict{font-size:1.1em;margin:.3em 0 .6em}img{max-width:100%}
+.wide{max-width:100%}pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:12px;white-space:pre-wrap}
+h1{font-size:1.6em;margin:0 0 .3em}h2{margin-top:2em}h3{margin:1em 0 .2em;font-size:1.2em}.note{color:#555}
+summary{cursor:pointer;font-weight:600;margin:.6em 0}"""
 
 
 def _distribution_section(folder: Path) -> list[str]:
@@ -472,6 +538,28 @@ def _distribution_section(folder: Path) -> list[str]:
     return parts
 
 
+def _caption(names: dict[str, str]) -> str:
+    key = key_text(names)
+    return f"<p class=note>Key: {html.escape(key)}</p>" if key else ""
+
+
+def _first_screen(judged: pd.DataFrame, names: dict[str, str], scope: str) -> list[str]:
+    """Per model: the verdict in words, then its conditions sorted by skill with the yardsticks marked."""
+    parts = [
+        f"<p class=note>Which condition is closest to the countries ({scope} countries), does it beat the "
+        "model-free yardsticks, and does it carry country information (its lead over the same prompt asked "
+        "about shuffled countries)? Skill = 1 − Σd²/Σd²(centroid): 0 is the centroid, above 0 is closer. "
+        "Brackets: 95% bootstrap intervals; numbers rounded to what they support.</p>"
+    ]
+    for model, sub in judged.groupby("model", sort=False):
+        parts += [
+            f"<h3>{html.escape(model)}</h3>",
+            f"<p class=verdict>{verdict(sub, names)}</p>",
+            answer_html(sub, names),
+        ]
+    return parts + [_caption(names)]
+
+
 def write_report(folder) -> Path:
     """Write the summary tables (CSV), figures (PNG) and ``report.html`` into ``folder``; no model needed."""
     from ..map.plot import map_figure
@@ -491,20 +579,24 @@ def write_report(folder) -> Path:
         atomic_write(folder / f"{name}.csv", df.to_csv(index=False))
     regions, scope = _comparable_regions(tables["by_region"])
     skill_scope = "held-out" if len(tables["held_out"]) else "all run"  # a study may hold no test country
+    names = short_names(table.condition)  # one key for every table and figure of the study
     figures = {
-        "skill": skill_figure(tables["held_out"] if len(tables["held_out"]) else tables["summary"]),
-        "distances": distance_figure(table),
-        "regions": region_figure(regions, scope),
-        "steering": steering_figure(table),
+        "skill": skill_figure(tables["held_out"] if len(tables["held_out"]) else tables["summary"], names),
+        "distances": distance_figure(table, names),
+        "regions": region_figure(regions, scope, names),
+        "steering": steering_figure(table, names),
     }
     for model in dict.fromkeys(table.model):
-        points, arrows = map_layers(table, model)
+        points, arrows = map_layers(table, model, names)
         if points is not None:
+            targets = sorted(set(table[table.held_out].country))
             fig = map_figure(
                 points,
                 arrows,
-                highlight=sorted(set(table[table.held_out].country)),
+                highlight=targets,
+                label=targets,  # only what the map is about: the other countries stay unlabelled dots
                 title=f"{model}: held-out countries, no persona → engineered → compiled",
+                figsize=(WIDTH, 8.5),
             )
             figures[f"map_{model}"] = _png(fig, tight=False)  # the map lays out its own margins and legends
     for name, png in figures.items():
@@ -522,49 +614,60 @@ def write_report(folder) -> Path:
             for m, v in models.items()
         ]
     )
+    judged = tables["held_out"] if len(tables["held_out"]) else tables["summary"]
     parts = [
         f"<h1>{html.escape(meta.get('name', folder.name))}: cultural alignment comparison</h1>",
-        f"<p class=note>{distances.country.nunique()} countries, {distances.model.nunique()} model(s), "
-        f"{distances.condition.nunique()} condition(s); mode {html.escape(str(meta.get('mode', '?')))}. "
-        "Distance is to the country's reference point on the Inglehart–Welzel map (lower is closer). "
-        "Every condition stands beside two model-free yardsticks: <b>centroid</b>, the mean reference point "
-        "of the countries it may know (the training split for held-out countries, every other country "
-        "otherwise), and <b>region_centroid</b>, the same within the target's cultural region — a lookup "
-        "that knows the region. <b>Skill</b> = 1 − Σd²/Σd²(centroid) over the same countries: 0 is no better "
-        "than one constant point for every country, below 0 is worse. A <b>:shuffled</b> condition asks "
-        "the same prompt about other countries (a seeded derangement) and is scored against the true ones; "
-        "the lead over it (with its 95% interval) says whether the condition carries country information "
-        "at all. Steerability is the correlation across countries between the model's points and the "
-        "reference points: a prompt that moves every country the same way scores near zero however many "
-        "countries it 'improves'. Compiled programs are scored on held-out countries only.</p>",
-        "<h2>Held-out countries (every condition on the same countries)</h2>",
-        _table_html(tables["held_out"]),
+        *_first_screen(judged, names, skill_scope),
         f"<h2>Skill against the centroid ({skill_scope} countries)</h2>",
         _img(figures["skill"], "skill bar chart"),
-        "<h2>All countries run, per model and condition</h2>",
-        _table_html(tables["summary"]),
+        _caption(names),
+        _details(
+            "How to read these numbers",
+            f"<p class=note>{distances.country.nunique()} countries, {distances.model.nunique()} model(s), "
+            f"{distances.condition.nunique()} condition(s); mode {html.escape(str(meta.get('mode', '?')))}. "
+            "Distance is to the country's reference point on the Inglehart–Welzel map (lower is closer). "
+            "Every condition stands beside two model-free yardsticks: <b>centroid</b>, the mean reference point "
+            "of the countries it may know (the training split for held-out countries, every other country "
+            "otherwise), and <b>region_centroid</b>, the same within the target's cultural region — a lookup "
+            "that knows the region. <b>Skill</b> = 1 − Σd²/Σd²(centroid) over the same countries: 0 is no better "
+            "than one constant point for every country, below 0 is worse. A <b>:shuffled</b> condition asks "
+            "the same prompt about other countries (a seeded derangement) and is scored against the true ones; "
+            "the lead over it (with its 95% interval) says whether the condition carries country information "
+            "at all. Steerability is the correlation across countries between the model's points and the "
+            "reference points: a prompt that moves every country the same way scores near zero however many "
+            "countries it 'improves'. Compiled programs are scored on held-out countries only.</p>",
+        ),
+        _details(
+            "Held-out countries: the full table (every condition on the same countries)",
+            _table_html(tables["held_out"], names),
+        ),
+        _details("All countries run: the full table, per model and condition", _table_html(tables["summary"], names)),
         "<h2>Distance distributions</h2>",
         _img(figures["distances"], "distance distributions"),
+        _caption(names),
         "<h2>Steering: does each country's point follow its reference point?</h2>",
         _img(figures["steering"], "model point against reference point, per axis"),
+        _caption(names),
         f"<h2>By cultural region ({scope} countries)</h2>",
         _img(figures["regions"], "region heat map"),
-        _table_html(region_grid(regions)),
-        "<p class=note>by_region.csv holds both scopes: every country run, and the held-out countries.</p>",
+        _caption(names),
+        _details(
+            "Table: mean distance by region",
+            _table_html(region_grid(regions, names), keys=1, per_part=8),
+            "<p class=note>by_region.csv holds both scopes: every country run, and the held-out countries.</p>",
+        ),
     ]
     for name, png in figures.items():
         if name.startswith("map_"):
-            parts += [f"<h2>Cultural map: {html.escape(name[4:])}</h2>", _img(png, name)]
+            parts += [f"<h2>Cultural map: {html.escape(name[4:])}</h2>", _img(png, name), _caption(names)]
     if len(tables["stability"]):
-        parts += ["<h2>Stability across optimizer seeds</h2>", _table_html(tables["stability"])]
+        parts += [_details("Stability across optimizer seeds", _table_html(tables["stability"], names))]
     parts += _distribution_section(folder)
     parts += [
         "<h2>Models</h2>",
-        _table_html(digest_rows) if len(digest_rows) else "<p>–</p>",
-        "<h2>Configuration</h2>",
-        f"<pre>{html.escape(config)}</pre>",
-        "<h2>Versions</h2>",
-        f"<pre>{html.escape(json.dumps(meta.get('versions', {}), indent=2))}</pre>",
+        _table_html(digest_rows, keys=1) if len(digest_rows) else "<p>–</p>",
+        _details("Configuration", f"<pre>{html.escape(config)}</pre>"),
+        _details("Versions", f"<pre>{html.escape(json.dumps(meta.get('versions', {}), indent=2))}</pre>"),
         f"<p class=note>Run time {meta.get('wall_seconds', '?')} s (cells run in this folder, all sessions). "
         "Tables: distances.csv / answers.csv (and .parquet), summary.csv, held_out.csv, by_region.csv, "
         "stability.csv.</p>",

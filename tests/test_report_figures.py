@@ -1,0 +1,68 @@
+"""The report's figures read at 100% zoom: every text at least 9 pt at a size the page shows unscaled, and the
+report map's labels never overlap one another (measured with matplotlib's own text extents)."""
+
+from itertools import combinations
+from pathlib import Path
+
+import pytest
+from matplotlib.text import Text
+
+from culturalign.map.plot import map_figure
+from culturalign.report import distribution_report as dr
+from culturalign.report import report
+from culturalign.report.first_screen import short_names
+
+ROOT = Path(__file__).resolve().parents[1]
+STUDY = ROOT / "results" / "local-models"
+
+
+@pytest.fixture(scope="module")
+def table():
+    distances = report.with_reference_rows(report.load_distances(STUDY), 0)
+    return report.per_country(distances)
+
+
+def _texts(fig):
+    fig.canvas.draw()
+    return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+
+
+def _readable(fig):
+    assert fig.get_figwidth() * report.DPI <= 1200  # the page column: the browser never scales it down
+    small = [(t.get_text(), t.get_fontsize()) for t in _texts(fig) if t.get_fontsize() < report.FONT]
+    assert small == []
+
+
+def test_the_comparison_figures_have_no_text_under_9_pt(table):
+    names = short_names(table.condition)
+    held = report.held_out_summary(table)
+    regions, scope = report._comparable_regions(report.region_table(table))
+    for fig in (
+        report.skill_fig(held, names),
+        report.distance_fig(table, names),
+        report.region_fig(regions, scope, names),
+        report.steering_fig(table, names),
+    ):
+        _readable(fig)
+
+
+def test_the_distribution_figures_have_no_text_under_9_pt():
+    cells = dr.read_cells(ROOT / "results" / "evidence", {"model": "text"})
+    _readable(dr.theme_fig(cells))
+    _readable(dr.question_fig(cells))
+
+
+def test_the_report_map_labels_its_targets_without_overlaps(table):
+    model = "qwen2.5-coder-0.5b"
+    points, arrows = report.map_layers(table, model, short_names(table.condition))
+    targets = sorted(set(table[table.held_out].country))
+    fig = map_figure(points, arrows, highlight=targets, label=targets, figsize=(report.WIDTH, 8.5))
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    labels = [t for t in ax.texts if t.get_text()]
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    overlaps = [(a.get_text(), b.get_text()) for (a, p), (b, q) in combinations(zip(labels, boxes), 2) if p.overlaps(q)]
+    assert overlaps == []
+    shown = {t.get_text() for t in labels}
+    assert len(shown & set(points.name)) >= len(targets)  # most of what the map is about still has its name
+    assert min(t.get_fontsize() for t in labels) >= 9
