@@ -66,3 +66,33 @@ def test_the_report_map_labels_its_targets_without_overlaps(table):
     shown = {t.get_text() for t in labels}
     assert len(shown & set(points.name)) >= len(targets)  # most of what the map is about still has its name
     assert min(t.get_fontsize() for t in labels) >= 9
+
+
+def _overlapping_labels(fig) -> list[tuple[str, str]]:
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    labels = [t for t in fig.axes[0].texts if t.get_visible() and t.get_text().strip()]
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    return [(a.get_text(), b.get_text()) for (a, p), (b, q) in combinations(zip(labels, boxes), 2) if p.overlaps(q)]
+
+
+def test_an_audit_map_names_its_points_and_targets_and_no_two_labels_overlap():
+    """An audit's map.png and map.html (the same figure): every country it can name without covering another
+    name, every model and model-free point, and the target countries always."""
+    import pandas as pd
+
+    from culturalign.map import plot, reference
+
+    points = pd.DataFrame(
+        {
+            "name": ["m (no_persona)", "Sweden (engineered)", "Thailand (engineered)", "SWE", "SWE", "SWE"],
+            "x": [0.27, -1.37, -0.1, -0.15, 1.9, 1.97],
+            "y": [0.17, 2.85, -0.3, -0.27, 0.37, 0.29],
+            "group": ["no_persona", "engineered", "engineered", "centroid", "region lookup", "neighbours"],
+        }
+    )
+    fig = plot._figure(points, None, title="an audit", highlight=["Sweden", "Thailand"], halo=True)
+    assert _overlapping_labels(fig) == []
+    named = {t.get_text() for t in fig.axes[0].texts}
+    assert set(points.name) <= named and {"Sweden", "Thailand"} <= named
+    assert len(named & set(reference.countries().country)) >= 90  # most of the 107 keep their names

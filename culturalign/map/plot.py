@@ -249,7 +249,8 @@ def _place_labels(fig, ax, labels: list[dict], obstacles: np.ndarray, halo: bool
     and no extra dependency; crowded labels go first so they get the good spots.
 
     ``labels``: dicts with x, y, text, size, weight, gap (pt) and ``own``, the row of its own marker in
-    ``obstacles`` (marker boxes in pixels), which it may touch.
+    ``obstacles`` (marker boxes in pixels), which it may touch; an ``optional`` label that would overlap one
+    already placed is left out, so no two names ever overlap.
     """
     renderer = fig.canvas.get_renderer()
     px_per_pt = fig.dpi / 72.0
@@ -286,8 +287,7 @@ def _place_labels(fig, ax, labels: list[dict], obstacles: np.ndarray, halo: bool
             if best is None or cost < best[0]:
                 best = (cost, dx, dy, ha, va, far, box)
         _, dx, dy, ha, va, far, box = best
-        placed.append(box)
-        ax.annotate(
+        text = ax.annotate(
             lab["text"],
             (lab["x"], lab["y"]),
             xytext=(dx * lab["gap"], dy * lab["gap"]),
@@ -302,6 +302,11 @@ def _place_labels(fig, ax, labels: list[dict], obstacles: np.ndarray, halo: bool
             path_effects=[patheffects.withStroke(linewidth=HALO, foreground="white")] if halo else None,
             arrowprops=dict(arrowstyle="-", lw=0.5, color="#777777", shrinkA=0, shrinkB=2) if far else None,
         )
+        drawn = tuple(text.get_window_extent(renderer).padded(1).extents)  # the text as drawn, not the estimate
+        if lab.get("optional") and _overlap(drawn, np.array(placed)) > 0:
+            text.remove()  # a country name that would cover another name is left to the hover text
+            continue
+        placed.append(drawn)
 
 
 def _crowding_order(xy: np.ndarray, radius: float) -> np.ndarray:
@@ -404,6 +409,7 @@ def _label_every_country(fig, ax, countries, points, styles, ringed, halo: bool)
             weight="normal",
             gap=8.5 if ringed[i] else 4,
             own=i,
+            optional=not ringed[i],  # the countries a figure is about always keep their names
         )
         for i in order
     ]
