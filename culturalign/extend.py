@@ -60,6 +60,15 @@ def register_task(kind, *, replace: bool = False) -> None:
     register(kind, replace=replace)
 
 
+def register_figure(name: str, figure, *, replace: bool = False) -> None:
+    """A figure of ``report.html`` (a :class:`culturalign.report.figures.ReportFigure`: a title and a function of
+    the study's tables that returns a matplotlib Figure), shown under "More figures"; ``replace=True`` with a
+    built-in name (skill, distances, steering, regions) draws yours in its place."""
+    from .report.figures import FIGURES
+
+    FIGURES.register(name, figure, replace=replace)
+
+
 def register_command(command, *, replace: bool = False) -> None:
     """A click command or group added to the ``culturalign`` command line."""
     from .plugins import register_command as register
@@ -69,6 +78,7 @@ def register_command(command, *, replace: bool = False) -> None:
 
 __all__ = [
     "register_command",
+    "register_figure",
     "register_item_type",
     "register_objective",
     "register_optimizer",

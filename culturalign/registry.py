@@ -1,5 +1,5 @@
 """One registry class for everything users can add to by name: item types, programs, providers, objectives,
-optimizers, task kinds and commands (``culturalign.extend`` has the public ``register_*`` functions).
+optimizers, report figures, task kinds and commands (``culturalign.extend`` has the public ``register_*`` functions).
 
 An entry is an object or a lazy ``"package.module:attribute"`` target, imported on first use, so listing names
 (for ``--help`` and every ``click.Choice``) never imports what the entries need. A name is registered once:

@@ -113,6 +113,7 @@ REGISTRIES = {
     "culturalign.optimization": ["OBJECTIVES"],
     "culturalign.optimization.presets": ["OPTIMIZERS"],
     "culturalign.plugins": ["TASKS", "COMMANDS"],
+    "culturalign.report.figures": ["FIGURES"],
 }
 # modules that define a registry's own register_* wrapper next to it
 REGISTERING = {
@@ -123,6 +124,7 @@ REGISTERING = {
     "optimization/__init__.py",
     "optimization/presets.py",
     "plugins.py",
+    "report/figures.py",
     "extend.py",
     "registry.py",
 }

@@ -38,3 +38,39 @@ def test_a_name_is_plain_text(name):
 def test_a_lazy_target_names_a_module_and_an_attribute():
     with pytest.raises(CulturalignError, match="'package.module:attribute'"):
         Registry("program").register("mine", "mine.module.Class")
+
+
+def test_a_registered_report_figure_is_drawn_and_a_replaced_built_in_one_takes_its_place(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from matplotlib.figure import Figure
+
+    from culturalign.extend import register_figure
+    from culturalign.report.figures import FIGURES, ReportFigure
+    from culturalign.report.report import write_report
+
+    study = shutil.copytree(Path(__file__).resolve().parents[1] / "results" / "qwen-1.5b", tmp_path / "study")
+    seen = []
+
+    def mine(s):
+        seen.append(sorted(s.names))
+        fig = Figure()
+        fig.subplots().plot(s.judged.mean_distance.to_numpy())
+        return fig
+
+    built_in = FIGURES.get("skill")
+    register_figure("mine", ReportFigure("My figure", mine))
+    register_figure("nothing here", ReportFigure("Never shown", lambda s: None))
+    try:
+        with pytest.raises(CulturalignError, match="a report figure named 'skill' is already registered"):
+            register_figure("skill", ReportFigure("Mine instead", mine))
+        register_figure("skill", ReportFigure("Mine instead", lambda s: None), replace=True)
+        page = write_report(study).read_text()
+    finally:
+        FIGURES.unregister("mine")
+        FIGURES.unregister("nothing here")
+        register_figure("skill", built_in, replace=True)
+    assert "<h3>My figure</h3>" in page and "Never shown" not in page and seen
+    assert "skill bar chart" not in page  # the replacement drew nothing in the skill section
+    assert not (study / "figures" / "nothing here.png").exists()

@@ -25,6 +25,7 @@ from ..fileio import atomic_write, parse_yaml, read_json, read_table, read_text,
 from ..map import cultmap, reference
 from ..map.plot import model_free_marks
 from ..map.yardsticks import REFERENCE_PREDICTORS, SHUFFLED_SUFFIX, skill, summarize_conditions, with_reference_rows
+from .figures import BUILT_IN, FIGURES, ReportFigure, Study
 from .first_screen import answer_html, key_text, short_names, verdict
 
 BASELINES = ("no_persona", "engineered")
@@ -289,6 +290,11 @@ def _subplots(*args, **kwargs):
     return fig, fig.subplots(*args, **kwargs)
 
 
+def _figure_html(figures: dict[str, bytes], name: str) -> str:
+    """A built-in figure in its section ("" where a replacement drew nothing for this study)."""
+    return _img(figures[name], FIGURES.get(name).alt) if name in figures else ""
+
+
 def _png(fig, tight: bool = True) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight" if tight else None, facecolor="white")
@@ -297,11 +303,6 @@ def _png(fig, tight: bool = True) -> bytes:
 
 def _names(table: pd.DataFrame, names: dict[str, str] | None) -> dict[str, str]:
     return names if names is not None else short_names(table.condition)
-
-
-def distance_figure(table: pd.DataFrame, names: dict[str, str] | None = None) -> bytes:
-    """Distance distributions per condition, one panel per model: horizontal boxes, one short label a line."""
-    return _png(distance_fig(table, names))
 
 
 def distance_fig(table: pd.DataFrame, names: dict[str, str] | None = None):
@@ -326,11 +327,6 @@ def distance_fig(table: pd.DataFrame, names: dict[str, str] | None = None):
         ax.tick_params(labelsize=FONT)
     fig.suptitle("Distance per country, by condition (box: quartiles; triangle: mean)", fontsize=FONT + 3)
     return fig
-
-
-def region_figure(regions: pd.DataFrame, scope: str = "all run", names: dict[str, str] | None = None) -> bytes:
-    """Region x condition heat map of mean distance, one panel per model."""
-    return _png(region_fig(regions, scope, names))
 
 
 def region_fig(regions: pd.DataFrame, scope: str = "all run", names: dict[str, str] | None = None):
@@ -368,12 +364,6 @@ def region_fig(regions: pd.DataFrame, scope: str = "all run", names: dict[str, s
         fig.colorbar(im, ax=ax, label="mean distance (lower is closer)", shrink=0.9)
     fig.suptitle(f"Mean distance by cultural region ({scope} countries)", fontsize=FONT + 3)
     return fig
-
-
-def steering_figure(table: pd.DataFrame, names: dict[str, str] | None = None) -> bytes:
-    """Per model and map axis: each country's point under each condition against its reference point.
-    A prompt that steers puts the points on the diagonal; one that shifts every country alike draws a flat line."""
-    return _png(steering_fig(table, names))
 
 
 def steering_fig(table: pd.DataFrame, names: dict[str, str] | None = None):
@@ -416,12 +406,6 @@ def steering_fig(table: pd.DataFrame, names: dict[str, str] | None = None):
         row[1].legend(fontsize=FONT, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     fig.suptitle("Does the prompt track the country? (dashed: perfect steering)", fontsize=FONT + 3)
     return fig
-
-
-def skill_figure(summary: pd.DataFrame, names: dict[str, str] | None = None) -> bytes:
-    """Skill against the centroid per model and condition, with its 95% bootstrap interval (shuffled
-    controls beside the condition they control)."""
-    return _png(skill_fig(summary, names))
 
 
 def skill_fig(summary: pd.DataFrame, names: dict[str, str] | None = None):
@@ -580,12 +564,12 @@ def write_report(folder) -> Path:
     regions, scope = _comparable_regions(tables["by_region"])
     skill_scope = "held-out" if len(tables["held_out"]) else "all run"  # a study may hold no test country
     names = short_names(table.condition)  # one key for every table and figure of the study
-    figures = {
-        "skill": skill_figure(tables["held_out"] if len(tables["held_out"]) else tables["summary"], names),
-        "distances": distance_figure(table, names),
-        "regions": region_figure(regions, scope, names),
-        "steering": steering_figure(table, names),
-    }
+    study = Study(table, tables["held_out"], tables["summary"], regions, scope, names)
+    figures = {}
+    for name in FIGURES.names():  # the built-in ones, then any an extension registered
+        fig = FIGURES.get(name).draw(study)
+        if fig is not None:
+            figures[name] = _png(fig)
     for model in dict.fromkeys(table.model):
         points, arrows = map_layers(table, model, names)
         if points is not None:
@@ -619,7 +603,7 @@ def write_report(folder) -> Path:
         f"<h1>{html.escape(meta.get('name', folder.name))}: cultural alignment comparison</h1>",
         *_first_screen(judged, names, skill_scope),
         f"<h2>Skill against the centroid ({skill_scope} countries)</h2>",
-        _img(figures["skill"], "skill bar chart"),
+        _figure_html(figures, "skill"),
         _caption(names),
         _details(
             "How to read these numbers",
@@ -643,13 +627,13 @@ def write_report(folder) -> Path:
         ),
         _details("All countries run: the full table, per model and condition", _table_html(tables["summary"], names)),
         "<h2>Distance distributions</h2>",
-        _img(figures["distances"], "distance distributions"),
+        _figure_html(figures, "distances"),
         _caption(names),
         "<h2>Steering: does each country's point follow its reference point?</h2>",
-        _img(figures["steering"], "model point against reference point, per axis"),
+        _figure_html(figures, "steering"),
         _caption(names),
         f"<h2>By cultural region ({scope} countries)</h2>",
-        _img(figures["regions"], "region heat map"),
+        _figure_html(figures, "regions"),
         _caption(names),
         _details(
             "Table: mean distance by region",
@@ -660,6 +644,12 @@ def write_report(folder) -> Path:
     for name, png in figures.items():
         if name.startswith("map_"):
             parts += [f"<h2>Cultural map: {html.escape(name[4:])}</h2>", _img(png, name), _caption(names)]
+    extra = [n for n in figures if n not in BUILT_IN and n in FIGURES]
+    if extra:
+        parts += ["<h2>More figures</h2>"]
+        for name in extra:
+            entry = FIGURES.get(name)
+            parts += [f"<h3>{html.escape(entry.title)}</h3>", _img(figures[name], entry.alt or entry.title)]
     if len(tables["stability"]):
         parts += [_details("Stability across optimizer seeds", _table_html(tables["stability"], names))]
     parts += _distribution_section(folder)
@@ -677,3 +667,15 @@ def write_report(folder) -> Path:
         f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>"
     )
     return atomic_write(folder / "report.html", page)
+
+
+SKILL_FIGURE = ReportFigure("Skill against the centroid", lambda s: skill_fig(s.judged, s.names), "skill bar chart")
+DISTANCES_FIGURE = ReportFigure(
+    "Distance distributions", lambda s: distance_fig(s.table, s.names), "distance distributions"
+)
+STEERING_FIGURE = ReportFigure(
+    "Steering", lambda s: steering_fig(s.table, s.names), "model point against reference point, per axis"
+)
+REGIONS_FIGURE = ReportFigure(
+    "By cultural region", lambda s: region_fig(s.regions, s.region_scope, s.names), "region heat map"
+)
