@@ -576,8 +576,19 @@ def compile_cmd(
     help="Only a seeded, theme-stratified subset: this many questions of every theme (seed 0).",
 )
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar (shown on stderr while the model answers).")
 def evaluate_cmd(
-    program_dir, split, model, variants, seeds, shuffled_control, survey_name, questions, per_theme, as_json
+    program_dir,
+    split,
+    model,
+    variants,
+    seeds,
+    shuffled_control,
+    survey_name,
+    questions,
+    per_theme,
+    as_json,
+    no_progress,
 ):
     """Evaluate a saved program against the engineered prompt, no persona and the model-free reference
     predictors (centroid, region lookup) on the same countries."""
@@ -615,6 +626,7 @@ def evaluate_cmd(
             shuffled_control=shuffled_control,
             survey=survey_name,
             questions=questions,
+            progress=not no_progress,
         ).summary
     if s.get("other_survey"):
         click.echo(

@@ -326,3 +326,17 @@ def test_bad_replicas_are_refused_clearly(tmp_path, monkeypatch, replicas, messa
     monkeypatch.setenv("CULTURALIGN_MODELS", str(path))
     with pytest.raises(ModelError, match=f"model 'spread': 'replicas' {message}"):
         get_spec("spread")
+
+
+def test_evaluate_shows_its_progress_on_stderr_and_keeps_stdout_json(tmp_path, monkeypatch, stub):
+    """A saved program evaluated through a served model: a progress bar (done, rate, ETA) on stderr while the
+    model answers, the JSON alone on stdout."""
+    from pathlib import Path
+
+    name = register(tmp_path, monkeypatch, stub.base_url)
+    program = Path(__file__).resolve().parents[1] / "programs" / "respondent-mipro-light-qwen2.5-coder-0.5b"
+    env = {**os.environ, "CULTURALIGN_CACHE_DIR": str(tmp_path / "cache")}
+    args = [sys.executable, "-m", "culturalign.cli", "evaluate", str(program), "--model", name, "--variants", "1"]
+    shown = subprocess.run([*args, "--json"], capture_output=True, text=True, env=env, timeout=600)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert json.loads(shown.stdout)["countries"] and "answers:" in shown.stderr and "answer/s" in shown.stderr

@@ -112,6 +112,7 @@ def evaluate_saved(
     shuffled_control: bool = False,
     survey=None,
     questions=None,
+    progress: bool = False,
 ) -> Evaluation:
     """The saved program, the engineered prompt and no persona on the program's ``split`` countries, beside
     the reference predictors (which know the program's training countries only). ``variants``: how many of
@@ -119,7 +120,8 @@ def evaluate_saved(
     the compiled program and the engineered prompt about a seeded derangement of the countries.
     ``survey``: score on this survey instead of the one the program was compiled on (the summary says so);
     ``questions``: ids and/or themes of it. Where the survey has published answer shares the summary gains
-    the per-question distributional scores; on a survey without a map they are all it reports."""
+    the per-question distributional scores; on a survey without a map they are all it reports. ``progress``:
+    a progress bar (done, rate, ETA) on stderr while the model answers."""
     if split not in (*SPLITS, BOTH):
         raise CulturalignError(f"unknown split {split!r}; use one of {', '.join(SPLITS)} or {BOTH}")
     manifest = load_manifest(path)
@@ -160,7 +162,7 @@ def evaluate_saved(
     own = session is None
     session = session or session_for(manifest, model)
     try:
-        scored = score(session, respondents, countries, inst)
+        scored = score(session, respondents, countries, inst, progress=progress)
         table = scored.table[[c for c in scored.table.columns if not c.startswith("item_")]]
     finally:
         if own:
