@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import platform
 from importlib import metadata
 from pathlib import Path
@@ -18,6 +17,7 @@ from ..errors import CulturalignError
 from ..fileio import atomic_write, json_safe, read_json, shown
 from ..map import reference
 from ..programs.programs import make_program
+from ..validation import Bool, Keys, ListOf, Null, Number, OneOf, Place, Text, Whole, is_number
 
 PROGRAM_FILE, MANIFEST_FILE = "program.json", "manifest.json"
 # A saved program is data someone may have downloaded and edited: what DSPy is given is bounded. Compiled
@@ -72,46 +72,31 @@ def _secret_keys(obj, where: str = "") -> list[str]:
     return []
 
 
-class _Schema:
-    """Checks of one loaded JSON file; every error names the file, the field's path and what is allowed."""
+class _Schema(Place):
+    """Checks of one loaded JSON file; every error names the file, the field's path and what is allowed. The
+    methods are the saved-program schema a task kind's ``check_split`` is given (culturalign.plugins)."""
 
     def __init__(self, file):
-        self.file = file
+        super().__init__(str(file), CulturalignError)
 
-    def fail(self, where: str, what: str):
-        raise CulturalignError(f"{self.file}: {where}: {what}" if where else f"{self.file}: {what}")
+    def fail(self, where: str, what: str | None = None):
+        """``fail(path, what)`` as a task kind calls it, or ``fail(what)``."""
+        super().fail(where if what is None else f"{where}: {what}" if where else what)
+
+    def field(self, rule, value, where: str):
+        return self.check(rule, value, f"{where}:" if where else "")
 
     def mapping(self, value, where: str, required=(), allowed=None) -> dict:
-        if not isinstance(value, dict):
-            self.fail(
-                where, f"must be a JSON object{' with ' + ', '.join(required) if required else ''}, got {shown(value)}"
-            )
-        missing = [k for k in required if k not in value]
-        if missing:
-            self.fail(where, f"missing {', '.join(missing)}")
-        unknown = sorted(set(value) - set(allowed)) if allowed is not None else []
-        if unknown:
-            self.fail(where, f"unknown key(s) {', '.join(map(shown, unknown))}; allowed: {', '.join(allowed)}")
-        return value
+        return self.field(Keys(tuple(required), allowed and tuple(allowed), "a JSON object"), value, where)
 
     def text(self, value, where: str, limit: int = MAX_TEXT, null: bool = False) -> None:
-        if value is None and null:
-            return
-        if not isinstance(value, str):
-            self.fail(where, f"must be text{' or null' if null else ''}, got {shown(value)}")
-        if len(value) > limit:
-            self.fail(where, f"is {len(value):,} characters long; at most {limit:,} are loaded")
+        self.field(Text(limit, blank=True) | Null() if null else Text(limit, blank=True), value, where)
 
     def whole(self, value, where: str, low: int = 0, high: int = 2**32 - 1) -> None:
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            self.fail(where, f"must be a whole number from {low:,} to {high:,}, got {shown(value)}")
+        self.field(Whole(low, high), value, where)
 
     def items(self, value, where: str, limit: int) -> list:
-        if not isinstance(value, list):
-            self.fail(where, f"must be a list, got {shown(value)}")
-        if len(value) > limit:
-            self.fail(where, f"holds {len(value):,} entries; at most {limit:,} are loaded")
-        return value
+        return self.field(ListOf(high=limit), value, where)
 
 
 def _check_split(s: _Schema, split, task) -> None:
@@ -171,8 +156,7 @@ def check_manifest(manifest, file) -> dict:
             s.text(question, f"trained_questions[{i}]", 20)
     _check_split(s, manifest["split"], task)
     opt = s.mapping(manifest["optimizer"], "optimizer", required=("optimizer", "preset", "settings"))
-    if opt["optimizer"] not in OPTIMIZERS:
-        s.fail("optimizer.optimizer", f"must be one of {', '.join(OPTIMIZERS)}, got {shown(opt['optimizer'])}")
+    s.field(OneOf(tuple(OPTIMIZERS)), opt["optimizer"], "optimizer.optimizer")
     s.text(opt["preset"], "optimizer.preset", 1000)
     check_settings(opt["optimizer"], "settings", opt["settings"], f"{file}: optimizer")
     compile_settings = dict(s.mapping(opt.get("compile_settings", {}), "optimizer.compile_settings"))
@@ -180,9 +164,7 @@ def check_manifest(manifest, file) -> dict:
     check_settings(opt["optimizer"], "compile", compile_settings, f"{file}: optimizer")
     if "generation" in manifest:  # passed to the language model as it stands
         gen = s.mapping(manifest["generation"], "generation", allowed=("temperature", "max_tokens"))
-        temperature = gen.get("temperature", 0.0)
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature <= 5:
-            s.fail("generation.temperature", f"must be a number from 0 to 5, got {shown(temperature)}")
+        s.field(Number(0, 5), gen.get("temperature", 0.0), "generation.temperature")
         s.whole(gen.get("max_tokens", 1), "generation.max_tokens", 1, 8192)
     for key in ("usage", "scores", "metric", "versions", "dataset"):
         if key in manifest:
@@ -266,16 +248,11 @@ def check_program_state(state, program, file) -> dict:
 
 def _check_demo(s: _Schema, demo, where: str, fields) -> None:
     s.mapping(demo, where)
-    if not isinstance(demo.get("augmented", False), bool):
-        s.fail(f"{where}.augmented", f"must be true or false, got {shown(demo['augmented'])}")
+    s.field(Bool(), demo.get("augmented", False), f"{where}.augmented")
     for key, value in demo.items():
         here = f"{where}.{key}"
         if key in fields and fields[key].annotation is str:
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, (str, int, float))
-                or (isinstance(value, float) and not math.isfinite(value))
-            ):
+            if not (isinstance(value, str) or is_number(value)):
                 s.fail(here, f"must be text (or a number), got {shown(value)}")
         size = len(value) if isinstance(value, str) else len(json.dumps(value, default=str))
         if size > MAX_TEXT:
