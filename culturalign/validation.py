@@ -130,16 +130,14 @@ class Null(Rule):
         return value is None
 
 
-@dataclass(frozen=True)
 class AnyOf(Rule):
-    rules: tuple
+    """Any of ``rules``; ``says`` words them together where " or " would not read well."""
+
+    def __init__(self, rules: tuple, says: str = ""):
+        self.rules, self.says = rules, says or " or ".join(r.says for r in rules)
 
     def allows(self, value) -> bool:
         return any(r.allows(value) for r in self.rules)
-
-    @property
-    def says(self) -> str:
-        return " or ".join(r.says for r in self.rules)
 
 
 @dataclass(frozen=True)
@@ -178,7 +176,8 @@ class Keys(Rule):
 
     def problem(self, value) -> str | None:
         if not isinstance(value, dict):
-            with_keys = f" with {', '.join(self.required)}" if self.required else ""
+            keys = self.required or self.allowed or ()
+            with_keys = f" with {'' if self.required else 'keys from '}{', '.join(keys)}" if keys else ""
             return f"must be {self.says}{with_keys}, got {shown(value)}"
         missing = [k for k in self.required if k not in value]
         if missing:
