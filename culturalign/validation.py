@@ -179,16 +179,12 @@ class Keys(Rule):
             keys = self.required or self.allowed or ()
             with_keys = f" with {'' if self.required else 'keys from '}{', '.join(keys)}" if keys else ""
             return f"must be {self.says}{with_keys}, got {shown(value)}"
-        missing = [k for k in self.required if k not in value]
-        if missing:
-            return self.missing + ", ".join(missing)
-        if self.allowed is None:
-            return None
-        unknown = sorted((k for k in value if k not in self.allowed), key=str)
-        if unknown:
+        unknown = sorted((k for k in value if k not in self.allowed), key=str) if self.allowed is not None else []
+        if unknown:  # before the missing ones: a misspelt key is why one is missing
             named = ", ".join(shown(k) + suggestion(k, self.allowed) for k in unknown)
             return f"unknown key(s) {named}; allowed: {', '.join(self.allowed)}"
-        return None
+        missing = [k for k in self.required if k not in value]
+        return self.missing + ", ".join(missing) if missing else None
 
 
 def suggestion(word, allowed) -> str:
