@@ -209,8 +209,11 @@ class Place:
     def check(self, rule: Rule, value, name: str = ""):
         """``value`` if ``rule`` allows it; else fail naming it ``name`` ('seed' or split.seed:)."""
         problem = rule.problem(value)
+        if problem is not None and name:  # 'seed' must be ..., 'source': unknown key(s) ...
+            sentence = name.endswith(":") or problem.startswith(("must ", "is ", "holds "))
+            self.fail(f"{name}{' ' if sentence else ': '}{problem}")
         if problem is not None:
-            self.fail(f"{name} {problem}" if name else problem)
+            self.fail(problem)
         return value
 
     def get(self, raw: dict, key: str, rule: Rule, default=_ABSENT):

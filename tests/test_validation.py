@@ -33,7 +33,7 @@ AT = Place("exp.yaml", ModelError)
         (ListOf(Whole(), high=2), [1, 2, 3], "'n' holds 3 entries; at most 2 are loaded"),
         (ListOf(Whole(), says="a list of seeds"), [True], "must be a list of seeds, got [True]"),
         (Keys(("a",)), [], "'n' must be a mapping with a, got []"),
-        (Keys(("a",)), {}, "'n' missing a"),
+        (Keys(("a",)), {}, "'n': missing a"),
         (
             Keys(allowed=("alpha", "b")),
             {"alpah": 1},
