@@ -2,8 +2,8 @@
 ``_param_validation``): a rule says in words what it allows, and a :class:`Place` raises its caller's error type
 with a message that says what is wrong, where, and what is allowed::
 
-    at = Place("exp.yaml", CulturalignError)
-    at.get(raw, "variants", Whole(1, 10), default=10)  # exp.yaml: 'variants' must be a whole number from 1 to 10, got 0
+    at = Place("exp.yaml")
+    at.get(raw, "variants", Whole(1, 10), 10)  # exp.yaml: 'variants' must be a whole number from 1 to 10, got 0
 
 Kept free of heavy imports: the light commands load it (tests/test_startup.py).
 """
@@ -21,31 +21,32 @@ from .fileio import shown
 
 
 class Rule:
-    """What a value may be. ``says`` names it for messages; ``problem`` is None for an allowed value."""
+    """What a value may be: ``says`` words it for messages; ``parts`` are nested values checked after it."""
 
     says = ""
 
     def allows(self, value) -> bool:
-        raise NotImplementedError
+        return self.problem(value) is None
 
     def problem(self, value) -> str | None:
         return None if self.allows(value) else f"must be {self.says}, got {shown(value)}"
+
+    def parts(self, value) -> list:
+        return []  # (path suffix, rule, value)
 
     def __or__(self, other: Rule) -> Rule:
         return AnyOf((self, other))
 
 
 def is_whole(value) -> bool:
-    """An int that is not a bool (YAML's true is an int to Python)."""
-    return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, int) and not isinstance(value, bool)  # YAML's true is an int to Python
 
 
 def is_number(value) -> bool:
-    """A finite int or float that is not a bool."""
     return (is_whole(value) or isinstance(value, float)) and math.isfinite(value)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Whole(Rule):
     low: int = 0
     high: int = 2**32 - 1
@@ -58,9 +59,9 @@ class Whole(Rule):
         return f"a whole number from {self.low:,} to {self.high:,}"
 
 
-@dataclass(frozen=True)
+@dataclass
 class Number(Rule):
-    """A finite number (an int or a float, never a bool), within [low, high] where given."""
+    """A finite int or float, never a bool."""
 
     low: float = -math.inf
     high: float = math.inf
@@ -70,46 +71,36 @@ class Number(Rule):
 
     @property
     def says(self) -> str:
-        return (
-            "a finite number"
-            if math.isinf(self.low) and math.isinf(self.high)
-            else f"a number from {self.low:g} to {self.high:g}"
-        )
+        bounded = math.isfinite(self.low) or math.isfinite(self.high)
+        return f"a number from {self.low:g} to {self.high:g}" if bounded else "a finite number"
 
 
-@dataclass(frozen=True)
+@dataclass
 class Text(Rule):
-    """A string: non-blank unless ``blank``, at most ``limit`` characters, matching ``pattern`` where given."""
+    """A string without NUL of at most ``limit`` characters: non-blank unless ``blank``, matching ``pattern``."""
 
     limit: int = 1000
     blank: bool = False
     pattern: str = ""
     says: str = "text"
 
-    def allows(self, value) -> bool:
-        return (
-            isinstance(value, str)
-            and len(value) <= self.limit
-            and (self.blank or bool(value.strip()))
-            and "\x00" not in value
-            and (not self.pattern or re.fullmatch(self.pattern, value) is not None)
-        )
-
     def problem(self, value) -> str | None:
         if isinstance(value, str) and len(value) > self.limit:
             return f"is {len(value):,} characters long; at most {self.limit:,} are loaded"
-        return super().problem(value)
+        fits = isinstance(value, str) and "\x00" not in value and (self.blank or value.strip())
+        return (
+            None
+            if fits and re.fullmatch(self.pattern or "(?s).*", value)
+            else f"must be {self.says}, got {shown(value)}"
+        )
 
 
-@dataclass(frozen=True)
+@dataclass
 class OneOf(Rule):
     choices: tuple
 
-    def allows(self, value) -> bool:
-        try:
-            return value in self.choices and type(value) in {type(c) for c in self.choices}
-        except TypeError:  # an unhashable value: a hostile file's list
-            return False
+    def allows(self, value) -> bool:  # of the choices' type: True is not 1
+        return value in self.choices and type(value) in {type(c) for c in self.choices}
 
     @property
     def says(self) -> str:
@@ -131,38 +122,38 @@ class Null(Rule):
 
 
 class AnyOf(Rule):
-    """Any of ``rules``; ``says`` words them together where " or " would not read well."""
-
     def __init__(self, rules: tuple, says: str = ""):
         self.rules, self.says = rules, says or " or ".join(r.says for r in rules)
 
     def allows(self, value) -> bool:
         return any(r.allows(value) for r in self.rules)
 
+    def parts(self, value) -> list:
+        return next((r.parts(value) for r in self.rules if r.allows(value)), [])
 
-@dataclass(frozen=True)
+
+@dataclass
 class ListOf(Rule):
-    """A list of at most ``high`` (at least ``low``) entries, each allowed by ``item`` (any entry if None)."""
+    """A list of ``low`` to ``high`` entries. With ``says``, one message for the whole list; without, each entry
+    is checked by ``item`` and named by its index (``demos[3]``)."""
 
     item: Rule | None = None
     low: int = 0
     high: int = 1000
-    says: str = "a list"
-
-    def allows(self, value) -> bool:
-        return (
-            isinstance(value, list)
-            and self.low <= len(value) <= self.high
-            and (self.item is None or all(self.item.allows(v) for v in value))
-        )
+    says: str = ""
 
     def problem(self, value) -> str | None:
-        if isinstance(value, list) and len(value) > self.high:
+        if isinstance(value, list) and len(value) > self.high and not self.says:
             return f"holds {len(value):,} entries; at most {self.high:,} are loaded"
-        return super().problem(value)
+        entries = not self.says or self.item is None or all(self.item.allows(v) for v in value)
+        fits = isinstance(value, list) and self.low <= len(value) <= self.high and entries
+        return None if fits else f"must be {self.says or 'a list'}, got {shown(value)}"
+
+    def parts(self, value) -> list:
+        return [(f"[{i}]", self.item, v) for i, v in enumerate(value)] if self.item and not self.says else []
 
 
-@dataclass(frozen=True)
+@dataclass
 class Keys(Rule):
     """A mapping with every ``required`` key and no key outside ``allowed`` (any key if None)."""
 
@@ -170,9 +161,6 @@ class Keys(Rule):
     allowed: tuple | None = None
     says: str = "a mapping"
     missing: str = "missing "  # how a message introduces the missing keys
-
-    def allows(self, value) -> bool:
-        return self.problem(value) is None
 
     def problem(self, value) -> str | None:
         if not isinstance(value, dict):
@@ -187,41 +175,50 @@ class Keys(Rule):
         return self.missing + ", ".join(missing) if missing else None
 
 
+class Fields(Keys):
+    """A mapping whose keys each have a rule, checked in turn and named by their path (``model.name``);
+    ``closed``: no other key."""
+
+    def __init__(self, rules: dict, required=(), says="a mapping", closed=True, missing="missing "):
+        super().__init__(tuple(required), tuple(rules) if closed else None, says, missing)
+        self.rules = rules
+
+    def parts(self, value) -> list:
+        return [(f".{k}", rule, value[k]) for k, rule in self.rules.items() if k in value]
+
+
 def suggestion(word, allowed) -> str:
     """`` (did you mean 'x'?)`` for a close allowed word, else ''."""
     close = difflib.get_close_matches(str(word), [str(a) for a in allowed], n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-_ABSENT = object()
-
-
 @dataclass(frozen=True)
 class Place:
-    """Where a value comes from (``mine.yaml: item F063``), and the error type its caller raises."""
+    """Where values come from (``mine.yaml: item F063``), the error its caller raises, and how a message names a
+    value: ``'seed' must be ...`` (``quote``) or ``split.seed: must be ...``."""
 
     prefix: str = ""
     error: type[Exception] = CulturalignError
+    quote: bool = True
 
     def fail(self, what: str) -> NoReturn:
         raise self.error(f"{self.prefix}: {what}" if self.prefix else what)
 
-    def check(self, rule: Rule, value, name: str = ""):
-        """``value`` if ``rule`` allows it; else fail naming it ``name`` ('seed' or split.seed:)."""
+    def check(self, rule: Rule, value, path: str = "", *, name: str | None = None):
+        """``value`` if ``rule`` and the rules of its parts allow it; else fail naming it (by ``name``, else by
+        its ``path``)."""
+        name = name if name is not None else (f"{path!r}" if self.quote else f"{path}:") if path else ""
         problem = rule.problem(value)
         if problem is not None and name:  # 'seed' must be ..., 'source': unknown key(s) ...
             sentence = name.endswith(":") or problem.startswith(("must ", "is ", "holds "))
             self.fail(f"{name}{' ' if sentence else ': '}{problem}")
         if problem is not None:
             self.fail(problem)
+        for suffix, part, v in rule.parts(value):
+            self.check(part, v, (path + suffix).lstrip("."))
         return value
 
-    def get(self, raw: dict, key: str, rule: Rule, default=_ABSENT):
-        """``raw[key]`` (``default`` where absent and given) checked by ``rule``; messages name it 'key'."""
-        if key not in raw and default is _ABSENT:
-            self.fail(f"missing {key!r}")
-        return self.check(rule, raw.get(key, default), f"{key!r}")
-
-    def at(self, place: str) -> Place:
-        """A place inside this one."""
-        return Place(f"{self.prefix}: {place}" if self.prefix else place, self.error)
+    def get(self, raw: dict, key: str, rule: Rule, default=None):
+        """``raw.get(key, default)`` checked by ``rule``."""
+        return self.check(rule, raw.get(key, default), key)

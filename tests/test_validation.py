@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from culturalign.errors import CulturalignError, ModelError
-from culturalign.validation import Bool, Keys, ListOf, Null, Number, OneOf, Place, Text, Whole
+from culturalign.errors import ModelError
+from culturalign.validation import Bool, Fields, Keys, ListOf, Null, Number, OneOf, Place, Text, Whole
 
 AT = Place("exp.yaml", ModelError)
 
@@ -44,7 +44,7 @@ AT = Place("exp.yaml", ModelError)
 def test_a_refused_value_names_where_what_and_what_is_allowed(rule, value, says):
     assert not rule.allows(value)
     with pytest.raises(ModelError) as exc:  # the caller's own error type
-        AT.check(rule, value, "'n'")
+        AT.check(rule, value, "n")
     assert str(exc.value).startswith("exp.yaml: ") and says in str(exc.value)
 
 
@@ -60,15 +60,13 @@ def test_a_refused_value_names_where_what_and_what_is_allowed(rule, value, says)
     ],
 )
 def test_an_allowed_value_comes_back(rule, value):
-    assert AT.check(rule, value, "'n'") is value
+    assert AT.check(rule, value, "n") is value
 
 
-def test_get_fills_a_default_and_refuses_a_missing_required_key():
-    assert AT.get({}, "seed", Whole(), default=0) == 0
-    with pytest.raises(ModelError, match="exp.yaml: missing 'seed'"):
-        AT.get({}, "seed", Whole())
-
-
-def test_a_place_inside_a_place():
-    with pytest.raises(CulturalignError, match="^a.json: model: x$"):
-        Place("a.json").at("model").fail("x")
+def test_get_fills_a_default_and_a_nested_value_is_named_by_its_path():
+    assert AT.get({}, "seed", Whole(), 0) == 0
+    rule = Fields({"model": Fields({"name": Text()}, ("name",))}, ("model",))
+    with pytest.raises(ModelError, match="^exp.yaml: 'model.name' must be text, got 3$"):
+        AT.check(rule, {"model": {"name": 3}})
+    with pytest.raises(ModelError, match=r"^exp.yaml: demos\[1\]: must be a mapping, got 2$"):
+        Place("exp.yaml", ModelError, quote=False).check(ListOf(Keys()), [{}, 2], "demos")

@@ -43,7 +43,7 @@ class Where(Place):
 
     def number(self, value, key: str):
         """``value`` if it is a finite number (not a bool), else a SurveyError naming ``key``."""
-        return self.check(Number(), value, repr(key))
+        return self.check(Number(), value, key)
 
     def text(self, raw: Mapping, key: str, default=None) -> str:
         """``raw[key]`` if it is non-blank text, else a SurveyError."""
@@ -240,7 +240,7 @@ class MentionIndex(Item):
                 where.fail(f"component {shown(comp)} needs 'quality' and 'weight'")
             quality = where.text(comp, "quality")
             parsed.append(Component(quality, float(where.number(comp["weight"], "weight")), str(comp.get("wvs7", ""))))
-        listed = where.check(ListOf(_TEXT, says="a list of the qualities' texts"), raw.get("list") or [], "'list'")
+        listed = where.check(ListOf(_TEXT, says="a list of the qualities' texts"), raw.get("list") or [], "list")
         missing = [c.quality for c in parsed if listed and c.quality not in listed]
         if missing:
             where.fail(f"component(s) {shown(missing)} are not in 'list'")
@@ -316,7 +316,7 @@ class RankedPair(Item):
         for value, members in groups.items():
             where.number(value, "group value")
             codes = ListOf(OneOf(tuple(sorted(options))), says=f"a list of option codes from {sorted(options)}")
-            where.check(codes, members, f"group {value}")
+            where.check(codes, members, name=f"group {value}")
             if not lo <= value <= hi:
                 where.fail(f"group value {value} outside range [{lo}, {hi}]")
             parsed_groups[value] = frozenset(members)
@@ -389,8 +389,8 @@ def parse_options(raw, where: Where) -> dict[int, str]:
     if not isinstance(raw, dict) or not raw or len(raw) > MAX_CODES:
         where.fail(f"'options' must be a mapping of 1 to {MAX_CODES} integer codes -> label")
     for code, label in raw.items():
-        where.check(_CODE, code, "option code")
-        where.check(_TEXT, label, f"option {code}'s label")
+        where.check(_CODE, code, name="option code")
+        where.check(_TEXT, label, name=f"option {code}'s label")
     return dict(raw)
 
 
@@ -413,7 +413,7 @@ def parse_item(raw, path, index: int) -> Item:
     if lo >= hi:
         where.fail(f"'range' low {lo} must be below high {hi}")
     wvs7 = [raw["wvs7"]] if isinstance(raw.get("wvs7"), str) else raw.get("wvs7", [])
-    where.check(ListOf(_TEXT, says="a variable name or a list of them"), wvs7, "'wvs7'")
+    where.check(ListOf(_TEXT, says="a variable name or a list of them"), wvs7, "wvs7")
     for key in ("direction", "theme"):
         where.get(raw, key, Text(blank=True), "")
     common = dict(

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..errors import ModelError
 from ..fileio import parse_yaml, read_text, shown
-from ..validation import AnyOf, Keys, ListOf, Null, OneOf, Place, Text, Whole
+from ..validation import AnyOf, Fields, ListOf, Null, OneOf, Place, Text, Whole
 
 STYLES = ("chat", "completion")
 COMMON_KEYS = frozenset({"provider", "style", "description"})  # every provider's; each adds its own
@@ -61,52 +61,31 @@ _RULES = {  # every value of a spec, of the type culturalign uses it as (checked
     "threads": Whole(1, 1024),
     "parallel": Whole(1, 256),
 }
-_SOURCE = Keys(allowed=("chunks", "install", "path", "sha256", "size"), says="a mapping")
-_SOURCE_RULES = {
-    "path": Text(),
-    "install": Text(),
-    "size": Whole(0, 10**15),  # bytes
-    "sha256": Text(pattern="[0-9a-f]{64}", says="a quoted string of 64 lowercase hex digits") | Null(),
-}
+_SHA256 = Text(pattern="[0-9a-f]{64}", says="a quoted string of 64 lowercase hex digits")
 _PATTERN = Text(200, pattern=r"[^{}]*(\{n(:0[23]d)?\}[^{}]*)*", says="text whose only field is {n}")
-_CHUNKS = AnyOf(
-    (
-        Keys(("package_pattern", "file_pattern", "count"), ("package_pattern", "file_pattern", "count")),
-        ListOf(Keys(("package", "file"), ("package", "file"))),
-    ),
-    "a list of {package, file} entries, or numbered chunks {package_pattern, file_pattern, count} with {n} in the "
-    "patterns and a count from 1 to 1000",
+_NUMBERED = ("package_pattern", "file_pattern", "count")
+_SOURCE = Fields(  # an embedded model's source: a local GGUF path, or PyPI packages whose files concatenate into one
+    {
+        "path": Text(),
+        "install": Text(),
+        "size": Whole(0, 10**15),  # bytes
+        "sha256": _SHA256 | Null(),
+        "chunks": AnyOf(
+            (
+                Fields(dict(zip(_NUMBERED, (_PATTERN, _PATTERN, Whole(1, 1000)))), _NUMBERED),
+                ListOf(Fields({"package": Text(200), "file": Text(200)}, ("package", "file"))),
+            ),
+            "a list of {package, file} entries, or numbered chunks {package_pattern, file_pattern, count}",
+        ),
+    }
 )
 
 
-def _check_values(raw: dict, at: Place) -> None:
-    for key, rule in _RULES.items():
-        if key in raw:
-            at.check(rule, raw[key], f"{key!r}")
-    if "replicas" in raw:
-        seen = [u.rstrip("/").removesuffix("/v1") for u in [raw.get("base_url", "")] + raw["replicas"]]
-        if len(set(seen)) < len(seen):
-            at.fail("'replicas' repeats an address (base_url is the first replica already)")
-
-
 def check_source(src, where: str) -> None:
-    """An embedded model's source: a local GGUF path, or PyPI packages whose data files concatenate into one."""
-    at = Place(where, ModelError)
-    at.check(_SOURCE, src, "'source'")
+    at = Place(f"{where}: source", ModelError)
+    at.check(_SOURCE, src)
     if not {"chunks", "path"} & set(src):
-        at.fail("'source' needs 'path' (a local GGUF file) or 'chunks' (PyPI packages)")
-    for key, rule in _SOURCE_RULES.items():
-        if key in src:
-            at.check(rule, src[key], f"source {key!r}")
-    chunks = at.check(_CHUNKS, src.get("chunks", []), "'chunks'")
-    if isinstance(chunks, dict):
-        at.check(Whole(1, 1000), chunks["count"], "'chunks' count")
-        for key in ("package_pattern", "file_pattern"):
-            at.check(_PATTERN, chunks[key], f"'chunks' {key}")
-    else:
-        for entry in chunks:
-            for key in ("package", "file"):
-                at.check(Text(200), entry[key], f"a chunk's {key!r}")
+        at.fail("needs 'path' (a local GGUF file) or 'chunks' (PyPI packages)")
 
 
 def _parse(name: str, raw, origin: str) -> ModelSpec:
@@ -134,7 +113,10 @@ def _parse(name: str, raw, origin: str) -> ModelSpec:
         )
     at = Place(where, ModelError)
     style = at.get(raw, "style", OneOf(STYLES), "chat")
-    _check_values(raw, at)
+    at.check(Fields(_RULES, closed=False), raw)
+    seen = [u.rstrip("/").removesuffix("/v1") for u in [raw.get("base_url", "")] + raw.get("replicas", [])]
+    if len(set(seen)) < len(seen):
+        at.fail("'replicas' repeats an address (base_url is the first replica already)")
     if entry.check is not None:
         entry.check(raw, where)
     settings = {k: v for k, v in raw.items() if k not in {"provider", "style", "description"}}

@@ -224,9 +224,9 @@ def load_preset(name_or_path: str) -> Preset:
     seed = at.get(raw, "seed", Whole(), 0)
     for key in ("prompt_model", "description"):
         at.get(raw, key, Text(10_000, blank=True) | Null(), None)
-    budget = at.check(_BUDGET, raw.get("budget") or {}, "'budget'")
+    budget = at.check(_BUDGET, raw.get("budget") or {}, "budget")
     for key, count in budget.items():
-        at.check(Whole(1, 10_000), count, f"'budget.{key}'")
+        at.check(Whole(1, 10_000), count, f"budget.{key}")
     from .objectives import make_objective
 
     try:

@@ -178,7 +178,7 @@ _SEEDS = AnyOf(
 
 
 def _seeds(value, where: str) -> list[int]:
-    Place(where).check(_SEEDS, value, "'seeds'")
+    Place(where).check(_SEEDS, value, "seeds")
     if isinstance(value, list) and len(set(value)) < len(value):
         Place(where).fail(f"'seeds' must be {_SEEDS.says}, got {shown(value)}")
     return list(range(value)) if isinstance(value, int) else list(value)
@@ -253,7 +253,7 @@ def parse_experiment(raw, where: str = "experiment") -> Experiment:
     name = at.get(raw, "name", _FOLDER_NAME)
     specs, _ = load_registry()
     models = [raw["models"]] if isinstance(raw["models"], str) else raw["models"]
-    at.check(ListOf(Text(200), 1, says="a non-empty list of registry model names"), models, "'models'")
+    at.check(ListOf(Text(200), 1, says="a non-empty list of registry model names"), models, "models")
     for m in models:
         if m not in specs:
             _fail(
@@ -312,7 +312,7 @@ def output_folder(out, name: str, where: str = "experiment") -> Path:
     user's explicit choice."""
     if out is None:
         return Path("results") / name
-    Place(where).check(Text(says="a folder path"), out, "'out'")
+    Place(where).check(Text(says="a folder path"), out, "out")
     path = Path(out)
     if not path.is_absolute() and os.path.normpath(path).split(os.sep)[0] == os.pardir:
         _fail(
