@@ -196,11 +196,11 @@ def suggestion(word, allowed) -> str:
 @dataclass(frozen=True)
 class Place:
     """Where values come from (``mine.yaml: item F063``), the error its caller raises, and how a message names a
-    value: ``'seed' must be ...`` (``quote``) or ``split.seed: must be ...``."""
+    value by its path: ``'seed' must be ...`` (``"'{}'"``) or ``split.seed: must be ...`` (``"{}:"``)."""
 
     prefix: str = ""
     error: type[Exception] = CulturalignError
-    quote: bool = True
+    names: str = "'{}'"
 
     def fail(self, what: str) -> NoReturn:
         raise self.error(f"{self.prefix}: {what}" if self.prefix else what)
@@ -208,7 +208,7 @@ class Place:
     def check(self, rule: Rule, value, path: str = "", *, name: str | None = None):
         """``value`` if ``rule`` and the rules of its parts allow it; else fail naming it (by ``name``, else by
         its ``path``)."""
-        name = name if name is not None else (f"{path!r}" if self.quote else f"{path}:") if path else ""
+        name = name if name is not None else self.names.format(path) if path else ""
         problem = rule.problem(value)
         if problem is not None and name:  # 'seed' must be ..., 'source': unknown key(s) ...
             sentence = name.endswith(":") or problem.startswith(("must ", "is ", "holds "))

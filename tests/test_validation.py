@@ -69,4 +69,4 @@ def test_get_fills_a_default_and_a_nested_value_is_named_by_its_path():
     with pytest.raises(ModelError, match="^exp.yaml: 'model.name' must be text, got 3$"):
         AT.check(rule, {"model": {"name": 3}})
     with pytest.raises(ModelError, match=r"^exp.yaml: demos\[1\]: must be a mapping, got 2$"):
-        Place("exp.yaml", ModelError, quote=False).check(ListOf(Keys()), [{}, 2], "demos")
+        Place("exp.yaml", ModelError, "{}:").check(ListOf(Keys()), [{}, 2], "demos")

@@ -55,7 +55,7 @@ NAMES = {
         "_BUDGET",
     },
     "culturalign/cli.py": {"map_cmd"},
-    "culturalign/map/points.py": {"check_points", "map_points"},
+    "culturalign/instrument/answers.py": {"map_points"},
 }
 
 

@@ -77,7 +77,7 @@ class _Schema(Place):
     methods are the saved-program schema a task kind's ``check_split`` is given (culturalign.plugins)."""
 
     def __init__(self, file):
-        super().__init__(str(file), CulturalignError, quote=False)
+        super().__init__(str(file), CulturalignError, "{}:")
 
     def fail(self, where: str, what: str | None = None):
         """``fail(path, what)`` as a task kind calls it, or ``fail(what)``."""
