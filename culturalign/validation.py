@@ -43,7 +43,10 @@ def is_whole(value) -> bool:
 
 
 def is_number(value) -> bool:
-    return (is_whole(value) or isinstance(value, float)) and math.isfinite(value)
+    try:
+        return (is_whole(value) or isinstance(value, float)) and math.isfinite(value)
+    except OverflowError:  # an int of a thousand digits is no float
+        return False
 
 
 @dataclass
@@ -145,8 +148,9 @@ class ListOf(Rule):
     def problem(self, value) -> str | None:
         if isinstance(value, list) and len(value) > self.high and not self.says:
             return f"holds {len(value):,} entries; at most {self.high:,} are loaded"
-        entries = not self.says or self.item is None or all(self.item.allows(v) for v in value)
-        fits = isinstance(value, list) and self.low <= len(value) <= self.high and entries
+        fits = isinstance(value, list) and self.low <= len(value) <= self.high
+        if fits and self.says and self.item is not None:  # one message for the whole list
+            fits = all(self.item.allows(v) for v in value)
         return None if fits else f"must be {self.says or 'a list'}, got {shown(value)}"
 
     def parts(self, value) -> list:

@@ -21,6 +21,8 @@ AT = Place("exp.yaml", ModelError)
         (Number(), math.nan, "'n' must be a finite number, got nan"),
         (Number(), False, "must be a finite number"),
         (Number(0, 5), 6, "must be a number from 0 to 5, got 6"),
+        (Number(-10, 10), 10**1000, "must be a number from -10 to 10, got 1000"),
+        (Number(), 10**1000, "must be a finite number, got 1000"),
         (Text(), "  ", "'n' must be text, got '  '"),
         (Text(), 5, "must be text, got 5"),
         (Text(limit=3), "abcd", "'n' is 4 characters long; at most 3 are loaded"),
@@ -32,6 +34,8 @@ AT = Place("exp.yaml", ModelError)
         (Text() | Null(), 3, "must be text or null, got 3"),
         (ListOf(Whole(), high=2), [1, 2, 3], "'n' holds 3 entries; at most 2 are loaded"),
         (ListOf(Whole(), says="a list of seeds"), [True], "must be a list of seeds, got [True]"),
+        (ListOf(Whole(), says="a list of seeds"), 5, "must be a list of seeds, got 5"),
+        (ListOf(Whole()), {"a": 1}, "'n' must be a list, got {'a': 1}"),
         (Keys(("a",)), [], "'n' must be a mapping with a, got []"),
         (Keys(("a",)), {}, "'n': missing a"),
         (
