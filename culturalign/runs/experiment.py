@@ -172,7 +172,7 @@ _COMPILE_KEYS = Keys(
 )
 # optimizer seeds: a count (seeds 0..n-1) or a list of distinct seeds
 _SEEDS = AnyOf(
-    (Whole(1, MAX_SEEDS), ListOf(Whole(), 1, MAX_SEEDS)),
+    (Whole(1, MAX_SEEDS), ListOf(Whole(), 1, MAX_SEEDS, "seeds")),  # one message for the list as a whole
     f"a count from 1 to {MAX_SEEDS}, or a list of 1 to {MAX_SEEDS} distinct whole numbers from 0 to 2**32 - 1",
 )
 
