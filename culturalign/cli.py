@@ -171,42 +171,14 @@ def project(answers, as_json, n_nearest, fill_mean, survey_name):
 )
 def map_cmd(out, points_file, title, survey_name):
     """Draw the cultural map of the 107 countries, optionally with extra named points."""
-    from .instrument.answers import answer_vectors, check_ranges
+    from .instrument.answers import map_points
     from .map.plot import save_map
 
     survey = _map_survey(survey_name)
     points = None
     if points_file:
         data = _read_json(points_file, "points")
-        data = [data] if isinstance(data, dict) else data
-        rows = []
-        for i, entry in enumerate(data if isinstance(data, list) else []):
-            where = f"{points_file}: entry {i + 1}"
-            if not isinstance(entry, dict):
-                raise CulturalignError(f"{where} must be an object")
-            if "x" in entry or "y" in entry:  # a point given by its position: name, x, y and nothing else
-                odd = sorted(set(entry) - {"name", "x", "y"}, key=str)
-                if odd or not {"x", "y"} <= set(entry):
-                    raise CulturalignError(
-                        f"{where}: a point by position has x, y and an optional name, got keys "
-                        f"{shown(sorted(entry, key=str))}"
-                    )
-                for axis in ("x", "y"):
-                    v = entry[axis]
-                    if isinstance(v, bool) or not isinstance(v, (int, float)) or not -10 <= v <= 10:
-                        raise CulturalignError(f"{where}: {axis} must be a number from -10 to 10, got {shown(v)}")
-                name = entry.get("name", f"point {i + 1}")
-                if not isinstance(name, str) or len(name) > 200:
-                    raise CulturalignError(f"{where}: name must be text of at most 200 characters, got {shown(name)}")
-                rows.append({"name": name, "x": float(entry["x"]), "y": float(entry["y"])})
-            else:  # answers, checked as `project` checks them
-                names, vectors, _ = answer_vectors(entry, where, survey)
-                check_ranges(vectors, points_file, survey, first=i + 1)
-                x, y = survey.map.project(vectors).iloc[0]
-                rows.append({"name": names[0], "x": float(x), "y": float(y)})
-        if not rows:
-            raise CulturalignError(f"{points_file}: expected a list of points ({{name, x, y}} or item answers)")
-        points = pd.DataFrame(rows)
+        points = map_points(data, points_file, survey)
     path = save_map(out, points=points, title=title)
     click.echo(f"wrote {path}")
 

@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "culturalign"
 EXTENSIONS = ("recsys",)
 # Lowest first. A top-level module or folder missing here fails the test: place it before it lands.
 STAGES = (
-    ("errors", "fileio", "registry", "plugins", "progress"),
+    ("errors", "fileio", "validation", "registry", "plugins", "progress"),
     ("map",),
     ("instrument",),
     ("distribution",),

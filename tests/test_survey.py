@@ -68,7 +68,7 @@ def _scale(**extra):
     [
         ({"name": "n", "type": "scale"}, "missing 'code'"),
         (_scale(type="likert"), "'type' must be one of"),
-        (_scale(colour="red"), "unknown key(s) colour"),
+        (_scale(colour="red"), "unknown key(s) 'colour'"),
         (_scale(options={1: "a", 9: "b"}), "outside range"),
         (_scale(range=[5, 1]), "must be below high"),
         (_scale(text=""), "missing 'text'"),
@@ -93,7 +93,7 @@ def test_ranked_pair_group_must_use_existing_options():
         "mixed": 2,
         "range": [1, 3],
     }
-    with pytest.raises(SurveyError, match="item PM: group 1 must list option codes"):
+    with pytest.raises(SurveyError, match="item PM: group 1 must be a list of option codes"):
         parse_survey(_survey([item]), "f.yaml")
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 
 from ..errors import CulturalignError
 from ..fileio import shown
+from ..validation import Fields, Number, Place, Text
 from .survey import DEFAULT_SURVEY, Survey, load_survey
 
 
@@ -52,6 +53,28 @@ def check_ranges(vectors, path, survey, first: int = 1):
                 raise CulturalignError(
                     f"{path}: entry {i + first}: {code} = {shown(value)} is outside its range [{lo}, {hi}]"
                 )
+
+
+_POSITION = Fields({"name": Text(200, blank=True), "x": Number(-10, 10), "y": Number(-10, 10)}, ("x", "y"))
+
+
+def map_points(data, path: str, survey: Survey) -> pd.DataFrame:
+    """Extra points for a map (``map --points``): each ``{name, x, y}`` by its position, or item answers projected
+    on ``survey``'s map as :func:`project` projects them. Returns columns name, x, y."""
+    rows = []
+    for i, entry in enumerate([data] if isinstance(data, dict) else data if isinstance(data, list) else []):
+        where = f"{path}: entry {i + 1}"
+        if isinstance(entry, dict) and ("x" in entry or "y" in entry):
+            Place(where, names="{}").check(_POSITION, entry)
+            rows.append({"name": entry.get("name", f"point {i + 1}"), "x": float(entry["x"]), "y": float(entry["y"])})
+            continue
+        names, vectors, _ = answer_vectors(entry, where, survey)
+        check_ranges(vectors, path, survey, first=i + 1)
+        x, y = survey.map.project(vectors).iloc[0]
+        rows.append({"name": names[0], "x": float(x), "y": float(y)})
+    if not rows:
+        raise CulturalignError(f"{path}: expected a list of points ({{name, x, y}} or item answers)")
+    return pd.DataFrame(rows)
 
 
 def project(answers, *, survey: str | Path | Survey = DEFAULT_SURVEY, fill_mean: bool = False) -> pd.DataFrame:

@@ -19,41 +19,35 @@ import math
 import string
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Callable, ClassVar, Mapping, NoReturn
+from typing import Callable, ClassVar, Mapping
 
 from ..errors import SurveyError
 from ..fileio import shown
 from ..registry import Registry
+from ..validation import AnyOf, Keys, ListOf, Number, OneOf, Place, Text, Whole
 from .questions import ANSWER_INSTRUCTION, Answer, Part, Question, listed_options, scale_ends
 
 MAX_CODES = 100  # answer codes of one item: no survey scale comes near this
+_TEXT = Text(100_000)  # a survey's texts: non-blank
+_CODE = AnyOf((Whole(-(10**9), 10**9),), "an integer")
 COMMON_KEYS = frozenset({"code", "name", "type", "text", "options", "range", "wvs7", "direction", "theme"})
 
 Distributions = Mapping[Part, Mapping[int, float]]  # each question's answer distribution {code: p}, by part
 
 
-@dataclass(frozen=True)
-class Where:
+class Where(Place):
     """A place in a survey file, for error messages: ``mine.yaml: item F063: <what is wrong>``."""
 
-    path: str
-    place: str
-
-    def fail(self, what: str) -> NoReturn:
-        raise SurveyError(f"{self.path}: {self.place}: {what}")
+    def __init__(self, path: str, place: str):
+        super().__init__(f"{path}: {place}", SurveyError)
 
     def number(self, value, key: str):
         """``value`` if it is a finite number (not a bool), else a SurveyError naming ``key``."""
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            self.fail(f"{key!r} must be a finite number, got {shown(value)}")
-        return value
+        return self.check(Number(), value, key)
 
     def text(self, raw: Mapping, key: str, default=None) -> str:
         """``raw[key]`` if it is non-blank text, else a SurveyError."""
-        value = raw.get(key, default)
-        if not isinstance(value, str) or not value.strip():
-            self.fail(f"'{key}' must be text, got {shown(value)}")
-        return value
+        return self.get(raw, key, _TEXT, default)
 
 
 @dataclass(frozen=True)
@@ -246,17 +240,13 @@ class MentionIndex(Item):
                 where.fail(f"component {shown(comp)} needs 'quality' and 'weight'")
             quality = where.text(comp, "quality")
             parsed.append(Component(quality, float(where.number(comp["weight"], "weight")), str(comp.get("wvs7", ""))))
-        listed = raw.get("list") or []
-        if not isinstance(listed, list) or not all(isinstance(q, str) for q in listed):
-            where.fail(f"'list' must be a list of the qualities' texts, got {shown(listed)}")
+        listed = where.check(ListOf(_TEXT, says="a list of the qualities' texts"), raw.get("list") or [], "list")
         missing = [c.quality for c in parsed if listed and c.quality not in listed]
         if missing:
             where.fail(f"component(s) {shown(missing)} are not in 'list'")
         ask = where.text(raw, "ask", "")
         _template(ask, where)
-        mentioned = raw.get("mentioned", 1)
-        if isinstance(mentioned, bool) or not isinstance(mentioned, int) or mentioned not in options:
-            where.fail(f"'mentioned' code {shown(mentioned)} is not one of the options {sorted(options)}")
+        mentioned = where.get(raw, "mentioned", OneOf(tuple(sorted(options))), 1)
         return cls(**common, list=tuple(listed), ask=ask, mentioned=mentioned, components=tuple(parsed))
 
     def questions(self) -> tuple[Question, ...]:
@@ -325,10 +315,8 @@ class RankedPair(Item):
         parsed_groups = {}
         for value, members in groups.items():
             where.number(value, "group value")
-            if not isinstance(members, list) or any(
-                isinstance(m, bool) or not isinstance(m, int) or m not in options for m in members
-            ):
-                where.fail(f"group {value} must list option codes from {sorted(options)}, got {shown(members)}")
+            codes = ListOf(OneOf(tuple(sorted(options))), says=f"a list of option codes from {sorted(options)}")
+            where.check(codes, members, name=f"group {value}")
             if not lo <= value <= hi:
                 where.fail(f"group value {value} outside range [{lo}, {hi}]")
             parsed_groups[value] = frozenset(members)
@@ -400,14 +388,10 @@ class RankedPair(Item):
 def parse_options(raw, where: Where) -> dict[int, str]:
     if not isinstance(raw, dict) or not raw or len(raw) > MAX_CODES:
         where.fail(f"'options' must be a mapping of 1 to {MAX_CODES} integer codes -> label")
-    out = {}
     for code, label in raw.items():
-        if isinstance(code, bool) or not isinstance(code, int):
-            where.fail(f"option code {shown(code)} must be an integer")
-        if not isinstance(label, str) or not label.strip():
-            where.fail(f"option {code} needs a text label")
-        out[code] = label
-    return out
+        where.check(_CODE, code, name="option code")
+        where.check(_TEXT, label, name=f"option {code}'s label")
+    return dict(raw)
 
 
 def parse_item(raw, path, index: int) -> Item:
@@ -419,31 +403,19 @@ def parse_item(raw, path, index: int) -> Item:
     if not isinstance(code, str) or not code.strip() or len(code) > 50:
         where.fail("missing 'code' (a short identifier such as F063)")
     where = Where(str(path), f"item {code}")
-    kind = raw.get("type")
-    if not isinstance(kind, str) or kind not in ITEM_TYPES:
-        where.fail(f"'type' must be one of {', '.join(ITEM_TYPES.names())}, got {shown(kind)}")
-    cls = ITEM_TYPES.get(kind)
-    allowed = COMMON_KEYS | cls.keys
-    unknown = sorted(map(str, set(raw) - allowed))
-    if unknown:
-        where.fail(f"unknown key(s) {', '.join(unknown)} for a {kind} item; allowed: {', '.join(sorted(allowed))}")
+    cls = ITEM_TYPES.get(where.get(raw, "type", OneOf(tuple(ITEM_TYPES.names())), None))
+    where.check(Keys(allowed=tuple(sorted(COMMON_KEYS | cls.keys))), raw)
     for key in ("name", "text"):
         if not isinstance(raw.get(key), str) or not raw[key].strip():
             where.fail(f"missing '{key}' (text)")
     options = parse_options(raw.get("options"), where)
-    rng = raw.get("range")
-    if not (isinstance(rng, list) and len(rng) == 2):
-        where.fail("'range' must be [low, high]")
-    lo, hi = (where.number(v, "range") for v in rng)
+    lo, hi = where.get(raw, "range", ListOf(Number(), 2, 2, "[low, high], two finite numbers"), None)
     if lo >= hi:
         where.fail(f"'range' low {lo} must be below high {hi}")
-    wvs7 = raw.get("wvs7", [])
-    wvs7 = [wvs7] if isinstance(wvs7, str) else wvs7
-    if not isinstance(wvs7, list) or not all(isinstance(w, str) for w in wvs7):
-        where.fail(f"'wvs7' must be a variable name or a list of them, got {shown(wvs7)}")
+    wvs7 = [raw["wvs7"]] if isinstance(raw.get("wvs7"), str) else raw.get("wvs7", [])
+    where.check(ListOf(_TEXT, says="a variable name or a list of them"), wvs7, "wvs7")
     for key in ("direction", "theme"):
-        if not isinstance(raw.get(key, ""), str):
-            where.fail(f"'{key}' must be text, got {shown(raw[key])}")
+        where.get(raw, key, Text(blank=True), "")
     common = dict(
         code=code,
         name=raw["name"],

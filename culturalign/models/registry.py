@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 
 from ..errors import ModelError
 from ..fileio import parse_yaml, read_text, shown
+from ..validation import AnyOf, Fields, ListOf, Null, OneOf, Place, Text, Whole
 
 STYLES = ("chat", "completion")
 COMMON_KEYS = frozenset({"provider", "style", "description"})  # every provider's; each adds its own
@@ -46,89 +46,46 @@ def user_models_file() -> Path:
     return base / "culturalign" / "models.yaml"
 
 
-_WHOLE = {"n_ctx": (256, 1_048_576), "n_parallel": (1, 256), "threads": (1, 1024), "parallel": (1, 256)}
-_TEXT = ("description", "model", "url", "base_url", "api_key_env")
-
-
-def _check_values(raw: dict, where: str) -> None:
-    """Every value of a spec of the type culturalign uses it as (before any of it is used)."""
-    for key in _TEXT:
-        if key in raw and not (isinstance(raw[key], str) and raw[key].strip() and len(raw[key]) <= 1000):
-            raise ModelError(f"{where}: '{key}' must be text, got {shown(raw[key])}")
-    for key in ("url", "base_url"):
-        if key in raw and not re.match(r"https?://[^/\s]+", raw[key]):
-            raise ModelError(f"{where}: '{key}' must be an http:// or https:// address, got {shown(raw[key])}")
-    if "replicas" in raw:
-        _check_replicas(raw, where)
-    if "api_key_env" in raw and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", raw["api_key_env"]):
-        raise ModelError(f"{where}: 'api_key_env' must name an environment variable, got {shown(raw['api_key_env'])}")
-    for key, (low, high) in _WHOLE.items():
-        value = raw.get(key, low)
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ModelError(f"{where}: '{key}' must be a whole number from {low} to {high}, got {shown(value)}")
-
-
-def _check_replicas(raw: dict, where: str) -> None:
-    """More addresses serving the same model as ``base_url``: a list of distinct http(s) addresses."""
-    replicas = raw["replicas"]
-    if (
-        not isinstance(replicas, list)
-        or not 1 <= len(replicas) <= 64
-        or not all(isinstance(u, str) and re.match(r"https?://[^/\s]+", u) and len(u) <= 1000 for u in replicas)
-    ):
-        raise ModelError(
-            f"{where}: 'replicas' must be a list of 1 to 64 http:// or https:// addresses (more servers "
-            f"of the same model besides base_url), got {shown(replicas)}"
-        )
-    seen = [u.rstrip("/").removesuffix("/v1") for u in [raw.get("base_url", "")] + replicas]
-    if len(set(seen)) < len(seen):
-        raise ModelError(f"{where}: 'replicas' repeats an address (base_url is the first replica already)")
+_URL = Text(pattern=r"(?s)https?://[^/\s]+.*", says="text: an http:// or https:// address")
+_RULES = {  # every value of a spec, of the type culturalign uses it as (checked before any of it is used)
+    "description": Text(),
+    "model": Text(),
+    "url": _URL,
+    "base_url": _URL,
+    "api_key_env": Text(pattern="[A-Za-z_][A-Za-z0-9_]*", says="text: the name of an environment variable"),
+    "replicas": ListOf(
+        _URL, 1, 64, "a list of 1 to 64 http:// or https:// addresses (more servers of the same model besides base_url)"
+    ),
+    "n_ctx": Whole(256, 1_048_576),
+    "n_parallel": Whole(1, 256),
+    "threads": Whole(1, 1024),
+    "parallel": Whole(1, 256),
+}
+_SHA256 = Text(pattern="[0-9a-f]{64}", says="a quoted string of 64 lowercase hex digits")
+_PATTERN = Text(200, pattern=r"[^{}]*(\{n(:0[23]d)?\}[^{}]*)*", says="text whose only field is {n}")
+_NUMBERED = ("package_pattern", "file_pattern", "count")
+_SOURCE = Fields(  # an embedded model's source: a local GGUF path, or PyPI packages whose files concatenate into one
+    {
+        "path": Text(),
+        "install": Text(),
+        "size": Whole(0, 10**15),  # bytes
+        "sha256": _SHA256 | Null(),
+        "chunks": AnyOf(
+            (
+                Fields(dict(zip(_NUMBERED, (_PATTERN, _PATTERN, Whole(1, 1000)))), _NUMBERED),
+                ListOf(Fields({"package": Text(200), "file": Text(200)}, ("package", "file"))),
+            ),
+            "a list of {package, file} entries, or numbered chunks {package_pattern, file_pattern, count}",
+        ),
+    }
+)
 
 
 def check_source(src, where: str) -> None:
-    """An embedded model's source: a local GGUF path, or PyPI packages whose data files concatenate into one."""
-    if not isinstance(src, dict) or not ({"chunks", "path"} & set(src)):
-        raise ModelError(f"{where}: 'source' needs 'path' (a local GGUF file) or 'chunks' (PyPI packages)")
-    unknown = sorted(map(str, set(src) - {"path", "chunks", "sha256", "size", "install"}))
-    if unknown:
-        raise ModelError(
-            f"{where}: unknown source key(s) {', '.join(unknown)}; allowed: chunks, install, path, sha256, size"
-        )
-    for key in ("path", "install"):
-        if key in src and not (isinstance(src[key], str) and src[key].strip() and "\x00" not in src[key]):
-            raise ModelError(f"{where}: source '{key}' must be text, got {shown(src[key])}")
-    if "size" in src and (isinstance(src["size"], bool) or not isinstance(src["size"], int) or src["size"] < 0):
-        raise ModelError(f"{where}: source 'size' must be a whole number of bytes, got {shown(src['size'])}")
-    chunks = src.get("chunks", [])
-    text = lambda v: isinstance(v, str) and v.strip() and len(v) <= 200  # noqa: E731
-    if isinstance(chunks, dict):
-        count = chunks.get("count")
-        if (
-            set(chunks) != {"package_pattern", "file_pattern", "count"}
-            or not all(
-                text(chunks[k]) and set(re.findall(r"{[^}]*}", chunks[k])) <= {"{n}", "{n:02d}", "{n:03d}"}
-                for k in ("package_pattern", "file_pattern")
-            )
-            or isinstance(count, bool)
-            or not isinstance(count, int)
-            or not 1 <= count <= 1000
-        ):
-            raise ModelError(
-                f"{where}: numbered chunks are {{package_pattern, file_pattern, count}} with {{n}} in "
-                f"the patterns and a count from 1 to 1000, got {shown(chunks)}"
-            )
-    elif not (
-        isinstance(chunks, list)
-        and len(chunks) <= 1000
-        and all(
-            isinstance(c, dict) and set(c) == {"package", "file"} and text(c["package"]) and text(c["file"])
-            for c in chunks
-        )
-    ):
-        raise ModelError(f"{where}: 'chunks' must be a list of {{package, file}} entries, got {shown(chunks)}")
-    sha = src.get("sha256")
-    if sha is not None and not (isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{64}", sha)):
-        raise ModelError(f"{where}: 'sha256' must be a quoted string of 64 lowercase hex digits, got {shown(sha)}")
+    at = Place(f"{where}: source", ModelError)
+    at.check(_SOURCE, src)
+    if not {"chunks", "path"} & set(src):
+        at.fail("needs 'path' (a local GGUF file) or 'chunks' (PyPI packages)")
 
 
 def _parse(name: str, raw, origin: str) -> ModelSpec:
@@ -154,10 +111,12 @@ def _parse(name: str, raw, origin: str) -> ModelSpec:
         raise ModelError(
             f"{where}: unknown key(s) {', '.join(unknown)}; allowed for {provider}: {', '.join(sorted(allowed))}"
         )
-    style = raw.get("style", "chat")
-    if style not in STYLES:
-        raise ModelError(f"{where}: 'style' must be chat or completion, got {shown(style)}")
-    _check_values(raw, where)
+    at = Place(where, ModelError)
+    style = at.get(raw, "style", OneOf(STYLES), "chat")
+    at.check(Fields(_RULES, closed=False), raw)
+    seen = [u.rstrip("/").removesuffix("/v1") for u in [raw.get("base_url", "")] + raw.get("replicas", [])]
+    if len(set(seen)) < len(seen):
+        at.fail("'replicas' repeats an address (base_url is the first replica already)")
     if entry.check is not None:
         entry.check(raw, where)
     settings = {k: v for k, v in raw.items() if k not in {"provider", "style", "description"}}

@@ -18,6 +18,7 @@ from pathlib import Path
 from ..errors import CulturalignError
 from ..fileio import read_yaml, shown
 from ..registry import Registry
+from ..validation import Keys, Null, OneOf, Place, Text, Whole
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ OPTIMIZERS: Registry[OptimizerQuirks] = Registry(
     },
     extensible=True,
 )
+# {train: N, val: M}: how many countries the optimizer sees
+_BUDGET = Keys(allowed=("train", "val"), says="a mapping of 'train' and/or 'val' to a count of countries")
 _TOP_KEYS = {"optimizer", "description", "seed", "prompt_model", "settings", "compile", "objective", "tau", "budget"}
 # Arguments culturalign supplies itself: the metric, models, data.
 _SUPPLIED = {
@@ -213,32 +216,17 @@ def load_preset(name_or_path: str) -> Preset:
             )
         path = shipped[name_or_path]
     raw = read_yaml(path, "optimizer preset") or {}
-    if not isinstance(raw, dict):
-        raise CulturalignError(f"{path}: a preset is a mapping with keys {', '.join(sorted(_TOP_KEYS))}")
-    unknown = sorted(map(str, set(raw) - _TOP_KEYS))
-    if unknown:
-        raise CulturalignError(f"{path}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_TOP_KEYS))}")
-    optimizer = raw.get("optimizer")
-    if optimizer not in OPTIMIZERS:
-        raise CulturalignError(f"{path}: 'optimizer' must be one of {', '.join(OPTIMIZERS)}, got {shown(optimizer)}")
+    at = Place(str(path))
+    at.check(Keys(allowed=tuple(sorted(_TOP_KEYS))), raw)
+    optimizer = at.get(raw, "optimizer", OneOf(tuple(OPTIMIZERS)), None)
     settings = check_settings(optimizer, "settings", raw.get("settings"), str(path))
     compile_ = check_settings(optimizer, "compile", raw.get("compile"), str(path))
-    seed = raw.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
-        raise CulturalignError(f"{path}: 'seed' must be a whole number from 0 to 2**32 - 1, got {shown(seed)}")
+    seed = at.get(raw, "seed", Whole(), 0)
     for key in ("prompt_model", "description"):
-        if raw.get(key) is not None and not isinstance(raw[key], str):
-            raise CulturalignError(f"{path}: '{key}' must be text (or null), got {shown(raw[key])}")
-    budget = raw.get("budget") or {}
-    if (
-        not isinstance(budget, dict)
-        or set(budget) - {"train", "val"}
-        or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 10_000 for v in budget.values())
-    ):
-        raise CulturalignError(
-            f"{path}: 'budget' is a mapping with 'train' and/or 'val': how many countries the "
-            f"optimizer sees (whole numbers of at least 1), got {shown(budget)}"
-        )
+        at.get(raw, key, Text(10_000, blank=True) | Null(), None)
+    budget = at.check(_BUDGET, raw.get("budget") or {}, "budget")
+    for key, count in budget.items():
+        at.check(Whole(1, 10_000), count, f"budget.{key}")
     from .objectives import make_objective
 
     try:

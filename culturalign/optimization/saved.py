@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import platform
 from importlib import metadata
 from pathlib import Path
@@ -18,6 +17,7 @@ from ..errors import CulturalignError
 from ..fileio import atomic_write, json_safe, read_json, shown
 from ..map import reference
 from ..programs.programs import make_program
+from ..validation import AnyOf, Bool, Fields, Keys, ListOf, Null, Number, OneOf, Place, Text, Whole, is_number
 
 PROGRAM_FILE, MANIFEST_FILE = "program.json", "manifest.json"
 # A saved program is data someone may have downloaded and edited: what DSPy is given is bounded. Compiled
@@ -72,46 +72,68 @@ def _secret_keys(obj, where: str = "") -> list[str]:
     return []
 
 
-class _Schema:
-    """Checks of one loaded JSON file; every error names the file, the field's path and what is allowed."""
+class _Schema(Place):
+    """Checks of one loaded JSON file; every error names the file, the field's path and what is allowed. The
+    methods are the saved-program schema a task kind's ``check_split`` is given (culturalign.plugins)."""
 
     def __init__(self, file):
-        self.file = file
+        super().__init__(str(file), CulturalignError, "{}:")
 
-    def fail(self, where: str, what: str):
-        raise CulturalignError(f"{self.file}: {where}: {what}" if where else f"{self.file}: {what}")
+    def fail(self, where: str, what: str | None = None):
+        """``fail(path, what)`` as a task kind calls it, or ``fail(what)``."""
+        super().fail(where if what is None else f"{where}: {what}" if where else what)
 
     def mapping(self, value, where: str, required=(), allowed=None) -> dict:
-        if not isinstance(value, dict):
-            self.fail(
-                where, f"must be a JSON object{' with ' + ', '.join(required) if required else ''}, got {shown(value)}"
-            )
-        missing = [k for k in required if k not in value]
-        if missing:
-            self.fail(where, f"missing {', '.join(missing)}")
-        unknown = sorted(set(value) - set(allowed)) if allowed is not None else []
-        if unknown:
-            self.fail(where, f"unknown key(s) {', '.join(map(shown, unknown))}; allowed: {', '.join(allowed)}")
-        return value
+        return self.check(Keys(tuple(required), allowed and tuple(allowed), "a JSON object"), value, where)
 
     def text(self, value, where: str, limit: int = MAX_TEXT, null: bool = False) -> None:
-        if value is None and null:
-            return
-        if not isinstance(value, str):
-            self.fail(where, f"must be text{' or null' if null else ''}, got {shown(value)}")
-        if len(value) > limit:
-            self.fail(where, f"is {len(value):,} characters long; at most {limit:,} are loaded")
+        self.check(Text(limit, blank=True) | Null() if null else Text(limit, blank=True), value, where)
 
     def whole(self, value, where: str, low: int = 0, high: int = 2**32 - 1) -> None:
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            self.fail(where, f"must be a whole number from {low:,} to {high:,}, got {shown(value)}")
+        self.check(Whole(low, high), value, where)
 
     def items(self, value, where: str, limit: int) -> list:
-        if not isinstance(value, list):
-            self.fail(where, f"must be a list, got {shown(value)}")
-        if len(value) > limit:
-            self.fail(where, f"holds {len(value):,} entries; at most {limit:,} are loaded")
-        return value
+        return self.check(ListOf(high=limit), value, where)
+
+
+def _object(rules: dict, required=(), closed=False) -> Fields:
+    return Fields(rules, required, "a JSON object", closed)
+
+
+_OBJECT, _NOTE, _HASH = _object({}), Text(1000, blank=True) | Null(), Text(100, blank=True)
+_MANIFEST = _object(  # what culturalign reads from a manifest; other keys are kept as a record and never read
+    {
+        "model": _object({"name": Text(200, blank=True)}, ("name",)),
+        **dict.fromkeys(("model_identity", "endpoint", "prompt_model", "survey"), _NOTE),
+        "data_hashes": _object({"survey": _HASH, "reference": _OBJECT}, ("survey", "reference")),
+        "seed": Whole(),
+        "trained_questions": ListOf(Text(20, blank=True), high=1000),  # read by a held-out-question evaluation
+        "optimizer": _object(
+            {"preset": Text(1000, blank=True), "compile_settings": _object({"seed": Whole()})},
+            ("optimizer", "preset", "settings"),
+        ),
+        "generation": _object({"temperature": Number(0, 5), "max_tokens": Whole(1, 8192)}, closed=True),
+        **dict.fromkeys(("usage", "scores", "metric", "versions", "dataset"), _OBJECT),
+    },
+    ("program", "model", "split", "seed", "optimizer", "data_hashes"),
+)
+_FIELD = _object(
+    {"prefix": Text(MAX_TEXT, blank=True), "description": Text(MAX_TEXT, blank=True)}, ("prefix", "description")
+)
+_PREDICTOR = _object(  # one predictor's state in a program.json
+    {
+        "signature": _object(
+            {"instructions": Text(MAX_TEXT, blank=True), "fields": ListOf(_FIELD, high=100)}, ("instructions", "fields")
+        ),
+        "demos": ListOf(_object({"augmented": Bool()}), high=MAX_DEMOS),
+        "lm": AnyOf((Null(),), "null: a saved program never chooses its own model"),
+        "traces": ListOf(high=MAX_DEMOS),
+        "train": ListOf(high=MAX_DEMOS),
+        "fields": _OBJECT,
+    },
+    ("signature", "demos", "lm"),
+    closed=True,
+)
 
 
 def _check_split(s: _Schema, split, task) -> None:
@@ -146,7 +168,7 @@ def check_manifest(manifest, file) -> dict:
     from .presets import OPTIMIZERS, check_settings
 
     s = _Schema(file)
-    s.mapping(manifest, "", required=("program", "model", "split", "seed", "optimizer", "data_hashes"))
+    s.check(_MANIFEST, manifest)
     name = manifest["program"]
     if not isinstance(name, str) or name not in registered():
         s.fail("program", f"{shown(name)} is not a registered program; registered: {', '.join(registered())}")
@@ -157,36 +179,14 @@ def check_manifest(manifest, file) -> dict:
             f"{shown(task)} does not match program {name!r} (its task is "
             f"{getattr(make_program(name), 'task', None)!r})",
         )
-    model = s.mapping(manifest["model"], "model", required=("name",))
-    s.text(model["name"], "model.name", 200)
-    for key in ("model_identity", "endpoint", "prompt_model", "survey"):
-        s.text(manifest.get(key), key, 1000, null=True)
-    hashes = s.mapping(manifest["data_hashes"], "data_hashes", required=("survey", "reference"))
-    s.text(hashes["survey"], "data_hashes.survey", 100)
-    for key, value in s.mapping(hashes["reference"], "data_hashes.reference").items():
-        s.text(value, f"data_hashes.reference.{key}", 100)
-    s.whole(manifest["seed"], "seed")
-    if "trained_questions" in manifest:  # read by a held-out-question evaluation
-        for i, question in enumerate(s.items(manifest["trained_questions"], "trained_questions", 1000)):
-            s.text(question, f"trained_questions[{i}]", 20)
+    for key, value in manifest["data_hashes"]["reference"].items():
+        s.check(_HASH, value, f"data_hashes.reference.{key}")
     _check_split(s, manifest["split"], task)
-    opt = s.mapping(manifest["optimizer"], "optimizer", required=("optimizer", "preset", "settings"))
-    if opt["optimizer"] not in OPTIMIZERS:
-        s.fail("optimizer.optimizer", f"must be one of {', '.join(OPTIMIZERS)}, got {shown(opt['optimizer'])}")
-    s.text(opt["preset"], "optimizer.preset", 1000)
+    opt = manifest["optimizer"]
+    s.check(OneOf(tuple(OPTIMIZERS)), opt["optimizer"], "optimizer.optimizer")
     check_settings(opt["optimizer"], "settings", opt["settings"], f"{file}: optimizer")
-    compile_settings = dict(s.mapping(opt.get("compile_settings", {}), "optimizer.compile_settings"))
-    s.whole(compile_settings.pop("seed", 0), "optimizer.compile_settings.seed")  # culturalign's, not the preset's
+    compile_settings = {k: v for k, v in opt.get("compile_settings", {}).items() if k != "seed"}  # seed: ours
     check_settings(opt["optimizer"], "compile", compile_settings, f"{file}: optimizer")
-    if "generation" in manifest:  # passed to the language model as it stands
-        gen = s.mapping(manifest["generation"], "generation", allowed=("temperature", "max_tokens"))
-        temperature = gen.get("temperature", 0.0)
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature <= 5:
-            s.fail("generation.temperature", f"must be a number from 0 to 5, got {shown(temperature)}")
-        s.whole(gen.get("max_tokens", 1), "generation.max_tokens", 1, 8192)
-    for key in ("usage", "scores", "metric", "versions", "dataset"):
-        if key in manifest:
-            s.mapping(manifest[key], key)
     return manifest
 
 
@@ -234,48 +234,22 @@ def check_program_state(state, program, file) -> dict:
         s.text(value, f"metadata.dependency_versions.{key}", 100)
     for name, predictor in predictors.items():
         fields = predictor.signature.fields
-        p = s.mapping(
-            state[name],
-            name,
-            required=("signature", "demos", "lm"),
-            allowed=("signature", "demos", "lm", "traces", "train", "fields"),
-        )
-        if p["lm"] is not None:
-            s.fail(f"{name}.lm", "must be null: a saved program never chooses its own model")
-        sig = s.mapping(p["signature"], f"{name}.signature", required=("instructions", "fields"))
-        s.text(sig["instructions"], f"{name}.signature.instructions")
-        saved_fields = s.items(sig["fields"], f"{name}.signature.fields", len(fields))
+        saved_fields = s.check(_PREDICTOR, state[name], name)["signature"]["fields"]
         if len(saved_fields) != len(fields):
             s.fail(
                 f"{name}.signature.fields",
                 f"holds {len(saved_fields)} entries; the predictor has {len(fields)} fields ({', '.join(fields)})",
             )
-        for field_name, entry in zip(fields, saved_fields):
-            where = f"{name}.signature.fields[{list(fields).index(field_name)}]"
-            s.mapping(entry, where, required=("prefix", "description"))
-            s.text(entry["prefix"], f"{where}.prefix")
-            s.text(entry["description"], f"{where}.description")
-        for key in ("traces", "train"):
-            s.items(p.get(key, []), f"{name}.{key}", MAX_DEMOS)
-        if "fields" in p:
-            s.mapping(p["fields"], f"{name}.fields")
-        for i, demo in enumerate(s.items(p["demos"], f"{name}.demos", MAX_DEMOS)):
+        for i, demo in enumerate(state[name]["demos"]):
             _check_demo(s, demo, f"{name}.demos[{i}]", fields)
     return state
 
 
 def _check_demo(s: _Schema, demo, where: str, fields) -> None:
-    s.mapping(demo, where)
-    if not isinstance(demo.get("augmented", False), bool):
-        s.fail(f"{where}.augmented", f"must be true or false, got {shown(demo['augmented'])}")
     for key, value in demo.items():
         here = f"{where}.{key}"
         if key in fields and fields[key].annotation is str:
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, (str, int, float))
-                or (isinstance(value, float) and not math.isfinite(value))
-            ):
+            if not (isinstance(value, str) or is_number(value)):
                 s.fail(here, f"must be text (or a number), got {shown(value)}")
         size = len(value) if isinstance(value, str) else len(json.dumps(value, default=str))
         if size > MAX_TEXT:

@@ -25,10 +25,8 @@ presets or saved programs, and countries all fail with a message that says where
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
-import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -39,6 +37,7 @@ from ..instrument.survey import load_survey
 from ..map import reference
 from ..map.splits import SPLITS, country_splits
 from ..map.yardsticks import SHUFFLED_SUFFIX
+from ..validation import AnyOf, Bool, Keys, ListOf, OneOf, Place, Text, Whole, suggestion
 
 BASELINES = ("no_persona", "engineered")
 MODES = ("logprob", "sample", "verbalized")
@@ -59,9 +58,14 @@ _KEYS = {
     "shuffled_control",
     "survey",
 }
-_REQUIRED = ("name", "models", "conditions")
+_DOCUMENT = Keys(
+    ("name", "models", "conditions"), tuple(sorted(_KEYS)), "an experiment mapping", "missing required key(s): "
+)
+_FOLDER_NAME = Text(
+    pattern=r"[A-Za-z0-9_-][A-Za-z0-9._ -]{0,99}",
+    says="a folder name of letters, digits, '.', '_', '-' and spaces, not starting with '.' (it names results/NAME)",
+)
 MAX_SEEDS = 50
-_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._ -]{0,99}")
 
 
 @dataclass(frozen=True)
@@ -110,19 +114,7 @@ class Experiment:
 
 
 def _fail(where: str, message: str):
-    raise CulturalignError(f"{where}: {message}")
-
-
-def _suggest(word: str, allowed) -> str:
-    close = difflib.get_close_matches(str(word), list(allowed), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _int(raw: dict, key: str, default: int, low: int, high: int, where: str) -> int:
-    value = raw.get(key, default)
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        _fail(where, f"'{key}' must be a whole number from {low} to {high}, got {shown(value)}")
-    return value
+    Place(where).fail(message)
 
 
 def _condition(entry, i: int, where: str) -> Condition:
@@ -134,7 +126,7 @@ def _condition(entry, i: int, where: str) -> Condition:
         if entry not in BASELINES:
             _fail(
                 here,
-                f"unknown condition {shown(entry)}{_suggest(entry, BASELINES)}; a condition is one of "
+                f"unknown condition {shown(entry)}{suggestion(entry, BASELINES)}; a condition is one of "
                 f"{', '.join(BASELINES)}, or a mapping 'program: FOLDER' or 'compile: PRESET'",
             )
         return Condition(entry, "baseline")
@@ -170,28 +162,26 @@ def _condition(entry, i: int, where: str) -> Condition:
         except CulturalignError as exc:
             _fail(here, str(exc))
         return Condition(f"compiled:{preset.name}", "compile", str(value))
-    _fail(here, f"unknown key {key!r}{_suggest(key, ('program', 'compile'))}; use 'program' or 'compile'")
+    _fail(here, f"unknown key {key!r}{suggestion(key, ('program', 'compile'))}; use 'program' or 'compile'")
 
 
-_COMPILE_KEYS = ("compile", "respondent", "objective", "tau", "seeds", "prompt_format", "retrieval")
+_COMPILE_KEYS = Keys(
+    ("compile",),
+    ("compile", "respondent", "objective", "tau", "seeds", "prompt_format", "retrieval"),
+    "a mapping",
+)
+# optimizer seeds: a count (seeds 0..n-1) or a list of distinct seeds
+_SEEDS = AnyOf(
+    (Whole(1, MAX_SEEDS), ListOf(Whole(), 1, MAX_SEEDS, "seeds")),  # one message for the list as a whole
+    f"a count from 1 to {MAX_SEEDS}, or a list of 1 to {MAX_SEEDS} distinct whole numbers from 0 to 2**32 - 1",
+)
 
 
-def _seeds(value, what: str, where: str) -> list[int]:
-    """Optimizer seeds: a count (seeds 0..n-1) or a list of distinct seeds."""
-    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_SEEDS:
-        return list(range(value))
-    if not (
-        isinstance(value, list)
-        and 1 <= len(value) <= MAX_SEEDS
-        and all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**32 for s in value)
-        and len(set(value)) == len(value)
-    ):
-        _fail(
-            where,
-            f"{what} must be a count from 1 to {MAX_SEEDS}, or a list of 1 to {MAX_SEEDS} distinct whole "
-            f"numbers from 0 to 2**32 - 1, got {shown(value)}",
-        )
-    return list(value)
+def _seeds(value, where: str) -> list[int]:
+    Place(where).check(_SEEDS, value, "seeds")
+    if isinstance(value, list) and len(set(value)) < len(value):
+        Place(where).fail(f"'seeds' must be {_SEEDS.says}, got {shown(value)}")
+    return list(range(value)) if isinstance(value, int) else list(value)
 
 
 def _compile_condition(entry: dict, here: str) -> Condition:
@@ -203,14 +193,7 @@ def _compile_condition(entry: dict, here: str) -> Condition:
     from ..optimization.objectives import make_objective
     from ..optimization.presets import load_preset
 
-    unknown = sorted(set(entry) - set(_COMPILE_KEYS))
-    if unknown:
-        _fail(
-            here,
-            "unknown key(s) "
-            + ", ".join(f"{k!r}{_suggest(k, _COMPILE_KEYS)}" for k in unknown)
-            + f"; a compiled condition takes {', '.join(_COMPILE_KEYS)}",
-        )
+    Place(here).check(_COMPILE_KEYS, entry)
     try:
         preset = load_preset(str(entry["compile"]))
         program = str(entry.get("respondent", "respondent"))
@@ -229,7 +212,7 @@ def _compile_condition(entry: dict, here: str) -> Condition:
         parts.append(objective.name + (f"-tau{objective.tau:g}" if "tau" in entry else ""))
     parts += [f"{k}-{v}" for k, v in sorted(settings.get("retrieval", {}).items())]
     parts += [settings["prompt_format"]] if "prompt_format" in settings else []
-    seeds = tuple(_seeds(entry["seeds"], "'seeds'", here)) if "seeds" in entry else None
+    seeds = tuple(_seeds(entry["seeds"], here)) if "seeds" in entry else None
     return Condition(
         "compiled:" + "/".join(parts),
         "compile",
@@ -265,59 +248,31 @@ def parse_experiment(raw, where: str = "experiment") -> Experiment:
     """Validate an experiment mapping (as loaded from YAML); raises CulturalignError on the first problem."""
     from ..models.registry import load_registry
 
-    if not isinstance(raw, dict):
-        _fail(where, f"an experiment file is a mapping with keys {', '.join(sorted(_KEYS))}")
-    unknown = sorted(set(raw) - _KEYS, key=str)
-    if unknown:
-        _fail(
-            where,
-            "unknown key(s) "
-            + ", ".join(f"{shown(k)}{_suggest(k, _KEYS)}" for k in unknown)
-            + f"; allowed: {', '.join(sorted(_KEYS))}",
-        )
-    missing = [k for k in _REQUIRED if k not in raw]
-    if missing:
-        _fail(where, f"missing required key(s): {', '.join(missing)}")
-    name = raw["name"]
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        _fail(
-            where,
-            f"'name' must be a folder name of letters, digits, '.', '_', '-' and spaces, not starting "
-            f"with '.' (it names results/NAME), got {shown(name)}",
-        )
+    at = Place(where)
+    at.check(_DOCUMENT, raw)
+    name = at.get(raw, "name", _FOLDER_NAME)
     specs, _ = load_registry()
-    models = raw["models"]
-    if isinstance(models, str):
-        models = [models]
-    if not isinstance(models, list) or not models or not all(isinstance(m, str) for m in models):
-        _fail(where, f"'models' must be a non-empty list of registry model names, got {shown(models)}")
+    models = [raw["models"]] if isinstance(raw["models"], str) else raw["models"]
+    at.check(ListOf(Text(200), 1, says="a non-empty list of registry model names"), models, "models")
     for m in models:
         if m not in specs:
             _fail(
                 where,
-                f"unknown model {shown(m)}{_suggest(m, specs)}; registered: {', '.join(sorted(specs))} "
+                f"unknown model {shown(m)}{suggestion(m, specs)}; registered: {', '.join(sorted(specs))} "
                 "(add your own in ~/.config/culturalign/models.yaml)",
             )
     if len(set(models)) != len(models):
         _fail(where, "'models' lists a model twice")
-    entries = raw["conditions"]
-    if not isinstance(entries, list) or not entries:
-        _fail(where, "'conditions' must be a non-empty list")
+    entries = at.get(raw, "conditions", ListOf(low=1, says="a non-empty list"))
     conditions = [_condition(c, i, where) for i, c in enumerate(entries)]
     if len({c.name for c in conditions}) != len(conditions):
         _fail(where, "'conditions' lists a condition twice")
-    split_seed = _int(raw, "split_seed", 0, 0, 2**31 - 1, where)
-    mode = raw.get("mode", "logprob")
-    if mode not in MODES:
-        _fail(where, f"'mode' must be one of {', '.join(MODES)}, got {shown(mode)}")
-    seeds = _seeds(raw.get("seeds", 1), "'seeds'", where)
-    shuffled = raw.get("shuffled_control", False)
-    if not isinstance(shuffled, bool):
-        _fail(where, f"'shuffled_control' must be true or false, got {shown(shuffled)}")
+    split_seed = at.get(raw, "split_seed", Whole(0, 2**31 - 1), 0)
+    mode = at.get(raw, "mode", OneOf(MODES), "logprob")
+    seeds = _seeds(raw.get("seeds", 1), where)
+    shuffled = at.get(raw, "shuffled_control", Bool(), False)
     table = country_splits(split_seed)
-    survey = raw.get("survey", "ivs-iw10")
-    if not isinstance(survey, str) or not survey.strip():
-        _fail(where, f"'survey' must name a shipped survey or a survey file, got {shown(survey)}")
+    survey = at.get(raw, "survey", Text(says="the name of a shipped survey or a survey file"), "ivs-iw10")
     try:
         found = load_survey(survey)
     except CulturalignError as exc:
@@ -328,7 +283,7 @@ def parse_experiment(raw, where: str = "experiment") -> Experiment:
             f"survey {survey!r} has no map projection; a comparison scores map points today, so run it with "
             f"`culturalign audit --survey {survey}` (distributions) instead",
         )
-    samples = _int(raw, "samples", 10, 1, 100, where)
+    samples = at.get(raw, "samples", Whole(1, 100), 10)
     try:  # the one generation config: checked here, before any model starts
         generation = GenerationConfig.of(mode, samples if "samples" in raw else None, raw.get("temperature"))
     except CulturalignError as exc:
@@ -341,9 +296,9 @@ def parse_experiment(raw, where: str = "experiment") -> Experiment:
         held_out=table.loc[table.split == "test", "country"].tolist(),
         split_seed=split_seed,
         generation=generation,
-        variants=_int(raw, "variants", 10, 1, 10, where),
+        variants=at.get(raw, "variants", Whole(1, 10), 10),
         seeds=seeds,
-        parallel=_int(raw, "parallel", 1, 1, 64, where),
+        parallel=at.get(raw, "parallel", Whole(1, 64), 1),
         shuffled_control=shuffled,
         survey=survey,
         out=output_folder(raw.get("out"), name, where),
@@ -357,8 +312,7 @@ def output_folder(out, name: str, where: str = "experiment") -> Path:
     user's explicit choice."""
     if out is None:
         return Path("results") / name
-    if not isinstance(out, str) or not out.strip():
-        _fail(where, f"'out' must be a folder path, got {shown(out)}")
+    Place(where).check(Text(says="a folder path"), out, "out")
     path = Path(out)
     if not path.is_absolute() and os.path.normpath(path).split(os.sep)[0] == os.pardir:
         _fail(
