@@ -308,6 +308,7 @@ def test_a_study_without_held_out_countries_still_reports_skill(tmp_path, monkey
     from culturalign.runs import compare
     from culturalign.models import session as session_module
 
+    _bind_real_sessions()
     monkeypatch.setattr(
         session_module, "ModelSession", lambda name: fake_model_session(AnswerCache(tmp_path / "a.sqlite"))
     )

@@ -30,6 +30,7 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ..elicitation.elicit import MODES
 from ..elicitation.scoring import GenerationConfig
 from ..errors import CulturalignError
 from ..fileio import read_yaml, shown
@@ -40,7 +41,6 @@ from ..map.yardsticks import SHUFFLED_SUFFIX
 from ..validation import AnyOf, Bool, Keys, ListOf, OneOf, Place, Text, Whole, suggestion
 
 BASELINES = ("no_persona", "engineered")
-MODES = ("logprob", "sample", "verbalized")
 _KEYS = {
     "name",
     "models",
