@@ -64,3 +64,31 @@ def test_a_clean_page_has_no_problems(driver, tmp_path):
     page = tmp_path / "fine.html"
     page.write_text(f"<!doctype html><meta charset=utf-8><table><tr><td>1</td></tr></table><img alt=f src='{PNG}'>")
     assert check.problems(driver, page) == []
+
+
+def test_an_audit_map_in_the_browser_shows_no_two_overlapping_names(driver, tmp_path):
+    """The interactive map places its names in the page (the PNG's placement is matplotlib's): measured as the
+    browser drew them, no two visible names overlap, and the targets and points keep theirs."""
+    from culturalign.map.plot import save_map
+
+    points = {
+        "name": ["m (no_persona)", "Sweden (engineered)", "Thailand (engineered)", "SWE", "SWE", "SWE"],
+        "x": [0.27, -1.37, -0.1, -0.15, 1.9, 1.97],
+        "y": [0.17, 2.85, -0.3, -0.27, 0.37, 0.29],
+        "group": ["no_persona", "engineered", "engineered", "centroid", "region lookup", "neighbours"],
+    }
+    page = save_map(tmp_path / "map.html", points, highlight=["Sweden", "Thailand"])
+    driver.get(page.as_uri())
+    boxes = driver.execute_script(
+        "return [...document.querySelectorAll('text.label')].filter(t => t.style.display !== 'none')"
+        ".map(t => { const b = t.getBoundingClientRect(); return [t.textContent, b.left, b.top, b.right, b.bottom]; });"
+    )
+    overlaps = [
+        (a[0], b[0])
+        for i, a in enumerate(boxes)
+        for b in boxes[i + 1 :]
+        if min(a[3], b[3]) - max(a[1], b[1]) > 0.5 and min(a[4], b[4]) - max(a[2], b[2]) > 0.5
+    ]
+    assert overlaps == []
+    names = {b[0] for b in boxes}
+    assert set(points["name"]) <= names and {"Sweden", "Thailand"} <= names and len(names) >= 90
