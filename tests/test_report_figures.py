@@ -68,6 +68,16 @@ def test_the_report_map_labels_its_targets_without_overlaps(table):
     assert min(t.get_fontsize() for t in labels) >= 9
 
 
+# the layers of a default audit: the unprompted model, eight engineered points crowded near it, their targets
+TARGETS = ["Sweden", "Japan", "Nigeria", "Brazil", "India", "Russia", "Spain", "United States"]
+AUDIT_POINTS = {
+    "name": ["m (no_persona)", *(f"{t} (engineered)" for t in TARGETS), "SWE", "SWE", "SWE"],
+    "x": [0.16, 0.27, 0.30, 0.21, 0.25, 0.33, 0.29, 0.22, 0.24, -0.15, 1.9, 1.97],
+    "y": [2.06, 1.92, 1.87, 1.95, 1.90, 1.93, 1.88, 1.91, 1.96, -0.27, 0.37, 0.29],
+    "group": ["no_persona", *["engineered"] * 8, "centroid", "region lookup", "neighbours"],
+}
+
+
 def _overlapping_labels(fig) -> list[tuple[str, str]]:
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
@@ -83,16 +93,9 @@ def test_an_audit_map_names_its_points_and_targets_and_no_two_labels_overlap():
 
     from culturalign.map import plot, reference
 
-    points = pd.DataFrame(
-        {
-            "name": ["m (no_persona)", "Sweden (engineered)", "Thailand (engineered)", "SWE", "SWE", "SWE"],
-            "x": [0.27, -1.37, -0.1, -0.15, 1.9, 1.97],
-            "y": [0.17, 2.85, -0.3, -0.27, 0.37, 0.29],
-            "group": ["no_persona", "engineered", "engineered", "centroid", "region lookup", "neighbours"],
-        }
-    )
-    fig = plot._figure(points, None, title="an audit", highlight=["Sweden", "Thailand"], halo=True)
+    points = pd.DataFrame(AUDIT_POINTS)
+    fig = plot._figure(points, None, title="an audit", highlight=TARGETS, halo=True)
     assert _overlapping_labels(fig) == []
     named = {t.get_text() for t in fig.axes[0].texts}
-    assert set(points.name) <= named and {"Sweden", "Thailand"} <= named
-    assert len(named & set(reference.countries().country)) >= 90  # most of the 107 keep their names
+    assert {"m (no_persona)", *TARGETS} <= named  # a lone point and the targets always keep their names
+    assert len(named & set(reference.countries().country)) >= 80  # most of the 107 keep theirs

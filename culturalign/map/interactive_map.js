@@ -136,7 +136,7 @@ D.points.forEach(p => {
                            "stroke-width": 1}, pointG);
   hover(node, [p.name, p.group !== p.name ? p.group : "added point", "x " + fmt(p.x), "y " + fmt(p.y)]);
   items.push({key, node, place: () => node.setAttribute("transform", "translate(" + sx(p.x) + "," + sy(p.y) + ")")});
-  addLabel(key, p.x, p.y, p.name, 12, "bold", g.colour, 12, 11, false);
+  addLabel(key, p.x, p.y, p.name, 12, "bold", g.colour, 12, 11, !p.lone);  // one of many: its line says which
 });
 // Measure each label once (font metrics do not change with zoom).
 labels.forEach(l => {
@@ -146,7 +146,8 @@ labels.forEach(l => {
 });
 // Extra-point labels first, then the most crowded countries, as in the static map.
 labels.forEach(l => {
-  l.crowd = l.key.startsWith("p:") ? 1e9 : !l.optional ? 1e8 :  // the names that must show go first
+  const point = l.key.startsWith("p:");  // the names that must show go first: lone points, ringed countries
+  l.crowd = !l.optional ? (point ? 1e9 : 1e8) : point ? 1e7 :
     labels.filter(o => Math.hypot(o.x - l.x, o.y - l.y) < 0.3).length;
 });
 labels.sort((a, b) => b.crowd - a.crowd);

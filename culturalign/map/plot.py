@@ -381,12 +381,13 @@ def _label_every_country(fig, ax, countries, points, styles, ringed, halo: bool)
     dot_r = np.where(ringed, np.sqrt(RING_SIZE), np.sqrt(DOT_SIZE))[:, None] / 2 * fig.dpi / 72
     xy_c = ax.transData.transform(countries[["x", "y"]].to_numpy())
     obstacles = [np.column_stack([xy_c - dot_r, xy_c + dot_r])]
-    labels = []
+    point_labels = []
     if points is not None:
         pr = 9 * fig.dpi / 72
         xy_p = ax.transData.transform(points[["x", "y"]].to_numpy())
         obstacles.append(np.column_stack([xy_p - pr, xy_p + pr]))
-        labels += [
+        crowded = points.groupby("group")["name"].transform("size").to_numpy() > 1
+        point_labels = [
             dict(
                 x=p.x,
                 y=p.y,
@@ -397,12 +398,12 @@ def _label_every_country(fig, ax, countries, points, styles, ringed, halo: bool)
                 own=len(countries) + j,
                 color=styles[p.group][1],
                 zorder=7,
+                optional=bool(crowded[j]),  # one of a group's many points (its line or colour says which)
             )
             for j, p in enumerate(points.itertuples())
         ]
     order = _crowding_order(countries[["x", "y"]].to_numpy(), 0.3)
-    order = np.concatenate([order[ringed[order]], order[~ringed[order]]])  # the names that must show go first
-    labels += [
+    country_labels = [
         dict(
             x=countries["x"].iat[i],
             y=countries["y"].iat[i],
@@ -414,6 +415,13 @@ def _label_every_country(fig, ax, countries, points, styles, ringed, halo: bool)
             optional=not ringed[i],  # the countries a figure is about always keep their names
         )
         for i in order
+    ]
+    # the names that must show are placed first: lone points, then the ringed countries, then the rest
+    labels = [
+        *(lab for lab in point_labels if not lab["optional"]),
+        *(lab for lab in country_labels if not lab["optional"]),
+        *(lab for lab in point_labels if lab["optional"]),
+        *(lab for lab in country_labels if lab["optional"]),
     ]
     _place_labels(fig, ax, labels, np.vstack(obstacles), halo)
 
@@ -638,7 +646,10 @@ def _map_data(points, arrows, title: str, highlight) -> dict:
         ],
         "points": []
         if points is None
-        else [{"name": p.name, "group": p.group, "x": r(p.x), "y": r(p.y)} for p in points.itertuples()],
+        else [
+            {"name": p.name, "group": p.group, "x": r(p.x), "y": r(p.y), "lone": bool(n == 1)}
+            for p, n in zip(points.itertuples(), points.groupby("group")["name"].transform("size"))
+        ],
         "arrows": []
         if arrows is None
         else [
