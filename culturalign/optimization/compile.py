@@ -118,10 +118,22 @@ def compile_kwargs(preset: Preset, seed: int) -> dict:
 
 
 def run_optimizer(optimizer, preset: Preset, student, trainset: list, valset: list, kwargs: dict):
-    """``optimizer.compile``, with the validation set only for the optimizers that take one."""
+    """``optimizer.compile``, with the validation set only for the optimizers that take one. A prompt model that
+    does not write the fields the optimizer asks for (a small model sampled at a high temperature, now and then)
+    is a clear error, not DSPy's traceback."""
+    from dspy.utils.exceptions import AdapterParseError
+
     if OPTIMIZERS.get(preset.optimizer).valset:
         kwargs = {**kwargs, "valset": valset}
-    return optimizer.compile(student, trainset=trainset, **kwargs)
+    try:
+        return optimizer.compile(student, trainset=trainset, **kwargs)
+    except AdapterParseError as exc:
+        raise CulturalignError(
+            f"{preset.optimizer}: the prompt model did not write the fields {preset.optimizer} asked for "
+            f"(expected {', '.join(exc.signature.output_fields)}; it wrote {str(exc.lm_response)[:200]!r}). "
+            "Its proposals are sampled, so running again may pass; a larger --prompt-model or another optimizer "
+            "avoids it"
+        ) from None
 
 
 # ---------------------------------------------------------------- the one compile
