@@ -250,3 +250,26 @@ def test_an_audit_folder_re_renders_its_distributional_figures_without_a_model(t
 
     found = json.loads((tmp_path / "distribution_summary.json").read_text())
     assert found["oracle"]["skill_tv"] == pytest.approx(1) and found["noise_floor"]["tv"] > 0
+
+
+def test_the_weighted_bootstrap_equals_resampling_the_cells():
+    """The intervals weight rows and columns by how often each is drawn instead of copying resampled matrices:
+    each resample's mean of finite cells is the one np.ix_ resampling gives, NaN where a resample has none."""
+    import numpy as np
+
+    from culturalign.distribution import scores
+
+    rng = np.random.default_rng(3)
+    m = rng.random((5, 7))
+    m[rng.random((5, 7)) < 0.3] = np.nan
+    m[:, 0] = np.nan  # a column with no data at all
+    rows, cols = scores._boot(5, 7)
+    means = scores._boot_means(m, (rows, cols))
+    draw = np.random.default_rng(scores.BOOT_SEED)
+    for b in range(scores.N_BOOT):
+        r, c = draw.integers(0, 5, 5), draw.integers(0, 7, 7)
+        assert np.array_equal(np.bincount(r, minlength=5), rows[b])
+        assert np.array_equal(np.bincount(c, minlength=7), cols[b])
+        sub = m[np.ix_(r, c)]
+        expected = np.nanmean(sub) if np.isfinite(sub).any() else np.nan
+        assert np.isclose(means[b], expected, equal_nan=True, rtol=1e-12)
