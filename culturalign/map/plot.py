@@ -372,6 +372,11 @@ def _adjusted_labels(fig, ax, labels: list[dict], anchors: np.ndarray, halo: boo
             )
 
 
+def _lone(points: pd.DataFrame) -> np.ndarray:
+    """Whether each point is the only one of its group: a lone point always keeps its name on the map."""
+    return points.groupby("group")["name"].transform("size").to_numpy() == 1
+
+
 def _label_every_country(fig, ax, countries, points, styles, ringed, halo: bool) -> None:
     """The reference map: every country and extra point labelled by the greedy placement above.
 
@@ -386,7 +391,7 @@ def _label_every_country(fig, ax, countries, points, styles, ringed, halo: bool)
         pr = 9 * fig.dpi / 72
         xy_p = ax.transData.transform(points[["x", "y"]].to_numpy())
         obstacles.append(np.column_stack([xy_p - pr, xy_p + pr]))
-        crowded = points.groupby("group")["name"].transform("size").to_numpy() > 1
+        crowded = ~_lone(points)
         point_labels = [
             dict(
                 x=p.x,
@@ -647,8 +652,8 @@ def _map_data(points, arrows, title: str, highlight) -> dict:
         "points": []
         if points is None
         else [
-            {"name": p.name, "group": p.group, "x": r(p.x), "y": r(p.y), "lone": bool(n == 1)}
-            for p, n in zip(points.itertuples(), points.groupby("group")["name"].transform("size"))
+            {"name": p.name, "group": p.group, "x": r(p.x), "y": r(p.y), "lone": bool(lone)}
+            for p, lone in zip(points.itertuples(), _lone(points))
         ],
         "arrows": []
         if arrows is None
