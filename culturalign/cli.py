@@ -13,9 +13,11 @@ from . import plugins
 from .errors import CulturalignError
 from .fileio import json_text, shown, writable_folder
 from .map import reference
+from .elicitation import MODES
 from .map.reference import DEFAULT_COUNTRIES
+from .map.splits import SPLITS, TRAIN_AND_TEST
 from .optimization import OBJECTIVES
-from .programs import PROGRAMS
+from .programs import PROGRAMS, PROMPT_FORMATS
 
 # Commands import what they need when they run: listing countries or drawing a map loads no DSPy, LiteLLM or
 # llama.cpp binding (tests/test_startup.py holds them to it).
@@ -250,7 +252,7 @@ def serve(model, host, port, parallel):
 )
 @click.option(
     "--mode",
-    type=click.Choice(["logprob", "sample", "verbalized"]),
+    type=click.Choice(MODES),
     default="logprob",
     show_default=True,
     help="logprob: exact option probabilities; sample: sampled answers; verbalized: the model states the "
@@ -393,7 +395,7 @@ def _country_list(value: str | None):
 @click.option("--skip-train-score", is_flag=True, hidden=True, help="Kept for old scripts: the default now.")
 @click.option(
     "--prompt-format",
-    type=click.Choice(["chat", "lean"]),
+    type=click.Choice(PROMPT_FORMATS),
     default=None,
     help="How the program's prompt is formatted: DSPy's ChatAdapter, or the lean adapter "
     "(default: the program's own; respondent_knn is lean).",
@@ -507,7 +509,7 @@ def compile_cmd(
     "--split",
     default="test",
     show_default=True,
-    type=click.Choice(["train", "val", "test", "train+test"]),
+    type=click.Choice((*SPLITS, TRAIN_AND_TEST)),
     help="The program's countries to score; train+test gives the four held-out cells (seen/unseen "
     "countries x seen/unseen questions) on a survey with answer shares.",
 )

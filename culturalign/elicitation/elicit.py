@@ -30,9 +30,9 @@ from ..errors import CulturalignError
 from ..instrument.questions import Answer, Question
 from ..instrument.survey import Survey
 from ..models.clients import Prompt
+from . import MODES
 from .conditions import Persona
 
-MODES = ("logprob", "sample", "verbalized")
 TOP_K = 20
 
 

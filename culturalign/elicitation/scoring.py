@@ -17,7 +17,8 @@ import pandas as pd
 from ..errors import CulturalignError
 from ..instrument.populations import question_keys
 from ..map import cultmap
-from .elicit import MODES, elicit
+from . import MODES
+from .elicit import elicit
 from .respondent import ModelFree, using_session
 
 MAX_SAMPLES = 1000

@@ -13,6 +13,8 @@ from ..errors import CulturalignError
 from . import reference
 
 SPLITS = ("train", "val", "test")
+# evaluate's extra choice: the training and the test countries together, for the four held-out cells
+TRAIN_AND_TEST = "train+test"
 
 
 def country_splits(seed: int = 0, val: float = 0.2, test: float = 0.2) -> pd.DataFrame:

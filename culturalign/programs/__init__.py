@@ -16,3 +16,6 @@ PROGRAMS = Registry(
     },
     extensible=True,
 )
+
+# How a program's prompt is rendered (adapter.py): DSPy's ChatAdapter or the lean adapter.
+PROMPT_FORMATS = ("chat", "lean")

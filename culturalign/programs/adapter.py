@@ -15,8 +15,8 @@ from typing import Any
 import dspy
 
 from ..errors import CulturalignError
+from . import PROMPT_FORMATS
 
-PROMPT_FORMATS = ("chat", "lean")
 CHAT_ANSWER_MARKER = "[[ ## answer ## ]]\n"
 
 

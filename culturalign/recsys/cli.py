@@ -8,6 +8,7 @@ import click
 
 from ..errors import CulturalignError
 from ..fileio import json_text
+from . import MOVIELENS, MOVIELENS_SOURCES
 
 
 def _echo_json(obj) -> None:
@@ -82,10 +83,10 @@ def data_group():
 
 
 @data_group.command("fetch")
-@click.argument("name", type=click.Choice(["movielens-100k"]))
+@click.argument("name", type=click.Choice([MOVIELENS]))
 @click.option(
     "--source",
-    type=click.Choice(["auto", "grouplens", "recbole"]),
+    type=click.Choice(MOVIELENS_SOURCES),
     default="auto",
     show_default=True,
     help="auto: GroupLens when reachable, else the copy in the recbole==1.2.1 wheel on PyPI.",

@@ -26,9 +26,10 @@ import yaml
 from ..errors import CulturalignError
 from ..fileio import atomic_write
 from ..models.embedded import cache_dir
+from . import MOVIELENS, MOVIELENS_SOURCES
 from .catalog import Catalog, load_catalog, save_catalog
 
-NAME = "movielens-100k"
+NAME = MOVIELENS
 GROUPLENS_URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
 RECBOLE = "recbole==1.2.1"
 RECBOLE_DIR = "recbole/dataset_example/ml-100k/"
@@ -196,8 +197,8 @@ def verify(catalog: Catalog) -> dict:
 def fetch(folder=None, *, source: str = "auto", timeout: float = 15.0, log=print) -> Path:
     """Fetch, verify and store MovieLens-100k in tidy form; returns the folder. ``source``: ``auto``
     (GroupLens, else the recbole wheel), ``grouplens`` or ``recbole``."""
-    if source not in ("auto", "grouplens", "recbole"):
-        raise CulturalignError(f"unknown source {source!r}; use auto, grouplens or recbole")
+    if source not in MOVIELENS_SOURCES:
+        raise CulturalignError(f"unknown source {source!r}; use one of {', '.join(MOVIELENS_SOURCES)}")
     folder = Path(folder or default_folder())
     catalog, digests, origin = None, {}, None
     if source in ("auto", "grouplens"):

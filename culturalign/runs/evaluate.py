@@ -27,7 +27,7 @@ from ..instrument.populations import countries_with_data, question_keys, target_
 from ..instrument.survey import builtin_surveys, load_survey
 from ..map import cultmap
 from ..map.neighbours import Retrieval
-from ..map.splits import SPLITS
+from ..map.splits import SPLITS, TRAIN_AND_TEST
 from ..map.yardsticks import SHUFFLED_SUFFIX, ShuffledCountries, reference_respondents, summarize_conditions
 from ..models.registry import load_registry, user_models_file
 from ..models.session import ModelSession
@@ -36,7 +36,6 @@ from ..optimization.saved import load_manifest, load_program, manifest_matches, 
 from ..programs.programs import baseline
 
 CONDITIONS = ("compiled", "engineered", "no_persona")
-BOTH = "train+test"  # --split: the training and the test countries, for the four held-out cells
 
 
 def compiled_questions(manifest: dict) -> list[str]:
@@ -122,8 +121,8 @@ def evaluate_saved(
     ``questions``: ids and/or themes of it. Where the survey has published answer shares the summary gains
     the per-question distributional scores; on a survey without a map they are all it reports. ``progress``:
     a progress bar (done, rate, ETA) on stderr while the model answers."""
-    if split not in (*SPLITS, BOTH):
-        raise CulturalignError(f"unknown split {split!r}; use one of {', '.join(SPLITS)} or {BOTH}")
+    if split not in (*SPLITS, TRAIN_AND_TEST):
+        raise CulturalignError(f"unknown split {split!r}; use one of {', '.join(SPLITS)} or {TRAIN_AND_TEST}")
     manifest = load_manifest(path)
     inst, other = survey_for(manifest, path, survey)
     if questions is not None:
@@ -131,7 +130,8 @@ def evaluate_saved(
         other = other or inst.digest != manifest["data_hashes"]["survey"]
     program, manifest = load_program(path, inst, other_survey=other)
     # the lists the program was compiled with (test never seen); train+test for held-out evaluation's four cells
-    countries = manifest["split"][split] if split != BOTH else manifest["split"]["train"] + manifest["split"]["test"]
+    both = manifest["split"]["train"] + manifest["split"]["test"]
+    countries = both if split == TRAIN_AND_TEST else manifest["split"][split]
     if not countries:
         raise CulturalignError(
             f"{path}: the program's {split} split is empty (manifest.json), so there is nothing "

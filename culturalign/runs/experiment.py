@@ -30,7 +30,7 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..elicitation.elicit import MODES
+from ..elicitation import MODES
 from ..elicitation.scoring import GenerationConfig
 from ..errors import CulturalignError
 from ..fileio import read_yaml, shown
