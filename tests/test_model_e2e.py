@@ -181,3 +181,28 @@ def test_base_model_answers_completion_style_prompts(cache_root, tmp_path):
     assert len(values) == 10 and values.value.notna().all()
     _in_range(values)
     assert np.allclose(out["answers"].groupby(["item", "question"]).probability.sum(), 1.0)
+
+
+def test_the_embedded_model_embeds_country_names_for_the_embedding_anchor(cache_root, tmp_path):
+    """The real model's /v1/embeddings (a second llama.cpp server of the same GGUF, mean pooling): one vector per
+    name, deterministic, cached; answers still come from the answering server, unchanged by it."""
+    from culturalign.map.neighbours import Retrieval, neighbours
+    from culturalign.map.splits import country_splits
+
+    names = ["Chile", "Peru", "Japan", "Chile"]
+    with ModelSession(cache=AnswerCache(tmp_path / "e.sqlite")) as session:
+        vectors = session.embed(names)
+        assert len({len(v) for v in vectors}) == 1 and len(vectors[0]) >= 256
+        assert vectors[0] == vectors[3] and vectors[0] != vectors[1]
+        assert np.isfinite(vectors).all() and np.linalg.norm(vectors[1]) > 0
+        session.client.close()  # both servers stop; the cache answers the same texts again
+        assert session.embed(names[:2]) == vectors[:2] and session.client._embedder is None
+    split = country_splits(0)
+    train = split.loc[split.split == "train", "country"].tolist()
+    with ModelSession(cache=AnswerCache(tmp_path / "e.sqlite")) as session:
+        from culturalign.map import reference
+
+        all_names = list(reference.countries().country)
+        table = dict(zip(all_names, session.embed(all_names)))
+    found = neighbours("Japan", train, Retrieval(k=5, anchor="embedding").with_vectors(table))
+    assert len(found) == 5 and "Japan" not in dict(found) and set(dict(found)) <= set(train)

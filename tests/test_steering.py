@@ -360,6 +360,7 @@ def test_clean_profile_takes_the_text_after_the_marker():
         ({"pool": "Chile"}, "pool must be a list"),
         ({"pool": ["Chile"], "k": 3, "evidence": "all"}, "evidence must be one of typical, distribution, none"),
         ({"pool": ["Chile"], "weighting": "cosine"}, "weighting must be one of uniform, distance"),
+        ({"pool": ["Chile"], "anchor": "moon"}, "anchor must be one of region, embedding, both"),
         ([], "must be a mapping"),
     ],
 )
@@ -434,6 +435,7 @@ def test_experiment_compile_conditions_take_a_respondent_objective_and_seeds():
         ("k=1.5", "k must be a whole number"),
         ("evidence=all", "evidence must be one of typical, distribution, none"),
         ("weighting=cosine", "weighting must be one of uniform, distance"),
+        ("anchor=moon", "anchor must be one of region, embedding, both"),
         ("pool=Japan", "unknown retrieval setting"),
         ("k", "is not KEY=VALUE"),
     ],

@@ -107,6 +107,28 @@ class ModelClient(Protocol):
     def close(self) -> None: ...
 
 
+# What to change when a server will not embed, by who serves it (the embedding anchor needs /v1/embeddings).
+EMBEDDINGS_HELP = (
+    "llama.cpp: start llama-server with --embeddings --pooling mean; vLLM: a generation server does not "
+    "embed (serve the model again with --runner pooling --convert embed); Ollama embeds with every model; "
+    "or use the region anchor (--retrieval anchor=region)"
+)
+
+
+def read_embeddings(data: dict, count: int, where: str) -> list[list[float]]:
+    """The vectors of an OpenAI-style ``/v1/embeddings`` answer, in input order, checked."""
+    rows = data.get("data") if isinstance(data, dict) else None
+    if not isinstance(rows, list) or len(rows) != count:
+        raise ModelError(f"{where} answered {count} texts with something that is not {count} embeddings")
+    rows = sorted(rows, key=lambda r: r.get("index", 0) if isinstance(r, dict) else 0)
+    vectors = [r.get("embedding") if isinstance(r, dict) else None for r in rows]
+    if not all(isinstance(v, list) and v and all(isinstance(x, (int, float)) for x in v) for v in vectors):
+        raise ModelError(f"{where} answered embeddings that are not lists of numbers")
+    if len({len(v) for v in vectors}) > 1:
+        raise ModelError(f"{where} answered embeddings of different sizes")
+    return vectors
+
+
 def openai_base(url: str) -> str:
     """An OpenAI-compatible base URL ending in ``/v1``, whether or not the user wrote it (the one place)."""
     base = url.rstrip("/")
@@ -356,6 +378,19 @@ class OpenAICompatClient:
         )
         return read_openai(self._post(path, body), "generate", self.style, self.base_url + path)
 
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        """One vector per text, from ``/v1/embeddings``; a server that does not embed is a clear error."""
+        url = self.base_url + "/embeddings"
+        try:
+            data = self._post("/embeddings", {"model": self.model, "input": list(texts)})
+        except ModelError as exc:
+            if "answered HTTP" not in str(exc):
+                raise
+            raise ModelError(
+                f"{exc} -- the server does not serve embeddings for {self.model!r}. {EMBEDDINGS_HELP}"
+            ) from None
+        return read_embeddings(data, len(texts), url)
+
     def model_ids(self) -> list[str]:
         status, data = self._send("GET", "/models", timeout=min(5.0, self._http.timeout))
         if status >= 400:
@@ -417,6 +452,12 @@ class OllamaClient:
         options = {"temperature": temperature, "num_predict": max_tokens, "seed": seed}
         resp = self._request(prompt, {**options, **({"stop": list(stop)} if stop else {})})
         return read_ollama(resp, "generate", self.style, self._where())
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        resp = self._call(self._client.embed, model=self.model, input=list(texts))
+        vectors = [list(v) for v in (resp.get("embeddings") or [])]
+        rows = {"data": [{"index": i, "embedding": v} for i, v in enumerate(vectors)]}
+        return read_embeddings(rows, len(texts), f"Ollama at {self.url}/api/embed")
 
     def digest(self) -> str:
         listing = self._call(self._client.list)

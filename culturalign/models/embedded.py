@@ -158,6 +158,11 @@ def gguf_path(spec: ModelSpec) -> tuple[Path, str]:
 DEFAULT_SLOTS = 1
 
 
+# llama.cpp's LLAMA_POOLING_TYPE_MEAN. An embedding server is a second server: answers never come from a context
+# set up for embeddings, so cached answers and their probabilities stay exactly as they were.
+EMBEDDING_POOLING = 1
+
+
 def llama_binding():
     """llama.cpp's Python binding, installed with the ``[models]`` extra (a native wheel that only the embedded
     provider needs)."""
@@ -190,8 +195,9 @@ class EmbeddedServer:
         threads: int | None = None,
         host: str = "127.0.0.1",
         port: int | None = None,
+        embeddings: bool = False,
     ):
-        self.spec = spec
+        self.spec, self.embeddings = spec, embeddings
         self.n_parallel = int(n_parallel or spec.get("n_parallel", DEFAULT_SLOTS))
         self.n_ctx_per_slot = int(n_ctx_per_slot or spec.get("n_ctx", 2048))
         self.threads = int(threads or spec.get("threads", os.cpu_count() or 2))
@@ -231,6 +237,9 @@ class EmbeddedServer:
         params.verbosity = -1  # llama.cpp's own logging is very chatty; errors still surface as exceptions
         params.cache_prompt = True
         params.endpoint_metrics = True  # /metrics (Prometheus): requests, tokens, slots busy per decode
+        if self.embeddings:  # /v1/embeddings: the mean of the last layer's token states (a chat model has no pooling)
+            params.embedding = True
+            params.pooling_type = EMBEDDING_POOLING
         try:
             self._server = xllamacpp.Server(params)
         except Exception as exc:  # the C++ side reports load failures as generic exceptions
@@ -272,6 +281,7 @@ class EmbeddedClient:
         self._lock = threading.Lock()
         self._server: EmbeddedServer | None = None
         self._http: OpenAICompatClient | None = None
+        self._embedder: tuple[EmbeddedServer, OpenAICompatClient] | None = None
 
     def _live(self) -> OpenAICompatClient:
         with self._lock:
@@ -292,10 +302,22 @@ class EmbeddedClient:
     def generate(self, prompt: Prompt, **settings) -> Reply:
         return self._live().generate(prompt, **settings)
 
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        """One vector per text, from a second llama.cpp server of the same model started for embeddings."""
+        with self._lock:
+            if self._embedder is None:
+                server = EmbeddedServer(self.spec, n_parallel=1, n_ctx_per_slot=512, embeddings=True).start()
+                self._embedder = server, OpenAICompatClient(server.base_url, self.spec.name, timeout=self.timeout)
+            client = self._embedder[1]
+        return client.embed(texts)
+
     def close(self) -> None:
         with self._lock:
             if self._http is not None:
                 self._http.close()
             if self._server is not None:
                 self._server.stop()
-            self._server = self._http = None
+            if self._embedder is not None:
+                self._embedder[1].close()
+                self._embedder[0].stop()
+            self._server = self._http = self._embedder = None

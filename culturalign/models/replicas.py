@@ -50,6 +50,9 @@ class ReplicaClient:
     def generate(self, prompt: Prompt, **settings) -> Reply:
         return self._call(lambda c: c.generate(prompt, **settings))
 
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        return self._call(lambda c: c.embed(texts))
+
     def close(self) -> None:
         for client in self.clients:
             client.close()

@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .cache import AnswerCache, fingerprint
-from .clients import ModelClient, Prompt, Reply
+from ..errors import ModelError
+from .clients import EMBEDDINGS_HELP, ModelClient, Prompt, Reply
 from .embedded import cache_dir
 from .providers import open_client
 from .registry import ModelSpec, get_spec
@@ -103,6 +104,22 @@ class ModelSession:
         if stop:  # only when given, so that earlier answers keep their cache keys
             settings["stop"] = list(stop)
         return self._cached("generate", prompt, settings, lambda c: c.generate(prompt, **settings))
+
+    def embed(self, texts) -> list[list[float]]:
+        """One vector per text from the model's embeddings endpoint, each cached like an answer (a re-run asks
+        nothing); a provider that cannot embed is a clear error."""
+        embed = getattr(self.client, "embed", None)
+        if embed is None:
+            raise ModelError(f"model {self.spec.name!r} ({self.endpoint}) gives no embeddings: {EMBEDDINGS_HELP}")
+        keys = [fingerprint(self.identity, self.endpoint, "embedding", text) for text in texts]
+        found = {key: self.cache.get(key) for key in keys}
+        missing = list(dict.fromkeys(text for text, key in zip(texts, keys) if found[key] is None))
+        if missing:
+            for text, vector in zip(missing, embed(missing)):
+                key = fingerprint(self.identity, self.endpoint, "embedding", text)
+                found[key] = {"embedding": vector}
+                self.cache.put(key, found[key])
+        return [found[key]["embedding"] for key in keys]
 
     def close(self) -> None:
         self.client.close()  # idle connections, an embedded server; a later call opens them again

@@ -1,10 +1,10 @@
 """A stub OpenAI-compatible server, FOR TESTS AND BENCHMARKS ONLY: it is no model, and its answers must never
 stand in for one in a result.
 
-It answers ``GET /v1/models``, ``POST /v1/chat/completions`` and ``POST /v1/completions`` in the JSON shapes
-llama.cpp's server returns (chat: ``logprobs.content[0].top_logprobs``; completions: the same ``content`` list,
-or OpenAI's legacy ``top_logprobs`` dicts with ``legacy=True``) with fixed, valid log-probabilities: the
-digits "1".."9", "0" and ten other tokens at probabilities 1/2, 1/4, ..., rotated by a hash of the prompt, so
+It answers ``GET /v1/models``, ``POST /v1/chat/completions``, ``POST /v1/completions`` and ``POST /v1/embeddings``
+in the JSON shapes llama.cpp's server returns (chat: ``logprobs.content[0].top_logprobs``; completions: the same
+``content`` list, or OpenAI's legacy ``top_logprobs`` dicts with ``legacy=True``) with fixed, valid log-probabilities:
+the digits "1".."9", "0" and ten other tokens at probabilities 1/2, 1/4, ..., rotated by a hash of the prompt, so
 every prompt has its own, reproducible answer. Each reply waits ``latency`` seconds first; requests are served
 concurrently (asyncio, one task per connection, HTTP/1.1 keep-alive) on 127.0.0.1 at a free port.
 ``GET /stats`` counts requests, the most in flight at once and the requests per path (``?reset=1`` zeroes them).
@@ -35,6 +35,24 @@ def top_tokens(seed: bytes, k: int) -> list[tuple[str, float]]:
     shift = hashlib.sha256(seed).digest()[0] % 10  # rotate the digits only: the top token is always a digit
     digits = TOKENS[shift:10] + TOKENS[:shift]
     return [(tok, -(i + 1) * math.log(2)) for i, tok in enumerate((digits + TOKENS[10:])[: max(1, k)])]
+
+
+def embeddings_body(body: bytes, model: str) -> tuple[int, dict]:
+    """``/v1/embeddings`` as llama.cpp answers it: 8 numbers per text, a pure function of the text."""
+    try:
+        texts = json.loads(body)["input"]
+    except (ValueError, KeyError, TypeError):
+        return 400, {"error": {"code": 400, "message": "'input' is required", "type": "invalid_request_error"}}
+    texts = [texts] if isinstance(texts, str) else texts
+    rows = [
+        {
+            "object": "embedding",
+            "index": i,
+            "embedding": [b / 255 - 0.5 for b in hashlib.sha256(t.encode()).digest()[:8]],
+        }
+        for i, t in enumerate(texts)
+    ]
+    return 200, {"object": "list", "model": model, "data": rows, "usage": {"prompt_tokens": len(texts)}}
 
 
 def _token_entry(tok: str, logprob: float) -> dict:
@@ -124,10 +142,12 @@ class _Stub:
             return 200, {"status": "ok"}
         if method == "GET" and path in ("/v1/models", "/models"):
             return 200, {"object": "list", "data": [{"id": self.model, "object": "model", "owned_by": "stub"}]}
-        if method != "POST" or not path.endswith(("/chat/completions", "/completions")):
+        if method != "POST" or not path.endswith(("/chat/completions", "/completions", "/embeddings")):
             return 404, {"error": {"code": 404, "message": "File Not Found", "type": "not_found_error"}}
         self.requests += 1
         self.by_path[path] = self.by_path.get(path, 0) + 1
+        if path.endswith("/embeddings"):
+            return embeddings_body(body, self.model)
         self.in_flight += 1
         self.max_concurrent = max(self.max_concurrent, self.in_flight)
         try:

@@ -1,10 +1,11 @@
 """``respondent_knn``: a respondent shown how people in culturally similar *training* countries answered the
 question it is asked.
 
-Per target country, the ``k`` training countries nearest its region anchor are retrieved
-(:mod:`culturalign.map.neighbours`: similarity never uses the target's survey data, which a held-out country
-does not have; retrieval never returns the target, and its pool holds only the training countries the program
-was compiled on, never validation or test ones). With each question the program shows the *evidence*: the
+Per target country, the ``k`` training countries nearest its anchor are retrieved
+(:mod:`culturalign.map.neighbours`: the region anchor, the anchor the served model's embeddings of the country
+names give, or both; similarity never uses the target's survey data, which a held-out country does not have;
+retrieval never returns the target, and its pool holds only the training countries the program was compiled on,
+never validation or test ones). With each question the program shows the *evidence*: the
 neighbours' published answers to that very question (``typical``: each neighbour's typical answer;
 ``distribution``: their pooled answer shares, exactly the ``neighbours`` yardstick's distribution), after the
 shared prefix (instructions and demos), so llama.cpp's prefix cache still serves it across countries and
@@ -21,15 +22,21 @@ from __future__ import annotations
 import dspy
 import numpy as np
 
-from ..elicitation.respondent import active_survey
+from ..elicitation.respondent import active_session, active_survey
 from ..errors import CulturalignError
 from ..instrument.populations import question_keys, target_distributions
 from ..map import reference
-from ..map.neighbours import MAX_K, WEIGHTINGS, Retrieval, neighbours
+from ..map.neighbours import ANCHORS, MAX_K, WEIGHTINGS, Retrieval, neighbours
 from .demos import labelled_demos
 from .programs import Demo, ProgramContext, Respondent, demo_fields, with_evidence
 
 EVIDENCE_FORMATS = ("typical", "distribution", "none")
+
+
+def country_vectors(session) -> dict[str, list[float]]:
+    """Every map country's name as the session's model embeds it (one request; cached like answers)."""
+    names = list(reference.countries().country)
+    return dict(zip(names, session.embed(names)))
 
 
 class NeighbourAnswer(dspy.Signature):
@@ -95,16 +102,24 @@ class NeighbourRespondent(Respondent):
     name = "respondent_knn"
     default_prompt_format = "lean"
 
-    def __init__(self, k: int = 3, per_neighbour: int = 0, evidence: str = "typical", weighting: str = "uniform"):
+    def __init__(
+        self,
+        k: int = 3,
+        per_neighbour: int = 0,
+        evidence: str = "typical",
+        weighting: str = "uniform",
+        anchor: str = "region",
+    ):
         dspy.Module.__init__(self)
         self.respond = dspy.Predict(NeighbourAnswer.with_instructions(EVIDENCE_INSTRUCTIONS))
         self.prompt_format = self.default_prompt_format
         self.retrieval, self.evidence, self.per_neighbour = Retrieval(), "typical", 0
-        self.set_retrieval(k=k, per_neighbour=per_neighbour, evidence=evidence, weighting=weighting)
+        self.set_retrieval(k=k, per_neighbour=per_neighbour, evidence=evidence, weighting=weighting, anchor=anchor)
         self.fit_countries(())
 
     def set_retrieval(self, **settings) -> "NeighbourRespondent":
-        """Change retrieval settings (k, weighting, evidence, per_neighbour), checked; clears what was retrieved."""
+        """Change retrieval settings (k, weighting, anchor, evidence, per_neighbour), checked; clears what was
+        retrieved."""
         current = {**self.retrieval.record(), "evidence": self.evidence, "per_neighbour": self.per_neighbour}
         unknown = set(settings) - set(current)
         if unknown:
@@ -116,9 +131,9 @@ class NeighbourRespondent(Respondent):
             self._check_retrieval({**merged, "pool": []})
         except ValueError as exc:
             raise CulturalignError(f"retrieval: {exc}") from None
-        self.retrieval = Retrieval(k=merged["k"], weighting=merged["weighting"])
+        self.retrieval = Retrieval(k=merged["k"], weighting=merged["weighting"], anchor=merged["anchor"])
         self.evidence, self.per_neighbour = merged["evidence"], merged["per_neighbour"]
-        self._retrieved, self._evidence = {}, {}
+        self._retrieved, self._evidence, self._vectors = {}, {}, {}
         return self
 
     @property
@@ -131,14 +146,13 @@ class NeighbourRespondent(Respondent):
             **self.retrieval.record(),
             "evidence": self.evidence,
             "per_neighbour": self.per_neighbour,
-            "anchor": "region",
             "pool_size": len(self.pool),
         }
 
     def fit_countries(self, train) -> "NeighbourRespondent":
         """The countries retrieval may draw on: the training split, never validation or test countries."""
         self.pool = tuple(sorted({reference.resolve_country(c) for c in train}))
-        self._retrieved, self._evidence = {}, {}
+        self._retrieved, self._evidence, self._vectors = {}, {}, {}
         return self
 
     def found(self, country: str) -> list[tuple[str, float]]:
@@ -148,7 +162,20 @@ class NeighbourRespondent(Respondent):
                 f"{self.name} has no training countries to retrieve from: compile it, or "
                 "call fit_countries(train) first"
             )
-        return neighbours(country, self.pool, self.retrieval)
+        return neighbours(country, self.pool, self.retrieval_in(active_session()[0]))
+
+    def retrieval_in(self, session) -> Retrieval:
+        """The retrieval, with the session model's country embeddings where the anchor needs them (the
+        ``neighbours`` yardstick of an evaluation retrieves the same way)."""
+        if not self.retrieval.needs_vectors:
+            return self.retrieval
+        if session.identity not in self._vectors:
+            self._vectors[session.identity] = country_vectors(session)
+        return self.retrieval.with_vectors(self._vectors[session.identity])
+
+    def _anchored(self, country: str) -> tuple:
+        """What retrieval for ``country`` depends on: with an embedding anchor, also the model that embeds."""
+        return (country, active_session()[0].identity) if self.retrieval.needs_vectors else (country,)
 
     def neighbours(self, country: str) -> list[str]:
         return [c for c, _ in self.found(country)]
@@ -158,21 +185,22 @@ class NeighbourRespondent(Respondent):
         so the nearest stands by the question."""
         if not self.per_neighbour:
             return ()
-        if country not in self._retrieved:
+        key = self._anchored(country)
+        if key not in self._retrieved:
             survey, signature = active_survey(), self.respond.signature
             demos = [
                 demo_fields({"country": n, **d}, signature)
                 for n in reversed(self.neighbours(country))
                 for d in labelled_demos(n, survey, self.per_neighbour)
             ]
-            self._retrieved[country] = tuple(d for d in demos if d)
-        return self._retrieved[country]
+            self._retrieved[key] = tuple(d for d in demos if d)
+        return self._retrieved[key]
 
     def evidence_for(self, country: str, survey=None) -> dict[str, str]:
         """question key -> the evidence shown with that question for ``country`` in ``survey`` (default: the
         active one)."""
         survey = survey or active_survey()
-        key = (country, survey.digest)
+        key = (*self._anchored(country), survey.digest)
         if key not in self._evidence:
             self._evidence[key] = question_evidence(survey, self.found(country), self.evidence)
         return self._evidence[key]
@@ -203,14 +231,14 @@ class NeighbourRespondent(Respondent):
     # The retrieval pool and settings travel in the saved JSON beside the predictor's state, checked on load.
     @staticmethod
     def _check_retrieval(value) -> None:
-        allowed = {"pool", "k", "per_neighbour", "evidence", "weighting"}
+        allowed = {"pool", "k", "per_neighbour", "evidence", "weighting", "anchor"}
         if not isinstance(value, dict) or set(value) - allowed:
             raise ValueError(f"must be a mapping with {', '.join(sorted(allowed))}")
         for key, low, high in (("k", 1, MAX_K), ("per_neighbour", 0, 10)):
             v = value.get(key, 1)
             if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
                 raise ValueError(f"{key} must be a whole number from {low} to {high}, got {v!r}")
-        for key, allowed_values in (("evidence", EVIDENCE_FORMATS), ("weighting", WEIGHTINGS)):
+        for key, allowed_values in (("evidence", EVIDENCE_FORMATS), ("weighting", WEIGHTINGS), ("anchor", ANCHORS)):
             if key in value and value[key] not in allowed_values:
                 raise ValueError(f"{key} must be one of {', '.join(allowed_values)}, got {str(value[key])[:40]!r}")
         pool = value.get("pool", [])
@@ -231,6 +259,7 @@ class NeighbourRespondent(Respondent):
                 "pool": list(self.pool),
                 "k": self.k,
                 "weighting": self.retrieval.weighting,
+                "anchor": self.retrieval.anchor,
                 "evidence": self.evidence,
                 "per_neighbour": self.per_neighbour,
             },
@@ -243,6 +272,7 @@ class NeighbourRespondent(Respondent):
         self.set_retrieval(
             k=int(retrieval.get("k", self.k)),
             weighting=retrieval.get("weighting", "uniform"),
+            anchor=retrieval.get("anchor", "region"),
             evidence=retrieval.get("evidence", "none"),
             per_neighbour=int(retrieval.get("per_neighbour", 2)),
         )

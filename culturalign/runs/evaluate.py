@@ -153,15 +153,17 @@ def evaluate_saved(
             for name, _, prog in respondents[:2]
         ]
     train = manifest["split"]["train"]
-    retrieval = getattr(program, "retrieval", Retrieval())  # `neighbours`: the program's own retrieval, no model
-    if inst.map is not None:
-        respondents += reference_respondents(known=train, retrieval=retrieval)
-    keys = question_keys(inst)
-    if len(keys):  # the marginal knows the training countries only
-        respondents += distribution_respondents(known=train, retrieval=retrieval)
     own = session is None
     session = session or session_for(manifest, model)
     try:
+        # `neighbours`: the program's own retrieval with no answer from the model (an embedding anchor still
+        # takes the evaluated model's embeddings of the country names)
+        retrieval = program.retrieval_in(session) if hasattr(program, "retrieval_in") else Retrieval()
+        if inst.map is not None:
+            respondents += reference_respondents(known=train, retrieval=retrieval)
+        keys = question_keys(inst)
+        if len(keys):  # the marginal knows the training countries only
+            respondents += distribution_respondents(known=train, retrieval=retrieval)
         scored = score(session, respondents, countries, inst, progress=progress)
         table = scored.table[[c for c in scored.table.columns if not c.startswith("item_")]]
     finally:
