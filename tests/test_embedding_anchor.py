@@ -122,3 +122,22 @@ def test_a_program_with_an_embedding_anchor_retrieves_from_the_models_vectors(tm
     again = make_program("respondent_knn")
     again.load(str(path))
     assert again.retrieval == program.retrieval and again.pool == program.pool
+
+
+def test_ollama_embeddings_are_read_from_the_ollama_packages_own_response(monkeypatch):
+    import ollama
+
+    from culturalign.models.clients import OllamaClient
+
+    # /api/embed answers {"model", "embeddings": [[...], ...]} (Ollama's API docs); the package wraps it
+    monkeypatch.setattr(ollama.Client, "list", lambda self: {"models": [{"model": "qwen2.5:7b", "digest": "d1"}]})
+    monkeypatch.setattr(
+        ollama.Client,
+        "embed",
+        lambda self, model, input: ollama.EmbedResponse(model=model, embeddings=[[0.1, float(len(t))] for t in input]),
+    )
+    client = OllamaClient("http://ollama.invalid:11434", "qwen2.5:7b")
+    assert client.embed(["Chile", "Peru"]) == [[0.1, 5.0], [0.1, 4.0]]
+    monkeypatch.setattr(ollama.Client, "embed", lambda self, model, input: ollama.EmbedResponse(embeddings=[]))
+    with pytest.raises(ModelError, match="Ollama at http://ollama.invalid:11434/api/embed answered 1 texts"):
+        client.embed(["Chile"])
