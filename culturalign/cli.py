@@ -406,7 +406,7 @@ def _country_list(value: str | None):
     metavar="KEY=VALUE,...",
     help="respondent_knn's retrieval: k (1-20), weighting (uniform, distance), anchor (region, embedding, "
     "both: where a country is placed, by its region or by the model's embedding of its name), evidence "
-    "(typical, distribution, none), per_neighbour (0-10); e.g. k=5,evidence=distribution.",
+    "(typical, distribution, consensus, none), per_neighbour (0-10); e.g. k=5,evidence=distribution.",
 )
 @click.option(
     "--objective",

@@ -153,7 +153,7 @@ def test_evidence_is_the_neighbours_answers_to_the_asked_question(in_a_run):
     for target in ("Sweden", "Nigeria", "Argentina"):
         expected = _by_hand_neighbours(target, TRAIN)
         assert program.neighbours(target) == expected
-        for fmt in ("typical", "distribution"):
+        for fmt in ("typical", "distribution", "consensus"):
             program.set_retrieval(evidence=fmt)
             (ctx,) = program.contexts(target)
             shown = dict(ctx.evidence)
@@ -177,10 +177,17 @@ def test_evidence_is_the_neighbours_answers_to_the_asked_question(in_a_run):
                     else:
                         pooled = {code: np.mean([s.get(code, 0.0) for s in shares.values()]) for code in q.codes}
                         want = ", ".join(f"{code} = {round(100 * p)}%" for code, p in pooled.items())
+                        if fmt == "consensus":  # the one typical answer of the pooled shares
+                            if item.ordinal:
+                                mean = sum(c * p for c, p in pooled.items()) / sum(pooled.values())
+                                want = f": {min(q.codes, key=lambda c: (abs(c - mean), c))}."
+                            else:
+                                want = f": {max(pooled, key=lambda c: (pooled[c], -c))}."
                     assert want in shown[question_key(q)], (target, item.code, fmt)
                     text = ctx.prompt(q).turns[-1][1]
                     assert shown[question_key(q)] in text and text.index(q.text.split("\n")[0]) < text.index(want)
     # the evidence is the question's own: two questions show different lines
+    program.set_retrieval(evidence="typical")
     assert len(set(dict(program.contexts("Sweden")[0].evidence).values())) > 5
 
 
@@ -191,7 +198,7 @@ def test_per_neighbour_demos_still_show_distinctive_answers(in_a_run):
     assert demo_countries == set(program.neighbours("Sweden")) and len(ctx.demos) == 3 * 2 and not ctx.evidence
     with pytest.raises(CulturalignError, match="no training countries"):
         make_program("respondent_knn").contexts("Sweden")
-    with pytest.raises(CulturalignError, match="evidence must be one of typical, distribution, none"):
+    with pytest.raises(CulturalignError, match="evidence must be one of typical, distribution, consensus, none"):
         program.set_retrieval(evidence="everything")
 
 
@@ -358,7 +365,7 @@ def test_clean_profile_takes_the_text_after_the_marker():
         ({"pool": ["Atlantis"], "k": 3, "per_neighbour": 2}, "unknown country 'Atlantis'"),
         ({"pool": ["Chile"], "k": 0, "per_neighbour": 2}, "k must be a whole number from 1 to 20"),
         ({"pool": "Chile"}, "pool must be a list"),
-        ({"pool": ["Chile"], "k": 3, "evidence": "all"}, "evidence must be one of typical, distribution, none"),
+        ({"pool": ["Chile"], "evidence": "all"}, "evidence must be one of typical, distribution, consensus, none"),
         ({"pool": ["Chile"], "weighting": "cosine"}, "weighting must be one of uniform, distance"),
         ({"pool": ["Chile"], "anchor": "moon"}, "anchor must be one of region, embedding, both"),
         ([], "must be a mapping"),
@@ -433,7 +440,7 @@ def test_experiment_compile_conditions_take_a_respondent_objective_and_seeds():
     [
         ("k=0", "k must be a whole number from 1 to 20"),
         ("k=1.5", "k must be a whole number"),
-        ("evidence=all", "evidence must be one of typical, distribution, none"),
+        ("evidence=all", "evidence must be one of typical, distribution, consensus, none"),
         ("weighting=cosine", "weighting must be one of uniform, distance"),
         ("anchor=moon", "anchor must be one of region, embedding, both"),
         ("pool=Japan", "unknown retrieval setting"),

@@ -7,7 +7,8 @@ names give, or both; similarity never uses the target's survey data, which a hel
 retrieval never returns the target, and its pool holds only the training countries the program was compiled on,
 never validation or test ones). With each question the program shows the *evidence*: the
 neighbours' published answers to that very question (``typical``: each neighbour's typical answer;
-``distribution``: their pooled answer shares, exactly the ``neighbours`` yardstick's distribution), after the
+``distribution``: their pooled answer shares, exactly the ``neighbours`` yardstick's distribution;
+``consensus``: one number, the typical answer of those pooled shares, the shortest line), after the
 shared prefix (instructions and demos), so llama.cpp's prefix cache still serves it across countries and
 questions. Any survey whose questions name WVS-7 questions with shipped shares works. Optionally (``per_neighbour``)
 each neighbour's most distinctive answers are also shown as demos, as programs compiled before the evidence did.
@@ -30,7 +31,7 @@ from ..map.neighbours import ANCHORS, MAX_K, WEIGHTINGS, Retrieval, neighbours
 from .demos import labelled_demos
 from .programs import Demo, ProgramContext, Respondent, demo_fields, with_evidence
 
-EVIDENCE_FORMATS = ("typical", "distribution", "none")
+EVIDENCE_FORMATS = ("typical", "distribution", "consensus", "none")
 
 
 def country_vectors(session) -> dict[str, list[float]]:
@@ -83,12 +84,16 @@ def question_evidence(survey, found: list[tuple[str, float]], evidence: str) -> 
         if evidence == "typical":
             answers = ", ".join(f"{c} {typical_answer(per_country[c], ordinal[(item, part)])}" for c in order)
             out[f"{item}/{part}"] = f"Most people answered in culturally similar countries: {answers}."
+            continue
+        w = np.array([weights[c] for c in order]) / sum(weights[c] for c in order)
+        pooled = {
+            code: float(sum(wi * per_country[c].get(code, 0.0) for wi, c in zip(w, order)))
+            for code in codes[(item, part)]
+        }
+        if evidence == "consensus":
+            answer = typical_answer(pooled, ordinal[(item, part)])
+            out[f"{item}/{part}"] = f"Typical answer in culturally similar countries: {answer}."
         else:
-            w = np.array([weights[c] for c in order]) / sum(weights[c] for c in order)
-            pooled = {
-                code: float(sum(wi * per_country[c].get(code, 0.0) for wi, c in zip(w, order)))
-                for code in codes[(item, part)]
-            }
             shares = ", ".join(f"{code} = {round(100 * p)}%" for code, p in pooled.items())
             out[f"{item}/{part}"] = f"Answers in culturally similar countries ({', '.join(order)}): {shares}."
     return out
