@@ -147,7 +147,8 @@ class ListOf(Rule):
         fits = fits and not (self.unique and any(v in value[:i] for i, v in enumerate(value)))
         if fits and self.says and self.item is not None:  # one message for the whole list
             fits = all(self.item.allows(v) for v in value)
-        return None if fits else f"must be {self.says or 'a list'}, got {shown(value)}"
+        wanted = self.says or ("a list" if not self.low else f"a list of {self.low:,} or more entries")
+        return None if fits else f"must be {wanted}, got {shown(value)}"
 
     def parts(self, value) -> list:
         return [(f"[{i}]", self.item, v) for i, v in enumerate(value)] if self.item and not self.says else []
