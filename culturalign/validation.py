@@ -85,11 +85,8 @@ class Text(Rule):
         if isinstance(value, str) and len(value) > self.limit:
             return f"is {len(value):,} characters long; at most {self.limit:,} are loaded"
         fits = isinstance(value, str) and "\x00" not in value and (self.blank or value.strip())
-        return (
-            None
-            if fits and re.fullmatch(self.pattern or "(?s).*", value)
-            else f"must be {self.says}, got {shown(value)}"
-        )
+        fits = fits and re.fullmatch(self.pattern or "(?s).*", value)
+        return None if fits else f"must be {self.says}, got {shown(value)}"
 
 
 @dataclass
@@ -216,11 +213,9 @@ class Place:
         its ``path``)."""
         name = name if name is not None else self.names.format(path) if path else ""
         problem = rule.problem(value)
-        if problem is not None and name:  # 'seed' must be ..., 'source': unknown key(s) ...
+        if problem is not None:  # 'seed' must be ..., 'source': unknown key(s) ...
             sentence = name.endswith(":") or problem.startswith(("must ", "is ", "holds "))
-            self.fail(f"{name}{' ' if sentence else ': '}{problem}")
-        if problem is not None:
-            self.fail(problem)
+            self.fail(f"{name}{' ' if sentence else ': '}{problem}" if name else problem)
         for suffix, part, v in rule.parts(value):
             self.check(part, v, (path + suffix).lstrip("."))
         return value
