@@ -206,6 +206,7 @@ class Component:
 _COMPONENTS = ListOf(  # a mention index's components, each named by its index
     Fields({"quality": _TEXT, "weight": Number()}, ("quality", "weight"), "a mapping", closed=False),
     1,
+    math.inf,  # as many as a survey lists
 )
 
 

@@ -26,6 +26,7 @@ presets or saved programs, and countries all fail with a message that says where
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -211,7 +212,8 @@ def _countries(value, split_seed: int, where: str) -> list[str]:
         table = country_splits(split_seed)
         return table.loc[table.split == value, "country"].tolist()
     at = Place(where)
-    at.check(ListOf(low=1, says=f"all, {', '.join(SPLITS)}, or a non-empty list of countries"), value, "countries")
+    listed = ListOf(low=1, high=math.inf, says=f"all, {', '.join(SPLITS)}, or a non-empty list of countries")
+    at.check(listed, value, "countries")  # repeats are dropped
     with at.about("countries: "):
         return list(dict.fromkeys(reference.resolve_country(str(name)) for name in value))
 
