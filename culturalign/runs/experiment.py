@@ -254,15 +254,12 @@ def parse_experiment(raw, where: str = "experiment") -> Experiment:
         conditions=conditions,
         countries=_countries(raw.get("countries", "all"), split_seed, where),
         held_out=table.loc[table.split == "test", "country"].tolist(),
-        split_seed=split_seed,
         generation=generation,
-        variants=raw.get("variants", 10),
         seeds=_seeds(raw.get("seeds", 1)),
-        parallel=raw.get("parallel", 1),
-        shuffled_control=raw.get("shuffled_control", False),
-        survey=survey,
         out=output_folder(raw.get("out"), raw["name"], where),
         raw=raw,
+        # the rest as written, else the Experiment's defaults
+        **{k: raw[k] for k in ("split_seed", "variants", "parallel", "shuffled_control", "survey") if k in raw},
     )
 
 
