@@ -1,9 +1,7 @@
-"""Declarative checks of values read from files or passed to the API (in the style of scikit-learn's
-``_param_validation``): a rule says in words what it allows, and a :class:`Place` raises its caller's error type
-with a message that says what is wrong, where, and what is allowed::
+"""Declarative checks of values read from files or passed to the API: a rule says in words what it allows, and a
+:class:`Place` raises its caller's error saying what is wrong, where, and what is allowed::
 
-    at = Place("exp.yaml")
-    at.get(raw, "variants", Whole(1, 10), 10)  # exp.yaml: 'variants' must be a whole number from 1 to 10, got 0
+    Place("exp.yaml").get(raw, "variants", Whole(1, 10), 10)  # exp.yaml: 'variants' must be a whole number ...
 
 Kept free of heavy imports: the light commands load it (tests/test_startup.py).
 """
@@ -13,6 +11,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import NoReturn
 
@@ -38,13 +37,10 @@ class Rule:
         return AnyOf((self, other))
 
 
-def is_whole(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)  # YAML's true is an int to Python
-
-
 def is_number(value) -> bool:
+    """A finite int or float, never a bool (YAML's true is an int to Python)."""
     try:
-        return (is_whole(value) or isinstance(value, float)) and math.isfinite(value)
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     except OverflowError:  # an int of a thousand digits is no float
         return False
 
@@ -55,7 +51,7 @@ class Whole(Rule):
     high: int = 2**32 - 1
 
     def allows(self, value) -> bool:
-        return is_whole(value) and self.low <= value <= self.high
+        return is_number(value) and isinstance(value, int) and self.low <= value <= self.high
 
     @property
     def says(self) -> str:
@@ -64,8 +60,6 @@ class Whole(Rule):
 
 @dataclass
 class Number(Rule):
-    """A finite int or float, never a bool."""
-
     low: float = -math.inf
     high: float = math.inf
 
@@ -91,11 +85,8 @@ class Text(Rule):
         if isinstance(value, str) and len(value) > self.limit:
             return f"is {len(value):,} characters long; at most {self.limit:,} are loaded"
         fits = isinstance(value, str) and "\x00" not in value and (self.blank or value.strip())
-        return (
-            None
-            if fits and re.fullmatch(self.pattern or "(?s).*", value)
-            else f"must be {self.says}, got {shown(value)}"
-        )
+        fits = fits and re.fullmatch(self.pattern or "(?s).*", value)
+        return None if fits else f"must be {self.says}, got {shown(value)}"
 
 
 @dataclass
@@ -137,21 +128,24 @@ class AnyOf(Rule):
 
 @dataclass
 class ListOf(Rule):
-    """A list of ``low`` to ``high`` entries. With ``says``, one message for the whole list; without, each entry
-    is checked by ``item`` and named by its index (``demos[3]``)."""
+    """A list of ``low`` to ``high`` entries (``unique``: none twice). With ``says``, one message for the whole
+    list; without, each entry is checked by ``item`` and named by its index (``demos[3]``)."""
 
     item: Rule | None = None
     low: int = 0
     high: int = 1000
     says: str = ""
+    unique: bool = False
 
     def problem(self, value) -> str | None:
         if isinstance(value, list) and len(value) > self.high and not self.says:
             return f"holds {len(value):,} entries; at most {self.high:,} are loaded"
         fits = isinstance(value, list) and self.low <= len(value) <= self.high
+        fits = fits and not (self.unique and any(v in value[:i] for i, v in enumerate(value)))
         if fits and self.says and self.item is not None:  # one message for the whole list
             fits = all(self.item.allows(v) for v in value)
-        return None if fits else f"must be {self.says or 'a list'}, got {shown(value)}"
+        wanted = self.says or ("a list" if not self.low else f"a list of {self.low:,} or more entries")
+        return None if fits else f"must be {wanted}, got {shown(value)}"
 
     def parts(self, value) -> list:
         return [(f"[{i}]", self.item, v) for i, v in enumerate(value)] if self.item and not self.says else []
@@ -159,12 +153,14 @@ class ListOf(Rule):
 
 @dataclass
 class Keys(Rule):
-    """A mapping with every ``required`` key and no key outside ``allowed`` (any key if None)."""
+    """A mapping with every ``required`` key and no key outside ``allowed`` (any key if None); ``each`` checks
+    every value, named by its path (``reference.survey``)."""
 
     required: tuple = ()
     allowed: tuple | None = None
     says: str = "a mapping"
     missing: str = "missing "  # how a message introduces the missing keys
+    each: Rule | None = None
 
     def problem(self, value) -> str | None:
         if not isinstance(value, dict):
@@ -178,17 +174,20 @@ class Keys(Rule):
         missing = [k for k in self.required if k not in value]
         return self.missing + ", ".join(missing) if missing else None
 
+    def parts(self, value) -> list:
+        return [(f".{k}", self.each, v) for k, v in value.items()] if self.each else []
+
 
 class Fields(Keys):
-    """A mapping whose keys each have a rule, checked in turn and named by their path (``model.name``);
-    ``closed``: no other key."""
+    """A mapping whose keys each have a rule (None: any value), checked in turn and named by their path
+    (``model.name``); ``closed``: no other key."""
 
     def __init__(self, rules: dict, required=(), says="a mapping", closed=True, missing="missing "):
         super().__init__(tuple(required), tuple(rules) if closed else None, says, missing)
         self.rules = rules
 
     def parts(self, value) -> list:
-        return [(f".{k}", rule, value[k]) for k, rule in self.rules.items() if k in value]
+        return [(f".{k}", rule, value[k]) for k, rule in self.rules.items() if k in value and rule is not None]
 
 
 def suggestion(word, allowed) -> str:
@@ -214,11 +213,9 @@ class Place:
         its ``path``)."""
         name = name if name is not None else self.names.format(path) if path else ""
         problem = rule.problem(value)
-        if problem is not None and name:  # 'seed' must be ..., 'source': unknown key(s) ...
+        if problem is not None:  # 'seed' must be ..., 'source': unknown key(s) ...
             sentence = name.endswith(":") or problem.startswith(("must ", "is ", "holds "))
-            self.fail(f"{name}{' ' if sentence else ': '}{problem}")
-        if problem is not None:
-            self.fail(problem)
+            self.fail(f"{name}{' ' if sentence else ': '}{problem}" if name else problem)
         for suffix, part, v in rule.parts(value):
             self.check(part, v, (path + suffix).lstrip("."))
         return value
@@ -226,3 +223,11 @@ class Place:
     def get(self, raw: dict, key: str, rule: Rule, default=None):
         """``raw.get(key, default)`` checked by ``rule``."""
         return self.check(rule, raw.get(key, default), key)
+
+    @contextmanager
+    def about(self, what: str = "", errors=CulturalignError):
+        """Inside the block, an error of type ``errors`` is raised as this place's (its message after ``what``)."""
+        try:
+            yield
+        except errors as exc:
+            self.fail(f"{what}{exc}")

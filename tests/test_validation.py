@@ -74,3 +74,20 @@ def test_get_fills_a_default_and_a_nested_value_is_named_by_its_path():
         AT.check(rule, {"model": {"name": 3}})
     with pytest.raises(ModelError, match=r"^exp.yaml: demos\[1\]: must be a mapping, got 2$"):
         Place("exp.yaml", ModelError, "{}:").check(ListOf(Keys()), [{}, 2], "demos")
+
+
+def test_each_value_unique_entries_keys_checked_elsewhere_and_errors_raised_at_a_place():
+    hashes = Keys(says="a mapping of hashes", each=Text(4))
+    with pytest.raises(ModelError, match=r"^exp.yaml: 'ref.b' is 5 characters long; at most 4 are loaded$"):
+        AT.check(hashes, {"a": "ab", "b": "abcde"}, "ref")
+    seeds = ListOf(Whole(), says="distinct seeds", unique=True)
+    assert seeds.allows([1, 2]) and not seeds.allows([1, 1])
+    with pytest.raises(ModelError, match=r"'n' must be a list of 1 or more entries, got \[\]"):
+        AT.check(ListOf(Whole(), 1), [], "n")
+    rule = Fields({"free": None, "n": Whole()})  # 'free' is allowed, with any value: its own code checks it
+    assert AT.check(rule, {"free": object(), "n": 1})
+    with pytest.raises(ModelError, match="unknown key"):
+        AT.check(rule, {"other": 1})
+    with pytest.raises(ModelError, match="^exp.yaml: survey: no such survey$"):
+        with AT.about("survey: "):
+            raise ModelError("no such survey")

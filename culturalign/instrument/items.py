@@ -24,7 +24,7 @@ from typing import Callable, ClassVar, Mapping
 from ..errors import SurveyError
 from ..fileio import shown
 from ..registry import Registry
-from ..validation import AnyOf, Keys, ListOf, Number, OneOf, Place, Text, Whole
+from ..validation import AnyOf, Fields, Keys, ListOf, Number, OneOf, Place, Text, Whole
 from .questions import ANSWER_INSTRUCTION, Answer, Part, Question, listed_options, scale_ends
 
 MAX_CODES = 100  # answer codes of one item: no survey scale comes near this
@@ -203,6 +203,13 @@ class Component:
     wvs7: str = ""
 
 
+_COMPONENTS = ListOf(  # a mention index's components, each named by its index
+    Fields({"quality": _TEXT, "weight": Number()}, ("quality", "weight"), "a mapping", closed=False),
+    1,
+    math.inf,  # as many as a survey lists
+)
+
+
 def _template(ask: str, where: Where) -> None:
     """The mention question: text with {quality} as its only field, without format spec or conversion."""
     try:
@@ -230,23 +237,15 @@ class MentionIndex(Item):
 
     @classmethod
     def parse(cls, raw, common, where):
-        options = common["options"]
-        comps = raw.get("components")
-        if not isinstance(comps, list) or not comps:
-            where.fail("'components' must list {quality, weight} entries")
-        parsed = []
-        for comp in comps:
-            if not isinstance(comp, dict) or "quality" not in comp or "weight" not in comp:
-                where.fail(f"component {shown(comp)} needs 'quality' and 'weight'")
-            quality = where.text(comp, "quality")
-            parsed.append(Component(quality, float(where.number(comp["weight"], "weight")), str(comp.get("wvs7", ""))))
+        comps = where.get(raw, "components", _COMPONENTS)
+        parsed = [Component(c["quality"], float(c["weight"]), str(c.get("wvs7", ""))) for c in comps]
         listed = where.check(ListOf(_TEXT, says="a list of the qualities' texts"), raw.get("list") or [], "list")
         missing = [c.quality for c in parsed if listed and c.quality not in listed]
         if missing:
             where.fail(f"component(s) {shown(missing)} are not in 'list'")
         ask = where.text(raw, "ask", "")
         _template(ask, where)
-        mentioned = where.get(raw, "mentioned", OneOf(tuple(sorted(options))), 1)
+        mentioned = where.get(raw, "mentioned", OneOf(tuple(sorted(common["options"]))), 1)
         return cls(**common, list=tuple(listed), ask=ask, mentioned=mentioned, components=tuple(parsed))
 
     def questions(self) -> tuple[Question, ...]:
@@ -313,13 +312,10 @@ class RankedPair(Item):
         if not isinstance(groups, dict) or not groups:
             where.fail("'groups' must map a value to the option codes that give it")
         parsed_groups = {}
+        codes = ListOf(OneOf(tuple(sorted(options))), says=f"a list of option codes from {sorted(options)}")
         for value, members in groups.items():
-            where.number(value, "group value")
-            codes = ListOf(OneOf(tuple(sorted(options))), says=f"a list of option codes from {sorted(options)}")
-            where.check(codes, members, name=f"group {value}")
-            if not lo <= value <= hi:
-                where.fail(f"group value {value} outside range [{lo}, {hi}]")
-            parsed_groups[value] = frozenset(members)
+            where.check(Number(lo, hi), value, "group value")  # inside the item's range
+            parsed_groups[value] = frozenset(where.check(codes, members, name=f"group {value}"))
         mixed = where.number(raw.get("mixed"), "mixed")
         return cls(**common, second_text=raw["second_text"].strip(), groups=parsed_groups, mixed=mixed)
 
@@ -416,14 +412,6 @@ def parse_item(raw, path, index: int) -> Item:
     where.check(ListOf(_TEXT, says="a variable name or a list of them"), wvs7, "wvs7")
     for key in ("direction", "theme"):
         where.get(raw, key, Text(blank=True), "")
-    common = dict(
-        code=code,
-        name=raw["name"],
-        text=raw["text"].strip(),
-        options=options,
-        range=(lo, hi),
-        wvs7=tuple(wvs7),
-        direction=raw.get("direction", ""),
-        theme=raw.get("theme", ""),
-    )
+    common = {k: raw.get(k, "") for k in ("name", "direction", "theme")}
+    common.update(code=code, text=raw["text"].strip(), options=options, range=(lo, hi), wvs7=tuple(wvs7))
     return cls.parse(raw, common, where)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..errors import ModelError
 from ..fileio import parse_yaml, read_text, shown
-from ..validation import AnyOf, Fields, ListOf, Null, OneOf, Place, Text, Whole
+from ..validation import AnyOf, Fields, Keys, ListOf, Null, OneOf, Place, Text, Whole
 
 STYLES = ("chat", "completion")
 COMMON_KEYS = frozenset({"provider", "style", "description"})  # every provider's; each adds its own
@@ -48,6 +48,7 @@ def user_models_file() -> Path:
 
 _URL = Text(pattern=r"(?s)https?://[^/\s]+.*", says="text: an http:// or https:// address")
 _RULES = {  # every value of a spec, of the type culturalign uses it as (checked before any of it is used)
+    "style": OneOf(STYLES),
     "description": Text(),
     "model": Text(),
     "url": _URL,
@@ -92,51 +93,39 @@ def _parse(name: str, raw, origin: str) -> ModelSpec:
     where = f"{origin}: model {shown(name)}"
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
         raise ModelError(f"{where}: a model's name is text of at most 200 characters")
-    if not isinstance(raw, dict):
-        raise ModelError(f"{where}: must be a mapping with at least 'provider'")
     from .providers import PROVIDERS  # providers.py builds on this module
 
-    provider = raw.get("provider")
-    if not isinstance(provider, str) or provider not in PROVIDERS:
-        raise ModelError(f"{where}: 'provider' must be one of {', '.join(PROVIDERS)}, got {shown(provider)}")
-    entry = PROVIDERS.get(provider)
-    allowed = COMMON_KEYS | entry.keys
-    unknown = sorted(map(str, set(raw) - allowed))
-    if "api_key" in unknown:
-        raise ModelError(
-            f"{where}: keys never go in model files; put it in an environment variable "
-            "and name that variable with 'api_key_env'"
-        )
-    if unknown:
-        raise ModelError(
-            f"{where}: unknown key(s) {', '.join(unknown)}; allowed for {provider}: {', '.join(sorted(allowed))}"
-        )
     at = Place(where, ModelError)
-    style = at.get(raw, "style", OneOf(STYLES), "chat")
-    at.check(Fields(_RULES, closed=False), raw)
+    at.check(Keys(says="a mapping with at least 'provider'"), raw)
+    entry = PROVIDERS.get(at.get(raw, "provider", OneOf(tuple(PROVIDERS))))
+    if "api_key" in raw:
+        at.fail(
+            "keys never go in model files; put it in an environment variable and name that variable with 'api_key_env'"
+        )
+    at.check(Fields({k: _RULES.get(k) for k in sorted(COMMON_KEYS | entry.keys)}), raw)  # the provider's keys
     seen = [u.rstrip("/").removesuffix("/v1") for u in [raw.get("base_url", "")] + raw.get("replicas", [])]
     if len(set(seen)) < len(seen):
         at.fail("'replicas' repeats an address (base_url is the first replica already)")
     if entry.check is not None:
         entry.check(raw, where)
-    settings = {k: v for k, v in raw.items() if k not in {"provider", "style", "description"}}
     return ModelSpec(
-        name=name, provider=provider, style=style, description=str(raw.get("description", "")), settings=settings
+        name=name,
+        provider=raw["provider"],
+        style=raw.get("style", "chat"),
+        description=str(raw.get("description", "")),
+        settings={k: v for k, v in raw.items() if k not in COMMON_KEYS},
     )
+
+
+_FILE = Fields({"default": None, "models": Keys(says="a mapping of name -> spec")}, says="a models file: a mapping")
 
 
 def _load_file(text: str, origin: str) -> tuple[dict[str, ModelSpec], str | None]:
     data = parse_yaml(text, origin) or {}
-    models = data.get("models", {}) if isinstance(data, dict) else None
-    if not isinstance(models, dict):
-        raise ModelError(f"{origin}: expected a top-level 'models:' mapping of name -> spec")
-    unknown = sorted(map(str, set(data) - {"models", "default"}))
-    if unknown:
-        raise ModelError(f"{origin}: unknown top-level key(s) {', '.join(unknown)}; allowed: default, models")
-    default = data.get("default")
-    if default is not None and not isinstance(default, str):
+    default = Place(origin, ModelError).check(_FILE, data).get("default")
+    if default is not None and not isinstance(default, str):  # any text: "" leaves the shipped default
         raise ModelError(f"{origin}: 'default' must be a model's name, got {shown(default)}")
-    return {name: _parse(name, raw, origin) for name, raw in models.items()}, default
+    return {name: _parse(name, raw, origin) for name, raw in data.get("models", {}).items()}, default
 
 
 def load_registry() -> tuple[dict[str, ModelSpec], str]:

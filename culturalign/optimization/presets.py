@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from pathlib import Path
 from ..errors import CulturalignError
 from ..fileio import read_yaml, shown
 from ..registry import Registry
-from ..validation import Keys, Null, OneOf, Place, Text, Whole
+from ..validation import Keys, Null, Number, OneOf, Place, Text, Whole
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,9 @@ OPTIMIZERS: Registry[OptimizerQuirks] = Registry(
     extensible=True,
 )
 # {train: N, val: M}: how many countries the optimizer sees
-_BUDGET = Keys(allowed=("train", "val"), says="a mapping of 'train' and/or 'val' to a count of countries")
+_BUDGET = Keys(
+    allowed=("train", "val"), says="a mapping of 'train' and/or 'val' to a count of countries", each=Whole(1, 10_000)
+)
 _TOP_KEYS = {"optimizer", "description", "seed", "prompt_model", "settings", "compile", "objective", "tau", "budget"}
 # Arguments culturalign supplies itself: the metric, models, data.
 _SUPPLIED = {
@@ -114,12 +115,8 @@ def _annotation_kinds(annotation) -> set:
     """What an optimizer's type annotation accepts, as kind names ("int", "none", ...), literal values, or
     "any" for types a YAML file cannot hold (callables, models)."""
     if isinstance(annotation, str):  # postponed annotations: 'int | None', 'dspy.LM | None'
-        return {
-            _NAMES.get(
-                {"int": int, "float": float, "bool": bool, "str": str, "None": type(None)}.get(part.strip()), "any"
-            )
-            for part in annotation.split("|")
-        }
+        parts = [part.strip() for part in annotation.split("|")]
+        return {p.lower() if p in ("int", "float", "bool", "str", "None") else "any" for p in parts}
     origin = typing.get_origin(annotation)
     if origin is typing.Literal:
         return set(typing.get_args(annotation))
@@ -152,15 +149,11 @@ def _kinds(param: inspect.Parameter | None) -> set:
 
 def _check_numbers(value, where: str) -> None:
     """Every number in a setting (nested ones too) is finite, not negative and not absurdly large."""
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _check_numbers(v, f"{where}.{k}")
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            _check_numbers(v, f"{where}[{i}]")
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        if not (math.isfinite(value) and 0 <= value <= _LARGEST):
-            raise CulturalignError(f"{where} must be a finite number from 0 to {_LARGEST:,}, got {shown(value)}")
+    if isinstance(value, (dict, list)):
+        for k, v in value.items() if isinstance(value, dict) else enumerate(value):
+            _check_numbers(v, f"{where}.{k}" if isinstance(value, dict) else f"{where}[{k}]")
+    elif isinstance(value, (int, float)) and not isinstance(value, bool) and not Number(0, _LARGEST).allows(value):
+        raise CulturalignError(f"{where} must be a finite number from 0 to {_LARGEST:,}, got {shown(value)}")
 
 
 def _fits(value, kinds: set) -> bool:
@@ -198,8 +191,7 @@ def check_settings(optimizer: str, section: str, values, where: str) -> dict:
         here = f"{where}: {section}.{key}"
         kinds = _kinds(params.get(key))
         if not _fits(value, kinds):
-            says = [_SAYS[k] for k in ("int", "float", "bool", "str", "dict", "list", "none") if k in kinds]
-            says += sorted(repr(k) for k in kinds if k not in _SAYS)
+            says = [said for k, said in _SAYS.items() if k in kinds] + sorted(repr(k) for k in kinds if k not in _SAYS)
             raise CulturalignError(f"{here} must be {' or '.join(says)}, got {shown(value)}")
         _check_numbers(value, here)
     return dict(values)
@@ -224,15 +216,11 @@ def load_preset(name_or_path: str) -> Preset:
     seed = at.get(raw, "seed", Whole(), 0)
     for key in ("prompt_model", "description"):
         at.get(raw, key, Text(10_000, blank=True) | Null(), None)
-    budget = at.check(_BUDGET, raw.get("budget") or {}, "budget")
-    for key, count in budget.items():
-        at.check(Whole(1, 10_000), count, f"budget.{key}")
+    budget = at.check(_BUDGET, raw.get("budget") or {}, "budget")  # null or empty: no budget
     from .objectives import make_objective
 
-    try:
+    with at.about():
         objective = make_objective(raw.get("objective", "distance"), tau=raw.get("tau"))
-    except CulturalignError as exc:
-        raise CulturalignError(f"{path}: {exc}") from None
     return Preset(
         name=path.stem,
         optimizer=optimizer,

@@ -86,9 +86,6 @@ class _Schema(Place):
     def mapping(self, value, where: str, required=(), allowed=None) -> dict:
         return self.check(Keys(tuple(required), allowed and tuple(allowed), "a JSON object"), value, where)
 
-    def text(self, value, where: str, limit: int = MAX_TEXT, null: bool = False) -> None:
-        self.check(Text(limit, blank=True) | Null() if null else Text(limit, blank=True), value, where)
-
     def whole(self, value, where: str, low: int = 0, high: int = 2**32 - 1) -> None:
         self.check(Whole(low, high), value, where)
 
@@ -105,8 +102,11 @@ _MANIFEST = _object(  # what culturalign reads from a manifest; other keys are k
     {
         "model": _object({"name": Text(200, blank=True)}, ("name",)),
         **dict.fromkeys(("model_identity", "endpoint", "prompt_model", "survey"), _NOTE),
-        "data_hashes": _object({"survey": _HASH, "reference": _OBJECT}, ("survey", "reference")),
+        "data_hashes": _object(
+            {"survey": _HASH, "reference": Keys(says="a JSON object", each=_HASH)}, ("survey", "reference")
+        ),
         "seed": Whole(),
+        "split": _object({"seed": Whole()}, ("seed", "train", "val", "test")),  # and what its task kind checks
         "trained_questions": ListOf(Text(20, blank=True), high=1000),  # read by a held-out-question evaluation
         "optimizer": _object(
             {"preset": Text(1000, blank=True), "compile_settings": _object({"seed": Whole()})},
@@ -137,27 +137,21 @@ _PREDICTOR = _object(  # one predictor's state in a program.json
 
 
 def _check_split(s: _Schema, split, task) -> None:
-    s.mapping(split, "split", required=("seed", "train", "val", "test"))
-    s.whole(split["seed"], "split.seed")
     if task is not None:  # an extension's program: its task kind knows what its split holds
         from ..plugins import task_kind
 
-        task_kind(task).check_split(s, split)
-        return
-    known = set(reference.countries().country)
-    seen = {}
+        return task_kind(task).check_split(s, split)
+    known, seen = set(reference.countries().country), {}
     for name in ("train", "val", "test"):
         names = s.items(split[name], f"split.{name}", len(known))
         if not names and name == "train":  # val and test may be empty (compile --val 0 / --test 0)
             s.fail("split.train", "is empty; an optimizer needs one or more training countries")
         for i, country in enumerate(names):
+            here = f"split.{name}[{i}]"
             if not isinstance(country, str) or country not in known:
-                s.fail(
-                    f"split.{name}[{i}]",
-                    f"{shown(country)} is not a reference country's name (see: culturalign countries)",
-                )
+                s.fail(here, f"{shown(country)} is not a reference country's name (see: culturalign countries)")
             if country in seen:
-                s.fail(f"split.{name}[{i}]", f"{country} is also in split.{seen[country]}; the splits never overlap")
+                s.fail(here, f"{country} is also in split.{seen[country]}; the splits never overlap")
             seen[country] = name
 
 
@@ -169,18 +163,12 @@ def check_manifest(manifest, file) -> dict:
 
     s = _Schema(file)
     s.check(_MANIFEST, manifest)
-    name = manifest["program"]
+    name, task = manifest["program"], manifest.get("task")
     if not isinstance(name, str) or name not in registered():
         s.fail("program", f"{shown(name)} is not a registered program; registered: {', '.join(registered())}")
-    task = manifest.get("task")
-    if task != getattr(make_program(name), "task", None):
-        s.fail(
-            "task",
-            f"{shown(task)} does not match program {name!r} (its task is "
-            f"{getattr(make_program(name), 'task', None)!r})",
-        )
-    for key, value in manifest["data_hashes"]["reference"].items():
-        s.check(_HASH, value, f"data_hashes.reference.{key}")
+    its_task = getattr(make_program(name), "task", None)
+    if task != its_task:
+        s.fail("task", f"{shown(task)} does not match program {name!r} (its task is {its_task!r})")
     _check_split(s, manifest["split"], task)
     opt = manifest["optimizer"]
     s.check(OneOf(tuple(OPTIMIZERS)), opt["optimizer"], "optimizer.optimizer")
@@ -219,22 +207,16 @@ def check_program_state(state, program, file) -> dict:
     s = _Schema(file)
     predictors = dict(program.named_predictors())
     extra = getattr(program, "extra_state", {})  # a program's own state beside its predictors: key -> check
-    s.mapping(state, "", required=(*predictors, "metadata"), allowed=(*predictors, "metadata", *extra))
+    versions = Keys(allowed=tuple(get_dependency_versions()), says="a JSON object", each=Text(100, blank=True))
+    metadata = _object({"dependency_versions": versions}, ("dependency_versions",))
+    rules = {**dict.fromkeys(predictors, _PREDICTOR), "metadata": metadata, **dict.fromkeys(extra)}
+    s.check(Fields(rules, (*predictors, "metadata"), "a JSON object"), state)
     for key, check in extra.items():
         if key in state:
-            try:
+            with s.about(f"{key}: ", ValueError):
                 check(state[key])
-            except ValueError as exc:
-                s.fail(key, str(exc))
-    meta = s.mapping(state["metadata"], "metadata", required=("dependency_versions",))
-    known = get_dependency_versions()
-    for key, value in s.mapping(
-        meta["dependency_versions"], "metadata.dependency_versions", allowed=tuple(known)
-    ).items():
-        s.text(value, f"metadata.dependency_versions.{key}", 100)
     for name, predictor in predictors.items():
-        fields = predictor.signature.fields
-        saved_fields = s.check(_PREDICTOR, state[name], name)["signature"]["fields"]
+        fields, saved_fields = predictor.signature.fields, state[name]["signature"]["fields"]
         if len(saved_fields) != len(fields):
             s.fail(
                 f"{name}.signature.fields",
@@ -247,13 +229,11 @@ def check_program_state(state, program, file) -> dict:
 
 def _check_demo(s: _Schema, demo, where: str, fields) -> None:
     for key, value in demo.items():
-        here = f"{where}.{key}"
-        if key in fields and fields[key].annotation is str:
-            if not (isinstance(value, str) or is_number(value)):
-                s.fail(here, f"must be text (or a number), got {shown(value)}")
+        if key in fields and fields[key].annotation is str and not (isinstance(value, str) or is_number(value)):
+            s.fail(f"{where}.{key}", f"must be text (or a number), got {shown(value)}")
         size = len(value) if isinstance(value, str) else len(json.dumps(value, default=str))
         if size > MAX_TEXT:
-            s.fail(here, f"is {size:,} characters long; at most {MAX_TEXT:,} are loaded per demo value")
+            s.fail(f"{where}.{key}", f"is {size:,} characters long; at most {MAX_TEXT:,} are loaded per demo value")
 
 
 def manifest_matches(folder, expected: dict) -> bool:

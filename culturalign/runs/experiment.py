@@ -26,6 +26,7 @@ presets or saved programs, and countries all fail with a message that says where
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -38,34 +39,50 @@ from ..instrument.survey import load_survey
 from ..map import reference
 from ..map.splits import SPLITS, country_splits
 from ..map.yardsticks import SHUFFLED_SUFFIX
-from ..validation import AnyOf, Bool, Keys, ListOf, OneOf, Place, Text, Whole, suggestion
+from ..validation import AnyOf, Bool, Fields, Keys, ListOf, OneOf, Place, Text, Whole, suggestion
 
 BASELINES = ("no_persona", "engineered")
-_KEYS = {
-    "name",
-    "models",
-    "conditions",
-    "countries",
-    "split_seed",
-    "mode",
-    "samples",
-    "temperature",
-    "variants",
-    "seeds",
-    "parallel",
-    "out",
-    "description",
-    "shuffled_control",
-    "survey",
-}
-_DOCUMENT = Keys(
-    ("name", "models", "conditions"), tuple(sorted(_KEYS)), "an experiment mapping", "missing required key(s): "
-)
-_FOLDER_NAME = Text(
-    pattern=r"[A-Za-z0-9_-][A-Za-z0-9._ -]{0,99}",
-    says="a folder name of letters, digits, '.', '_', '-' and spaces, not starting with '.' (it names results/NAME)",
-)
 MAX_SEEDS = 50
+# optimizer seeds: a count (seeds 0..n-1) or a list of distinct seeds, judged as a whole
+_SEEDS = AnyOf(
+    (Whole(1, MAX_SEEDS), ListOf(Whole(), 1, MAX_SEEDS, "seeds", unique=True)),
+    f"a count from 1 to {MAX_SEEDS}, or a list of 1 to {MAX_SEEDS} distinct whole numbers from 0 to 2**32 - 1",
+)
+_DOCUMENT = Fields(  # every key of an experiment file and its rule (None: checked where it is used)
+    {
+        "conditions": ListOf(low=1, says="a non-empty list"),
+        "countries": None,
+        "description": None,
+        "mode": OneOf(MODES),
+        "models": AnyOf((Text(200), ListOf(Text(200), 1, says="names")), "a non-empty list of registry model names"),
+        "name": Text(
+            pattern=r"[A-Za-z0-9_-][A-Za-z0-9._ -]{0,99}",
+            says="a folder name of letters, digits, '.', '_', '-' and spaces, not starting with '.' (it names "
+            "results/NAME)",
+        ),
+        "out": None,
+        "parallel": Whole(1, 64),
+        "samples": Whole(1, 100),
+        "seeds": _SEEDS,
+        "shuffled_control": Bool(),
+        "split_seed": Whole(0, 2**31 - 1),
+        "survey": Text(says="the name of a shipped survey or a survey file"),
+        "temperature": None,
+        "variants": Whole(1, 10),
+    },
+    ("name", "models", "conditions"),
+    "an experiment mapping",
+    missing="missing required key(s): ",
+)
+_COMPILE_KEYS = Fields(
+    {
+        **dict.fromkeys(("compile", "respondent", "objective", "tau")),
+        "seeds": _SEEDS,
+        "prompt_format": None,
+        "retrieval": Keys(says="a mapping such as {k: 5, evidence: distribution}"),
+    },
+    ("compile",),
+)
 
 
 @dataclass(frozen=True)
@@ -113,78 +130,42 @@ class Experiment:
         return self.generation.mode
 
 
-def _fail(where: str, message: str):
-    Place(where).fail(message)
-
-
 def _condition(entry, i: int, where: str) -> Condition:
     from ..optimization.presets import load_preset
     from ..optimization.saved import load_manifest
 
-    here = f"{where}: conditions[{i}]"
+    here = Place(f"{where}: conditions[{i}]")
     if isinstance(entry, str):
         if entry not in BASELINES:
-            _fail(
-                here,
+            here.fail(
                 f"unknown condition {shown(entry)}{suggestion(entry, BASELINES)}; a condition is one of "
-                f"{', '.join(BASELINES)}, or a mapping 'program: FOLDER' or 'compile: PRESET'",
+                f"{', '.join(BASELINES)}, or a mapping 'program: FOLDER' or 'compile: PRESET'"
             )
         return Condition(entry, "baseline")
     if isinstance(entry, dict) and "compile" in entry and len(entry) > 1:
         return _compile_condition(entry, here)
     if not isinstance(entry, dict) or len(entry) != 1:
-        _fail(
-            here,
-            f"expected a baseline name or a one-key mapping (program: FOLDER, compile: PRESET), got {shown(entry)}",
+        here.fail(
+            f"expected a baseline name or a one-key mapping (program: FOLDER, compile: PRESET), got {shown(entry)}"
         )
     ((key, value),) = entry.items()
-    if key in ("program", "compile") and not (isinstance(value, str) and value.strip() and "\x00" not in value):
-        _fail(
-            here,
-            f"'{key}' must name a {'saved program folder' if key == 'program' else 'preset or preset file'}"
-            f", got {shown(value)}",
+    if key not in ("program", "compile"):
+        here.fail(f"unknown key {key!r}{suggestion(key, ('program', 'compile'))}; use 'program' or 'compile'")
+    if not (isinstance(value, str) and value.strip() and "\x00" not in value):
+        names = "saved program folder" if key == "program" else "preset or preset file"
+        here.fail(f"'{key}' must name a {names}, got {shown(value)}")
+    with here.about():
+        if key == "compile":
+            return Condition(f"compiled:{load_preset(value).name}", "compile", value)
+        manifest = load_manifest(value)
+    if manifest.get("task") is not None:
+        here.fail(
+            f"{value} is a {manifest['program']!r} program ({manifest['task']}); comparisons run survey respondents"
         )
-    if key == "program":
-        try:
-            manifest = load_manifest(value)
-        except CulturalignError as exc:
-            _fail(here, str(exc))
-        if manifest.get("task") is not None:
-            _fail(
-                here,
-                f"{value} is a {manifest.get('program')!r} program ({manifest['task']}); comparisons run "
-                "survey respondents",
-            )
-        return Condition(f"program:{Path(value).name}", "program", str(value))
-    if key == "compile":
-        try:
-            preset = load_preset(str(value))
-        except CulturalignError as exc:
-            _fail(here, str(exc))
-        return Condition(f"compiled:{preset.name}", "compile", str(value))
-    _fail(here, f"unknown key {key!r}{suggestion(key, ('program', 'compile'))}; use 'program' or 'compile'")
+    return Condition(f"program:{Path(value).name}", "program", value)
 
 
-_COMPILE_KEYS = Keys(
-    ("compile",),
-    ("compile", "respondent", "objective", "tau", "seeds", "prompt_format", "retrieval"),
-    "a mapping",
-)
-# optimizer seeds: a count (seeds 0..n-1) or a list of distinct seeds
-_SEEDS = AnyOf(
-    (Whole(1, MAX_SEEDS), ListOf(Whole(), 1, MAX_SEEDS, "seeds")),  # one message for the list as a whole
-    f"a count from 1 to {MAX_SEEDS}, or a list of 1 to {MAX_SEEDS} distinct whole numbers from 0 to 2**32 - 1",
-)
-
-
-def _seeds(value, where: str) -> list[int]:
-    Place(where).check(_SEEDS, value, "seeds")
-    if isinstance(value, list) and len(set(value)) < len(value):
-        Place(where).fail(f"'seeds' must be {_SEEDS.says}, got {shown(value)}")
-    return list(range(value)) if isinstance(value, int) else list(value)
-
-
-def _compile_condition(entry: dict, here: str) -> Condition:
+def _compile_condition(entry: dict, here: Place) -> Condition:
     """``{compile: PRESET, respondent: NAME, objective: contrastive, tau: 0.5, seeds: 3, prompt_format: lean,
     retrieval: {k: 5, evidence: distribution}}``: a preset compiled per model and seed on a registered
     respondent under an objective, at the experiment's seeds or its own, with the program's fixed settings
@@ -193,8 +174,8 @@ def _compile_condition(entry: dict, here: str) -> Condition:
     from ..optimization.objectives import make_objective
     from ..optimization.presets import load_preset
 
-    Place(here).check(_COMPILE_KEYS, entry)
-    try:
+    here.check(_COMPILE_KEYS, entry)
+    with here.about():
         preset = load_preset(str(entry["compile"]))
         program = str(entry.get("respondent", "respondent"))
         task = getattr(make_student(program), "task", None)
@@ -202,17 +183,12 @@ def _compile_condition(entry: dict, here: str) -> Condition:
             raise CulturalignError(f"{program!r} is a {task} program; comparisons run survey respondents")
         objective = make_objective(entry.get("objective", preset.objective), tau=entry.get("tau", preset.tau))
         settings = {k: entry[k] for k in ("prompt_format", "retrieval") if k in entry}
-        if "retrieval" in settings and not isinstance(settings["retrieval"], dict):
-            raise CulturalignError("'retrieval' must be a mapping such as {k: 5, evidence: distribution}")
         apply_program_settings(make_student(program), settings)
-    except CulturalignError as exc:
-        _fail(here, str(exc))
     parts = ([program] if program != "respondent" else []) + [preset.name]
     if objective.name != "distance" or "tau" in entry:
         parts.append(objective.name + (f"-tau{objective.tau:g}" if "tau" in entry else ""))
     parts += [f"{k}-{v}" for k, v in sorted(settings.get("retrieval", {}).items())]
     parts += [settings["prompt_format"]] if "prompt_format" in settings else []
-    seeds = tuple(_seeds(entry["seeds"], here)) if "seeds" in entry else None
     return Condition(
         "compiled:" + "/".join(parts),
         "compile",
@@ -220,9 +196,13 @@ def _compile_condition(entry: dict, here: str) -> Condition:
         program=program,
         objective=entry.get("objective"),
         tau=entry.get("tau"),
-        seeds=seeds,
+        seeds=tuple(_seeds(entry["seeds"])) if "seeds" in entry else None,
         settings=json.dumps(settings, sort_keys=True) if settings else "",
     )
+
+
+def _seeds(value) -> list[int]:
+    return list(range(value)) if isinstance(value, int) else list(value)  # checked by _SEEDS
 
 
 def _countries(value, split_seed: int, where: str) -> list[str]:
@@ -231,17 +211,11 @@ def _countries(value, split_seed: int, where: str) -> list[str]:
     if value in SPLITS:
         table = country_splits(split_seed)
         return table.loc[table.split == value, "country"].tolist()
-    if not isinstance(value, list) or not value:
-        _fail(
-            where, f"'countries' must be all, {', '.join(SPLITS)}, or a non-empty list of countries; got {shown(value)}"
-        )
-    out = []
-    for name in value:
-        try:
-            out.append(reference.resolve_country(str(name)))
-        except CulturalignError as exc:
-            _fail(where, f"countries: {exc}")
-    return list(dict.fromkeys(out))
+    at = Place(where)
+    listed = ListOf(low=1, high=math.inf, says=f"all, {', '.join(SPLITS)}, or a non-empty list of countries")
+    at.check(listed, value, "countries")  # repeats are dropped
+    with at.about("countries: "):
+        return list(dict.fromkeys(reference.resolve_country(str(name)) for name in value))
 
 
 def parse_experiment(raw, where: str = "experiment") -> Experiment:
@@ -250,59 +224,42 @@ def parse_experiment(raw, where: str = "experiment") -> Experiment:
 
     at = Place(where)
     at.check(_DOCUMENT, raw)
-    name = at.get(raw, "name", _FOLDER_NAME)
     specs, _ = load_registry()
     models = [raw["models"]] if isinstance(raw["models"], str) else raw["models"]
-    at.check(ListOf(Text(200), 1, says="a non-empty list of registry model names"), models, "models")
     for m in models:
         if m not in specs:
-            _fail(
-                where,
+            at.fail(
                 f"unknown model {shown(m)}{suggestion(m, specs)}; registered: {', '.join(sorted(specs))} "
-                "(add your own in ~/.config/culturalign/models.yaml)",
+                "(add your own in ~/.config/culturalign/models.yaml)"
             )
     if len(set(models)) != len(models):
-        _fail(where, "'models' lists a model twice")
-    entries = at.get(raw, "conditions", ListOf(low=1, says="a non-empty list"))
-    conditions = [_condition(c, i, where) for i, c in enumerate(entries)]
+        at.fail("'models' lists a model twice")
+    conditions = [_condition(c, i, where) for i, c in enumerate(raw["conditions"])]
     if len({c.name for c in conditions}) != len(conditions):
-        _fail(where, "'conditions' lists a condition twice")
-    split_seed = at.get(raw, "split_seed", Whole(0, 2**31 - 1), 0)
-    mode = at.get(raw, "mode", OneOf(MODES), "logprob")
-    seeds = _seeds(raw.get("seeds", 1), where)
-    shuffled = at.get(raw, "shuffled_control", Bool(), False)
-    table = country_splits(split_seed)
-    survey = at.get(raw, "survey", Text(says="the name of a shipped survey or a survey file"), "ivs-iw10")
-    try:
+        at.fail("'conditions' lists a condition twice")
+    split_seed, survey = raw.get("split_seed", 0), raw.get("survey", "ivs-iw10")
+    with at.about("survey: "):
         found = load_survey(survey)
-    except CulturalignError as exc:
-        _fail(where, f"survey: {exc}")
     if found.map is None:
-        _fail(
-            where,
+        at.fail(
             f"survey {survey!r} has no map projection; a comparison scores map points today, so run it with "
-            f"`culturalign audit --survey {survey}` (distributions) instead",
+            f"`culturalign audit --survey {survey}` (distributions) instead"
         )
-    samples = at.get(raw, "samples", Whole(1, 100), 10)
-    try:  # the one generation config: checked here, before any model starts
-        generation = GenerationConfig.of(mode, samples if "samples" in raw else None, raw.get("temperature"))
-    except CulturalignError as exc:
-        _fail(where, str(exc))
+    with at.about():  # the one generation config: checked here, before any model starts
+        generation = GenerationConfig.of(raw.get("mode", "logprob"), raw.get("samples"), raw.get("temperature"))
+    table = country_splits(split_seed)
     return Experiment(
-        name=name,
+        name=raw["name"],
         models=list(models),
         conditions=conditions,
         countries=_countries(raw.get("countries", "all"), split_seed, where),
         held_out=table.loc[table.split == "test", "country"].tolist(),
-        split_seed=split_seed,
         generation=generation,
-        variants=at.get(raw, "variants", Whole(1, 10), 10),
-        seeds=seeds,
-        parallel=at.get(raw, "parallel", Whole(1, 64), 1),
-        shuffled_control=shuffled,
-        survey=survey,
-        out=output_folder(raw.get("out"), name, where),
+        seeds=_seeds(raw.get("seeds", 1)),
+        out=output_folder(raw.get("out"), raw["name"], where),
         raw=raw,
+        # the rest as written, else the Experiment's defaults
+        **{k: raw[k] for k in ("split_seed", "variants", "parallel", "shuffled_control", "survey") if k in raw},
     )
 
 
@@ -310,15 +267,12 @@ def output_folder(out, name: str, where: str = "experiment") -> Path:
     """The results folder: ``out`` as written, or results/NAME. A relative path must stay inside the current
     folder (an experiment may come from someone else: it must not write elsewhere); an absolute one is the
     user's explicit choice."""
-    if out is None:
-        return Path("results") / name
-    Place(where).check(Text(says="a folder path"), out, "out")
-    path = Path(out)
+    at = Place(where)
+    path = Path("results") / name if out is None else Path(at.check(Text(says="a folder path"), out, "out"))
     if not path.is_absolute() and os.path.normpath(path).split(os.sep)[0] == os.pardir:
-        _fail(
-            where,
+        at.fail(
             f"'out' {shown(out)} climbs out of the current folder (it resolves to "
-            f"{(Path.cwd() / path).resolve()}); use a path inside it, or an absolute path",
+            f"{(Path.cwd() / path).resolve()}); use a path inside it, or an absolute path"
         )
     return path
 
