@@ -317,3 +317,26 @@ def test_a_study_without_held_out_countries_still_reports_skill(tmp_path, monkey
     assert (folder / "figures" / "skill.png").is_file()
     assert "Skill against the centroid (all run countries)" in (folder / "report.html").read_text()
     assert pd.read_csv(folder / "summary.csv").set_index("condition").loc["centroid", "skill"] == 0
+
+
+def test_a_done_cell_whose_program_no_longer_matches_its_preset_is_run_again(tmp_path):
+    """Resuming reuses a finished cell only while the program it ran is the one its recipe compiles: an edited
+    preset (here, another grid) makes the compiled cells and their shuffled controls stale, never the baselines."""
+    import shutil
+
+    from culturalign.runs import compare
+
+    exp = load_experiment(Path(__file__).parents[1] / "experiments" / "evidence.yaml")
+    committed = exp.out
+    cells = compare.plan(exp)
+    assert not any(compare._stale(exp, *c) for c in cells)  # the committed study matches today's presets
+    exp.out = tmp_path
+    shutil.copytree(committed / "programs", tmp_path / "programs")
+    for manifest in (tmp_path / "programs").rglob("manifest.json"):
+        if "retrieval-search" in str(manifest):
+            data = json.loads(manifest.read_text())
+            data["optimizer"]["settings"]["grid"] = {"evidence": ["typical"], "k": [3]}
+            manifest.write_text(json.dumps(data))
+    stale = {(c[1].name, c[2]) for c in cells if compare._stale(exp, *c)}
+    recipe = "compiled:respondent_knn/retrieval-search/contrastive"
+    assert stale == {(name, seed) for name in (recipe, recipe + ":shuffled") for seed in (0, 1, 2)}

@@ -126,24 +126,16 @@ class GridProgress:
             self.stream.flush()
 
 
-def _program_for(exp: Experiment, condition: Condition, seed: int | None, session, survey):
-    """The respondent a cell runs, and the countries it is judged on."""
-    from ..optimization.compile import run_compile
+def _recipe(exp: Experiment, model: str, condition: Condition, seed: int | None):
+    """Where a compiled condition's program is kept, its preset, and what its manifest must say to be reused
+    (the model's identity aside: only a session knows it)."""
     from ..optimization.presets import load_preset
-    from ..optimization.saved import load_program, manifest_matches
-    from ..programs.programs import baseline
 
-    if condition.kind == "baseline":
-        return baseline(condition.name.removesuffix(SHUFFLED_SUFFIX), exp.variants), exp.countries
-    if condition.kind == "program":
-        program, manifest = load_program(condition.source, survey)
-        return program, manifest["split"]["test"]
     recipe = condition.name.removesuffix(SHUFFLED_SUFFIX).removeprefix("compiled:")  # the preset's name by default
-    out = exp.out / "programs" / _folder(session.spec.name) / _folder(recipe) / f"seed-{seed}"
+    out = exp.out / "programs" / _folder(model) / _folder(recipe) / f"seed-{seed}"
     preset = load_preset(condition.source)
     expected = {
         "seed": seed,
-        "model_identity": session.identity,
         "split.seed": exp.split_seed,
         "optimizer.settings": preset.settings,
         "optimizer.budget": preset.budget or None,
@@ -155,7 +147,34 @@ def _program_for(exp: Experiment, condition: Condition, seed: int | None, sessio
     if "prompt_format" in settings:
         expected["program_settings.prompt_format"] = settings["prompt_format"]
     expected.update({f"program_settings.retrieval.{k}": v for k, v in settings.get("retrieval", {}).items()})
-    if not manifest_matches(out, expected):
+    return out, preset, expected
+
+
+def _stale(exp: Experiment, model: str, condition: Condition, seed: int | None) -> bool:
+    """A done cell of a compiled condition whose program no longer matches its recipe (an edited preset, say):
+    its answers came from another program, so the cell is run again."""
+    from ..optimization.saved import manifest_matches
+
+    if condition.kind != "compile":
+        return False
+    out, _, expected = _recipe(exp, model, condition, seed)
+    return (out / "manifest.json").is_file() and not manifest_matches(out, expected)
+
+
+def _program_for(exp: Experiment, condition: Condition, seed: int | None, session, survey):
+    """The respondent a cell runs, and the countries it is judged on."""
+    from ..optimization.compile import run_compile
+    from ..optimization.saved import load_program, manifest_matches
+    from ..programs.programs import baseline
+
+    if condition.kind == "baseline":
+        return baseline(condition.name.removesuffix(SHUFFLED_SUFFIX), exp.variants), exp.countries
+    if condition.kind == "program":
+        program, manifest = load_program(condition.source, survey)
+        return program, manifest["split"]["test"]
+    out, preset, expected = _recipe(exp, session.spec.name, condition, seed)
+    settings = json.loads(condition.settings) if condition.settings else {}
+    if not manifest_matches(out, {**expected, "model_identity": session.identity}):
         run_compile(
             condition.program,
             preset,
@@ -331,7 +350,7 @@ def run_compare(exp: Experiment, *, out: str | Path | None = None) -> Path:
     atomic_write(exp.out / "experiment.yaml", yaml.safe_dump(exp.raw, sort_keys=False))
     survey = load_survey(exp.survey)
     cells = plan(exp)
-    todo = [c for c in cells if not _cell_file(exp, *c).is_file()]
+    todo = [c for c in cells if not _cell_file(exp, *c).is_file() or _stale(exp, *c)]
     progress = GridProgress(len(cells), len(cells) - len(todo))
     if len(todo) < len(cells):
         sys.stderr.write(f"[compare] resuming: {len(cells) - len(todo)} of {len(cells)} cells already done\n")
