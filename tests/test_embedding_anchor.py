@@ -141,3 +141,10 @@ def test_ollama_embeddings_are_read_from_the_ollama_packages_own_response(monkey
     monkeypatch.setattr(ollama.Client, "embed", lambda self, model, input: ollama.EmbedResponse(embeddings=[]))
     with pytest.raises(ModelError, match="Ollama at http://ollama.invalid:11434/api/embed answered 1 texts"):
         client.embed(["Chile"])
+
+
+def test_region_retrieval_needs_no_running_model_and_an_embedding_anchor_says_it_does():
+    program = make_program("respondent_knn").fit_countries(TRAIN)
+    assert program.neighbours("Japan")  # outside any run: the region anchor asks no model
+    with pytest.raises(CulturalignError, match="no active model session"):
+        program.set_retrieval(anchor="embedding").neighbours("Japan")

@@ -167,7 +167,9 @@ class NeighbourRespondent(Respondent):
                 f"{self.name} has no training countries to retrieve from: compile it, or "
                 "call fit_countries(train) first"
             )
-        return neighbours(country, self.pool, self.retrieval_in(active_session()[0]))
+        # only an embedding anchor needs the running model: region retrieval works outside a run too
+        retrieval = self.retrieval_in(active_session()[0]) if self.retrieval.needs_vectors else self.retrieval
+        return neighbours(country, self.pool, retrieval)
 
     def retrieval_in(self, session) -> Retrieval:
         """The retrieval, with the session model's country embeddings where the anchor needs them (the
