@@ -118,7 +118,10 @@ def _answers_in(db) -> int:
     if not db.exists():
         return 0
     with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+        try:
+            return conn.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+        except sqlite3.OperationalError:  # the audit has created the file but not yet its table
+            return 0
 
 
 def _stop_after(cmd, env, db, n_answers, sig):
