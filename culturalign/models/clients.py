@@ -337,7 +337,8 @@ class OpenAICompatClient:
                 "same command again to resume"
             ) from None
 
-    def _post(self, path: str, body: dict) -> dict:
+    def _post(self, path: str, body: dict, refused: str = "") -> dict:
+        """POST with retries on a busy server; an HTTP error names the URL, and ``refused`` says what to change."""
         url = self.base_url + path
         for attempt in range(4):
             status, data = self._send("POST", path, body)
@@ -348,6 +349,7 @@ class OpenAICompatClient:
                 raise ModelError(
                     f"{url} answered HTTP {status}: {data[:300].decode(errors='replace')}"
                     + _refused_logprobs(status, data, body)
+                    + refused
                 )
             try:
                 return json.loads(data)
@@ -380,16 +382,9 @@ class OpenAICompatClient:
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         """One vector per text, from ``/v1/embeddings``; a server that does not embed is a clear error."""
-        url = self.base_url + "/embeddings"
-        try:
-            data = self._post("/embeddings", {"model": self.model, "input": list(texts)})
-        except ModelError as exc:
-            if "answered HTTP" not in str(exc):
-                raise
-            raise ModelError(
-                f"{exc} -- the server does not serve embeddings for {self.model!r}. {EMBEDDINGS_HELP}"
-            ) from None
-        return read_embeddings(data, len(texts), url)
+        refused = f" -- the server does not serve embeddings for {self.model!r}. {EMBEDDINGS_HELP}"
+        data = self._post("/embeddings", {"model": self.model, "input": list(texts)}, refused)
+        return read_embeddings(data, len(texts), self.base_url + "/embeddings")
 
     def model_ids(self) -> list[str]:
         status, data = self._send("GET", "/models", timeout=min(5.0, self._http.timeout))

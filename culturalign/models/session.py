@@ -111,15 +111,14 @@ class ModelSession:
         embed = getattr(self.client, "embed", None)
         if embed is None:
             raise ModelError(f"model {self.spec.name!r} ({self.endpoint}) gives no embeddings: {EMBEDDINGS_HELP}")
-        keys = [fingerprint(self.identity, self.endpoint, "embedding", text) for text in texts]
-        found = {key: self.cache.get(key) for key in keys}
-        missing = list(dict.fromkeys(text for text, key in zip(texts, keys) if found[key] is None))
+        keys = {text: fingerprint(self.identity, self.endpoint, "embedding", text) for text in texts}
+        found = {text: self.cache.get(key) for text, key in keys.items()}
+        missing = [text for text, hit in found.items() if hit is None]
         if missing:
             for text, vector in zip(missing, embed(missing)):
-                key = fingerprint(self.identity, self.endpoint, "embedding", text)
-                found[key] = {"embedding": vector}
-                self.cache.put(key, found[key])
-        return [found[key]["embedding"] for key in keys]
+                found[text] = {"embedding": vector}
+                self.cache.put(keys[text], found[text])
+        return [found[text]["embedding"] for text in texts]
 
     def close(self) -> None:
         self.client.close()  # idle connections, an embedded server; a later call opens them again

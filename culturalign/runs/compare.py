@@ -153,12 +153,12 @@ def _recipe(exp: Experiment, model: str, condition: Condition, seed: int | None)
 def _stale(exp: Experiment, model: str, condition: Condition, seed: int | None) -> bool:
     """A done cell of a compiled condition whose program no longer matches its recipe (an edited preset, say):
     its answers came from another program, so the cell is run again."""
-    from ..optimization.saved import manifest_matches
+    from ..optimization.saved import MANIFEST_FILE, manifest_matches
 
     if condition.kind != "compile":
         return False
     out, _, expected = _recipe(exp, model, condition, seed)
-    return (out / "manifest.json").is_file() and not manifest_matches(out, expected)
+    return (out / MANIFEST_FILE).is_file() and not manifest_matches(out, expected)
 
 
 def _program_for(exp: Experiment, condition: Condition, seed: int | None, session, survey):
